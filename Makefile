@@ -1,0 +1,36 @@
+# La Factoria developer entry points. Every target sets up what it needs first.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+PORT ?= 8080
+DEMO_EMAIL ?= demo@lafactoria.local
+
+.PHONY: install run test bench openapi migrate clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)  ## create the virtual environment and install pinned dependencies
+
+migrate: install  ## apply migrations to DATABASE_URL (default: SQLite under var/)
+	$(VENV)/bin/factoria db upgrade
+
+run: migrate  ## serve all three functions on one port, with a demo user
+	$(VENV)/bin/factoria users create --email $(DEMO_EMAIL) --role admin --reuse
+	$(VENV)/bin/factoria dev --port $(PORT)
+
+test: install  ## the whole suite, on PostgreSQL and SQLite
+	$(PY) -m pytest
+
+bench: install  ## benchmarks; results go in docs/PERFORMANCE.md
+	$(PY) -m bench
+
+openapi: install  ## rewrite the committed OpenAPI documents from the code
+	$(PY) -m shared.openapi_export
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

@@ -1,0 +1,70 @@
+"""`factoria dev [--port P]`: all three functions behind one local port.
+
+For a frontend developer: each path is sent to the function that owns it
+(the same routes as in production, where each function has its own URL).
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+FUNCTIONS = ("generate", "gdpr", "health")
+
+
+def register(sub) -> None:
+    p = sub.add_parser("dev", help="serve all functions on one port for local development")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8080)
+    p.set_defaults(func=_run)
+
+
+def load_apps() -> dict:
+    """The FunctionApp of every function present in this release, by name."""
+    apps = {}
+    for name in FUNCTIONS:
+        try:
+            module = importlib.import_module(f"functions.{name}.main")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"functions.{name}.main":
+                continue
+            raise
+        apps[name] = module.app
+    return apps
+
+
+def create_dev_app():
+    """A Flask app dispatching every path to the function that owns it."""
+    from flask import Flask, request
+
+    from shared.http import FunctionApp, Route, json_response
+
+    apps = load_apps()
+
+    def merged_openapi(ctx):
+        from shared.openapi import merge_documents
+
+        return json_response(merge_documents([a.openapi_document() for a in apps.values()]))
+
+    fallback = FunctionApp("dev", [Route("/openapi.json", merged_openapi, roles=None)])
+    flask_app = Flask("lafactoria-dev")
+
+    @flask_app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+    @flask_app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+    def dispatch(path):
+        for app in apps.values():
+            if app.matches(request.path):
+                return app(request)
+        return fallback(request)
+
+    return flask_app
+
+
+def _run(args) -> int:
+    from werkzeug.serving import run_simple
+
+    app = create_dev_app()
+    print(f"La Factoria dev server on http://{args.host}:{args.port} "
+          f"(functions: {', '.join(load_apps())})", file=sys.stderr)
+    run_simple(args.host, args.port, app, threaded=True, use_reloader=False)
+    return 0

@@ -1,0 +1,20 @@
+"""Health function: `functions-framework --source functions/health/main.py --target health`."""
+
+import functions_framework
+
+from functions.health import handlers
+from shared.http import PUBLIC, FunctionApp, Route
+
+app = FunctionApp(
+    "health",
+    [
+        Route("/livez", handlers.livez, roles=PUBLIC, summary="Liveness: the process is up"),
+        Route("/readyz", handlers.readyz, roles=PUBLIC, summary="Readiness: dependencies needed to serve"),
+        Route("/health", handlers.health, roles=PUBLIC, summary="Health report (draft-inadarei-api-health-check)"),
+    ],
+)
+
+
+@functions_framework.http
+def health(request):
+    return app(request)

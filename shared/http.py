@@ -1,0 +1,318 @@
+"""The HTTP layer every function shares: routing, auth, errors, headers, CORS.
+
+A function's `main.py` builds a `FunctionApp` from a list of `Route`s and
+hands each Flask request to it. Routing uses werkzeug's `Map` (no if-chains on
+paths); every error is RFC 9457 problem+json; every response carries a request
+id, the security headers and CORS headers for allowed origins only.
+
+Cross-cutting concerns (rate limits, request metrics) plug in as middleware:
+objects with optional `before(ctx)` and `after(ctx, response)` methods.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from flask import Request, Response
+from werkzeug.exceptions import MethodNotAllowed as _WzMethodNotAllowed
+from werkzeug.exceptions import NotFound as _WzNotFound
+from werkzeug.routing import Map, RequestRedirect, Rule
+
+from shared import errors
+from shared.auth import ANY_ROLE, Principal, authenticate, require_role
+from shared.logs import configure_logging, get_logger, request_id_var
+from shared.settings import get_settings
+
+log = get_logger("lafactoria.http")
+
+PUBLIC = None  # roles=None: no authentication
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
+_CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+_CORS_EXPOSE_HEADERS = (
+    "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Location"
+)
+SECURITY_HEADERS = {
+    "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'; base-uri 'none'",
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Resource-Policy": "same-origin",
+}
+_HSTS_EXEMPT_PATHS = {"/livez", "/readyz"}
+
+
+@dataclass(frozen=True)
+class Route:
+    """One path template and method set bound to a handler.
+
+    `roles` None means public; otherwise the caller needs a key whose role is
+    in `roles`. `body`, `query` and `response` are pydantic models used for
+    validation and for the OpenAPI document.
+    """
+
+    rule: str
+    handler: Callable[..., Any]
+    methods: tuple[str, ...] = ("GET",)
+    roles: frozenset[str] | None = ANY_ROLE
+    body: type | None = None
+    query: type | None = None
+    response: type | None = None
+    status: int = 200
+    summary: str = ""
+    responses: dict[int, str] = field(default_factory=dict)
+
+
+class Middleware(Protocol):  # pragma: no cover - typing only
+    def before(self, ctx: "RequestContext") -> None: ...
+
+    def after(self, ctx: "RequestContext", response: Response) -> None: ...
+
+
+class RequestContext:
+    """What a handler gets: the request, its id, the caller, and validated input."""
+
+    def __init__(self, app: "FunctionApp", request: Request, request_id: str) -> None:
+        self.app = app
+        self.request = request
+        self.request_id = request_id
+        self.route: Route | None = None
+        self.route_template: str = "unmatched"
+        self.principal: Principal | None = None
+        self.started = time.perf_counter()
+        self.state: dict[str, Any] = {}
+        self._body: bytes | None = None
+
+    @property
+    def settings(self):
+        return get_settings()
+
+    @property
+    def user(self) -> Principal:
+        if self.principal is None:  # a public route asked for a caller: fail closed
+            raise errors.Unauthorized()
+        return self.principal
+
+    def raw_body(self) -> bytes:
+        if self._body is None:
+            limit = get_settings().max_body_bytes
+            length = self.request.content_length
+            if length is not None and length > limit:
+                raise errors.PayloadTooLarge(f"The body is over the {limit}-byte limit.")
+            data = self.request.stream.read(limit + 1)
+            if len(data) > limit:
+                raise errors.PayloadTooLarge(f"The body is over the {limit}-byte limit.")
+            self._body = data
+        return self._body
+
+    def json_body(self) -> Any:
+        data = self.raw_body()
+        if not data.strip():
+            raise errors.BadRequest("The request body must be a JSON document.")
+        mimetype = self.request.mimetype
+        if mimetype and mimetype not in ("application/json",) and not mimetype.endswith("+json"):
+            raise errors.UnsupportedMediaType("Send the body as application/json.")
+        try:
+            return json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            raise errors.BadRequest("The request body is not valid JSON.") from None
+
+    def body(self, model: type | None = None):
+        """The JSON body validated against `model` (default the route's body model)."""
+        model = model or (self.route.body if self.route else None)
+        payload = self.json_body()
+        if model is None:
+            return payload
+        from pydantic import ValidationError
+
+        try:
+            return model.model_validate(payload)
+        except ValidationError as exc:
+            raise errors.ValidationFailed(errors.pydantic_errors(exc)) from None
+
+    def query(self, model: type | None = None):
+        model = model or (self.route.query if self.route else None)
+        args = {k: v for k, v in self.request.args.items()}
+        if model is None:
+            return args
+        from pydantic import ValidationError
+
+        try:
+            return model.model_validate(args)
+        except ValidationError as exc:
+            raise errors.ValidationFailed(errors.pydantic_errors(exc)) from None
+
+
+def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None,
+                  content_type: str = "application/json") -> Response:
+    if hasattr(data, "model_dump"):
+        data = data.model_dump(mode="json")
+    body = json.dumps(data, separators=(",", ":"), default=str, ensure_ascii=False)
+    return Response(body, status=status, headers=headers, content_type=content_type)
+
+
+def problem_response(problem: errors.Problem) -> Response:
+    return json_response(problem.body(), problem.status, problem.headers, "application/problem+json")
+
+
+def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> Response:
+    return Response(status=status, headers=headers)
+
+
+class FunctionApp:
+    """A routed HTTP function: `app(request) -> Response`, with no import-time I/O."""
+
+    def __init__(self, name: str, routes: Iterable[Route], *, middleware: Iterable[Middleware] = ()) -> None:
+        self.name = name
+        self.routes = list(routes) + [
+            Route("/openapi.json", self._serve_openapi, roles=PUBLIC, summary="This function's OpenAPI 3.1 document")
+        ]
+        self._openapi: dict[str, Any] | None = None
+        self.middleware = list(middleware)
+        self._by_endpoint = {str(i): r for i, r in enumerate(self.routes)}
+        rules = []
+        for endpoint, r in self._by_endpoint.items():
+            rules.append(Rule(r.rule, endpoint=endpoint, methods=list(r.methods)))
+        self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
+
+    def openapi_document(self) -> dict[str, Any]:
+        if self._openapi is None:
+            from shared.openapi import build_document
+
+            self._openapi = build_document(self.name, self.routes)
+        return self._openapi
+
+    def _serve_openapi(self, ctx: RequestContext) -> Response:
+        return json_response(self.openapi_document())
+
+    def matches(self, path: str) -> bool:
+        """Whether any route (any method) matches `path`; used by `factoria dev`."""
+        adapter = self.url_map.bind("localhost")
+        try:
+            adapter.match(path, method="GET")
+        except _WzMethodNotAllowed:
+            return True
+        except (_WzNotFound, RequestRedirect):
+            return False
+        return True
+
+    def __call__(self, request: Request) -> Response:
+        configure_logging()
+        request_id = request.headers.get("X-Request-ID", "")
+        if not _REQUEST_ID.match(request_id):
+            request_id = uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        ctx = RequestContext(self, request, request_id)
+        try:
+            response = self._dispatch(ctx)
+            for mw in self.middleware:
+                after = getattr(mw, "after", None)
+                if after is not None:
+                    try:
+                        after(ctx, response)
+                    except Exception:  # observability must never break a response
+                        log.exception("middleware after-hook failed")
+            self._decorate(ctx, response)
+            return response
+        finally:
+            request_id_var.reset(token)
+
+    def _dispatch(self, ctx: RequestContext) -> Response:
+        request = ctx.request
+        try:
+            self._check_transport(ctx)
+            adapter = self.url_map.bind_to_environ(request.environ)
+            if request.method == "OPTIONS":
+                return self._preflight(ctx, adapter)
+            try:
+                rule, args = adapter.match(return_rule=True)
+            except _WzMethodNotAllowed as exc:
+                allowed = ", ".join(sorted(set(exc.valid_methods or []) | {"OPTIONS"}))
+                raise errors.MethodNotAllowed(
+                    f"{request.method} is not allowed here.", headers={"Allow": allowed}
+                ) from None
+            except (_WzNotFound, RequestRedirect):
+                raise errors.NotFound("No such path.") from None
+            route = self._by_endpoint[rule.endpoint]
+            ctx.route, ctx.route_template = route, route.rule
+            if route.roles is not None:
+                ctx.principal = authenticate(request.headers.get("Authorization"))
+                require_role(ctx.principal, route.roles)
+            for mw in self.middleware:
+                before = getattr(mw, "before", None)
+                if before is not None:
+                    before(ctx)
+            result = route.handler(ctx, **args)
+            return self._to_response(result, route)
+        except errors.Problem as problem:
+            return problem_response(problem)
+        except Exception as exc:  # noqa: BLE001 - the last line between a bug and a client
+            from shared.database import DatabaseUnavailable
+
+            if isinstance(exc, DatabaseUnavailable):
+                log.error("database unavailable", extra={"route": ctx.route_template})
+                return problem_response(errors.ServiceUnavailable("The database is unavailable.", retry_after=5))
+            log.exception("unhandled error", extra={"route": ctx.route_template})
+            return problem_response(errors.Problem("An unexpected error occurred; it has been logged."))
+
+    @staticmethod
+    def _to_response(result: Any, route: Route) -> Response:
+        if isinstance(result, Response):
+            return result
+        if result is None:
+            return empty_response(204)
+        if isinstance(result, tuple):
+            body, status = result
+            return json_response(body, status)
+        return json_response(result, route.status)
+
+    @staticmethod
+    def _check_transport(ctx: RequestContext) -> None:
+        settings = get_settings()
+        proto = ctx.request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        if settings.is_production and proto == "http" and ctx.request.path not in _HSTS_EXEMPT_PATHS:
+            raise errors.Forbidden("Plain HTTP is refused; use HTTPS.")
+
+    def _preflight(self, ctx: RequestContext, adapter) -> Response:
+        try:
+            allowed = adapter.allowed_methods()
+        except Exception:  # pragma: no cover - defensive
+            allowed = []
+        if not allowed:
+            raise errors.NotFound("No such path.")
+        headers = {"Allow": ", ".join(sorted(set(allowed) | {"OPTIONS"}))}
+        if self._allowed_origin(ctx):
+            headers.update({
+                "Access-Control-Allow-Methods": headers["Allow"],
+                "Access-Control-Allow-Headers": _CORS_ALLOW_HEADERS,
+                "Access-Control-Max-Age": "600",
+            })
+        return empty_response(204, headers)
+
+    @staticmethod
+    def _allowed_origin(ctx: RequestContext) -> str | None:
+        origin = ctx.request.headers.get("Origin")
+        if not origin:
+            return None
+        origins = get_settings().origins
+        origin = origin.rstrip("/")
+        return origin if origin in origins else None
+
+    def _decorate(self, ctx: RequestContext, response: Response) -> None:
+        headers = response.headers
+        headers["X-Request-ID"] = ctx.request_id
+        for name, value in SECURITY_HEADERS.items():
+            headers.setdefault(name, value)
+        if ctx.principal is not None:
+            headers.setdefault("Cache-Control", "no-store")
+        headers.add("Vary", "Origin")
+        origin = self._allowed_origin(ctx)
+        if origin:
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Expose-Headers"] = _CORS_EXPOSE_HEADERS

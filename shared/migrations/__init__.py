@@ -1,0 +1,48 @@
+"""Schema migrations (Alembic), driven from code so `factoria db upgrade` works from any directory.
+
+Each migration must work with the previous release still running (expand
+first, contract in a later release): add nullable columns or columns with
+server defaults, never rename or drop in the same release that stops using them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from shared.settings import get_settings
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent
+
+
+def alembic_config(url: str | None = None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    cfg.set_main_option("sqlalchemy.url", (url or get_settings().database_url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str | None = None, revision: str = "head") -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str | None = None, revision: str = "base") -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def current_revision(connection) -> str | None:
+    """The revision the connected database is at (None if never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()

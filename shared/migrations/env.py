@@ -1,0 +1,37 @@
+"""Alembic environment: runs against the connection or URL handed in by `shared.migrations`."""
+
+from alembic import context
+
+from shared.models import Base
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    from shared.database import make_engine
+
+    engine = make_engine(config.get_main_option("sqlalchemy.url"), pool_size=1)
+    try:
+        with engine.connect() as conn:
+            _run(conn)
+    finally:
+        engine.dispose()
+
+
+def _run(connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=connection.dialect.name == "sqlite",
+        compare_type=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

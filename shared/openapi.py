@@ -1,0 +1,156 @@
+"""OpenAPI 3.1 documents generated from a function's routes and pydantic models.
+
+The document is built from the same `Route` objects and models that validate
+requests, so it cannot drift from the code; `docs/openapi/NAME.json` is the
+committed copy and a test checks the two are equal (`make openapi` rewrites it).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shared.auth import ANY_ROLE
+
+_CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["field", "message"],
+                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
+            },
+        },
+    },
+}
+_PROBLEM_TEXT = {
+    400: "Malformed JSON",
+    401: "Missing or invalid API key",
+    403: "Role not allowed",
+    404: "Not found",
+    405: "Method not allowed",
+    409: "Conflict",
+    413: "Body too large",
+    415: "Body is not JSON",
+    422: "Invalid fields",
+    429: "Rate or quota exceeded",
+    503: "Dependency unavailable",
+}
+
+
+def openapi_path(rule: str) -> str:
+    return _CONVERTER.sub(r"{\1}", rule)
+
+
+def _schema_of(model: type, components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
+    for name, sub in schema.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _input_schema_of(model: type, components: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+    for name, sub in schema.pop("$defs", {}).items():
+        components.setdefault(name, sub)
+    components[model.__name__] = schema
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _problem(status: int) -> dict[str, Any]:
+    return {
+        "description": _PROBLEM_TEXT.get(status, "Error"),
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+
+
+def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
+    components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+    paths: dict[str, Any] = {}
+    for route in routes:
+        path = openapi_path(route.rule)
+        params = [
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            for p in _CONVERTER.findall(route.rule)
+        ]
+        if route.query is not None:
+            qschema = route.query.model_json_schema()
+            required = set(qschema.get("required", []))
+            for pname, pschema in qschema.get("properties", {}).items():
+                pschema = {k: v for k, v in pschema.items() if k != "title"}
+                params.append({"name": pname, "in": "query", "required": pname in required, "schema": pschema})
+        for method in route.methods:
+            op: dict[str, Any] = {
+                "operationId": f"{name}_{route.handler.__name__}_{method.lower()}",
+                "summary": route.summary or route.handler.__name__.replace("_", " "),
+                "responses": {},
+            }
+            if params:
+                op["parameters"] = params
+            if route.body is not None:
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": _input_schema_of(route.body, components)}},
+                }
+            ok: dict[str, Any] = {"description": "Success"}
+            if route.response is not None:
+                ok["content"] = {route_content_type(route): {"schema": _schema_of(route.response, components)}}
+            op["responses"][str(route.status)] = ok
+            for status, text in route.responses.items():
+                op["responses"].setdefault(str(status), _problem(status) | {"description": text}
+                                           if status >= 400 else {"description": text})
+            statuses = [405]
+            if route.roles is not None:
+                op["security"] = [{"bearerAuth": []}]
+                statuses += [401, 429]
+                if route.roles != ANY_ROLE:
+                    statuses.append(403)
+            else:
+                op["security"] = []
+            if route.body is not None:
+                statuses += [400, 413, 415, 422]
+            if route.query is not None:
+                statuses.append(422)
+            if params and any(p["in"] == "path" for p in params):
+                statuses.append(404)
+            for status in sorted(set(statuses)):
+                op["responses"].setdefault(str(status), _problem(status))
+            paths.setdefault(path, {})[method.lower()] = op
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": f"La Factoria {name} function", "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": dict(sorted(components.items())),
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "API key"}},
+        },
+    }
+
+
+def route_content_type(route) -> str:
+    return getattr(route.response, "content_type", None) or "application/json"
+
+
+def merge_documents(documents: list[dict[str, Any]]) -> dict[str, Any]:
+    """One document for `factoria dev`: paths and schemas of every function together."""
+    merged: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {"title": "La Factoria (all functions)", "version": documents[0]["info"]["version"] if documents else "0"},
+        "paths": {},
+        "components": {"schemas": {}, "securitySchemes": {}},
+    }
+    for doc in documents:
+        for path, ops in doc["paths"].items():
+            merged["paths"].setdefault(path, {}).update(ops)
+        merged["components"]["schemas"].update(doc["components"]["schemas"])
+        merged["components"]["securitySchemes"].update(doc["components"]["securitySchemes"])
+    return merged

@@ -1,0 +1,153 @@
+"""Process settings, read once from the environment (names fixed by DESIGN.md).
+
+Every setting is documented in `.env.example`. Production refuses unsafe values
+at load time so a misconfigured deploy fails its health check instead of
+serving with a development secret or an in-memory provider.
+"""
+
+from __future__ import annotations
+
+import functools
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+PROVIDER_NAMES = ("openai", "anthropic", "vertex", "mock")
+
+
+class UnsafeSettingsError(RuntimeError):
+    """Raised when production is configured with a value only fit for development."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=None, case_sensitive=False, extra="ignore", frozen=True
+    )
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = f"sqlite:///{VAR_DIR / 'factoria.db'}"
+    redis_url: str | None = None
+    db_pool_size: int = Field(5, ge=1, le=100)
+    db_pgbouncer: bool = False
+    secret_key: str = DEV_SECRET_KEY
+
+    ai_providers: str = "mock"
+    openai_api_key: str | None = None
+    openai_base_url: str | None = None
+    openai_model: str = "gpt-4o-mini"
+    anthropic_api_key: str | None = None
+    anthropic_base_url: str | None = None
+    anthropic_model: str = "claude-sonnet-4-5"
+    google_api_key: str | None = None
+    google_cloud_project: str | None = None
+    google_cloud_location: str = "us-central1"
+    vertex_base_url: str | None = None
+    vertex_model: str = "gemini-2.5-flash"
+    provider_timeout_seconds: float = Field(60.0, gt=0, le=600)
+
+    quality_threshold_overall: float = Field(0.70, ge=0, le=1)
+    quality_threshold_educational: float = Field(0.75, ge=0, le=1)
+    quality_threshold_factual: float = Field(0.85, ge=0, le=1)
+
+    rate_limit_per_minute: int = Field(60, ge=1)
+    generations_per_day: int = Field(200, ge=1)
+    user_daily_budget_usd: Decimal | None = None
+    daily_budget_usd: Decimal | None = None
+    monthly_budget_usd: Decimal | None = None
+
+    allowed_origins: str = "http://localhost:3000"
+    max_body_bytes: int = Field(65536, ge=1024)
+
+    backup_url: str = f"file://{VAR_DIR / 'backups'}"
+    s3_endpoint_url: str | None = None
+    backup_max_age_hours: float = Field(26, gt=0)
+    backup_min_bytes: int = Field(1024, ge=0)
+    backup_retention_days: int = Field(30, ge=1)
+    reports_url: str = f"file://{VAR_DIR / 'reports'}"
+    alert_webhook_url: str | None = None
+
+    # Retention periods (DESIGN.md "Data classes and retention").
+    retention_content_days: int = Field(365, ge=1)
+    retention_usage_days: int = Field(400, ge=1)
+    retention_usage_anonymise_days: int = Field(90, ge=1)
+    retention_idempotency_hours: int = Field(24, ge=1)
+    retention_metrics_days: int = Field(30, ge=1)
+    retention_audit_days: int = Field(6 * 365, ge=1)
+
+    log_level: str = "info"
+    health_cache_seconds: float = Field(5.0, ge=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_database_url(cls, value: str) -> str:
+        # Railway and Heroku hand out postgres:// URLs; SQLAlchemy wants a driver.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix):]
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value not in {"debug", "info", "warning", "error"}:
+            raise ValueError("LOG_LEVEL must be debug, info, warning or error")
+        return value
+
+    @field_validator("ai_providers")
+    @classmethod
+    def _providers(cls, value: str) -> str:
+        names = [p.strip().lower() for p in value.split(",") if p.strip()]
+        if not names:
+            raise ValueError("AI_PROVIDERS must name at least one provider")
+        unknown = [n for n in names if n not in PROVIDER_NAMES]
+        if unknown:
+            raise ValueError(f"AI_PROVIDERS has unknown providers: {', '.join(unknown)}")
+        if len(set(names)) != len(names):
+            raise ValueError("AI_PROVIDERS lists a provider twice")
+        return ",".join(names)
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> "Settings":
+        if self.environment != "production":
+            return self
+        problems = []
+        if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < 32:
+            problems.append("SECRET_KEY is the development value or shorter than 32 characters")
+        if self.database_url.startswith("sqlite"):
+            problems.append("DATABASE_URL points at SQLite; production needs PostgreSQL")
+        if "*" in self.origins:
+            problems.append("ALLOWED_ORIGINS contains '*'")
+        if "mock" in self.providers:
+            problems.append("AI_PROVIDERS contains the offline 'mock' provider")
+        if problems:
+            raise UnsafeSettingsError("refusing to start in production: " + "; ".join(problems))
+        return self
+
+    @property
+    def providers(self) -> list[str]:
+        return self.ai_providers.split(",")
+
+    @property
+    def origins(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+
+@functools.lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
+    return Settings()

@@ -1,0 +1,274 @@
+"""Test fixtures: a fresh database per run on PostgreSQL and on SQLite, and app clients.
+
+Every test that touches data asks for `db` (parametrised over both backends)
+or `pg` (PostgreSQL only). Each pytest process creates its own uniquely named
+PostgreSQL database, migrates it once, truncates tables between tests, and
+drops it at the end, so parallel runs never see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+# Tests never read the developer's environment or .env: a known baseline.
+_BASE_ENV = {
+    "ENVIRONMENT": "test",
+    "AI_PROVIDERS": "mock",
+    "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
+    "LOG_LEVEL": "info",
+    "HEALTH_CACHE_SECONDS": "0",
+}
+_CLEARED = [
+    "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GOOGLE_CLOUD_PROJECT",
+    "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "VERTEX_BASE_URL", "ALERT_WEBHOOK_URL", "BACKUP_URL", "REPORTS_URL",
+    "USER_DAILY_BUDGET_USD", "DAILY_BUDGET_USD", "MONTHLY_BUDGET_USD", "S3_ENDPOINT_URL",
+]
+
+
+def reset_process_state() -> None:
+    """Forget cached settings, engines and health results after the environment changed."""
+    from functions.health import checks
+    from shared.database import dispose_engines
+    from shared.settings import get_settings
+
+    get_settings.cache_clear()
+    dispose_engines()
+    checks.cache.clear()
+    for hook in RESET_HOOKS:
+        hook()
+
+
+# Other packages append callables here to drop their own per-process caches.
+RESET_HOOKS: list = []
+
+
+def _pg_available() -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@dataclass
+class Database:
+    backend: str
+    url: str
+
+    def truncate(self) -> None:
+        from sqlalchemy import create_engine, text
+
+        from shared.models import Base
+
+        engine = create_engine(self.url)
+        tables = [t.name for t in Base.metadata.sorted_tables]
+        with engine.begin() as conn:
+            if self.backend == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(tables) + " CASCADE"))
+            else:
+                for name in reversed(tables):
+                    conn.execute(text(f"DELETE FROM {name}"))
+        engine.dispose()
+
+
+def create_pg_database(prefix: str = "lf_test") -> str:
+    from sqlalchemy import create_engine, text
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_pg_database(url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def _pg_database():
+    if not _pg_available():
+        pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 (start it: see .ci/run)")
+    from shared import migrations
+
+    url = create_pg_database()
+    migrations.upgrade(url)
+    yield Database("postgresql", url)
+    from shared.database import dispose_engines
+
+    dispose_engines()
+    drop_pg_database(url)
+
+
+@pytest.fixture(scope="session")
+def _sqlite_database(tmp_path_factory):
+    from shared import migrations
+
+    path = tmp_path_factory.mktemp("sqlite") / "test.db"
+    url = f"sqlite:///{path}"
+    migrations.upgrade(url)
+    return Database("sqlite", url)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """Every test starts from the same settings, with its own backup and report folders."""
+    for name in _CLEARED:
+        monkeypatch.delenv(name, raising=False)
+    for name, value in _BASE_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'unused.db'}")
+    monkeypatch.setenv("BACKUP_URL", f"file://{tmp_path / 'backups'}")
+    monkeypatch.setenv("REPORTS_URL", f"file://{tmp_path / 'reports'}")
+    reset_process_state()
+    yield
+    reset_process_state()
+
+
+@pytest.fixture(params=["postgresql", "sqlite"])
+def db(request, monkeypatch) -> Database:
+    """A clean, migrated database on each backend in turn; DATABASE_URL points at it."""
+    database = request.getfixturevalue("_pg_database" if request.param == "postgresql" else "_sqlite_database")
+    database.truncate()
+    monkeypatch.setenv("DATABASE_URL", database.url)
+    reset_process_state()
+    return database
+
+
+@pytest.fixture
+def pg(request, monkeypatch) -> Database:
+    """A clean, migrated PostgreSQL database (for PostgreSQL-only behaviour)."""
+    database = request.getfixturevalue("_pg_database")
+    database.truncate()
+    monkeypatch.setenv("DATABASE_URL", database.url)
+    reset_process_state()
+    return database
+
+
+def set_env(monkeypatch, **values) -> None:
+    """Change settings for one test (None removes the variable)."""
+    for name, value in values.items():
+        if value is None:
+            monkeypatch.delenv(name.upper(), raising=False)
+        else:
+            monkeypatch.setenv(name.upper(), str(value))
+    reset_process_state()
+
+
+@pytest.fixture
+def env(monkeypatch):
+    return lambda **values: set_env(monkeypatch, **values)
+
+
+def make_user(role: str = "user", email: str | None = None) -> tuple[str, str]:
+    """Create a user with one key; returns (user_id, api_key)."""
+    from shared.database import session_scope
+    from shared.identity import create_key, create_user
+
+    with session_scope() as session:
+        user = create_user(session, email or f"{role}-{uuid.uuid4().hex[:8]}@example.org", role)
+        key = create_key(session, user.id)
+        return user.id, key.api_key
+
+
+@pytest.fixture
+def users(db):
+    """Factory: `users("admin")` -> (user_id, api_key) in the current database."""
+    return make_user
+
+
+def auth(api_key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key}"}
+
+
+def function_client(name: str):
+    """A Flask test client over the function exactly as functions-framework loads it."""
+    from functions_framework import create_app
+
+    return create_app(name, str(ROOT / "functions" / name / "main.py")).test_client()
+
+
+@pytest.fixture
+def client_for():
+    return function_client
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class FunctionServer:
+    """A real `functions-framework` process on a free port."""
+
+    def __init__(self, name: str, env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        bin_dir = Path(sys.executable).parent
+        full_env = {k: v for k, v in os.environ.items()}
+        full_env.update(env or {})
+        self.proc = subprocess.Popen(
+            [str(bin_dir / "functions-framework"), "--source", str(ROOT / "functions" / name / "main.py"),
+             "--target", name, "--host", "127.0.0.1", "--port", str(self.port)],
+            cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        )
+        self._wait()
+
+    def _wait(self, timeout: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited: {self.proc.stderr.read().decode()[-2000:]}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"{self.name} did not start within {timeout}s")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+@pytest.fixture
+def function_server():
+    """Factory for real servers: `function_server("health", env={...})`; stopped after the test."""
+    started: list[FunctionServer] = []
+
+    def start(name: str, env: dict[str, str] | None = None) -> FunctionServer:
+        server = FunctionServer(name, env)
+        started.append(server)
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

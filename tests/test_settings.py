@@ -1,0 +1,57 @@
+import pytest
+
+from shared.settings import DEV_SECRET_KEY, Settings, UnsafeSettingsError
+
+SAFE_PROD = dict(
+    environment="production",
+    secret_key="s" * 40,
+    database_url="postgresql://u:p@db:5432/app",
+    allowed_origins="https://app.lafactoria.dev",
+    ai_providers="openai,anthropic",
+)
+
+
+def test_defaults_run_embedded():
+    s = Settings(_env_file=None)
+    assert s.is_sqlite and s.providers == ["mock"] and s.db_pool_size == 5
+    assert s.backup_url.startswith("file://") and s.max_body_bytes == 65536
+
+
+def test_postgres_urls_mapped_to_psycopg3():
+    assert Settings(database_url="postgres://u:p@h/db").database_url == "postgresql+psycopg://u:p@h/db"
+    assert Settings(database_url="postgresql://u@h/db").database_url == "postgresql+psycopg://u@h/db"
+
+
+def test_safe_production_accepted():
+    assert Settings(**SAFE_PROD).is_production
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"secret_key": DEV_SECRET_KEY}, "SECRET_KEY"),
+        ({"database_url": "sqlite:///x.db"}, "SQLite"),
+        ({"allowed_origins": "*"}, "ALLOWED_ORIGINS"),
+        ({"ai_providers": "openai,mock"}, "mock"),
+    ],
+)
+def test_production_refuses_unsafe_values(override, message):
+    with pytest.raises(UnsafeSettingsError, match=message):
+        Settings(**(SAFE_PROD | override))
+
+
+def test_unknown_provider_and_log_level_rejected():
+    with pytest.raises(ValueError, match="unknown providers"):
+        Settings(ai_providers="openai,skynet")
+    with pytest.raises(ValueError):
+        Settings(log_level="loud")
+    assert Settings(log_level="WARNING").log_level == "warning"
+
+
+def test_env_example_lists_every_setting():
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / ".env.example").read_text()
+    names = {line.split("=", 1)[0].lstrip("# ").strip() for line in text.splitlines() if "=" in line}
+    missing = [f.upper() for f in Settings.model_fields if f.upper() not in names]
+    assert not missing, f".env.example lacks {missing}"
