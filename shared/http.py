@@ -67,6 +67,7 @@ class Route:
     status: int = 200
     summary: str = ""
     responses: dict[int, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)  # per-route knobs for middleware (e.g. rate weight)
 
 
 class Middleware(Protocol):  # pragma: no cover - typing only
@@ -165,16 +166,25 @@ def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> 
     return Response(status=status, headers=headers)
 
 
+def standard_middleware(function_name: str) -> list[Middleware]:
+    """The middleware every function gets (rate limits, request metrics), in order.
+
+    Kept here so a function's `main.py` never changes when a cross-cutting
+    concern is added. Each middleware must be cheap to construct (no I/O).
+    """
+    return []
+
+
 class FunctionApp:
     """A routed HTTP function: `app(request) -> Response`, with no import-time I/O."""
 
-    def __init__(self, name: str, routes: Iterable[Route], *, middleware: Iterable[Middleware] = ()) -> None:
+    def __init__(self, name: str, routes: Iterable[Route], *, middleware: Iterable[Middleware] | None = None) -> None:
         self.name = name
         self.routes = list(routes) + [
             Route("/openapi.json", self._serve_openapi, roles=PUBLIC, summary="This function's OpenAPI 3.1 document")
         ]
         self._openapi: dict[str, Any] | None = None
-        self.middleware = list(middleware)
+        self.middleware = list(standard_middleware(name) if middleware is None else middleware)
         self._by_endpoint = {str(i): r for i, r in enumerate(self.routes)}
         rules = []
         for endpoint, r in self._by_endpoint.items():

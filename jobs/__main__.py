@@ -1,0 +1,7 @@
+"""`python -m jobs NAME [--dry-run] [--json]`."""
+
+import sys
+
+from jobs.runner import main
+
+sys.exit(main())

@@ -1,0 +1,305 @@
+"""The job runner: lock, ledger, summary line, exit codes (contract in DESIGN.md).
+
+A job is a module `jobs/<name with underscores>.py` defining
+`run(ctx: JobContext) -> JobResult`. The runner:
+
+- takes a lock so overlapping runs never both work (PostgreSQL advisory lock
+  held on its own connection; on SQLite an exclusive `flock` beside the file),
+- records the run in `job_runs` (running, then ok / problem / error / skipped),
+- prints a one-line JSON summary as the last line of stdout,
+- exits 0 (healthy), 1 (ran and found a problem), 2 (bad usage or
+  configuration), 3 (could not run: lock held, database unreachable, crash),
+- disposes every connection before returning, so Railway cron sees the
+  process end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import fcntl
+import hashlib
+import importlib
+import json
+import os
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from jobs import JOBS
+from shared.logs import configure_logging, get_logger
+
+EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
+T = TypeVar("T")
+log = get_logger("lafactoria.jobs")
+
+
+class JobConfigError(Exception):
+    """Bad usage or configuration: exit 2."""
+
+
+class JobUnavailable(Exception):
+    """A dependency the job needs is unreachable: exit 3."""
+
+
+@dataclass
+class JobResult:
+    """`status` is "ok" (exit 0) or "problem" (exit 1); `summary` goes into the ledger and stdout."""
+
+    status: str = "ok"
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def ok(cls, **summary: Any) -> "JobResult":
+        return cls("ok", summary)
+
+    @classmethod
+    def problem(cls, **summary: Any) -> "JobResult":
+        return cls("problem", summary)
+
+
+class JobContext:
+    """What a job gets: flags, settings, logging, progress bars, alerts, checkpoints."""
+
+    def __init__(self, name: str, run_id: str, *, dry_run: bool, json_output: bool) -> None:
+        from shared.settings import get_settings
+
+        self.name = name
+        self.run_id = run_id
+        self.dry_run = dry_run
+        self.json_output = json_output
+        self.settings = get_settings()
+        self.log = get_logger(f"lafactoria.jobs.{name}")
+
+    def progress(self, iterable: Iterable[T], *, total: int | None = None, desc: str = "") -> Iterator[T]:
+        """A progress bar on an interactive terminal; plain iteration (JSON logs) otherwise."""
+        if sys.stderr.isatty() and not self.json_output:
+            from tqdm import tqdm
+
+            yield from tqdm(iterable, total=total, desc=desc or self.name, file=sys.stderr)
+        else:
+            yield from iterable
+
+    def emit(self, record: dict[str, Any]) -> None:
+        """Extra output for the operator on stdout (JSON with --json), before the summary line."""
+        if self.json_output:
+            print(json.dumps(record, default=str), flush=True)
+        else:
+            print(" ".join(f"{k}={v}" for k, v in record.items()), flush=True)
+
+    def alert(self, rule: str, severity: str, message: str, details: dict[str, Any] | None = None) -> None:
+        from shared.alerts import raise_alert
+        from shared.database import session_scope
+
+        with session_scope() as session:
+            raise_alert(session, rule, severity, message, details)
+
+    def resolve(self, rule: str, message: str | None = None) -> None:
+        from shared.alerts import resolve_alert
+        from shared.database import session_scope
+
+        with session_scope() as session:
+            resolve_alert(session, rule, message)
+
+    def get_checkpoint(self, key: str) -> dict[str, Any] | None:
+        from shared.database import session_scope
+        from shared.models import JobCheckpoint
+
+        with session_scope() as session:
+            row = session.get(JobCheckpoint, (self.name, key))
+            return dict(row.value) if row else None
+
+    def set_checkpoint(self, key: str, value: dict[str, Any] | None) -> None:
+        """Store (or with None, clear) progress that survives a killed run."""
+        from shared.database import session_scope
+        from shared.models import JobCheckpoint
+
+        with session_scope() as session:
+            row = session.get(JobCheckpoint, (self.name, key))
+            if value is None:
+                if row is not None:
+                    session.delete(row)
+            elif row is None:
+                session.add(JobCheckpoint(job=self.name, key=key, value=value))
+            else:
+                row.value = value
+
+
+def module_name(job: str) -> str:
+    return "jobs." + job.replace("-", "_")
+
+
+@contextlib.contextmanager
+def job_lock(name: str) -> Iterator[bool]:
+    """Yield True if this process holds the job's lock, False if another run has it."""
+    from sqlalchemy import text
+
+    from shared.database import get_engine, is_postgres
+    from shared.settings import VAR_DIR, get_settings
+
+    if is_postgres():
+        key = int.from_bytes(hashlib.sha256(f"lafactoria-job:{name}".encode()).digest()[:8], "big", signed=True)
+        conn = get_engine().connect()
+        try:
+            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
+            conn.commit()
+            try:
+                yield got
+            finally:
+                if got:
+                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+                    conn.commit()
+        finally:
+            conn.close()
+        return
+    url = get_settings().database_url
+    db_path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
+    lock_dir = Path(db_path).parent if db_path and db_path != ":memory:" else VAR_DIR
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = lock_dir / f".job-{name}.lock"
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            got = True
+        except BlockingIOError:
+            got = False
+        try:
+            yield got
+        finally:
+            if got:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _record_start(name: str, dry_run: bool) -> str:
+    from shared.database import session_scope
+    from shared.models import JobRun
+
+    with session_scope() as session:
+        run = JobRun(job=name, status="running", dry_run=dry_run)
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def _record_end(run_id: str, status: str, exit_code: int, summary: dict[str, Any]) -> None:
+    from shared.database import session_scope
+    from shared.models import JobRun, utcnow
+
+    with session_scope() as session:
+        run = session.get(JobRun, run_id)
+        if run is not None:
+            run.status, run.exit_code, run.summary, run.finished_at = status, exit_code, summary, utcnow()
+
+
+def _record_skipped(name: str, dry_run: bool, reason: str) -> str | None:
+    from shared.database import session_scope
+    from shared.models import JobRun, utcnow
+
+    try:
+        with session_scope() as session:
+            run = JobRun(job=name, status="skipped", exit_code=EXIT_UNAVAILABLE, dry_run=dry_run,
+                         finished_at=utcnow(), summary={"reason": reason})
+            session.add(run)
+            session.flush()
+            return run.id
+    except Exception:  # noqa: BLE001 - recording a skip must not mask the skip
+        return None
+
+
+def run_job(name: str, *, dry_run: bool = False, json_output: bool = False) -> tuple[int, dict[str, Any]]:
+    """Run one job with lock and ledger; returns (exit code, summary)."""
+    from shared.database import DatabaseUnavailable, dispose_engines
+
+    started = datetime.now(timezone.utc)
+    t0 = time.monotonic()
+    base: dict[str, Any] = {"job": name, "dry_run": dry_run, "started_at": started.isoformat(timespec="seconds")}
+
+    def finish(code: int, status: str, **extra: Any) -> tuple[int, dict[str, Any]]:
+        summary = base | {"status": status, "exit_code": code,
+                          "duration_s": round(time.monotonic() - t0, 3)} | extra
+        return code, summary
+
+    if name not in JOBS:
+        return finish(EXIT_USAGE, "error", error=f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
+    try:
+        module = importlib.import_module(module_name(name))
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name(name):
+            return finish(EXIT_USAGE, "error", error=f"job {name!r} is not built in this release")
+        raise
+    try:
+        try:
+            with job_lock(name) as got:
+                if not got:
+                    run_id = _record_skipped(name, dry_run, "another run holds the lock")
+                    return finish(EXIT_UNAVAILABLE, "skipped", run_id=run_id, error="another run holds the lock")
+                run_id = _record_start(name, dry_run)
+                base["run_id"] = run_id
+                ctx = JobContext(name, run_id, dry_run=dry_run, json_output=json_output)
+                try:
+                    result = module.run(ctx)
+                except JobConfigError as exc:
+                    code, summary = finish(EXIT_USAGE, "error", error=str(exc))
+                except (JobUnavailable, DatabaseUnavailable) as exc:
+                    code, summary = finish(EXIT_UNAVAILABLE, "error", error=str(exc) or "unavailable")
+                except Exception as exc:  # noqa: BLE001 - a crash is recorded, alerted and exits 3
+                    log.exception("job crashed", extra={"job": name})
+                    code, summary = finish(EXIT_UNAVAILABLE, "error", error=f"crashed: {type(exc).__name__}")
+                    with contextlib.suppress(Exception):
+                        ctx.alert(f"job:{name}:crashed", "warning", f"Job {name} crashed ({type(exc).__name__})",
+                                  {"run_id": run_id})
+                else:
+                    code = EXIT_OK if result.status == "ok" else EXIT_PROBLEM
+                    code, summary = finish(code, result.status, **result.summary)
+                _record_end(run_id, summary["status"], code, summary)
+                return code, summary
+        except DatabaseUnavailable as exc:
+            return finish(EXIT_UNAVAILABLE, "error", error=f"database unreachable: {exc}")
+        except Exception as exc:  # noqa: BLE001 - e.g. OperationalError while taking the lock
+            from sqlalchemy.exc import OperationalError
+
+            if isinstance(exc, OperationalError):
+                return finish(EXIT_UNAVAILABLE, "error", error="database unreachable")
+            raise
+    finally:
+        dispose_engines()
+
+
+def build_parser(prog: str = "python -m jobs") -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description="Run one scheduled job. The last line on stdout is a one-line JSON summary. "
+        "Exit codes: 0 healthy, 1 problem found, 2 bad usage, 3 could not run.",
+    )
+    parser.add_argument("name", metavar="NAME", help="one of: " + ", ".join(JOBS))
+    parser.add_argument("--dry-run", action="store_true", help="report what would be done; change nothing")
+    parser.add_argument("--json", action="store_true", help="make all output JSON")
+    return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # bad usage still ends with a JSON summary line
+        self.print_usage(sys.stderr)
+        print(json.dumps({"status": "error", "exit_code": EXIT_USAGE, "error": message}))
+        sys.exit(EXIT_USAGE)
+
+
+def main(argv: list[str] | None = None, prog: str = "python -m jobs") -> int:
+    parser = build_parser(prog)
+    parser.__class__ = _Parser
+    args = parser.parse_args(argv)
+    try:
+        configure_logging()
+    except Exception as exc:  # noqa: BLE001 - unsafe production settings and the like
+        print(json.dumps({"job": args.name, "status": "error", "exit_code": EXIT_USAGE, "error": str(exc)}))
+        return EXIT_USAGE
+    code, summary = run_job(args.name, dry_run=args.dry_run, json_output=args.json)
+    print(json.dumps(summary, default=str), flush=True)
+    return code
