@@ -76,6 +76,7 @@ def _problem(status: int) -> dict[str, Any]:
 def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
     components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
     paths: dict[str, Any] = {}
+    used_ids: set[str] = set()
     for route in routes:
         path = openapi_path(route.rule)
         params = [
@@ -89,8 +90,12 @@ def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
                 pschema = {k: v for k, v in pschema.items() if k != "title"}
                 params.append({"name": pname, "in": "query", "required": pname in required, "schema": pschema})
         for method in route.methods:
+            op_id = f"{name}_{route.handler.__name__}_{method.lower()}"
+            if op_id in used_ids:  # one handler on several paths (e.g. /v1/me and /v1/users/{id})
+                op_id += "_" + "_".join(re.findall(r"[a-z0-9]+", path.lower()))
+            used_ids.add(op_id)
             op: dict[str, Any] = {
-                "operationId": f"{name}_{route.handler.__name__}_{method.lower()}",
+                "operationId": op_id,
                 "summary": route.summary or route.handler.__name__.replace("_", " "),
                 "responses": {},
             }

@@ -1,0 +1,86 @@
+"""Erasure (Art. 17): one transaction, then proof that nothing about the person remains.
+
+Steps, all in one database transaction: lock the user row, delete or unlink
+every row about them (`shared.erasure_ledger.erase_rows`), add the erasure
+ledger row and the audit entry (pseudonyms only), then scan every string and
+JSON column of every table for their id, email and key identifiers. Only if
+the scan is clean does the transaction commit and the receipt say
+`"verified": true`; otherwise everything rolls back and the caller gets a 500
+problem (the columns concerned are logged, never the values).
+"""
+
+from __future__ import annotations
+
+from shared import errors
+from shared.database import session_scope
+from shared.erasure_ledger import ErasureNotVerified, Identifiers, erase_rows, find_residue, identifiers, record
+from shared.http import RequestContext
+from shared.logs import get_logger
+
+from functions.gdpr import subjects
+from functions.gdpr.schemas import ErasureConfirmation, ErasureReceipt
+
+log = get_logger("lafactoria.gdpr.erasure")
+
+
+def _confirmation(ctx: RequestContext) -> ErasureConfirmation:
+    """An empty body is a missing confirmation (422), not malformed JSON."""
+    if not ctx.raw_body().strip():
+        raise errors.ValidationFailed([{"field": "confirm", "message": "Field required"}])
+    return ctx.body(ErasureConfirmation)
+
+
+def erase(ctx: RequestContext, user_id: str | None = None) -> ErasureReceipt:
+    who = subjects.acting(ctx, user_id)
+    _confirmation(ctx)
+    try:
+        with session_scope() as s:
+            ids = identifiers(s, who.user_id, lock=True)
+            if ids is None:
+                raise errors.NotFound("No such user.")
+            counts = erase_rows(s, ids)
+            ledger = record(s, who.subject, who.requested_by, counts.deleted)
+            subjects.audit(s, ctx, who, "gdpr.erasure", {
+                "erasure_id": ledger.id, "deleted": counts.deleted, "anonymised": counts.anonymised,
+            })
+            residue = find_residue(s, ids)
+            if residue:
+                raise ErasureNotVerified(residue)
+            receipt = ErasureReceipt(erasure_id=ledger.id, erased_at=ledger.erased_at,
+                                     deleted=counts.deleted, verified=True)
+    except ErasureNotVerified as exc:
+        log.error("erasure rolled back: personal data would remain",
+                  extra={"residue": [str(r) for r in exc.residue], "subject": who.subject})
+        raise errors.Problem(
+            "The erasure could not be verified, so nothing was erased; the incident has been logged."
+        ) from None
+    log.info("erasure done", extra={"subject": who.subject, "erasure_id": receipt.erasure_id,
+                                    "requested_by": who.requested_by})
+    _purge_shared_counters(ids)
+    return receipt
+
+
+def _purge_shared_counters(ids: Identifiers) -> None:
+    """Rate-limit counters kept in Redis (when configured) expire within minutes; drop them now.
+
+    Best effort after the commit: Redis is not part of the database
+    transaction, and a counter left behind holds no more than an id for at
+    most its window.
+    """
+    from shared.settings import get_settings
+
+    url = get_settings().redis_url
+    if not url:
+        return
+    try:
+        import redis
+
+        client = redis.Redis.from_url(url, socket_timeout=2)
+        removed = 0
+        for term in [ids.user_id, *ids.key_ids, *ids.key_prefixes]:
+            keys = list(client.scan_iter(match=f"*{term}*", count=1000))
+            if keys:
+                removed += client.delete(*keys)
+        log.info("erasure: shared counters removed", extra={"count": removed})
+    except Exception:  # noqa: BLE001 - the erasure itself is committed and verified
+        log.warning("erasure: could not remove shared counters from Redis", exc_info=True)

@@ -1,0 +1,59 @@
+"""GDPR function: `functions-framework --source functions/gdpr/main.py --target gdpr`.
+
+Data-subject rights for the caller (`/v1/me/...`) and, for admins, on behalf of
+any user (`/v1/users/{user_id}/...`). Only wiring here; each right has its module.
+"""
+
+import functions_framework
+
+from functions.gdpr import consent, erasure, export, rectification, restriction
+from functions.gdpr.schemas import (
+    ConsentChange,
+    ConsentOut,
+    ConsentsOut,
+    ErasureConfirmation,
+    ErasureReceipt,
+    ExportDocument,
+    Rectification,
+    UserOut,
+)
+from shared.auth import ANY_ROLE
+from shared.http import FunctionApp, Route
+
+ADMIN = frozenset({"admin"})
+
+
+def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
+    unknown = {404: "Unknown user"} if roles == ADMIN else {}
+    return [
+        Route(prefix, rectification.show, roles=roles, response=UserOut, responses=unknown,
+              summary=f"The profile of {who}"),
+        Route(prefix, rectification.rectify, methods=("PATCH",), roles=roles, body=Rectification,
+              response=UserOut, responses={409: "Email already in use", **unknown},
+              summary=f"Rectify the email or display name of {who} (Art. 16)"),
+        Route(prefix, erasure.erase, methods=("DELETE",), roles=roles, body=ErasureConfirmation,
+              response=ErasureReceipt, responses={500: "Erasure could not be verified; nothing changed", **unknown},
+              summary=f"Erase {who} (Art. 17); body {{\"confirm\": \"erase my data\"}}"),
+        Route(prefix + "/export", export.export, roles=roles, response=ExportDocument, responses=unknown,
+              summary=f"Everything held about {who}, as one streamed JSON document (Art. 15, 20)"),
+        Route(prefix + "/consents", consent.list_consents, roles=roles, response=ConsentsOut, responses=unknown,
+              summary=f"Consent of {who} per purpose (default not granted)"),
+        Route(prefix + "/consents/<purpose>", consent.set_consent, methods=("PUT",), roles=roles,
+              body=ConsentChange, response=ConsentOut, responses={404: "Unknown purpose or user"},
+              summary=f"Grant or withdraw one purpose for {who} (Art. 7)"),
+        Route(prefix + "/restriction", restriction.restrict, methods=("POST",), roles=roles, status=204,
+              responses=unknown, summary=f"Restrict processing for {who} (Art. 18): generation refused"),
+        Route(prefix + "/restriction", restriction.lift, methods=("DELETE",), roles=roles, status=204,
+              responses=unknown, summary=f"Lift the restriction of processing for {who}"),
+    ]
+
+
+app = FunctionApp(
+    "gdpr",
+    _routes("/v1/me", ANY_ROLE, "the caller") + _routes("/v1/users/<user_id>", ADMIN, "a user (admin)"),
+)
+
+
+@functions_framework.http
+def gdpr(request):
+    return app(request)
