@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import JSON, String, Text, cast, delete, func, or_, select, update
+from sqlalchemy import JSON, String, Text, any_, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.models import (
@@ -184,6 +184,26 @@ def _boundary_pattern(term: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![a-z0-9._%+\-]){t}(?![a-z0-9\-]|\.[a-z0-9])")
 
 
+def _like_pattern(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _candidate_filter(session: Session, texts: list, terms: list[str]):
+    """SQL condition: some column contains some term (case-insensitive); a prefilter only.
+
+    On PostgreSQL every row's text columns are lowered and joined once and
+    matched with `LIKE ANY`, so the (costly) JSON-to-text conversion happens
+    once per row, not once per term. SQLite databases are small: plain ORs.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import array
+
+        blob = func.lower(func.concat_ws(chr(31), *texts))
+        return blob.like(any_(array([_like_pattern(t) for t in terms])))
+    return or_(*[func.lower(t).contains(term, autoescape=True) for t in texts for term in terms])
+
+
 def find_residue(session: Session, ids: Identifiers) -> list[Residue]:
     """Every (table, column) that still holds one of the person's identifiers.
 
@@ -192,7 +212,8 @@ def find_residue(session: Session, ids: Identifiers) -> list[Residue]:
     table; the few candidate values are then checked in Python against
     whole-identifier patterns so `bob@x.org` is not "found" in `jimbob@x.org`.
     Uses the model metadata, so a table added to `shared.models` is scanned
-    without changing this code.
+    without changing this code. No server-side cursor: PostgreSQL may then
+    scan big tables in parallel.
     """
     session.flush()
     terms = sorted({v for t in ids.terms() if t for v in _term_variants(t)})
@@ -203,9 +224,7 @@ def find_residue(session: Session, ids: Identifiers) -> list[Residue]:
         if not cols:
             continue
         texts = [_as_text(c) for c in cols]
-        condition = or_(*[func.lower(t).contains(term, autoescape=True) for t in texts for term in terms])
-        result = session.execute(select(*texts).where(condition).execution_options(yield_per=500))
-        for row in result:
+        for row in session.execute(select(*texts).where(_candidate_filter(session, texts, terms))):
             for col, value in zip(cols, row):
                 if value is None:
                     continue
