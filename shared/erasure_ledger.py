@@ -51,7 +51,10 @@ class Identifiers:
     key_prefixes: tuple[str, ...] = ()
 
     def terms(self) -> list[str]:
-        return [self.user_id, self.email, *self.key_ids, *self.key_prefixes]
+        """What the proof scans for. Key prefixes are left out: they are public lookup
+        handles that other parts may log (auth failures), and alone they identify no one
+        once the key row is gone."""
+        return [self.user_id, self.email, *self.key_ids]
 
 
 @dataclass

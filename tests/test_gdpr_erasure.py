@@ -1,5 +1,7 @@
 """Erasure (Art. 17): everything about the person goes, provably, in one transaction."""
 
+import uuid
+
 import pytest
 from sqlalchemy import func, select
 
@@ -162,7 +164,7 @@ def test_residue_scan_matches_whole_identifiers_only(db, users):
     with session_scope() as s:
         ids = erasure_ledger.identifiers(s, alice_id)
         assert [str(r) for r in erasure_ledger.find_residue(s, ids)] == [
-            "api_keys.id", "api_keys.prefix", "api_keys.user_id", "users.email", "users.id"]
+            "api_keys.id", "api_keys.user_id", "users.email", "users.id"]
         erasure_ledger.erase_rows(s, ids)
         assert erasure_ledger.find_residue(s, ids) == []
         s.add(Alert(rule="r", severity="info", message="mail ANN@example.org now", details={}))
@@ -188,3 +190,37 @@ def test_reapply_erasures_on_a_restored_database(db, two_people, client_for):
         assert erasure_ledger.erased_subjects_present(s) == []
         assert erasure_ledger.reapply_erasures(s) == []
     assert occurrences(db.url, _terms(two_people["alice"])) == {}
+
+
+def test_erasure_also_drops_redis_counters(db, users, client_for, env):
+    import redis
+
+    from tests.conftest import REDIS_TEST_URL
+
+    alice_id, alice_key = users("user")
+    bob_id, _ = users("user")
+    with session_scope() as s:
+        key_id = s.scalar(select(erasure_ledger.ApiKey.id).where(erasure_ledger.ApiKey.user_id == alice_id))
+    r = redis.Redis.from_url(REDIS_TEST_URL)
+    tag = uuid.uuid4().hex[:8]
+    mine = [f"rl:{tag}:{key_id}:1", f"quota:{tag}:{alice_id}:day"]
+    other = f"quota:{tag}:{bob_id}:day"
+    for k in mine + [other]:
+        r.set(k, 1, ex=120)
+    try:
+        env(redis_url=REDIS_TEST_URL)
+        resp = client_for("gdpr").delete("/v1/me", json=CONFIRM, headers=auth(alice_key))
+        assert resp.status_code == 200
+        assert [r.exists(k) for k in mine] == [0, 0] and r.exists(other) == 1
+    finally:
+        r.delete(*mine, other)
+
+
+def test_erasure_over_a_real_server(db, users, function_server):
+    import requests
+
+    _, key = users("user")
+    server = function_server("gdpr", env={"DATABASE_URL": db.url})
+    resp = requests.delete(server.url + "/v1/me", json=CONFIRM, headers=auth(key), timeout=20)
+    assert resp.status_code == 200 and resp.json()["verified"] is True
+    assert requests.get(server.url + "/v1/me", headers=auth(key), timeout=20).status_code == 401
