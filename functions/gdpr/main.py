@@ -6,7 +6,7 @@ any user (`/v1/users/{user_id}/...`). Only wiring here; each right has its modul
 
 import functions_framework
 
-from functions.gdpr import consent, erasure, export, rectification, restriction
+from functions.gdpr import handlers
 from functions.gdpr.schemas import (
     ConsentChange,
     ConsentOut,
@@ -26,24 +26,24 @@ ADMIN = frozenset({"admin"})
 def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
     unknown = {404: "Unknown user"} if roles == ADMIN else {}
     return [
-        Route(prefix, rectification.show, roles=roles, response=UserOut, responses=unknown,
+        Route(prefix, handlers.show, roles=roles, response=UserOut, responses=unknown,
               summary=f"The profile of {who}"),
-        Route(prefix, rectification.rectify, methods=("PATCH",), roles=roles, body=Rectification,
+        Route(prefix, handlers.rectify, methods=("PATCH",), roles=roles, body=Rectification,
               response=UserOut, responses={409: "Email already in use", **unknown},
               summary=f"Rectify the email or display name of {who} (Art. 16)"),
-        Route(prefix, erasure.erase, methods=("DELETE",), roles=roles, body=ErasureConfirmation,
+        Route(prefix, handlers.erase, methods=("DELETE",), roles=roles, body=ErasureConfirmation,
               response=ErasureReceipt, responses={500: "Erasure could not be verified; nothing changed", **unknown},
               summary=f"Erase {who} (Art. 17); body {{\"confirm\": \"erase my data\"}}"),
-        Route(prefix + "/export", export.export, roles=roles, response=ExportDocument, responses=unknown,
+        Route(prefix + "/export", handlers.export, roles=roles, response=ExportDocument, responses=unknown,
               summary=f"Everything held about {who}, as one streamed JSON document (Art. 15, 20)"),
-        Route(prefix + "/consents", consent.list_consents, roles=roles, response=ConsentsOut, responses=unknown,
+        Route(prefix + "/consents", handlers.list_consents, roles=roles, response=ConsentsOut, responses=unknown,
               summary=f"Consent of {who} per purpose (default not granted)"),
-        Route(prefix + "/consents/<purpose>", consent.set_consent, methods=("PUT",), roles=roles,
+        Route(prefix + "/consents/<purpose>", handlers.set_consent, methods=("PUT",), roles=roles,
               body=ConsentChange, response=ConsentOut, responses={404: "Unknown purpose or user"},
               summary=f"Grant or withdraw one purpose for {who} (Art. 7)"),
-        Route(prefix + "/restriction", restriction.restrict, methods=("POST",), roles=roles, status=204,
+        Route(prefix + "/restriction", handlers.restrict, methods=("POST",), roles=roles, status=204,
               responses=unknown, summary=f"Restrict processing for {who} (Art. 18): generation refused"),
-        Route(prefix + "/restriction", restriction.lift, methods=("DELETE",), roles=roles, status=204,
+        Route(prefix + "/restriction", handlers.lift, methods=("DELETE",), roles=roles, status=204,
               responses=unknown, summary=f"Lift the restriction of processing for {who}"),
     ]
 
