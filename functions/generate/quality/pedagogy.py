@@ -185,7 +185,8 @@ EDUCATIONAL_WEIGHTS: dict[str, dict[str, float]] = {
 
 def _eng_questions(doc: Document) -> tuple[float, str]:
     n = sum(1 for s in doc.sentences if s.rstrip().endswith("?"))
-    return _sat(n, max(2.0, len(doc.units) / 3)), "never asks the learner a question; add questions that make them think"
+    target = max(2.0, len(doc.units) / 3)
+    return _sat(n, target), f"asks the learner {n} questions; add at least {target:.0f} that make them think"
 
 
 def _direct(doc: Document) -> tuple[float, str]:

@@ -117,7 +117,8 @@ STOPWORDS = frozenset(
     learners student students know knowing explain describe identify define list discuss
     compare contrast analyze analyse apply evaluate create demonstrate recognize recognise
     summarize summarise outline basic basics introduction intro overview topic guide way ways
-    well get give go one two three new different important main key simple""".split()
+    well get give go one two three new different important main key simple role roles
+    importance purpose concept concepts idea ideas part parts thing things""".split()
 )
 
 
@@ -178,34 +179,50 @@ class Document:
     lower: str = field(init=False)
     stems: set[str] = field(init=False)
     stem_prefixes: dict[str, set[str]] = field(init=False)
+    word_prefixes: dict[str, set[str]] = field(init=False)
     word_count: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.lower = "\n".join(self.passages).lower()
         self.word_count = len(self.word_list)
-        self.stems = {stem(w) for w in words(self.body) + words(self.title)}
-        prefixes: dict[str, set[str]] = {}
-        for s in self.stems:
-            if len(s) >= 6:
-                prefixes.setdefault(s[:6], set()).add(s)
-        self.stem_prefixes = prefixes
+        lowered = {w.lower() for w in words(self.body) + words(self.title)}
+        self.stems = {stem(w) for w in lowered}
+        self.stem_prefixes = _prefix_index(self.stems, 6)
+        self.word_prefixes = _prefix_index(lowered, 5)
 
-    def has_stem(self, s: str) -> bool:
-        """Whether the document uses this stem, allowing a different ending of a long word."""
+    def has_word(self, word: str) -> bool:
+        """Whether the document uses this word in some form: the same stem, or a long shared
+        beginning that differs only in the ending ("differs"/"difference", "photosynthesis"/"photosynthetic")."""
+        s = stem(word)
         if s in self.stems:
             return True
-        if len(s) < 6:
-            return False
-        for other in self.stem_prefixes.get(s[:6], ()):
-            shorter = min(len(s), len(other))
-            common = 0
-            for a, b in zip(s, other):
-                if a != b:
-                    break
-                common += 1
-            if common >= max(6, int(0.8 * shorter)):
-                return True
-        return False
+        if len(s) >= 6 and any(
+            _common_prefix(s, other) >= max(6, int(0.8 * min(len(s), len(other))))
+            for other in self.stem_prefixes.get(s[:6], ())
+        ):
+            return True
+        w = word.lower()
+        return len(w) >= 5 and any(
+            _common_prefix(w, other) >= max(5, min(len(w), len(other)) - 3)
+            for other in self.word_prefixes.get(w[:5], ())
+        )
+
+
+def _prefix_index(items: set[str], size: int) -> dict[str, set[str]]:
+    index: dict[str, set[str]] = {}
+    for item in items:
+        if len(item) >= size:
+            index.setdefault(item[:size], set()).add(item)
+    return index
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def analyse(content: dict[str, Any]) -> Document:
