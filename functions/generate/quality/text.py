@@ -24,7 +24,7 @@ _ABBREVIATIONS = frozenset(
     nov dec u.s u.k a.m p.m ca min max avg""".split()
 )
 # Of those, the ones that may still close a sentence when a capital follows.
-_MAY_END = frozenset({"etc", "inc", "ltd", "co", "corp", "u.s", "u.k", "a.m", "p.m", "al"})
+_MAY_END = frozenset({"etc", "inc", "ltd", "co", "corp", "a.m", "p.m", "al"})
 _TITLES = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "mt", "sr", "jr", "no", "fig", "figs", "vol", "pp"})
 
 
@@ -63,7 +63,7 @@ def _period_ends_sentence(line: str, dot: int, end: int) -> bool:
     if len(token) == 1 and token.isalpha() and next_char.isupper():
         return False  # an initial: "J. K. Rowling"
     if re.fullmatch(r"(?:[a-z]\.)+[a-z]", token):
-        return not next_char or next_char.isupper()  # "U.S." style acronym at the end
+        return not next_char  # "the U.S. Senate": an acronym rarely ends a sentence mid-passage
     # Lowercase continuation after "." is an ellipsis or a typo, not a new sentence.
     return not next_char or not next_char.islower()
 
