@@ -132,20 +132,21 @@ _TEXT_KEYS = (
     "question", "term", "title", "heading", "name", "prompt", "text", "content", "description",
     "definition", "answer", "explanation", "solution", "example", "key_points", "summary",
 )
+_LABELS = frozenset({"difficulty", "category", "section_number", "id", "estimated_duration_minutes"})
 # Leaves that are labels or metadata rather than prose to read.
 _NOT_PROSE = frozenset({"title", "term", "category", "difficulty", "section_number", "references",
                         "estimated_duration_minutes", "heading", "name", "id"})
 
 
 def as_text(value: Any) -> str:
-    """Tolerant text of a field: a string, an object with obvious text fields, or a list of those."""
+    """Tolerant text of a field: a string, an object (its obvious text fields first, then any
+    other text it holds), or a list of those. Labels such as difficulty or category are skipped."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        parts = [as_text(value[k]) for k in _TEXT_KEYS if k in value]
-        if not parts:
-            parts = [as_text(v) for v in value.values() if isinstance(v, (str, list, dict))]
-        return " ".join(p for p in parts if p)
+        keys = [k for k in _TEXT_KEYS if k in value]
+        keys += [k for k in value if k not in keys and k not in _LABELS]
+        return " ".join(p for p in (as_text(value[k]) for k in keys) if p)
     if isinstance(value, (list, tuple)):
         return " ".join(p for p in (as_text(v) for v in value) if p)
     return ""
