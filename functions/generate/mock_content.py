@@ -124,10 +124,12 @@ _EASY_FILLERS = ["Take your time.", "You can do it.", "Look again.", "Think abou
                  "Read it one more time.", "Say it out loud."]
 _HARD_FILLERS = [
     "Consequently, interdisciplinary perspectives illuminate otherwise unexamined theoretical assumptions.",
-    "Methodological transparency substantially strengthens the credibility of interpretive generalizations.",
-    "Comparative institutional analysis frequently reveals considerable contextual variability.",
-    "Epistemological humility encourages provisional rather than definitive conclusions.",
+    "Methodological transparency matters because it substantially strengthens interpretive generalizations.",
+    "This means that comparative institutional analysis frequently reveals considerable contextual variability.",
+    "Epistemological humility therefore encourages provisional rather than definitive conclusions.",
 ]
+_EASY_QUESTIONS = ["What was your favorite part?", "What new word did you learn?", "Who would you tell about it?",
+                   "What do you want to know next?", "How did the reading make you feel?", "What picture came to your mind?"]
 _BLOOM_START = frozenset(
     """identify describe explain compare contrast classify apply analyze analyse evaluate create design
     calculate predict summarize summarise demonstrate justify interpret distinguish construct solve use
@@ -231,14 +233,14 @@ def _outline(w: _Writer, label: str) -> dict[str, Any]:
     objectives = w.objectives[:10]
     sections = [{"title": f"Getting started with {label}",
                  "description": w.para("intro", "explain", "example", "question"),
-                 "key_points": [w.s("explain"), w.s("example")]}]
+                 "key_points": [w.capped(500, "explain", topic=label), w.capped(500, "example", topic=label)]}]
     for i, objective in enumerate(objectives[:12]):
         sections.append({"title": f"Goal {i + 1}: {_label(objective, 70)}",
                          "description": w.para(w.objective(i), "explain", "example", "activity", "question"),
-                         "key_points": [w.s("explain"), w.s("activity"), w.s("question")]})
+                         "key_points": [w.capped(500, k, topic=label) for k in ("explain", "activity", "question")]})
     sections.append({"title": f"Review and practice: {label}",
                      "description": w.para("summary", "activity", "question", "close"),
-                     "key_points": [w.s("summary"), w.s("activity")]})
+                     "key_points": [w.capped(500, k, topic=label) for k in ("summary", "activity")]})
     for n, section in enumerate(sections, start=1):
         section["section_number"] = n
     return {"title": f"{label}: Course Outline",
@@ -311,6 +313,9 @@ def _reading(w: _Writer, label: str) -> dict[str, Any]:
         sections.append({"title": _label(objective, 90),
                          "content": w.para(w.objective(i), "explain", "example", "activity", "question")})
     sections.append({"title": f"Looking further at {label}", "content": w.para("explain", "example", "question", "summary")})
+    for section in sections:
+        while len(section["content"]) < 220:  # REFERENCE.md: reading sections of 200 characters or more
+            section["content"] += " " + w.para("explain")
     q = quote_plus(_label(w.topic, 120))
     return {"title": f"{label}: Reading", "introduction": w.para("intro", w.objective(0), "question"),
             "sections": sections[:10], "conclusion": w.para("summary", "activity", "close"),
@@ -381,6 +386,8 @@ def _reading_guide(w: _Writer, label: str) -> dict[str, Any]:
             questions.extend(template.format(T=label, O=_verb_phrase(o)) for o in objectives)
         else:
             questions.append(template.format(T=label, O=""))
+    if w.ease > 0:  # too hard for the audience: add plain questions to the mix
+        questions[1:1] = _EASY_QUESTIONS[: 2 * w.ease]
     return {"title": f"{label}: Reading Guide Questions", "questions": list(dict.fromkeys(questions))[:15]}
 
 
