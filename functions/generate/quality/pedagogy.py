@@ -36,7 +36,7 @@ _ASSESS = re.compile(
 _OBJECTIVE_STATEMENT = re.compile(
     r"\b(?:by the end|you will (?:be able to|learn|know|discover|see|find out)|you'll (?:learn|know|be able|discover|see)|"
     r"learning objectives?|goals? (?:of|for) this|in this (?:episode|lesson|guide|unit|section|reading|page|summary),? (?:you|we)|"
-    r"(?:you )?should be able to|objectives? (?:is|are|of this \w+ (?:is|are)) to|we will (?:learn|explore|look at|cover|see)|we'll (?:learn|explore|look at|cover|see)|aims? to|this (?:guide|page|reading|episode) (?:covers|explains|shows))\b"
+    r"(?:you )?should be able to|(?:our|the|your) goal (?:is|will be) to|objectives? (?:is|are|of this \w+ (?:is|are)) to|we will (?:learn|explore|look at|cover|see)|we'll (?:learn|explore|look at|cover|see)|aims? to|this (?:guide|page|reading|episode) (?:covers|explains|shows))\b"
 )
 _BLOOM = frozenset(
     """identify describe explain compare contrast classify apply analyze analyse evaluate create design
