@@ -114,6 +114,7 @@ _ATTRIBUTION = PhraseSet(
     "nasa|unesco|census|world health organization|royal society|national academy|national institutes|"
     "geological survey|oecd|noaa|cdc|university of|institute of"
 )
+_DIGIT = re.compile(r"\d")
 _CITED_YEAR = re.compile(r"\((?:19|20)\d\d\)")
 _STATISTIC = re.compile(r"\d+(?:\.\d+)? ?(?:%|percent|per cent)|\d+(?:\.\d+)? (?:million|billion|trillion)\b")
 # Worked examples and hypotheticals use numbers without claiming a statistic.
@@ -175,7 +176,7 @@ def score(doc: Document, content_type: str) -> tuple[float, list[str]]:
     stats: list[str] = []
     if not sourced and _STATISTIC.search(text):
         for sentence in doc.sentences:
-            if any(ch.isdigit() for ch in sentence) and not _HYPOTHETICAL.any(sentence):
+            if _DIGIT.search(sentence) and not _HYPOTHETICAL.any(sentence):
                 stats.extend(_STATISTIC.findall(sentence.lower()))
     if len(stats) >= 3:
         penalty += 0.1

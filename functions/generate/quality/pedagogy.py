@@ -220,7 +220,7 @@ def _activities(doc: Document) -> tuple[float, str]:
 
 
 def _variety(doc: Document) -> tuple[float, str]:
-    lengths = [len(words(s)) for s in doc.sentences]
+    lengths = [len(s.split()) for s in doc.sentences]
     if len(lengths) < 3:
         return 0.0, "too few sentences to vary"
     mean = statistics.fmean(lengths)

@@ -27,6 +27,7 @@ _ABBREVIATIONS = frozenset(
 )
 # Of those, the ones that may still close a sentence when a capital follows.
 _MAY_END = frozenset({"etc", "inc", "ltd", "co", "corp", "a.m", "p.m", "al"})
+_ACRONYM = re.compile(r"(?:[a-z]\.)+[a-z]")
 _TITLES = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "mt", "sr", "jr", "no", "fig", "figs", "vol", "pp"})
 
 
@@ -55,8 +56,7 @@ def split_sentences(passage: str) -> list[str]:
 def _period_ends_sentence(line: str, dot: int, end: int) -> bool:
     space = max(line.rfind(" ", 0, dot), line.rfind("\t", 0, dot))
     token = line[space + 1: dot].lower().lstrip("(\"'\u201c")
-    rest = line[end:].lstrip()
-    next_char = rest[:1]
+    next_char = line[end:end + 2].lstrip()[:1]  # _END_RE guarantees whitespace or the end after `end`
     if token in _TITLES:
         return False
     if token in _ABBREVIATIONS or token.rstrip(".") in _ABBREVIATIONS:
@@ -64,7 +64,7 @@ def _period_ends_sentence(line: str, dot: int, end: int) -> bool:
         return bare in _MAY_END and (not next_char or next_char.isupper())
     if len(token) == 1 and token.isalpha() and next_char.isupper():
         return False  # an initial: "J. K. Rowling"
-    if re.fullmatch(r"(?:[a-z]\.)+[a-z]", token):
+    if "." in token and _ACRONYM.fullmatch(token):
         return not next_char  # "the U.S. Senate": an acronym rarely ends a sentence mid-passage
     # Lowercase continuation after "." is an ellipsis or a typo, not a new sentence.
     return not next_char or not next_char.islower()
@@ -72,6 +72,14 @@ def _period_ends_sentence(line: str, dot: int, end: int) -> bool:
 
 def words(text: str) -> list[str]:
     return WORD_RE.findall(text)
+
+
+_SPLIT_TABLE = str.maketrans({c: " " for c in "!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~\u2018\u201c\u201d\u2013\u2014\u2026"})
+
+
+def word_set(text: str) -> set[str]:
+    """Distinct lowercase words, fast (str.translate + split): for membership tests only."""
+    return {w.strip("'-\u2019") for w in text.lower().translate(_SPLIT_TABLE).split()} - {""}
 
 
 def tokens(text: str) -> list[str]:
@@ -261,7 +269,7 @@ class Document:
         self.positions = positions
         self.word_counts = Counter(self.word_list)
         self.word_count = len(self.word_list)
-        lowered = {w.lower() for w in words(self.body) + words(self.title)}
+        lowered = word_set(self.body) | word_set(self.title)
         self.stems = {stem(w) for w in lowered}
         self.stem_prefixes = _prefix_index(self.stems, 6)
         self.word_prefixes = _prefix_index(lowered, 5)
