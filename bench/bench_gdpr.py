@@ -19,6 +19,7 @@ import os
 import sys
 import time
 import tracemalloc
+from contextlib import contextmanager
 from pathlib import Path
 
 if __package__ in (None, ""):  # `python bench/bench_gdpr.py`
@@ -138,6 +139,34 @@ def _materialised_peak(user_id: str) -> int:
     return peak
 
 
+@contextmanager
+def _statement_timer():
+    """Database time per kind of statement while the block runs (for the erasure breakdown)."""
+    from sqlalchemy import event
+
+    from shared.database import get_engine
+
+    engine = get_engine()
+    spent = {"write": 0.0, "scan": 0.0, "other": 0.0}
+
+    def before(conn, cursor, statement, params, context, executemany):
+        conn.info["lf_t0"] = time.perf_counter()
+
+    def after(conn, cursor, statement, params, context, executemany):
+        kind = statement.lstrip().split(None, 1)[0].upper()
+        key = "write" if kind in ("DELETE", "UPDATE", "INSERT") else "scan" if " LIKE " in statement else "other"
+        spent[key] += time.perf_counter() - conn.info.pop("lf_t0", time.perf_counter())
+
+    hooks = [("before_cursor_execute", before), ("after_cursor_execute", after)]
+    for name, fn in hooks:
+        event.listen(engine, name, fn)
+    try:
+        yield spent
+    finally:
+        for name, fn in hooks:
+            event.remove(engine, name, fn)
+
+
 def _erase(client, key: str) -> dict:
     resp = client.delete("/v1/me", json={"confirm": "erase my data"}, headers={"Authorization": f"Bearer {key}"})
     assert resp.status_code == 200, resp.get_json()
@@ -161,6 +190,7 @@ def run() -> None:
         _person(OTHERS, "other@example.org")
         with session_scope() as s:
             s.execute(text("ANALYZE"))
+            shared_buffers = s.execute(text("SHOW shared_buffers")).scalar()
         print(f"seeded {BIG:,} + {SMALL:,} + {OTHERS:,} content items (and as many usage rows) "
               f"in {time.perf_counter() - t0:.1f} s")
         client = function_client("gdpr")
@@ -190,13 +220,25 @@ def run() -> None:
         count_s = _time(count_rows, 3)
         small_erase_s = _time(lambda: _erase(client, small_key))
         receipt = {}
-        big_erase_s = _time(lambda: receipt.update(_erase(client, big_key)))
+
+        def wal_lsn() -> int:
+            with session_scope() as s:
+                return int(s.execute(text("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")).scalar())
+
+        wal0 = wal_lsn()
+        with _statement_timer() as spent:
+            big_erase_s = _time(lambda: receipt.update(_erase(client, big_key)))
         with session_scope() as s:
             left = s.execute(text("SELECT count(*) FROM content_items WHERE user_id = :u"), {"u": big_id}).scalar()
             usage = s.execute(text("SELECT count(*) FROM usage_events WHERE user_id IS NULL")).scalar()
         verdict = "within" if big_erase_s <= ERASURE_BUDGET_S else "OVER"
         print(f"erasure of {BIG:,} items: {big_erase_s:.2f} s ({verdict} the {ERASURE_BUDGET_S:.0f} s budget), "
               f"verified={receipt['verified']}, deleted={receipt['deleted']}")
+        wal_mib = (wal_lsn() - wal0) / 1024 / 1024
+        rest = big_erase_s - sum(spent.values())
+        print(f"  of which: deletes/updates {spent['write']:.2f} s, residue scan {spent['scan']:.2f} s, "
+              f"other statements {spent['other']:.2f} s, commit + Python + HTTP {rest:.2f} s; "
+              f"{wal_mib:.0f} MiB of WAL (shared_buffers {shared_buffers})")
         print(f"  baseline SELECT count(*) + size over the same rows: {count_s:.3f} s "
               f"-> erasure/read ratio {big_erase_s / count_s:.1f}x")
         print(f"  erasure of {SMALL:,} items: {small_erase_s:.2f} s (the residue scan of every table dominates: "
