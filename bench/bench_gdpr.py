@@ -14,7 +14,6 @@ over `functions/gdpr/main.py`, auth included):
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import time
