@@ -153,9 +153,13 @@ def test_unverifiable_erasure_rolls_back_with_500(db, two_people, client_for):
     assert resp.status_code == 500
     assert resp.headers["Content-Type"] == "application/problem+json"
     assert alice_id not in resp.get_data(as_text=True)
-    assert _snapshot(db.url) == before
+    counts, totals = _snapshot(db.url)
+    assert totals == before[1]
+    assert counts == before[0] | {"audit_log": before[0]["audit_log"] + 1}
     with session_scope() as s:
         assert s.scalar(select(func.count()).select_from(Erasure)) == 0
+        refusal = s.scalar(select(AuditEntry).where(AuditEntry.action == "gdpr.erasure.unverified"))
+        assert refusal.details["columns"] == ["alerts.details"] and refusal.subject == pseudonym(alice_id)
 
 
 def test_residue_scan_matches_whole_identifiers_only(db, users):

@@ -49,8 +49,11 @@ def erase(ctx: RequestContext, user_id: str | None = None) -> ErasureReceipt:
             receipt = ErasureReceipt(erasure_id=ledger.id, erased_at=ledger.erased_at,
                                      deleted=counts.deleted, verified=True)
     except ErasureNotVerified as exc:
+        columns = sorted({str(r) for r in exc.residue})
         log.error("erasure rolled back: personal data would remain",
-                  extra={"residue": [str(r) for r in exc.residue], "subject": who.subject})
+                  extra={"residue": columns, "subject": who.subject})
+        with session_scope() as s:  # the refusal itself is accounted for (column names only)
+            subjects.audit(s, ctx, who, "gdpr.erasure.unverified", {"columns": columns})
         raise errors.Problem(
             "The erasure could not be verified, so nothing was erased; the incident has been logged."
         ) from None
