@@ -251,6 +251,16 @@ def _ledger_subjects(session: Session) -> set[str]:
     return set(session.scalars(select(Erasure.subject)))
 
 
+def _present(session: Session, wanted: set[str], secret: str | None) -> dict[str, str]:
+    """Pseudonym -> user id for every user here whose pseudonym is in `wanted`."""
+    found = {}
+    for user_id in session.scalars(select(User.id).execution_options(yield_per=1000)):
+        subject = pseudonym(user_id, secret=secret)
+        if subject in wanted:
+            found[subject] = user_id
+    return found
+
+
 def erased_subjects_present(
     session: Session, subjects: Iterable[str] | None = None, *, secret: str | None = None
 ) -> list[str]:
@@ -261,14 +271,7 @@ def erased_subjects_present(
     erasure does not have its ledger row). `secret` defaults to `SECRET_KEY`.
     """
     wanted = set(subjects) if subjects is not None else _ledger_subjects(session)
-    if not wanted:
-        return []
-    present = []
-    for user_id in session.scalars(select(User.id).execution_options(yield_per=1000)):
-        subject = pseudonym(user_id, secret=secret)
-        if subject in wanted:
-            present.append(subject)
-    return sorted(present)
+    return sorted(_present(session, wanted, secret)) if wanted else []
 
 
 def reapply_erasures(
@@ -285,11 +288,7 @@ def reapply_erasures(
     if not wanted:
         return []
     known = _ledger_subjects(session)
-    by_subject = {}
-    for user_id in session.scalars(select(User.id).execution_options(yield_per=1000)):
-        subject = pseudonym(user_id, secret=secret)
-        if subject in wanted:
-            by_subject[subject] = user_id
+    by_subject = _present(session, wanted, secret)
     for subject, user_id in sorted(by_subject.items()):
         ids = identifiers(session, user_id, lock=True)
         if ids is None:  # pragma: no cover - removed concurrently
