@@ -1,0 +1,233 @@
+"""Request metrics: captured by middleware for every function, written in batches.
+
+Why buffered: an INSERT per request would put a database round trip (and a
+commit) on every response. Instead the middleware appends one small tuple to
+an in-process buffer, and a daemon thread writes what has accumulated with one
+multi-row INSERT every `METRICS_FLUSH_SECONDS`, at once when
+`METRICS_BATCH_SIZE` records wait, and a last time at interpreter exit
+(`atexit`; gunicorn workers exit through it on SIGTERM). The buffer is bounded
+(`METRICS_BUFFER_MAX`): when the database is slow or down, new records are
+dropped and counted rather than growing memory or slowing requests. Each
+instance writes only its own rows, so any number of instances is safe.
+
+The user link (DESIGN: "request metrics link a user only with the analytics
+consent") is decided at flush time, with one query per batch: the caller's id
+is kept only if the user's `analytics` consent is granted now and was already
+granted when the request was served. A withdrawal therefore also covers
+records still in the buffer, and an erased user (consents cascade away) is
+never linked. The request path itself never queries the database.
+
+Metrics never break a response: every failure here is logged and swallowed.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, NamedTuple
+
+from shared.logs import get_logger
+from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from flask import Response
+
+    from shared.http import RequestContext
+
+log = get_logger("lafactoria.metrics")
+ANALYTICS = "analytics"
+_ERROR_LOG_INTERVAL = 60.0
+
+
+class MetricRecord(NamedTuple):
+    """One captured request, as buffered (the database URL routes it at flush time)."""
+
+    database_url: str
+    created_at: datetime
+    function: str
+    route: str
+    method: str
+    status: int
+    latency_ms: float
+    user_id: str | None
+
+
+class MetricsRecorder:
+    """A bounded per-process buffer of records and the thread that writes them.
+
+    `record` is the hot path: a lock, a length check and an append. Nothing is
+    started at import; the writer thread starts with the first record (and
+    again in a forked child, which does not inherit threads).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._buffer: list[MetricRecord] = []
+        self._thread: threading.Thread | None = None
+        self._pid = os.getpid()
+        self._atexit_registered = False
+        self._last_error_log = 0.0
+        self.dropped = 0
+        self.written = 0
+        self.failed = 0
+
+    # -- hot path ---------------------------------------------------------------
+    def record(self, rec: MetricRecord) -> None:
+        settings = get_settings()
+        with self._lock:
+            if self._pid != os.getpid():
+                self._after_fork()
+            if len(self._buffer) >= settings.metrics_buffer_max:
+                self.dropped += 1
+                return
+            self._buffer.append(rec)
+            pending = len(self._buffer)
+            if self._thread is None:
+                self._start()
+        if pending >= settings.metrics_batch_size:
+            self._wake.set()
+
+    # -- writer -------------------------------------------------------------------
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="metrics-writer", daemon=True)
+        self._thread.start()
+        if not self._atexit_registered:
+            atexit.register(self.flush)
+            self._atexit_registered = True
+
+    def _after_fork(self) -> None:
+        # The parent's thread and locks do not exist in a forked child.
+        self._pid = os.getpid()
+        self._thread = None
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(get_settings().metrics_flush_seconds)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the writer thread must never die
+                log.exception("metrics writer loop failed")
+
+    def take(self) -> list[MetricRecord]:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        return batch
+
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    def discard(self) -> int:
+        """Drop buffered records without writing them (tests, between databases)."""
+        return len(self.take())
+
+    def flush(self) -> int:
+        """Write everything buffered now; returns the rows written. Never raises."""
+        with self._flush_lock:
+            batch = self.take()
+            if not batch:
+                return 0
+            by_url: dict[str, list[MetricRecord]] = {}
+            for rec in batch:
+                by_url.setdefault(rec.database_url, []).append(rec)
+            written = 0
+            for url, records in by_url.items():
+                try:
+                    written += write_records(url, records)
+                except Exception as exc:  # noqa: BLE001 - metrics never break anything
+                    self.failed += len(records)
+                    self._log_failure(exc, len(records))
+            self.written += written
+            return written
+
+    def _log_failure(self, exc: Exception, count: int) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log >= _ERROR_LOG_INTERVAL:
+            self._last_error_log = now
+            log.error("request metrics could not be written; batch dropped",
+                      extra={"rows": count, "error": type(exc).__name__, "failed_total": self.failed})
+
+    def stats(self) -> dict[str, int]:
+        return {"pending": self.pending(), "written": self.written, "dropped": self.dropped, "failed": self.failed}
+
+
+recorder = MetricsRecorder()
+
+
+def consented_since(session, user_ids: Iterable[str]) -> dict[str, datetime]:
+    """For users whose analytics consent is granted: since when (its last change), in one query."""
+    from sqlalchemy import select
+
+    from shared.models import Consent
+
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(Consent.user_id, Consent.updated_at).where(
+            Consent.purpose == ANALYTICS, Consent.granted.is_(True), Consent.user_id.in_(ids)
+        )
+    ).all()
+    return {user_id: updated_at for user_id, updated_at in rows}
+
+
+def write_records(url: str, records: Sequence[MetricRecord]) -> int:
+    """Insert `records` into the database at `url` in one transaction, linking users per consent."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from shared.database import session_scope
+    from shared.models import RequestMetric
+
+    def rows(link: bool, since: dict[str, datetime]) -> list[dict]:
+        return [
+            {"created_at": r.created_at, "function": r.function, "route": r.route[:200], "method": r.method[:8],
+             "status": r.status, "latency_ms": r.latency_ms,
+             "user_id": r.user_id if link and r.user_id in since and since[r.user_id] <= r.created_at else None}
+            for r in records
+        ]
+
+    try:
+        with session_scope(url) as session:
+            since = consented_since(session, (r.user_id for r in records if r.user_id))
+            session.execute(insert(RequestMetric), rows(True, since))
+    except IntegrityError:
+        # A user erased between the consent lookup and the insert: keep the figures, unlinked.
+        with session_scope(url) as session:
+            session.execute(insert(RequestMetric), rows(False, {}))
+    return len(records)
+
+
+class RequestMetricsMiddleware:
+    """`after` hook: capture function, route template, method, status and latency of a request."""
+
+    def __init__(self, function_name: str, sink: MetricsRecorder | None = None) -> None:
+        self.function_name = function_name
+        self.sink = sink or recorder
+
+    def after(self, ctx: "RequestContext", response: "Response") -> None:
+        try:
+            settings = get_settings()
+            if not settings.metrics_enabled:
+                return
+            principal = ctx.principal
+            self.sink.record(MetricRecord(
+                settings.database_url,
+                datetime.now(timezone.utc),
+                self.function_name,
+                ctx.route_template,
+                ctx.request.method,
+                response.status_code,
+                (time.perf_counter() - ctx.started) * 1000.0,
+                principal.user_id if principal is not None else None,
+            ))
+        except Exception:  # noqa: BLE001 - metrics never break a response
+            log.exception("request metric capture failed")
