@@ -66,6 +66,9 @@ def test_metrics_figures_match_hand_computed_values(db, users, client_for, env):
     assert resp.status_code == 200, resp.get_data(as_text=True)
     body = resp.get_json()
     assert set(body) == {"window", "from", "to", "requests", "generation", "cost_usd", "feedback"}
+    from functions.health.metrics import MetricsReport
+
+    assert MetricsReport.model_validate(body).model_dump(mode="json", by_alias=True) == body  # the documented schema
     assert body["window"] == "1h"
     span = datetime.fromisoformat(body["to"]) - datetime.fromisoformat(body["from"])
     assert span == timedelta(hours=1)
