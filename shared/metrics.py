@@ -179,31 +179,54 @@ def consented_since(session, user_ids: Iterable[str]) -> dict[str, datetime]:
     return {user_id: updated_at for user_id, updated_at in rows}
 
 
+_COLUMNS = ("created_at", "function", "route", "method", "status", "latency_ms", "user_id")
+
+
 def write_records(url: str, records: Sequence[MetricRecord]) -> int:
-    """Insert `records` into the database at `url` in one transaction, linking users per consent."""
+    """Insert `records` into the database at `url` in one transaction, linking users per consent.
+
+    PostgreSQL gets `COPY` (a few µs a row, against ~20 µs for an executemany INSERT,
+    and the writer shares the GIL with the requests); SQLite a plain executemany.
+    """
+    try:
+        _insert(url, records, link=True)
+    except Exception as exc:
+        if not _is_integrity_error(exc):
+            raise
+        # A user erased between the consent lookup and the insert: keep the figures, unlinked.
+        _insert(url, records, link=False)
+    return len(records)
+
+
+def _insert(url: str, records: Sequence[MetricRecord], *, link: bool) -> None:
     from sqlalchemy import insert
-    from sqlalchemy.exc import IntegrityError
 
     from shared.database import session_scope
     from shared.models import RequestMetric
 
-    def rows(link: bool, since: dict[str, datetime]) -> list[dict]:
-        return [
-            {"created_at": r.created_at, "function": r.function, "route": r.route[:200], "method": r.method[:8],
-             "status": r.status, "latency_ms": r.latency_ms,
-             "user_id": r.user_id if link and r.user_id in since and since[r.user_id] <= r.created_at else None}
+    with session_scope(url) as session:
+        since = consented_since(session, (r.user_id for r in records if r.user_id)) if link else {}
+        rows = [
+            (r.created_at, r.function, r.route[:200], r.method[:8], r.status, r.latency_ms,
+             r.user_id if r.user_id in since and since[r.user_id] <= r.created_at else None)
             for r in records
         ]
+        if session.get_bind().dialect.name == "postgresql":
+            dbapi = session.connection().connection.driver_connection
+            with dbapi.cursor() as cur, cur.copy(
+                f"COPY {RequestMetric.__tablename__} ({', '.join(_COLUMNS)}) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            session.execute(insert(RequestMetric), [dict(zip(_COLUMNS, row)) for row in rows])
 
-    try:
-        with session_scope(url) as session:
-            since = consented_since(session, (r.user_id for r in records if r.user_id))
-            session.execute(insert(RequestMetric), rows(True, since))
-    except IntegrityError:
-        # A user erased between the consent lookup and the insert: keep the figures, unlinked.
-        with session_scope(url) as session:
-            session.execute(insert(RequestMetric), rows(False, {}))
-    return len(records)
+
+def _is_integrity_error(exc: BaseException) -> bool:
+    from sqlalchemy.exc import IntegrityError
+
+    sqlstate = str(getattr(exc, "sqlstate", "") or "")
+    return isinstance(exc, IntegrityError) or sqlstate.startswith("23")
 
 
 class RequestMetricsMiddleware:

@@ -221,3 +221,20 @@ def test_real_server_writes_buffered_metrics_at_exit(db, users, function_server)
     server.stop()
     rows = [r[:4] for r in stored_metrics()]
     assert rows == [("health", "/livez", "GET", 200), ("health", "/v1/metrics", "GET", 200)]
+
+
+def test_user_erased_during_the_write_keeps_the_figures_unlinked(db, users, monkeypatch):
+    """The consent lookup saw the user, the insert hits the foreign key: written again unlinked."""
+    from shared.database import session_scope
+    from shared.models import User, utcnow
+
+    uid, key = users("user")
+    app_client().get("/items/1", headers=auth(key))
+    app_client().get("/open/2")
+    with session_scope() as s:
+        s.delete(s.get(User, uid))
+    monkeypatch.setattr("shared.metrics.consented_since",
+                        lambda session, ids: {i: utcnow() - timedelta(days=1) for i in ids})
+    assert recorder.flush() == 2
+    assert recorder.stats()["failed"] == 0
+    assert [(r[1], r[5]) for r in stored_metrics()] == [("/items/<item_id>", None), ("/open/<item_id>", None)]
