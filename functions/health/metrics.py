@@ -138,6 +138,20 @@ def request_stats(session, start: datetime, end: datetime, *, where: tuple = (),
     return _sqlite_request_stats(session, conds, by_function)
 
 
+def _counts_by(by_function: bool) -> tuple[Any, list]:
+    """The group key and the count columns both backends share."""
+    from sqlalchemy import func, literal_column
+
+    from shared.models import RequestMetric as M
+
+    key = (M.function if by_function else literal_column("NULL")).label("k")
+    return key, [
+        func.count().label("n"),
+        func.count().filter(M.status.between(400, 499)).label("e4"),
+        func.count().filter(M.status >= 500).label("e5"),
+    ]
+
+
 def _pg_request_stats(session, conds: tuple, by_function: bool) -> dict[str | None, RequestStats]:
     """One query, one pass: counts and `percentile_cont` (all three from one sort) per function."""
     from sqlalchemy import Float, func, literal_column, select, text
@@ -148,43 +162,34 @@ def _pg_request_stats(session, conds: tuple, by_function: bool) -> dict[str | No
     # Sorting a 7-day window (~230k rows at 1M rows a month) fits in memory with this;
     # SET LOCAL lasts for this transaction only (safe behind PgBouncer).
     session.execute(text("SET LOCAL work_mem = '32MB'"))
-    key = M.function if by_function else literal_column("NULL")
-    pct = func.percentile_cont(literal_column("ARRAY[0.5, 0.95, 0.99]::float8[]")).within_group(M.latency_ms)
-    rows = session.execute(select(
-        key.label("k"),
-        func.count().label("n"),
-        func.count().filter(M.status.between(400, 499)).label("e4"),
-        func.count().filter(M.status >= 500).label("e5"),
-        pct.cast(ARRAY(Float)).label("p"),
-    ).where(*conds).group_by(*((M.function,) if by_function else ()))).all()
+    key, counts = _counts_by(by_function)
+    fractions = literal_column(f"ARRAY[{', '.join(map(repr, PERCENTILES))}]::float8[]")
+    pct = func.percentile_cont(fractions).within_group(M.latency_ms).cast(ARRAY(Float)).label("p")
+    rows = session.execute(select(key, *counts, pct).where(*conds)
+                           .group_by(*((M.function,) if by_function else ()))).all()
     return {r.k: RequestStats(r.n, r.e4, r.e5, *(r.p or (None, None, None))) for r in rows if r.n}
 
 
 def _sqlite_request_stats(session, conds: tuple, by_function: bool) -> dict[str | None, RequestStats]:
-    from sqlalchemy import func, literal_column, select
+    from sqlalchemy import select
 
     from shared.models import RequestMetric as M
 
-    key = M.function if by_function else literal_column("NULL")
-    rows = session.execute(select(
-        key.label("k"),
-        func.count().label("n"),
-        func.count().filter(M.status.between(400, 499)).label("e4"),
-        func.count().filter(M.status >= 500).label("e5"),
-    ).where(*conds).group_by(*((M.function,) if by_function else ()))).all()
+    key, counts = _counts_by(by_function)
+    rows = session.execute(select(key, *counts).where(*conds)
+                           .group_by(*((M.function,) if by_function else ()))).all()
     stats = {r.k: (r.n, r.e4, r.e5) for r in rows if r.n}
-    pcts = _sqlite_percentiles(session, conds, list(stats))
+    pcts = _sqlite_percentiles(session, conds, by_function)
     return {k: RequestStats(n, e4, e5, *pcts.get(k, (None, None, None))) for k, (n, e4, e5) in stats.items()}
 
 
-def _sqlite_percentiles(session, conds: tuple, keys: list) -> dict[str | None, tuple[float, ...]]:
+def _sqlite_percentiles(session, conds: tuple, by_function: bool) -> dict[str | None, tuple[float, ...]]:
     """percentile_cont without the function: rank rows per group, pick the two neighbours of
     each percentile's position p*(n-1) in SQL, and interpolate between them."""
     from sqlalchemy import Integer, case, cast, func, literal_column, select
 
     from shared.models import RequestMetric as M
 
-    by_function = keys != [None]
     partition = (M.function,) if by_function else ()
     ranked = select(
         (M.function if by_function else literal_column("NULL")).label("k"),
