@@ -130,14 +130,14 @@ SEED_SQL = [
        SELECT gen_random_uuid()::text, '00000000-0000-0000-0000-000000000001',
               (ARRAY['flashcards', 'faq_collection', 'study_guide', 'podcast_script'])[1 + g % 4],
               't', 'general', 'en', '{}', '{}', '{}', q, q >= 0.7, 'mock', 'm', 'v1', 1,
-              now() - random() * (:span)::interval
+              now() - (:span)::interval * (1 - g::float8 / :items)
        FROM (SELECT g, 0.4 + random() * 0.6 AS q FROM generate_series(1, :items) AS g) s""",
     """INSERT INTO usage_events (id, request_id, provider, model, attempt, kind, outcome, cost_usd, cost_known,
                                  created_at)
        SELECT gen_random_uuid()::text, 'r' || (g / 2), 'mock', 'm', 1 + g % 2,
               CASE WHEN g % 40 = 0 THEN 'reservation' ELSE 'initial' END,
               CASE WHEN g % 9 = 0 THEN 'error' ELSE 'success' END, (random() / 100)::numeric(18, 8), true,
-              now() - random() * (:span)::interval
+              now() - (:span)::interval * (1 - g::float8 / :usage)
        FROM generate_series(1, :usage) AS g""",
     """INSERT INTO feedback (id, content_id, user_id, rating, created_at)
        SELECT gen_random_uuid()::text, id, user_id, 1 + (random() * 4)::int, created_at

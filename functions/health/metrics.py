@@ -244,7 +244,7 @@ class GenerationStats:
 
 
 def generation_stats(session, start: datetime, end: datetime) -> GenerationStats:
-    from sqlalchemy import case, distinct, func, select
+    from sqlalchemy import case, func, select
 
     from shared.models import ContentItem as C
     from shared.models import UsageEvent as U
@@ -264,11 +264,14 @@ def generation_stats(session, start: datetime, end: datetime) -> GenerationStats
         select(C.content_type, func.count().label("n")).where(*in_window)
         .group_by(C.content_type).order_by(func.count().desc(), C.content_type)
     ).all()
+    # One hash aggregate per request (did any attempt succeed?), then two counts.
     request_key = func.coalesce(U.request_id, U.content_id, U.id)
+    per_request = select(func.max(case((U.outcome == "success", 1), else_=0)).label("ok")).where(
+        U.created_at >= start, U.created_at <= end, U.kind != "reservation").group_by(request_key).subquery()
     led = session.execute(select(
-        func.count(distinct(request_key)).label("requests"),
-        func.count(distinct(case((U.outcome == "success", request_key)))).label("succeeded"),
-    ).where(U.created_at >= start, U.created_at <= end, U.kind != "reservation")).one()
+        func.count().label("requests"),
+        func.count().filter(per_request.c.ok == 1).label("succeeded"),
+    ).select_from(per_request)).one()
     return GenerationStats(
         count=row.n,
         quality_mean=float(row.mean) if row.mean is not None else None,
