@@ -61,7 +61,7 @@ class MetricsRecorder:
 
     `record` is the hot path: a lock, a length check and an append. Nothing is
     started at import; the writer thread starts with the first record (and
-    again in a forked child, which does not inherit threads).
+    again in a forked child, which does not inherit threads or the buffer).
     """
 
     def __init__(self) -> None:
@@ -70,8 +70,8 @@ class MetricsRecorder:
         self._wake = threading.Event()
         self._buffer: list[MetricRecord] = []
         self._thread: threading.Thread | None = None
-        self._pid = os.getpid()
         self._atexit_registered = False
+        os.register_at_fork(after_in_child=self._after_fork)
         self._last_error_log = 0.0
         self.dropped = 0
         self.written = 0
@@ -81,8 +81,6 @@ class MetricsRecorder:
     def record(self, rec: MetricRecord) -> None:
         settings = get_settings()
         with self._lock:
-            if self._pid != os.getpid():
-                self._after_fork()
             if len(self._buffer) >= settings.metrics_buffer_max:
                 self.dropped += 1
                 return
@@ -102,11 +100,13 @@ class MetricsRecorder:
             self._atexit_registered = True
 
     def _after_fork(self) -> None:
-        # The parent's thread and locks do not exist in a forked child.
-        self._pid = os.getpid()
-        self._thread = None
+        # A forked child has no writer thread, may have inherited a held lock, and must not
+        # write the parent's buffered records a second time.
+        self._lock = threading.Lock()
         self._flush_lock = threading.Lock()
         self._wake = threading.Event()
+        self._thread = None
+        self._buffer = []
 
     def _run(self) -> None:
         while True:

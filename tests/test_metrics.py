@@ -238,3 +238,20 @@ def test_user_erased_during_the_write_keeps_the_figures_unlinked(db, users, monk
     assert recorder.flush() == 2
     assert recorder.stats()["failed"] == 0
     assert [(r[1], r[5]) for r in stored_metrics()] == [("/items/<item_id>", None), ("/open/<item_id>", None)]
+
+
+def test_forked_child_starts_with_an_empty_buffer(db):
+    """A worker forked after requests were buffered must not write the parent's records twice."""
+    import os
+
+    client = app_client()
+    client.get("/open/parent")
+    pid = os.fork()
+    if pid == 0:  # child: its own empty buffer, usable locks; no database work here
+        ok = recorder.pending() == 0
+        client.get("/open/child")
+        os._exit(0 if ok and recorder.pending() == 1 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert recorder.flush() == 1
+    assert len(stored_metrics()) == 1
