@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-import pytest
 from flask import Flask, request
 
 from shared.http import PUBLIC, FunctionApp, Route
