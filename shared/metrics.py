@@ -73,6 +73,8 @@ class MetricsRecorder:
         self._atexit_registered = False
         os.register_at_fork(after_in_child=self._after_fork)
         self._last_error_log = 0.0
+        self._last_drop_log = 0.0
+        self._dropped_reported = 0
         self.dropped = 0
         self.written = 0
         self.failed = 0
@@ -132,6 +134,7 @@ class MetricsRecorder:
     def flush(self) -> int:
         """Write everything buffered now; returns the rows written. Never raises."""
         with self._flush_lock:
+            self._report_drops()
             batch = self.take()
             if not batch:
                 return 0
@@ -147,6 +150,14 @@ class MetricsRecorder:
                     self._log_failure(exc, len(records))
             self.written += written
             return written
+
+    def _report_drops(self) -> None:
+        """Warn (at most once a minute, off the request path) that the full buffer dropped records."""
+        now = time.monotonic()
+        if self.dropped > self._dropped_reported and now - self._last_drop_log >= _ERROR_LOG_INTERVAL:
+            log.warning("request metrics buffer full; records dropped",
+                        extra={"dropped": self.dropped - self._dropped_reported, "dropped_total": self.dropped})
+            self._dropped_reported, self._last_drop_log = self.dropped, now
 
     def _log_failure(self, exc: Exception, count: int) -> None:
         now = time.monotonic()

@@ -159,7 +159,7 @@ def test_a_full_batch_is_written_at_once(db, env):
     assert len(stored_metrics()) == 5
 
 
-def test_buffer_is_bounded_and_drops_are_counted(db, env):
+def test_buffer_is_bounded_and_drops_are_counted(db, env, caplog):
     env(metrics_buffer_max="3", metrics_flush_seconds="300")
     sink = MetricsRecorder()
     mw = RequestMetricsMiddleware("demo", sink)
@@ -172,6 +172,8 @@ def test_buffer_is_bounded_and_drops_are_counted(db, env):
     assert sink.stats() == {"pending": 3, "written": 0, "dropped": 2, "failed": 0}
     assert sink.flush() == 3
     assert len(stored_metrics()) == 3
+    warnings = [r for r in caplog.records if r.getMessage() == "request metrics buffer full; records dropped"]
+    assert len(warnings) == 1 and warnings[0].dropped == 2
 
 
 def test_metrics_never_break_a_response(db, env, caplog):
