@@ -17,6 +17,12 @@ granted when the request was served. A withdrawal therefore also covers
 records still in the buffer, and an erased user (consents cascade away) is
 never linked. The request path itself never queries the database.
 
+Cold start: the request path never imports the settings (pydantic), which
+`/livez` must not pay for. Until some other code has loaded them, a record
+carries no database URL and the default limits apply; the writer thread loads
+the settings when it first writes (then `METRICS_ENABLED=false` discards what
+was captured).
+
 Metrics never break a response: every failure here is logged and swallowed.
 """
 
@@ -24,6 +30,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -31,22 +38,37 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, NamedTuple
 
 from shared.logs import get_logger
-from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from flask import Response
 
     from shared.http import RequestContext
+    from shared.settings import Settings
 
 log = get_logger("lafactoria.metrics")
 ANALYTICS = "analytics"
 _ERROR_LOG_INTERVAL = 60.0
+# The Settings defaults, used on the request path while the settings are not loaded yet.
+_DEFAULT_BUFFER_MAX, _DEFAULT_BATCH_SIZE, _DEFAULT_FLUSH_SECONDS = 20_000, 500, 2.0
+
+
+def loaded_settings() -> "Settings | None":
+    """The settings if this process has loaded them already, else None (never imports them)."""
+    module = sys.modules.get("shared.settings")
+    return module.get_settings() if module is not None else None
+
+
+def _settings() -> "Settings":
+    from shared.settings import get_settings
+
+    return get_settings()
 
 
 class MetricRecord(NamedTuple):
-    """One captured request, as buffered (the database URL routes it at flush time)."""
+    """One captured request, as buffered (the database URL routes it at flush time; None
+    means the configured one, resolved by the writer)."""
 
-    database_url: str
+    database_url: str | None
     created_at: datetime
     function: str
     route: str
@@ -80,17 +102,18 @@ class MetricsRecorder:
         self.failed = 0
 
     # -- hot path ---------------------------------------------------------------
-    def record(self, rec: MetricRecord) -> None:
-        settings = get_settings()
+    def record(self, rec: MetricRecord, settings: "Settings | None" = None) -> None:
+        buffer_max = settings.metrics_buffer_max if settings else _DEFAULT_BUFFER_MAX
+        batch_size = settings.metrics_batch_size if settings else _DEFAULT_BATCH_SIZE
         with self._lock:
-            if len(self._buffer) >= settings.metrics_buffer_max:
+            if len(self._buffer) >= buffer_max:
                 self.dropped += 1
                 return
             self._buffer.append(rec)
             pending = len(self._buffer)
             if self._thread is None:
                 self._start()
-        if pending >= settings.metrics_batch_size:
+        if pending >= batch_size:
             self._wake.set()
 
     # -- writer -------------------------------------------------------------------
@@ -112,7 +135,8 @@ class MetricsRecorder:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(get_settings().metrics_flush_seconds)
+            settings = loaded_settings()
+            self._wake.wait(settings.metrics_flush_seconds if settings else _DEFAULT_FLUSH_SECONDS)
             self._wake.clear()
             try:
                 self.flush()
@@ -139,8 +163,16 @@ class MetricsRecorder:
             if not batch:
                 return 0
             by_url: dict[str, list[MetricRecord]] = {}
+            try:
+                settings = _settings()
+            except Exception as exc:  # noqa: BLE001 - e.g. invalid settings: nothing can be written
+                self.failed += len(batch)
+                self._log_failure(exc, len(batch))
+                return 0
             for rec in batch:
-                by_url.setdefault(rec.database_url, []).append(rec)
+                if rec.database_url is None and not settings.metrics_enabled:
+                    continue  # captured before the settings were loaded, and capture is off
+                by_url.setdefault(rec.database_url or settings.database_url, []).append(rec)
             written = 0
             for url, records in by_url.items():
                 try:
@@ -249,12 +281,12 @@ class RequestMetricsMiddleware:
 
     def after(self, ctx: "RequestContext", response: "Response") -> None:
         try:
-            settings = get_settings()
-            if not settings.metrics_enabled:
+            settings = loaded_settings()
+            if settings is not None and not settings.metrics_enabled:
                 return
             principal = ctx.principal
             self.sink.record(MetricRecord(
-                settings.database_url,
+                settings.database_url if settings is not None else None,
                 datetime.now(timezone.utc),
                 self.function_name,
                 ctx.route_template,
@@ -262,6 +294,6 @@ class RequestMetricsMiddleware:
                 response.status_code,
                 (time.perf_counter() - ctx.started) * 1000.0,
                 principal.user_id if principal is not None else None,
-            ))
+            ), settings)
         except Exception:  # noqa: BLE001 - metrics never break a response
             log.exception("request metric capture failed")

@@ -256,3 +256,41 @@ def test_forked_child_starts_with_an_empty_buffer(db):
     assert os.waitstatus_to_exitcode(status) == 0
     assert recorder.flush() == 1
     assert len(stored_metrics()) == 1
+
+
+def test_livez_capture_does_not_load_settings_and_the_writer_resolves_the_database(db):
+    """Cold start: capturing /livez imports no settings (pydantic); the writer loads them later."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    code = (
+        "import sys, json\n"
+        "from functions_framework import create_app\n"
+        "client = create_app('health', 'functions/health/main.py').test_client()\n"
+        "assert client.get('/livez').status_code == 200\n"
+        "from shared.metrics import recorder\n"
+        "before = {'settings': 'shared.settings' in sys.modules, 'pydantic_settings': 'pydantic_settings' in sys.modules,"
+        " 'pending': recorder.pending()}\n"
+        "written = recorder.flush()\n"
+        "print(json.dumps({**before, 'written': written}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "DATABASE_URL": db.url})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"settings": False, "pydantic_settings": False, "pending": 1, "written": 1}
+    assert [r[:4] for r in stored_metrics()] == [("health", "/livez", "GET", 200)]
+
+
+def test_records_captured_before_settings_load_are_dropped_when_capture_is_off(db, env):
+    from datetime import datetime, timezone
+
+    env(metrics_enabled="false")
+    sink = MetricsRecorder()
+    sink.record(MetricRecord(None, datetime.now(timezone.utc), "demo", "/x", "GET", 200, 1.0, None))
+    assert sink.flush() == 0 and sink.stats()["failed"] == 0
+    assert stored_metrics() == []
