@@ -64,7 +64,8 @@ def run(ctx: JobContext) -> JobResult:
         else:
             continue
         changes[change].append(f.rule)
-        ctx.emit({"rule": f.rule, "severity": f.severity, "change": change, "message": f.message})
+        ctx.emit({"rule": f.rule, "severity": f.severity, "change": change,
+                  "message": f.resolution if change == "resolved" else f.message})
     firing = [f for f in findings if f.firing]
     critical = sorted(f.rule for f in firing if f.severity == "critical")
     summary: dict[str, Any] = {
