@@ -123,6 +123,8 @@ class RequestContext:
             return json.loads(data)
         except (ValueError, UnicodeDecodeError):
             raise errors.BadRequest("The request body is not valid JSON.") from None
+        except RecursionError:  # valid JSON nested beyond any real payload: refuse, never a 500
+            raise errors.ValidationFailed([{"field": "body", "message": "nested too deeply"}]) from None
 
     def body(self, model: type | None = None):
         """The JSON body validated against `model` (default the route's body model)."""
