@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from shared import errors
 from shared.logs import get_logger
-from shared.settings import get_settings
 
 if TYPE_CHECKING:  # pragma: no cover
     from flask import Response
@@ -40,6 +39,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from shared.http import RequestContext
 
 log = get_logger("lafactoria.ratelimit")
+
+
+def get_settings():
+    """Settings on first use: constructing the middleware costs no pydantic import (cold start)."""
+    from shared.settings import get_settings as _get
+
+    return _get()
 
 BUCKET_PREFIX = "rl:u:"
 EXPIRY_GRACE = timedelta(minutes=1)  # counters live for their window + 1 minute (DESIGN.md retention)
