@@ -370,6 +370,7 @@ class RateLimitMiddleware:
     """
 
     STATE = "ratelimit"
+    CHARGES = "ratelimit_charges"
 
     def __init__(self, function_name: str, *, clock: Callable[[], datetime] | None = None,
                  backend: Backend | None = None) -> None:
@@ -411,20 +412,17 @@ class RateLimitMiddleware:
             charges.append(Charge(day_bucket, 1, settings.generations_per_day, day_end))
         outcome = self.backend.consume(charges, now)
         minute_reset = _seconds_until(minute_end, now)
+        decision = ctx.state[self.STATE] = Decision(per_minute, per_minute - outcome.counts[0], minute_reset)
         if outcome.allowed:
-            ctx.state[self.STATE] = Decision(per_minute, per_minute - outcome.counts[0], minute_reset)
-            ctx.state["ratelimit_charges"] = charges
+            ctx.state[self.CHARGES] = charges
             return
-        ctx.state[self.STATE] = Decision(per_minute, per_minute - outcome.counts[0], minute_reset)
-        minute_full = outcome.counts[0] + charges[0].cost > per_minute
-        if minute_full:
+        if outcome.counts[0] + charges[0].cost > per_minute:
             retry_after = minute_reset
             detail = f"Rate limit of {per_minute} requests per minute exceeded for this API key."
         else:
             retry_after = _seconds_until(charges[1].window_end, now)
             detail = f"Daily limit of {settings.generations_per_day} generations reached."
-        raise errors.TooManyRequests(detail, retry_after=retry_after,
-                                     headers=ctx.state[self.STATE].headers())
+        raise errors.TooManyRequests(detail, retry_after=retry_after, headers=decision.headers())
 
     def after(self, ctx: "RequestContext", response: "Response") -> None:
         decision: Decision | None = ctx.state.get(self.STATE)
@@ -432,7 +430,7 @@ class RateLimitMiddleware:
             return
         for name, value in decision.headers().items():
             response.headers[name] = value
-        charges: list[Charge] | None = ctx.state.get("ratelimit_charges")
+        charges: list[Charge] | None = ctx.state.get(self.CHARGES)
         # A generation that did not happen (refused input, provider failure) gives its daily unit back.
         if charges and len(charges) > 1 and response.status_code >= 400:
             self.backend.refund(charges[1:])
