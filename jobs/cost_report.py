@@ -97,7 +97,7 @@ def _spend_filter() -> ColumnElement[bool]:
 def cube(session, start: date, end: date) -> dict[tuple[str, str, str, str], Cell]:
     """Spend by (day, provider, model, content type) for [start, end), one GROUP BY in the database."""
     day = _day_expr(session.get_bind().dialect.name).label("day")
-    unknown = func.sum(case((UsageEvent.cost_usd.is_(None), 1), else_=0))
+    unknown = func.count() - func.count(UsageEvent.cost_usd)
     q = (select(day, UsageEvent.provider, UsageEvent.model, UsageEvent.content_type,
                 func.sum(UsageEvent.cost_usd), func.count(), unknown)
          .where(_spend_filter(), UsageEvent.created_at >= _at(start), UsageEvent.created_at < _at(end))
@@ -179,46 +179,67 @@ def _csv(report: dict[str, Any]) -> bytes:
     return buf.getvalue().encode()
 
 
-def _chart(report: dict[str, Any], daily_budget: Decimal | None) -> bytes:
-    import matplotlib
+def _import_plotting() -> None:
+    """matplotlib's object API with the Agg canvas: no pyplot global state, no GUI backend probing."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
+
+def _chart(report: dict[str, Any], daily_budget: Decimal | None) -> bytes:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     rows = report["windows"]["month_to_date"]["by_day"]
     days = [r["key"][5:] for r in rows]
     spend = [float(r["spend_usd"]) for r in rows]
-    fig, ax = plt.subplots(figsize=(9, 4), dpi=100)
-    try:
-        ax.bar(days, spend, color="#4a7bd0", label="spend (USD)")
-        if daily_budget is not None:
-            ax.axhline(float(daily_budget), color="#c0392b", linestyle="--", label="daily budget")
-        ax.set_title(f"La Factoria spend, month to date ({report['day']})")
-        ax.set_ylabel("USD")
-        ax.tick_params(axis="x", labelrotation=60, labelsize=7)
-        ax.legend(loc="upper left")
-        fig.tight_layout()
-        out = io.BytesIO()
-        fig.savefig(out, format="png")
-        return out.getvalue()
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(9, 4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    ax.bar(days, spend, color="#4a7bd0", label="spend (USD)")
+    if daily_budget is not None:
+        ax.axhline(float(daily_budget), color="#c0392b", linestyle="--", label="daily budget")
+    ax.set_title(f"La Factoria spend, month to date ({report['day']})")
+    ax.set_ylabel("USD")
+    ax.tick_params(axis="x", labelrotation=60, labelsize=7)
+    ax.legend(loc="upper left")
+    fig.tight_layout()
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
+    return out.getvalue()
 
 
-def build_report(session, day: date, opts: CostReportOptions) -> dict[str, Any]:
+def _in_session(fn, *args):
+    """Run one aggregate query in its own transaction (JIT off: it only slows a one-off scan)."""
+    from sqlalchemy import text
+
+    from shared.database import is_postgres, session_scope
+
+    with session_scope() as session:
+        if is_postgres():
+            session.execute(text("SET LOCAL jit = off"))
+        return fn(session, *args)
+
+
+def build_report(day: date, opts: CostReportOptions) -> dict[str, Any]:
+    """The report; the two aggregate scans run at once on two connections (the database does the work)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from shared.pseudonyms import pseudonym
 
     month_start = day.replace(day=1)
     end = day + timedelta(days=1)
     start = month_start - timedelta(days=opts.trailing_days)
-    cells = cube(session, start, end)
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cost-report") as pool:
+        cells_f = pool.submit(_in_session, cube, start, end)
+        users_f = pool.submit(_in_session, top_users, month_start, day, end, opts.top_users)
+        cells, top = cells_f.result(), users_f.result()
     mtd_days = {(month_start + timedelta(n)).isoformat() for n in range((end - month_start).days)}
     windows = {"day": _window(cells, {day.isoformat()}), "month_to_date": _window(cells, mtd_days)}
     daily = _daily(cells, start, end)
     windows["month_to_date"]["by_day"] = [{"key": d.isoformat()} | c.as_dict()
                                           for d, c in sorted(daily.items()) if d >= month_start]
     users = []
-    for uid, mtd, on_day, n in top_users(session, month_start, day, end, opts.top_users):
+    for uid, mtd, on_day, n in top:
         entry = {"user": pseudonym(uid), "spend_usd": money(mtd), "spend_usd_day": money(on_day), "events": n}
         if opts.include_user_ids:
             entry["user_id"] = uid
@@ -268,7 +289,6 @@ def _alerts(ctx: JobContext, report: dict[str, Any]) -> list[str]:
 def run(ctx: JobContext) -> JobResult:
     from pydantic import ValidationError
 
-    from shared.database import session_scope
     from shared.storage import StoreError, open_store
 
     try:
@@ -276,8 +296,11 @@ def run(ctx: JobContext) -> JobResult:
     except ValidationError as exc:
         raise JobConfigError(f"bad COST_REPORT_* setting: {exc.errors()[0]['loc'][0]}") from None
     day = opts.day or (datetime.now(timezone.utc).date() - timedelta(days=1))
-    with session_scope() as session:
-        report = build_report(session, day, opts)
+    if not ctx.dry_run:  # load the plotting library while the database aggregates
+        import threading
+
+        threading.Thread(target=_import_plotting, name="cost-report-import", daemon=True).start()
+    report = build_report(day, opts)
     daily = report.pop("_daily")
     report["budgets"] = {
         "daily": _budget(ctx.settings.daily_budget_usd, daily[day].spend),
