@@ -175,7 +175,13 @@ def test_backup_failure_alerts_critical_and_exits_1(pg, monkeypatch):
 
 # --- verify: the happy paths (local folder and S3), with erasures re-applied -------------------
 
-def test_verify_restores_into_scratch_database_and_reapplies_erasures(db):
+def test_verify_restores_into_scratch_database_and_reapplies_erasures(db, monkeypatch):
+    import jobs.dump
+
+    created: list[str] = []
+    real_create = jobs.dump.create_pg_database
+    monkeypatch.setattr(jobs.dump, "create_pg_database",
+                        lambda server, name: created.append(name) or real_create(server, name))
     keep = seed_person()
     gone = seed_person()
     assert run_job("backup")[0] == 0
@@ -185,13 +191,14 @@ def test_verify_restores_into_scratch_database_and_reapplies_erasures(db):
     assert summary["erasures_reapplied"] == 1 and summary["schema_revision"] == "0001"
     assert summary["restored_rows"] > 0
     assert keep != gone
-    if db.backend == "postgresql":  # the scratch database was dropped
+    if db.backend == "postgresql":  # a scratch database was created on the server, then dropped
         from sqlalchemy import text
 
         from shared.database import get_engine
 
+        assert len(created) == 1 and created[0].startswith("lf_verify_")
         with get_engine().connect() as conn:
-            left = conn.execute(text("SELECT count(*) FROM pg_database WHERE datname LIKE 'lf_verify_%'")).scalar()
+            left = conn.execute(text("SELECT count(*) FROM pg_database WHERE datname = :n"), {"n": created[0]}).scalar()
         assert left == 0
 
 
@@ -365,6 +372,8 @@ def test_restore_cli_into_new_database_reapplies_erasures(db, tmp_path):
     else:
         target = f"sqlite:///{tmp_path / 'restored.db'}"
     try:
+        listed = [json.loads(line) for line in _factoria("backup", "list").stdout.splitlines()]
+        assert [b["complete"] for b in listed] == [True] and listed[0]["bytes"] > 0
         proc = _factoria("backup", "restore", "--to", target)
         assert proc.returncode == 0, proc.stderr
         out = json.loads(proc.stdout.strip().splitlines()[-1])
