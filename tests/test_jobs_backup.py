@@ -414,3 +414,19 @@ def test_restore_password_never_printed(pg, tmp_path):
     proc = _factoria("backup", "restore", "--to", "postgresql://app:hunter2secret@127.0.0.1:1/x")
     assert proc.returncode == 2  # no backup at all
     assert "hunter2secret" not in proc.stdout + proc.stderr
+
+
+def test_health_report_sees_the_new_backup(db, client_for):
+    """The health function reads the same layout: after a backup, `backups:age` passes."""
+    from tests.conftest import auth
+
+    _, ops_key = make_user("ops")
+    body = client_for("health").get("/health", headers=auth(ops_key)).get_json()
+    assert body["checks"]["backups:age"][0]["status"] == "warn"  # no backup yet
+    assert run_job("backup")[0] == 0
+    from functions.health import checks
+
+    checks.cache.clear()  # the report caches its slow (store) checks
+    body = client_for("health").get("/health", headers=auth(ops_key)).get_json()
+    check = body["checks"]["backups:age"][0]
+    assert check["status"] == "pass" and check["observedValue"] < 0.1
