@@ -88,7 +88,7 @@ def table_counts() -> dict[str, int]:
                 "usage_linked": c(UsageEvent, UsageEvent.user_id.is_not(None)),
                 "idempotency": c(IdempotencyRecord), "counters": c(RateLimitCounter),
                 "metrics": c(RequestMetric), "audit": c(AuditEntry, AuditEntry.action == "x"),
-                "checkpoints": c(JobCheckpoint)}
+                "checkpoints": c(JobCheckpoint, JobCheckpoint.key == "progress")}
 
 
 def retention_audit() -> list:
@@ -182,3 +182,24 @@ def test_longest_transaction_is_reported(db):
     seed(user_id, old=5, young=0)
     code, summary = run_job("retention-expiry")
     assert 0 < summary["longest_transaction_s"] < 1.0
+
+
+def test_next_run_anonymises_from_the_previous_watermark(db, env):
+    """The anonymisation walk resumes a day before the last cutoff, and still catches newly due rows."""
+    user_id, _ = make_user()
+    seed(user_id, old=3, young=0)
+    assert run_job("retention-expiry")[1]["counts"]["usage_user_link"] == 3
+    from shared.database import session_scope
+    from shared.models import JobCheckpoint
+
+    with session_scope() as s:
+        mark = s.get(JobCheckpoint, ("retention-expiry", "watermarks")).value["usage_user_link"]
+    assert abs(datetime.fromisoformat(mark) - days_ago(90)) < timedelta(minutes=5)
+    env(retention_usage_anonymise_days=60)
+    from shared.models import UsageEvent
+
+    with session_scope() as s:
+        s.add(UsageEvent(user_id=user_id, provider="mock", model="m", outcome="success", created_at=days_ago(70)))
+    code, summary = run_job("retention-expiry")
+    assert code == 0 and summary["counts"]["usage_user_link"] == 1
+    assert table_counts()["usage_linked"] == 0
