@@ -6,6 +6,7 @@
 | usage | usage_events | created > RETENTION_USAGE_DAYS (400) | delete |
 | usage_user_link | usage_events | created > RETENTION_USAGE_ANONYMISE_DAYS (90) | user_id set NULL |
 | idempotency | idempotency_records | past expires_at | delete |
+| idempotency_age | idempotency_records | created > RETENTION_IDEMPOTENCY_HOURS (24) | delete |
 | rate_limit_counters | rate_limit_counters | expires_at more than 1 minute ago | delete |
 | request_metrics | request_metrics | created > RETENTION_METRICS_DAYS (30) | delete |
 | audit_log | audit_log | created > RETENTION_AUDIT_DAYS (6 years) | delete |
@@ -92,6 +93,8 @@ DATA_CLASSES: tuple[DataClass, ...] = (
               lambda: UsageEvent.user_id.is_not(None)),
     DataClass("idempotency", IdempotencyRecord, IdempotencyRecord.expires_at, IdempotencyRecord.id, "delete",
               lambda s, o, now: now),
+    DataClass("idempotency_age", IdempotencyRecord, IdempotencyRecord.created_at, IdempotencyRecord.id, "delete",
+              lambda s, o, now: now - timedelta(hours=s.retention_idempotency_hours)),
     DataClass("rate_limit_counters", RateLimitCounter, RateLimitCounter.expires_at, RateLimitCounter.bucket,
               "delete", lambda s, o, now: now - timedelta(minutes=1)),
     DataClass("request_metrics", RequestMetric, RequestMetric.created_at, RequestMetric.id, "delete",

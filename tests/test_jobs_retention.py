@@ -50,6 +50,8 @@ def seed(user_id: str, *, old: int, young: int) -> dict[str, int]:
             {"id": str(uuid.uuid4()), "user_id": user_id, "key": f"k{i}", "request_hash": "h", "status": "completed",
              "created_at": NOW - timedelta(hours=30), "expires_at": NOW - timedelta(hours=6, seconds=i)}
             for i in range(old)] + [
+            {"id": str(uuid.uuid4()), "user_id": user_id, "key": f"a{i}", "request_hash": "h", "status": "in_progress",
+             "created_at": NOW - timedelta(hours=25), "expires_at": NOW + timedelta(hours=1)} for i in range(old)] + [
             {"id": str(uuid.uuid4()), "user_id": user_id, "key": f"y{i}", "request_hash": "h", "status": "completed",
              "created_at": NOW, "expires_at": NOW + timedelta(hours=24)} for i in range(young)])
         s.execute(insert(RateLimitCounter), [{"bucket": f"old:{i}", "count": 1,
@@ -67,7 +69,8 @@ def seed(user_id: str, *, old: int, young: int) -> dict[str, int]:
                       "created_at": days_ago(100)} for _ in range(young)])
         s.execute(insert(JobRun), [{"id": str(uuid.uuid4()), "job": "backup", "status": "ok", "dry_run": False,
                                     "summary": {}, "started_at": days_ago(401)} for _ in range(old)])
-    return {"content": old, "usage": old, "usage_user_link": old, "idempotency": old, "rate_limit_counters": old,
+    return {"content": old, "usage": old, "usage_user_link": old, "idempotency": old, "idempotency_age": old,
+            "rate_limit_counters": old,
             "request_metrics": old, "audit_log": old, "job_runs": old}
 
 
