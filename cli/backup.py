@@ -55,8 +55,8 @@ def _list(args) -> int:
     return 0
 
 
-def _target_problem(url: str) -> str | None:
-    """Why `url` cannot receive a restore (None when it can); creates a missing PostgreSQL database."""
+def _target_problem(url: str) -> tuple[str | None, bool]:
+    """(why `url` cannot receive a restore or None, whether a missing PostgreSQL database was created)."""
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import OperationalError
@@ -66,20 +66,25 @@ def _target_problem(url: str) -> str | None:
 
     if backend_of(url) == "sqlite":
         path = sqlite_path(url)
-        return f"{path} already exists" if path.exists() and path.stat().st_size else None
+        return (f"{path} already exists" if path.exists() and path.stat().st_size else None), False
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as conn:
             tables = inspect(conn).get_table_names()
-        return f"target database already has {len(tables)} tables" if tables else None
+        return (f"target database already has {len(tables)} tables" if tables else None), False
     except OperationalError as exc:
         if "does not exist" not in str(exc.orig):
-            return "target database unreachable"
+            return "target database unreachable", False
     finally:
         engine.dispose()
-    parsed = make_url(url)
-    create_pg_database(parsed.set(database="postgres").render_as_string(hide_password=False), parsed.database)
-    return None
+    create_pg_database(_maintenance_url(url), make_url(url).database)
+    return None, True
+
+
+def _maintenance_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database="postgres").render_as_string(hide_password=False)
 
 
 def _live_ledger(target: str):
@@ -132,19 +137,27 @@ def _restore(args) -> int:
         return _err(f"backup {entry.id}: {exc}", 1)
     if backend_of(target) != manifest.database:
         return _err(f"a {manifest.database} backup cannot be restored into a {backend_of(target)} database", 2)
-    problem = _target_problem(target)
+    problem, created = _target_problem(target)
     if problem:
         return _err(f"refusing to restore into {safe_url(target)}: {problem}", 2)
     ledger = _live_ledger(target)
     with tempfile.TemporaryDirectory(prefix="lf-restore-") as tmp:
         dump = Path(tmp) / manifest.file
         failures = fetch_checked(store, entry, manifest, dump)
-        if failures:
-            return _err(f"backup {entry.id} is damaged: " + "; ".join(f.detail for f in failures), 1)
-        try:
-            outcome = restore_with_erasures(dump, manifest, target, ledger)
-        except DumpError as exc:
-            return _err(str(exc), 1)
+        error = f"backup {entry.id} is damaged: " + "; ".join(f.detail for f in failures) if failures else None
+        if error is None:
+            try:
+                outcome = restore_with_erasures(dump, manifest, target, ledger)
+            except DumpError as exc:
+                error = str(exc)
+    if error is not None:
+        if created:  # leave no half-made database behind
+            from sqlalchemy.engine import make_url
+
+            from jobs.dump import drop_pg_database
+
+            drop_pg_database(_maintenance_url(target), make_url(target).database)
+        return _err(error, 1)
     failures = compare(manifest, outcome)
     _out({"status": "restored" if not failures else "problem", "backup_id": entry.id,
           "target": safe_url(target), "schema_revision": outcome.snapshot.schema_revision,

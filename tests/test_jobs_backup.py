@@ -405,6 +405,20 @@ def test_restore_cli_refuses_damaged_or_unknown_backup(db, tmp_path):
         dump_file(folder).write_bytes(bytes(data))
         proc = _factoria("backup", "restore", folder.name, "--to", target)
         assert proc.returncode == 1 and "damaged" in proc.stderr
+        if db.backend == "postgresql":  # a database the command created is dropped again on failure
+            fresh = target + "_new"
+            proc = _factoria("backup", "restore", folder.name, "--to", fresh)
+            assert proc.returncode == 1
+            from sqlalchemy import create_engine, text
+
+            from tests.conftest import PG_ADMIN_URL
+
+            admin = create_engine(PG_ADMIN_URL)
+            with admin.connect() as conn:
+                exists = conn.execute(text("SELECT count(*) FROM pg_database WHERE datname = :n"),
+                                      {"n": fresh.rsplit("/", 1)[1]}).scalar()
+            admin.dispose()
+            assert exists == 0
     finally:
         if db.backend == "postgresql":
             drop_pg_database(target)
