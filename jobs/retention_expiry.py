@@ -39,12 +39,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
-from jobs.runner import JobContext, JobResult
+from jobs.runner import JobConfigError, JobContext, JobResult
 from shared.models import (
     AuditEntry,
     ContentItem,
@@ -193,7 +193,10 @@ def _count_due(cutoffs: dict[str, str]) -> dict[str, int]:
 def run(ctx: JobContext) -> JobResult:
     from shared.database import session_scope
 
-    opts = RetentionOptions()
+    try:
+        opts = RetentionOptions()
+    except ValidationError as exc:
+        raise JobConfigError(f"bad RETENTION_* setting: {exc.errors()[0]['loc'][0]}") from None
     now = datetime.now(timezone.utc)
     fresh = {dc.name: dc.cutoff(ctx.settings, opts, now).isoformat() for dc in DATA_CLASSES}
     if ctx.dry_run:

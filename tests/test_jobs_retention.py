@@ -206,3 +206,9 @@ def test_next_run_anonymises_from_the_previous_watermark(db, env):
     code, summary = run_job("retention-expiry")
     assert code == 0 and summary["counts"]["usage_user_link"] == 1
     assert table_counts()["usage_linked"] == 0
+
+
+def test_bad_knob_is_a_usage_error(db, env):
+    env(retention_batch_size="0")
+    code, summary = run_job("retention-expiry")
+    assert code == 2 and "RETENTION_" in summary["error"]
