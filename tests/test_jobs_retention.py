@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 
-import pytest
 from sqlalchemy import func, insert, select
 
 from tests.conftest import ROOT, make_user
