@@ -13,11 +13,8 @@ from sqlalchemy import func, insert, select
 
 from tests.conftest import ROOT, make_user
 
-NOW = datetime.now(timezone.utc)
-
-
 def days_ago(n: float) -> datetime:
-    return NOW - timedelta(days=n)
+    return datetime.now(timezone.utc) - timedelta(days=n)
 
 
 def seed(user_id: str, *, old: int, young: int) -> dict[str, int]:
@@ -25,6 +22,8 @@ def seed(user_id: str, *, old: int, young: int) -> dict[str, int]:
     from shared.database import session_scope
     from shared.models import (AuditEntry, ContentItem, Feedback, IdempotencyRecord, JobRun, RateLimitCounter,
                                RequestMetric, UsageEvent)
+
+    NOW = datetime.now(timezone.utc)  # noqa: N806 - seeded relative to the moment of seeding
 
     def content(at):
         return {"id": str(uuid.uuid4()), "user_id": user_id, "content_type": "flashcards", "topic": "t",
@@ -53,7 +52,7 @@ def seed(user_id: str, *, old: int, young: int) -> dict[str, int]:
              "created_at": NOW, "expires_at": NOW + timedelta(hours=24)} for i in range(young)])
         s.execute(insert(RateLimitCounter), [{"bucket": f"old:{i}", "count": 1,
                                               "expires_at": NOW - timedelta(minutes=5, seconds=i)} for i in range(old)]
-                  + [{"bucket": f"new:{i}", "count": 1, "expires_at": NOW + timedelta(seconds=30)}
+                  + [{"bucket": f"new:{i}", "count": 1, "expires_at": NOW + timedelta(minutes=10)}
                      for i in range(young)])
         s.execute(insert(RequestMetric), [{"function": "generate", "route": "/x", "method": "GET", "status": 200,
                                            "latency_ms": 1.0, "created_at": days_ago(31 + i / 1000)}
