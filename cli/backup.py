@@ -97,6 +97,11 @@ def _live_ledger(target: str):
     live = get_settings().database_url
     if live == target:
         return []
+    if live.startswith("sqlite"):
+        from jobs.dump import sqlite_path
+
+        if not sqlite_path(live).exists():  # never create an empty database just to read a ledger
+            return []
     engine = make_engine(live, pool_size=1)
     try:
         return read_ledger(engine)
