@@ -64,3 +64,14 @@ def test_database_unreachable_exits_3(env):
 
     code, summary = run_job("retention-expiry")
     assert code == 3 and summary["status"] == "error"
+
+
+def test_env_example_lists_every_job_knob():
+    from jobs.cost_report import CostReportOptions
+    from jobs.retention_expiry import RetentionOptions
+
+    text = (ROOT / ".env.example").read_text()
+    names = {line.split("=", 1)[0].lstrip("# ").strip() for line in text.splitlines() if "=" in line}
+    knobs = [f"RETENTION_{f.upper()}" for f in RetentionOptions.model_fields if not f.startswith("test_")]
+    knobs += [f"COST_REPORT_{f.upper()}" for f in CostReportOptions.model_fields]
+    assert not [k for k in knobs if k not in names]
