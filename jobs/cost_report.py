@@ -250,6 +250,7 @@ def build_report(day: date, opts: CostReportOptions) -> dict[str, Any]:
         "windows": windows, "top_users": users,
         "user_ids": "raw" if opts.include_user_ids else "pseudonymised",
         "anomalies": anomalies(daily, month_start, opts.anomaly_factor, opts.trailing_days),
+        "anomaly_rule": {"factor": str(opts.anomaly_factor), "trailing_days": opts.trailing_days},
         "_daily": daily,
     }
 
@@ -280,7 +281,7 @@ def _alerts(ctx: JobContext, report: dict[str, Any]) -> list[str]:
         if not ctx.dry_run:
             ctx.alert("cost-report:anomaly", "warning",
                       f"Spend on {report['day']} (${today[0]['spend_usd']}) is {today[0]['ratio']}x its "
-                      f"trailing 7-day mean", today[0])
+                      f"trailing {report['anomaly_rule']['trailing_days']}-day mean", today[0])
     elif not ctx.dry_run:
         ctx.resolve("cost-report:anomaly")
     return problems
