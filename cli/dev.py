@@ -52,10 +52,11 @@ def create_dev_app():
     @flask_app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
     @flask_app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
     def dispatch(path):
-        if request.path.rstrip("/") != "/openapi.json":  # every function has one; serve the merged document
-            for app in apps.values():
-                if app.matches(request.path):
-                    return app(request)
+        if request.path.rstrip("/") == "/openapi.json":  # every function has one: serve the merged document
+            return fallback(request)
+        for app in apps.values():
+            if app.matches(request.path):
+                return app(request)
         return fallback(request)
 
     return flask_app

@@ -44,10 +44,9 @@ def _find_user_id(session, user_id, email):
 
 
 def _audit(session, action, user_id, details):
-    from shared.models import AuditEntry
-    from shared.pseudonyms import pseudonym
+    from shared.audit import audit
 
-    session.add(AuditEntry(action=action, actor="cli", actor_role="operator", subject=pseudonym(user_id), details=details))
+    audit(session, action, actor="cli", actor_role="operator", subject=user_id, details=details)
 
 
 def _create(args) -> int:

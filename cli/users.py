@@ -19,6 +19,13 @@ def register(sub) -> None:
     c.add_argument("--reuse", action="store_true",
                    help="if the user exists, issue it a new key instead of failing (used by 'make run')")
     c.set_defaults(func=_create)
+    r = usub.add_parser("set-role", help="change a user's role (audited)")
+    who = r.add_mutually_exclusive_group(required=True)
+    who.add_argument("--user-id")
+    who.add_argument("--email")
+    r.add_argument("--role", choices=ROLES, required=True)
+    r.add_argument("--json", action="store_true")
+    r.set_defaults(func=_set_role)
 
 
 def _create(args) -> int:
@@ -26,8 +33,8 @@ def _create(args) -> int:
 
     from shared.database import session_scope
     from shared.identity import IdentityError, create_key, create_user, normalise_email
-    from shared.models import AuditEntry, User
-    from shared.pseudonyms import pseudonym
+    from shared.audit import audit
+    from shared.models import User
 
     try:
         with session_scope() as session:
@@ -38,8 +45,8 @@ def _create(args) -> int:
             if user is None:
                 user = create_user(session, args.email, args.role, args.display_name)
             key = create_key(session, user.id, name="initial" if action == "user.created" else "cli")
-            session.add(AuditEntry(action=action, actor="cli", actor_role="operator",
-                                   subject=pseudonym(user.id), details={"role": user.role, "key": key.prefix}))
+            audit(session, action, actor="cli", actor_role="operator", subject=user.id,
+                  details={"role": user.role, "key": key.prefix})
     except IdentityError as exc:
         print(f"factoria users create: {exc}", file=sys.stderr)
         return 2
@@ -48,4 +55,32 @@ def _create(args) -> int:
     else:
         print(f"user {user.id} ({user.role}) created")
         print(f"API key (shown once, store it now): {key.api_key}")
+    return 0
+
+
+def _set_role(args) -> int:
+    from sqlalchemy import select
+
+    from shared.audit import audit
+    from shared.database import session_scope
+    from shared.identity import IdentityError, normalise_email
+    from shared.models import User
+
+    try:
+        with session_scope() as session:
+            if args.user_id:
+                user = session.get(User, args.user_id)
+            else:
+                user = session.scalar(select(User).where(User.email == normalise_email(args.email)))
+            if user is None:
+                raise IdentityError("no such user")
+            old_role, user.role = user.role, args.role
+            if old_role != args.role:
+                audit(session, "user.role_changed", actor="cli", actor_role="operator", subject=user.id,
+                      details={"from": old_role, "to": args.role})
+            result = {"user_id": user.id, "role": user.role, "previous_role": old_role}
+    except IdentityError as exc:
+        print(f"factoria users set-role: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(result) if args.json else f"user {result['user_id']}: {old_role} -> {result['role']}")
     return 0

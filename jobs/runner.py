@@ -113,12 +113,16 @@ class JobContext:
             row = session.get(JobCheckpoint, (self.name, key))
             return dict(row.value) if row else None
 
-    def set_checkpoint(self, key: str, value: dict[str, Any] | None) -> None:
-        """Store (or with None, clear) progress that survives a killed run."""
+    def set_checkpoint(self, key: str, value: dict[str, Any] | None, *, session: Any = None) -> None:
+        """Store (or with None, clear) progress that survives a killed run.
+
+        Pass the `session` of a unit of work to commit the checkpoint in the same
+        transaction as the work it describes (a crash then loses both or neither).
+        """
         from shared.database import session_scope
         from shared.models import JobCheckpoint
 
-        with session_scope() as session:
+        with contextlib.nullcontext(session) if session is not None else session_scope() as session:
             row = session.get(JobCheckpoint, (self.name, key))
             if value is None:
                 if row is not None:
@@ -127,6 +131,7 @@ class JobContext:
                 session.add(JobCheckpoint(job=self.name, key=key, value=value))
             else:
                 row.value = value
+            session.flush()
 
 
 def module_name(job: str) -> str:

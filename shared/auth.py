@@ -42,16 +42,26 @@ def authenticate(authorization: str | None) -> Principal:
     """Resolve the Authorization header or raise 401. Any doubt means no access."""
     token = bearer_token(authorization)
     if token is None:
+        _audit_failure(None)
         raise Unauthorized("Send 'Authorization: Bearer <api key>'.")
     from shared.database import session_scope
     from shared.identity import verify_key
 
     with session_scope() as session:
         found = verify_key(session, token)
-        if found is None:
-            raise Unauthorized("The API key is invalid or revoked.")
-        key, user = found
-        return Principal(user_id=user.id, role=user.role, key_id=key.id, restricted_at=user.restricted_at)
+        if found is not None:
+            key, user = found
+            return Principal(user_id=user.id, role=user.role, key_id=key.id, restricted_at=user.restricted_at)
+    _audit_failure(token)
+    raise Unauthorized("The API key is invalid or revoked.")
+
+
+def _audit_failure(token: str | None) -> None:
+    """Aggregate the failure in the audit log (shared.audit); never keeps the token itself."""
+    from shared.audit import record_auth_failure
+    from shared.logs import request_id_var
+
+    record_auth_failure(token, request_id=request_id_var.get())
 
 
 def require_role(principal: Principal, roles: frozenset[str]) -> None:

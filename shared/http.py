@@ -130,6 +130,8 @@ class RequestContext:
             return json.loads(data)
         except (ValueError, UnicodeDecodeError):
             raise errors.BadRequest("The request body is not valid JSON.") from None
+        except RecursionError:  # valid JSON nested beyond any real payload: refuse, never a 500
+            raise errors.ValidationFailed([{"field": "body", "message": "nested too deeply"}]) from None
 
     def body(self, model: type | None = None):
         """The JSON body validated against `model` (default the route's body model)."""
@@ -157,6 +159,12 @@ class RequestContext:
             raise errors.ValidationFailed(errors.pydantic_errors(exc)) from None
 
 
+def _request_id(request: Request) -> str:
+    """The client's X-Request-ID when it is safe to echo, else a fresh one."""
+    request_id = request.headers.get("X-Request-ID", "")
+    return request_id if _REQUEST_ID.match(request_id) else uuid.uuid4().hex
+
+
 def json_response(data: Any, status: int = 200, headers: dict[str, str] | None = None,
                   content_type: str = "application/json") -> Response:
     if hasattr(data, "model_dump"):
@@ -179,7 +187,11 @@ def standard_middleware(function_name: str) -> list[Middleware]:
     Kept here so a function's `main.py` never changes when a cross-cutting
     concern is added. Each middleware must be cheap to construct (no I/O).
     """
-    return []
+    from shared.metrics import RequestMetricsMiddleware
+    from shared.ratelimit import RateLimitMiddleware
+
+    # Metrics first, so requests refused by the rate limiter are still measured.
+    return [RequestMetricsMiddleware(function_name), RateLimitMiddleware(function_name)]
 
 
 class FunctionApp:
@@ -201,6 +213,35 @@ class FunctionApp:
             # Refuse to start with unsafe settings (raises UnsafeSettingsError naming them).
             # Elsewhere settings load on first use, keeping `/livez` cold start free of pydantic.
             get_settings()
+        self._adopt_host_app()
+
+    def _adopt_host_app(self) -> None:
+        """Give the host's own error pages our shape and headers.
+
+        functions-framework loads `main.py` inside its Flask app's context and
+        answers `/robots.txt` and `/favicon.ico` itself with an HTML 404 that
+        has no security headers; registering an error handler on that app makes
+        those problem+json with the same headers as every other response.
+        """
+        from flask import current_app, has_app_context
+
+        if not has_app_context():
+            return
+        from werkzeug.exceptions import HTTPException
+
+        def handle(exc: HTTPException) -> Response:
+            from flask import request
+
+            problem = errors.Problem(exc.description if exc.code != 404 else "No such path.")
+            problem.status, problem.title, problem.slug = exc.code or 500, exc.name, "http-error"
+            if exc.code == 404:
+                problem.slug = errors.NotFound.slug
+            ctx = RequestContext(self, request, _request_id(request))
+            response = problem_response(problem)
+            self._decorate(ctx, response)
+            return response
+
+        current_app.register_error_handler(HTTPException, handle)
 
     def openapi_document(self) -> dict[str, Any]:
         if self._openapi is None:
@@ -225,9 +266,7 @@ class FunctionApp:
 
     def __call__(self, request: Request) -> Response:
         configure_logging()
-        request_id = request.headers.get("X-Request-ID", "")
-        if not _REQUEST_ID.match(request_id):
-            request_id = uuid.uuid4().hex
+        request_id = _request_id(request)
         token = request_id_var.set(request_id)
         ctx = RequestContext(self, request, request_id)
         try:

@@ -31,6 +31,23 @@ PROBLEM_SCHEMA = {
         },
     },
 }
+VALIDATION_PROBLEM_SCHEMA = {
+    "allOf": [{"$ref": "#/components/schemas/Problem"}],
+    "required": ["errors"],
+}
+HEADERS = {
+    "X-Request-ID": {"description": "The request's id (echoed from the request when given)",
+                     "schema": {"type": "string"}},
+    "RateLimit-Limit": {"description": "Requests (weighted units) allowed per minute for this API key",
+                        "schema": {"type": "integer", "minimum": 1}},
+    "RateLimit-Remaining": {"description": "Units left in the current window",
+                            "schema": {"type": "integer", "minimum": 0}},
+    "RateLimit-Reset": {"description": "Seconds until the current window ends",
+                        "schema": {"type": "integer", "minimum": 1}},
+    "Retry-After": {"description": "Seconds to wait before retrying", "schema": {"type": "integer", "minimum": 1}},
+    "WWW-Authenticate": {"description": "Bearer challenge", "schema": {"type": "string"}},
+}
+_RATE_HEADERS = ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
 _PROBLEM_TEXT = {
     400: "Malformed JSON",
     401: "Missing or invalid API key",
@@ -42,7 +59,7 @@ _PROBLEM_TEXT = {
     415: "Body is not JSON",
     422: "Invalid fields",
     429: "Rate or quota exceeded",
-    503: "Dependency unavailable",
+    503: "Dependency unavailable (database, rate-limit store or providers)",
 }
 
 
@@ -66,15 +83,44 @@ def _input_schema_of(model: type, components: dict[str, Any]) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{model.__name__}"}
 
 
+def _header_refs(*names: str) -> dict[str, Any]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
+
+
 def _problem(status: int) -> dict[str, Any]:
-    return {
+    schema = "ValidationProblem" if status == 422 else "Problem"
+    response: dict[str, Any] = {
         "description": _PROBLEM_TEXT.get(status, "Error"),
-        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        "content": {"application/problem+json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
     }
+    if status == 401:
+        response["headers"] = _header_refs("WWW-Authenticate")
+    elif status == 429:
+        response["headers"] = _header_refs("Retry-After", *_RATE_HEADERS)
+    elif status == 503:
+        response["headers"] = _header_refs("Retry-After")
+    return response
+
+
+def _with_headers(response: dict[str, Any], limited: bool) -> dict[str, Any]:
+    """Every response carries X-Request-ID; every response of a rate-limited route the RateLimit-* trio."""
+    names = ("X-Request-ID", *_RATE_HEADERS) if limited else ("X-Request-ID",)
+    headers = dict(response.get("headers", {}))
+    for name, ref in _header_refs(*names).items():
+        headers.setdefault(name, ref)
+    return response | {"headers": headers}
 
 
 def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
-    components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA}
+    """The OpenAPI 3.1 document of one function.
+
+    Statuses every operation can produce are added from the route's shape so a
+    handler author lists only its own (`Route.responses`): 405 always; 401, 429
+    and 503 (database or rate-limit store down) with a key; 403 when only some
+    roles may call; 400/413/415/422 with a body; 422 with a query model; 404
+    with path parameters.
+    """
+    components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA, "ValidationProblem": VALIDATION_PROBLEM_SCHEMA}
     paths: dict[str, Any] = {}
     used_ids: set[str] = set()
     for route in routes:
@@ -111,12 +157,15 @@ def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
                 ok["content"] = {route_content_type(route): {"schema": _schema_of(route.response, components)}}
             op["responses"][str(route.status)] = ok
             for status, text in route.responses.items():
-                op["responses"].setdefault(str(status), _problem(status) | {"description": text}
-                                           if status >= 400 else {"description": text})
+                if isinstance(text, dict):  # a full OpenAPI response object (e.g. a non-problem error body)
+                    op["responses"].setdefault(str(status), text)
+                else:
+                    op["responses"].setdefault(str(status), _problem(status) | {"description": text}
+                                               if status >= 400 else {"description": text})
             statuses = [405]
             if route.roles is not None:
                 op["security"] = [{"bearerAuth": []}]
-                statuses += [401, 429]
+                statuses += [401, 429, 503]
                 if route.roles != ANY_ROLE:
                     statuses.append(403)
             else:
@@ -129,6 +178,9 @@ def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
                 statuses.append(404)
             for status in sorted(set(statuses)):
                 op["responses"].setdefault(str(status), _problem(status))
+            limited = route.roles is not None
+            op["responses"] = {code: _with_headers(resp, limited)
+                               for code, resp in sorted(op["responses"].items())}
             paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",
@@ -136,6 +188,7 @@ def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
         "paths": paths,
         "components": {
             "schemas": dict(sorted(components.items())),
+            "headers": HEADERS,
             "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "description": "API key"}},
         },
     }
@@ -151,11 +204,12 @@ def merge_documents(documents: list[dict[str, Any]]) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "La Factoria (all functions)", "version": documents[0]["info"]["version"] if documents else "0"},
         "paths": {},
-        "components": {"schemas": {}, "securitySchemes": {}},
+        "components": {"schemas": {}, "headers": {}, "securitySchemes": {}},
     }
     for doc in documents:
         for path, ops in doc["paths"].items():
             merged["paths"].setdefault(path, {}).update(ops)
         merged["components"]["schemas"].update(doc["components"]["schemas"])
+        merged["components"]["headers"].update(doc["components"].get("headers", {}))
         merged["components"]["securitySchemes"].update(doc["components"]["securitySchemes"])
     return merged

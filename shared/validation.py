@@ -12,8 +12,10 @@ from typing import Annotated
 
 from pydantic import AfterValidator, Field, StringConstraints
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029\ufeff]")
-_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\ufeff]")
+# Bidi embedding/override/isolate controls (U+202A-202E, U+2066-2069) are refused too:
+# they make text display differently from what it is ("Trojan Source" tricks).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029\ufeff\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\ufeff\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _no_control(value: str) -> str:

@@ -47,12 +47,37 @@ def reset_process_state() -> None:
     get_settings.cache_clear()
     dispose_engines()
     checks.cache.clear()
+    from shared.metrics import recorder
+
+    recorder.discard()  # buffered request metrics belong to the previous test's database
     for hook in RESET_HOOKS:
         hook()
 
 
 # Other packages append callables here to drop their own per-process caches.
 RESET_HOOKS: list = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _log_capture_session():
+    """Record every log line of the suite (tests.logcapture); fail on leaks outside any test."""
+    from tests.logcapture import CAPTURE
+
+    CAPTURE.install()
+    yield CAPTURE
+    leaks = CAPTURE.scan_and_clear()
+    if leaks:
+        pytest.fail("secrets or personal data in logs: " + "; ".join(sorted(set(leaks))), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _no_secrets_in_logs(_log_capture_session):
+    """Fail the test whose logs held an API key, provider key, database password or email."""
+    _log_capture_session.scan_and_clear()  # lines from before this test were checked already
+    yield
+    leaks = _log_capture_session.scan_and_clear()
+    if leaks:
+        pytest.fail("secrets or personal data in logs: " + "; ".join(sorted(set(leaks))), pytrace=False)
 
 
 def _pg_available() -> bool:
@@ -222,25 +247,34 @@ def free_port() -> int:
 class FunctionServer:
     """A real `functions-framework` process on a free port."""
 
-    def __init__(self, name: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, name: str, env: dict[str, str] | None = None, source: Path | None = None) -> None:
+        import tempfile
+
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         bin_dir = Path(sys.executable).parent
         full_env = {k: v for k, v in os.environ.items()}
         full_env.update(env or {})
+        # stderr to a file, not a pipe: a chatty server never blocks on a full pipe, and its
+        # logs are checked for secrets when it stops.
+        self._stderr = tempfile.TemporaryFile()
         self.proc = subprocess.Popen(
-            [str(bin_dir / "functions-framework"), "--source", str(ROOT / "functions" / name / "main.py"),
+            [str(bin_dir / "functions-framework"), "--source", str(source or ROOT / "functions" / name / "main.py"),
              "--target", name, "--host", "127.0.0.1", "--port", str(self.port)],
-            cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=self._stderr,
         )
         self._wait()
+
+    def stderr_text(self) -> str:
+        self._stderr.seek(0)
+        return self._stderr.read().decode(errors="replace")
 
     def _wait(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited: {self.proc.stderr.read().decode()[-2000:]}")
+                raise RuntimeError(f"{self.name} exited: {self.stderr_text()[-2000:]}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
                     return
@@ -257,6 +291,11 @@ class FunctionServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if not self._stderr.closed:
+            from tests.logcapture import CAPTURE
+
+            CAPTURE.add(f"{self.name} server", self.stderr_text())
+            self._stderr.close()
 
 
 @pytest.fixture
@@ -264,8 +303,8 @@ def function_server():
     """Factory for real servers: `function_server("health", env={...})`; stopped after the test."""
     started: list[FunctionServer] = []
 
-    def start(name: str, env: dict[str, str] | None = None) -> FunctionServer:
-        server = FunctionServer(name, env)
+    def start(name: str, env: dict[str, str] | None = None, source: Path | None = None) -> FunctionServer:
+        server = FunctionServer(name, env, source)
         started.append(server)
         return server
 

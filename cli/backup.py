@@ -1,0 +1,172 @@
+"""`factoria backup restore [BACKUP_ID] --to DATABASE_URL` (and `factoria backup list`).
+
+Restores a backup from `BACKUP_URL` (default: the newest complete one) into
+the target database, refusing a dump whose size or sha256 does not match its
+manifest, then re-applies every erasure in the erasure ledger so nobody who
+asked to be forgotten comes back. The ledger is read from the restored data
+and, when it is reachable, from the current `DATABASE_URL` too (erasures made
+after the backup was taken live only there).
+
+The target must be empty: a PostgreSQL database that does not exist yet is
+created; one that already holds tables is refused, so a typo never overwrites
+production. Afterwards run `factoria db upgrade` against the target if this
+release's schema is newer than the backup's.
+
+Exit codes: 0 restored; 1 the backup is damaged or an erased person remains;
+2 bad usage (unknown backup, target not empty, incompatible database).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def register(sub) -> None:
+    p = sub.add_parser("backup", help="list backups and restore one")
+    bsub = p.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
+    r = bsub.add_parser("restore", help="restore a backup (default the newest) into an empty database")
+    r.add_argument("backup_id", nargs="?", metavar="BACKUP_ID", help="timestamp folder name; default the newest")
+    r.add_argument("--to", dest="target", required=True, metavar="DATABASE_URL",
+                   help="target database (postgresql://... or sqlite:///path); must be empty")
+    r.set_defaults(func=_restore)
+    ls = bsub.add_parser("list", help="list backups in BACKUP_URL as JSON lines")
+    ls.set_defaults(func=_list)
+
+
+def _out(record: dict) -> None:
+    print(json.dumps(record, default=str), flush=True)
+
+
+def _err(message: str, code: int) -> int:
+    print(f"factoria backup: {message}", file=sys.stderr)
+    _out({"status": "error", "error": message})
+    return code
+
+
+def _list(args) -> int:
+    from jobs.backup_catalog import list_backups
+    from shared.settings import get_settings
+    from shared.storage import open_store
+
+    for entry in list_backups(open_store(get_settings().backup_url)):
+        _out({"backup_id": entry.id, "complete": entry.complete,
+              "bytes": sum(o.size for o in entry.objects.values())})
+    return 0
+
+
+def _target_problem(url: str) -> tuple[str | None, bool]:
+    """(why `url` cannot receive a restore or None, whether a missing PostgreSQL database was created)."""
+    from sqlalchemy import inspect
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    from jobs.dump import backend_of, create_pg_database, sqlite_path
+    from shared.database import make_engine
+
+    if backend_of(url) == "sqlite":
+        path = sqlite_path(url)
+        return (f"{path} already exists" if path.exists() and path.stat().st_size else None), False
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+        return (f"target database already has {len(tables)} tables" if tables else None), False
+    except OperationalError as exc:
+        if "does not exist" not in str(exc.orig):
+            return "target database unreachable", False
+    finally:
+        engine.dispose()
+    create_pg_database(_maintenance_url(url), make_url(url).database)
+    return None, True
+
+
+def _maintenance_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(database="postgres").render_as_string(hide_password=False)
+
+
+def _live_ledger(target: str):
+    """The erasure ledger of the current DATABASE_URL, or [] if it is unreachable (disaster recovery)."""
+    from jobs.erasure_replay import read_ledger
+    from shared.database import make_engine
+    from shared.logs import get_logger
+    from shared.settings import get_settings
+
+    live = get_settings().database_url
+    if live == target:
+        return []
+    if live.startswith("sqlite"):
+        from jobs.dump import sqlite_path
+
+        if not sqlite_path(live).exists():  # never create an empty database just to read a ledger
+            return []
+    engine = make_engine(live, pool_size=1)
+    try:
+        return read_ledger(engine)
+    except Exception as exc:  # noqa: BLE001 - restoring must work when the live database is gone
+        get_logger("lafactoria.cli.backup").warning(
+            "live erasure ledger unreachable; re-applying the backup's own ledger only",
+            extra={"error": type(exc).__name__})
+        return []
+    finally:
+        engine.dispose()
+
+
+def _restore(args) -> int:
+    import tempfile
+    from pathlib import Path
+
+    from jobs.backup_catalog import ManifestError, list_backups
+    from jobs.backup_restore import compare, fetch_checked, load_manifest, restore_with_erasures
+    from jobs.dump import DumpError, backend_of, safe_url
+    from shared.settings import get_settings
+    from shared.storage import StoreError, open_store
+
+    target = args.target.replace("postgres://", "postgresql://", 1)
+    try:
+        backend_of(target)
+        store = open_store(get_settings().backup_url)
+        entries = [e for e in list_backups(store) if e.complete]
+    except (DumpError, StoreError) as exc:
+        return _err(str(exc), 2)
+    if args.backup_id:
+        entries = [e for e in entries if e.id == args.backup_id]
+    if not entries:
+        return _err("no such backup" if args.backup_id else "no complete backup in the store", 2)
+    entry = entries[-1]
+    try:
+        manifest = load_manifest(store, entry)
+    except (ManifestError, StoreError) as exc:
+        return _err(f"backup {entry.id}: {exc}", 1)
+    if backend_of(target) != manifest.database:
+        return _err(f"a {manifest.database} backup cannot be restored into a {backend_of(target)} database", 2)
+    problem, created = _target_problem(target)
+    if problem:
+        return _err(f"refusing to restore into {safe_url(target)}: {problem}", 2)
+    ledger = _live_ledger(target)
+    with tempfile.TemporaryDirectory(prefix="lf-restore-") as tmp:
+        dump = Path(tmp) / manifest.file
+        failures = fetch_checked(store, entry, manifest, dump)
+        error = f"backup {entry.id} is damaged: " + "; ".join(f.detail for f in failures) if failures else None
+        if error is None:
+            try:
+                outcome = restore_with_erasures(dump, manifest, target, ledger)
+            except DumpError as exc:
+                error = str(exc)
+    if error is not None:
+        if created:  # leave no half-made database behind
+            from sqlalchemy.engine import make_url
+
+            from jobs.dump import drop_pg_database
+
+            drop_pg_database(_maintenance_url(target), make_url(target).database)
+        return _err(error, 1)
+    failures = compare(manifest, outcome)
+    _out({"status": "restored" if not failures else "problem", "backup_id": entry.id,
+          "target": safe_url(target), "schema_revision": outcome.snapshot.schema_revision,
+          "rows": sum(outcome.snapshot.tables.values()), "erasures_reapplied": outcome.replay.erased,
+          "ledger_entries_added": outcome.replay.ledger_added,
+          "failures": [f.as_dict() for f in failures]})
+    return 1 if failures else 0

@@ -1,0 +1,97 @@
+"""`backup`: a logical dump of the database, checksummed, with a manifest, in the backup store.
+
+Layout (DESIGN.md): `<UTC timestamp>/<dump>` then `<UTC timestamp>/manifest.json`,
+written in that order so a backup without a manifest is visibly incomplete.
+PostgreSQL is dumped with `pg_dump -Fc` (custom format, already compressed),
+SQLite through the online backup API and gzip. The store is `BACKUP_URL`: a
+local folder or an S3-compatible bucket (server-side encryption requested).
+Backups older than `BACKUP_RETENTION_DAYS` are then removed, never the newest
+complete one. A failed dump or upload raises the critical `backup` alert and
+exits 1; the next good backup resolves it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from jobs.backup_catalog import MANIFEST, BackupEntry, Manifest, list_backups, new_backup_id, sha256_file
+from jobs.dump import DUMP_NAMES, PG_FORMAT, SQLITE_FORMAT, DumpError, backend_of, dump_postgres, dump_sqlite
+from jobs.runner import JobConfigError, JobContext, JobResult
+
+ALERT_RULE = "backup"
+
+
+def expired_backups(entries: list[BackupEntry], retention_days: int, now: datetime) -> list[BackupEntry]:
+    """Backups past retention; the newest complete backup is always kept, whatever its age."""
+    cutoff = now - timedelta(days=retention_days)
+    newest_complete = max((e.id for e in entries if e.complete), default=None)
+    return [e for e in entries if e.taken_at < cutoff and e.id != newest_complete]
+
+
+def _prune(ctx: JobContext, store, now: datetime, *, dry_run: bool) -> list[str]:
+    doomed = expired_backups(list_backups(store), ctx.settings.backup_retention_days, now)
+    for entry in doomed:
+        if dry_run:
+            continue
+        # Manifest first: a half-deleted backup must never look complete.
+        for name in sorted(entry.objects, key=lambda n: n != MANIFEST):
+            store.delete(entry.key(name))
+        ctx.log.info("old backup removed", extra={"backup_id": entry.id})
+    return [e.id for e in doomed]
+
+
+def run(ctx: JobContext) -> JobResult:
+    from shared.database import get_engine
+    from shared.storage import StoreError, open_store
+
+    settings = ctx.settings
+    try:
+        database = backend_of(settings.database_url)
+        store = open_store(settings.backup_url)
+    except (DumpError, StoreError) as exc:
+        raise JobConfigError(str(exc)) from None
+    now = datetime.now(timezone.utc)
+    backup_id = new_backup_id(now)
+    dump_name = DUMP_NAMES[database]
+
+    if ctx.dry_run:
+        from jobs.dump import read_snapshot
+
+        with get_engine().connect() as conn:
+            snap = read_snapshot(conn)
+        would_prune = _prune(ctx, store, now, dry_run=True)
+        ctx.emit({"would_write": f"{backup_id}/{dump_name}", "store": store.url, "tables": len(snap.tables)})
+        return JobResult.ok(backup_id=backup_id, database=database, store=store.url, tables=snap.tables,
+                            rows=sum(snap.tables.values()), schema_revision=snap.schema_revision,
+                            would_remove=would_prune)
+
+    with tempfile.TemporaryDirectory(prefix="lf-backup-") as tmp:
+        out = Path(tmp) / dump_name
+        try:
+            if database == "postgresql":
+                snap = dump_postgres(get_engine(), settings.database_url, out)
+            else:
+                snap = dump_sqlite(settings.database_url, out)
+            manifest = Manifest(
+                file=dump_name, sha256=sha256_file(out), size=out.stat().st_size, tables=snap.tables,
+                schema_revision=snap.schema_revision, created_at=now, database=database,
+                format=PG_FORMAT if database == "postgresql" else SQLITE_FORMAT,
+            )
+            store.put_file(f"{backup_id}/{dump_name}", out)
+            store.put_bytes(f"{backup_id}/{MANIFEST}", manifest.to_json(), "application/json")
+        except (DumpError, StoreError) as exc:
+            ctx.alert(ALERT_RULE, "critical", f"Backup failed: {exc}", {"backup_id": backup_id})
+            return JobResult.problem(backup_id=backup_id, error=str(exc))
+
+    ctx.log.info("backup written", extra={"backup_id": backup_id, "bytes": manifest.size})
+    try:
+        removed = _prune(ctx, store, now, dry_run=False)
+    except StoreError as exc:  # the new backup is safe; pruning is retried tomorrow
+        ctx.log.warning("could not remove old backups", extra={"error": str(exc)})
+        removed = []
+    ctx.resolve(ALERT_RULE, f"Backup {backup_id} written")
+    return JobResult.ok(backup_id=backup_id, database=database, store=store.url, file=dump_name,
+                        size=manifest.size, sha256=manifest.sha256, rows=sum(snap.tables.values()),
+                        schema_revision=snap.schema_revision, removed=removed)

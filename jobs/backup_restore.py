@@ -1,0 +1,96 @@
+"""Fetching a backup, checking its integrity, and restoring it with past erasures re-applied.
+
+Shared by `backup-verify` (restores into a scratch database every day) and
+`factoria backup restore` (restores for real): both must refuse a damaged
+dump for the same reasons and re-apply erasures the same way, so there is one
+implementation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jobs.backup_catalog import MANIFEST, BackupEntry, Manifest, parse_manifest, sha256_file
+from jobs.dump import Snapshot, read_snapshot, restore
+from jobs.erasure_replay import LedgerEntry, ReplayResult, leftovers, merge_ledgers, read_ledger, reapply
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One named reason a backup is not fit to restore (`reason` is a stable identifier)."""
+
+    reason: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"reason": self.reason, "detail": self.detail}
+
+
+@dataclass
+class RestoreOutcome:
+    snapshot: Snapshot
+    replay: ReplayResult
+    leftovers: list[str] = field(default_factory=list)
+
+
+def load_manifest(store, entry: BackupEntry) -> Manifest:
+    """The backup's manifest (raises ManifestError or StoreError)."""
+    return parse_manifest(store.get_bytes(entry.key(MANIFEST)))
+
+
+def fetch_checked(store, entry: BackupEntry, manifest: Manifest, dest: Path, *, min_bytes: int = 0) -> list[Failure]:
+    """Download the dump to `dest` and compare it with its manifest; no failures means intact."""
+    obj = entry.objects.get(manifest.file)
+    if obj is None:
+        return [Failure("dump_missing", f"{manifest.file} is not in the backup folder")]
+    store.download(entry.key(manifest.file), dest)
+    size = dest.stat().st_size
+    failures = []
+    if size < min_bytes:
+        failures.append(Failure("too_small", f"dump is {size} bytes, below BACKUP_MIN_BYTES={min_bytes}"))
+    if size < manifest.size:
+        failures.append(Failure("truncated", f"dump is {size} bytes, manifest says {manifest.size}"))
+    elif size > manifest.size:
+        failures.append(Failure("size_mismatch", f"dump is {size} bytes, manifest says {manifest.size}"))
+    elif sha256_file(dest) != manifest.sha256:
+        failures.append(Failure("checksum_mismatch", "sha256 of the dump differs from the manifest"))
+    return failures
+
+
+def restore_with_erasures(dump: Path, manifest: Manifest, url: str, live_ledger: list[LedgerEntry]) -> RestoreOutcome:
+    """Restore into `url`, count rows as restored, re-apply every known erasure, look for leftovers.
+
+    Raises DumpError if the restore itself fails.
+    """
+    from shared.database import make_engine
+
+    restore(dump, manifest.database, url)
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            snapshot = read_snapshot(conn)
+        ledger = merge_ledgers(live_ledger, read_ledger(engine))
+        replay = reapply(engine, ledger)
+        return RestoreOutcome(snapshot, replay, leftovers(engine, ledger, replay))
+    finally:
+        engine.dispose()
+
+
+def compare(manifest: Manifest, outcome: RestoreOutcome) -> list[Failure]:
+    """Schema revision, row counts and erasures of a restored database against its manifest."""
+    failures = []
+    if outcome.snapshot.schema_revision != manifest.schema_revision:
+        failures.append(Failure("schema_revision_mismatch",
+                                f"restored revision {outcome.snapshot.schema_revision}, "
+                                f"manifest says {manifest.schema_revision}"))
+    got, want = outcome.snapshot.tables, manifest.tables
+    wrong = sorted(t for t in set(got) | set(want) if got.get(t) != want.get(t))
+    if wrong:
+        failures.append(Failure("row_count_mismatch", "; ".join(
+            f"{t}: restored {got.get(t, 'missing')}, manifest {want.get(t, 'missing')}" for t in wrong)))
+    if outcome.leftovers:
+        failures.append(Failure("erased_person_present",
+                                "an erased person is still present after re-applying erasures, in: "
+                                + ", ".join(outcome.leftovers)))
+    return failures

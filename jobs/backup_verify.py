@@ -1,0 +1,105 @@
+"""`backup-verify`: prove the newest backup can be restored, every day.
+
+A backup nobody has restored is a hope, not a backup. For the newest
+timestamp folder this checks, naming each failure with its own reason:
+
+- `no_backup`, `incomplete` (no manifest), `manifest_invalid` (unreadable, fields missing),
+- `stale` (older than `BACKUP_MAX_AGE_HOURS`), `too_small` (under `BACKUP_MIN_BYTES`),
+- `dump_missing`, `truncated`, `size_mismatch`, `checksum_mismatch` (sha256 against the manifest),
+- `restore_failed`: a real restore into a scratch database (PostgreSQL: CREATE DATABASE
+  on the same server, `pg_restore`, DROP ... WITH (FORCE); SQLite: a temp file),
+- `schema_revision_mismatch`, `row_count_mismatch` against the manifest,
+- `erased_person_present`: past erasures from the ledger are re-applied and no erased
+  person may remain anywhere.
+
+Any failure raises the critical `backup-verify` alert and exits 1; a clean
+verification resolves it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from jobs.backup_catalog import ManifestError, list_backups
+from jobs.backup_restore import Failure, compare, fetch_checked, load_manifest, restore_with_erasures
+from jobs.dump import DumpError, scratch_database
+from jobs.runner import JobConfigError, JobContext, JobResult
+
+ALERT_RULE = "backup-verify"
+
+
+def _fail(ctx: JobContext, failures: list[Failure], **summary) -> JobResult:
+    reasons = [f.reason for f in failures]
+    message = f"Backup verification failed: {', '.join(reasons)}"
+    if not ctx.dry_run:
+        ctx.alert(ALERT_RULE, "critical", message, {"failures": [f.as_dict() for f in failures], **summary})
+    for failure in failures:
+        ctx.log.error("backup verification failed", extra=failure.as_dict())
+    return JobResult.problem(reasons=reasons, failures=[f.as_dict() for f in failures], **summary)
+
+
+def run(ctx: JobContext) -> JobResult:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from shared.database import get_engine, is_postgres
+    from shared.storage import StoreError, open_store
+
+    settings = ctx.settings
+    try:
+        store = open_store(settings.backup_url)
+        entries = list_backups(store)
+    except StoreError as exc:
+        return _fail(ctx, [Failure("store_unreachable", str(exc))])
+    if not entries:
+        return _fail(ctx, [Failure("no_backup", f"no backup in {store.url}")])
+    entry = entries[-1]
+    summary = {"backup_id": entry.id}
+    if not entry.complete:
+        return _fail(ctx, [Failure("incomplete", "the newest backup has no manifest")], **summary)
+    try:
+        manifest = load_manifest(store, entry)
+    except (ManifestError, StoreError) as exc:
+        return _fail(ctx, [Failure("manifest_invalid", str(exc))], **summary)
+
+    failures: list[Failure] = []
+    age_h = (datetime.now(timezone.utc) - manifest.created_at).total_seconds() / 3600
+    summary["age_hours"] = round(age_h, 2)
+    if age_h > settings.backup_max_age_hours:
+        failures.append(Failure("stale", f"newest backup is {age_h:.1f} h old "
+                                         f"(limit {settings.backup_max_age_hours:g} h)"))
+    if manifest.database == "postgresql" and not is_postgres():
+        raise JobConfigError("verifying a PostgreSQL backup needs DATABASE_URL on a PostgreSQL server "
+                             "(the scratch database is created there)")
+    if ctx.dry_run:
+        ctx.emit({"would_verify": entry.id, "database": manifest.database, "size": manifest.size})
+        return _fail(ctx, failures, **summary) if failures else JobResult.ok(**summary, would_restore=True)
+
+    with tempfile.TemporaryDirectory(prefix="lf-verify-") as tmp:
+        dump = Path(tmp) / manifest.file
+        try:
+            integrity = fetch_checked(store, entry, manifest, dump, min_bytes=settings.backup_min_bytes)
+        except StoreError as exc:
+            integrity = [Failure("dump_missing", str(exc))]
+        failures += integrity
+        if not integrity:  # never restore a dump known to be damaged
+            from jobs.erasure_replay import read_ledger
+
+            live_ledger = read_ledger(get_engine())
+            try:
+                with scratch_database(manifest.database, settings.database_url) as scratch_url:
+                    outcome = restore_with_erasures(dump, manifest, scratch_url, live_ledger)
+            except DumpError as exc:
+                failures.append(Failure("restore_failed", str(exc)))
+            except SQLAlchemyError as exc:
+                failures.append(Failure("restore_failed", f"scratch database: {type(exc).__name__}"))
+            else:
+                failures += compare(manifest, outcome)
+                summary.update(restored_rows=sum(outcome.snapshot.tables.values()),
+                               schema_revision=outcome.snapshot.schema_revision,
+                               erasures_reapplied=outcome.replay.erased)
+    if failures:
+        return _fail(ctx, failures, **summary)
+    ctx.resolve(ALERT_RULE, f"Backup {entry.id} verified by restore")
+    return JobResult.ok(**summary, database=manifest.database, size=manifest.size)
