@@ -28,6 +28,7 @@ from shared.models import (
     utcnow,
 )
 from shared.pseudonyms import pseudonym
+from shared.ratelimit import daily_generation_bucket, minute_bucket
 
 
 def content_row(user_id: str, n: int = 0, **overrides) -> ContentItem:
@@ -66,10 +67,13 @@ def seed_person(user_id: str, tag: str) -> dict:
         s.add(IdempotencyRecord(user_id=user_id, key=f"idem-{tag}", request_hash="0" * 64, status="completed",
                                 response_status=201, response_body={"id": items[0].id, "topic": f"{tag} topic 0"},
                                 expires_at=now + timedelta(hours=24)))
-        for kid in key_ids:
-            s.add(RateLimitCounter(bucket=f"rl:generate:{kid}:{uuid.uuid4().hex[:6]}", count=3,
-                                   expires_at=now + timedelta(minutes=2)))
-        s.add(RateLimitCounter(bucket=f"gen-day:{user_id}:2026-11-25", count=7, expires_at=now + timedelta(days=1)))
+        for kid in key_ids:  # the rate limiter's own bucket names
+            bucket, expires = minute_bucket(user_id, kid, "generate", now)
+            s.add(RateLimitCounter(bucket=bucket, count=3, expires_at=expires))
+        bucket, expires = daily_generation_bucket(user_id, now)
+        s.add(RateLimitCounter(bucket=bucket, count=7, expires_at=expires))
+        # and one keyed by a key id alone (any other counter scheme)
+        s.add(RateLimitCounter(bucket=f"quota:k:{key_ids[0]}", count=1, expires_at=now + timedelta(minutes=2)))
         s.add(RequestMetric(function="generate", route="/v1/content", method="POST", status=201,
                             latency_ms=12.5, user_id=user_id))
         s.add(AuditEntry(action="auth.key_created", actor=subject, actor_role="user", subject=subject,
@@ -87,7 +91,7 @@ def seed_unrelated() -> None:
         s.add(RequestMetric(function="health", route="/livez", method="GET", status=200, latency_ms=1.0))
 
 
-def occurrences(url: str, terms: list[str]) -> dict[str, int]:
+def occurrences(url: str, terms: list[str], exclude: tuple[str, ...] = ()) -> dict[str, int]:
     """Independent proof: every column of every table in the database, cast to text, searched for each term."""
     engine = create_engine(url)
     found: dict[str, int] = {}
@@ -95,6 +99,8 @@ def occurrences(url: str, terms: list[str]) -> dict[str, int]:
         insp = inspect(engine)
         with engine.connect() as conn:
             for table in insp.get_table_names():
+                if table in exclude:
+                    continue
                 for col in insp.get_columns(table):
                     for term in terms:
                         n = conn.execute(text(

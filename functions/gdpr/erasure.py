@@ -64,11 +64,12 @@ def erase(ctx: RequestContext, user_id: str | None = None) -> ErasureReceipt:
 
 
 def _purge_shared_counters(ids: Identifiers) -> None:
-    """Rate-limit counters kept in Redis (when configured) expire within minutes; drop them now.
+    """Rate-limit counters kept in Redis (when configured) expire within a day; drop them now.
 
     Best effort after the commit: Redis is not part of the database
-    transaction, and a counter left behind holds no more than an id for at
-    most its window.
+    transaction, and a counter left behind holds no more than an id until it
+    expires. The rate limiter names every counter after the user id, so its
+    own `forget_user` finds them.
     """
     from shared.settings import get_settings
 
@@ -76,14 +77,9 @@ def _purge_shared_counters(ids: Identifiers) -> None:
     if not url:
         return
     try:
-        import redis
+        from shared.ratelimit import RedisBackend
 
-        client = redis.Redis.from_url(url, socket_timeout=2)
-        removed = 0
-        for term in [ids.user_id, *ids.key_ids, *ids.key_prefixes]:
-            keys = list(client.scan_iter(match=f"*{term}*", count=1000))
-            if keys:
-                removed += client.delete(*keys)
+        removed = RedisBackend(url).forget_user(ids.user_id)
         log.info("erasure: shared counters removed", extra={"count": removed})
     except Exception:  # noqa: BLE001 - the erasure itself is committed and verified
         log.warning("erasure: could not remove shared counters from Redis", exc_info=True)
