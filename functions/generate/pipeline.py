@@ -152,7 +152,7 @@ class Run:
 
     # --- one HTTP call with bounded retries ---------------------------------------------------------
 
-    def _call(self, provider, call: Call, kind: str) -> tuple[Completion, str | None, float]:
+    def _call(self, provider, call: Call, kind: str) -> tuple[Completion, str | None, float, str]:
         for retry in range(MAX_RETRIES + 1):
             self.call_count += 1
             this_kind = kind if retry == 0 else "retry"
@@ -186,7 +186,7 @@ class Run:
                     raise _ProviderFailed(f"Retry-After {wait:.0f}s is too long", outage=True) from None
                 self.sleep(wait)
                 continue
-            return completion, reservation, (time.perf_counter() - started) * 1000
+            return completion, reservation, (time.perf_counter() - started) * 1000, this_kind
         raise AssertionError("unreachable")  # pragma: no cover
 
     # --- parsing and validation -------------------------------------------------------------------
@@ -224,18 +224,18 @@ class Run:
                     generation)
         kind = "initial" if generation == 1 else "regeneration"
         for stage in ("first", "repair"):
-            completion, reservation, latency = self._call(provider, call, kind)
+            completion, reservation, latency, used_kind = self._call(provider, call, kind)
             content, problems, raw = self._parse(completion)
             if content is not None:
                 report = (self.scorer or _assess)(ctype.id, content, self.request)
-                fields = self._ledger_fields(provider, kind, "success" if report.passed else "low_quality",
+                fields = self._ledger_fields(provider, used_kind, "success" if report.passed else "low_quality",
                                              completion, latency_ms=latency)
                 pending = {"fields": fields, "reservation": reservation}
                 if not report.passed:
                     self._settle(reservation, fields)
                     pending = None
                 return Candidate(content, report, provider.name, completion.model, pending)
-            self._settle(reservation, self._ledger_fields(provider, kind, "invalid_output", completion,
+            self._settle(reservation, self._ledger_fields(provider, used_kind, "invalid_output", completion,
                                                           latency_ms=latency, note="; ".join(problems)[:500]))
             log.warning("provider output failed validation", extra={"provider": provider.name, "stage": stage})
             if stage == "first":
