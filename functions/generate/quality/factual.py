@@ -1,0 +1,177 @@
+"""Factual risk (1.0 = low risk): known myths, overconfident absolutes, vague authority, missing sources.
+
+We cannot check facts offline, but we can catch the signals that most often
+precede a wrong statement in generated teaching material: a well-known
+misconception stated as true, sweeping certainty without hedging, "studies
+show" with no study, statistics with no source, long reading material with no
+references. A myth that the text itself debunks ("It is a myth that...") is fine.
+"""
+
+from __future__ import annotations
+
+import re
+
+from functions.generate.quality.text import Document, as_text
+
+# (pattern over lowercase text, what is wrong). Patterns are deliberately specific.
+MYTHS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(p), why)
+    for p, why in (
+        (r"\b(?:10|ten) ?(?:%|percent|per cent) of (?:our|the|your|their|his|her|a person's) brains?\b",
+         "people use only 10% of their brains"),
+        (r"great wall[^.!?]{0,80}visible[^.!?]{0,40}(?:space|moon|orbit)|visible from (?:space|the moon)[^.!?]{0,60}great wall",
+         "the Great Wall of China is visible from space with the naked eye"),
+        (r"goldfish[^.!?]{0,60}(?:three|3|few|two|2)[- ]second memor", "goldfish have a three-second memory"),
+        (r"lightning never strikes (?:the same place )?twice", "lightning never strikes the same place twice"),
+        (r"\bbats are (?:completely |totally )?blind\b", "bats are blind"),
+        (r"tongue map|(?:different|specific|separate) (?:parts|areas|regions|zones) of the tongue (?:taste|detect|sense|are responsible)",
+         "the tongue map (each taste on its own area of the tongue)"),
+        (r"sugar (?:makes|causes|leads to)[^.!?]{0,40}hyperactiv", "sugar makes children hyperactive"),
+        (r"crack(?:ing)? (?:your |one's |the )?knuckles[^.!?]{0,40}(?:causes?|leads? to|gives? you) arthritis",
+         "cracking knuckles causes arthritis"),
+        (r"seasons (?:are|is) caused by[^.!?]{0,50}(?:distance|closer|farther|further|nearer)"
+         r"|(?:summer|winter|seasons?)[^.!?]{0,60}because[^.!?]{0,40}(?:closer to|nearer to|farther from|further from) the sun"
+         r"|(?:closer to|nearer to) the sun (?:in|during) (?:the )?summer",
+         "the seasons come from the Earth's distance to the Sun (they come from its tilt)"),
+        (r"blood (?:in (?:your|our|the) veins )?is (?:actually )?blue\b|\bblue blood (?:in|inside) (?:your|our|the) (?:veins|body)",
+         "blood in veins is blue"),
+        (r"(?:visual|auditory|kinesthetic|kinaesthetic) learners? (?:learn|remember|do) (?:best|better)"
+         r"|match(?:ing|es)? (?:the )?(?:teaching|instruction|lessons?) to (?:a |each |every )?(?:student'?s'? |learner'?s'? )?(?:preferred )?learning styles?"
+         r"|learning styles? (?:theory )?(?:is|are|has been) (?:scientifically )?(?:proven|supported)",
+         "matching teaching to 'learning styles' improves learning"),
+        (r"people are (?:either )?left[- ]brained or right[- ]brained|(?:left|right)[- ]brained (?:people|persons?|students|learners) (?:are|tend)",
+         "people are left-brained or right-brained"),
+        (r"glass is (?:actually |really |technically )?a (?:slow[- ]moving |very slow |super-?cooled )?liquid",
+         "glass is a slow-flowing liquid"),
+        (r"einstein failed (?:at )?(?:math|maths|mathematics)", "Einstein failed mathematics"),
+        (r"shav(?:ing|e)[^.!?]{0,50}(?:grows?|come) back (?:thicker|darker|faster|coarser)",
+         "shaving makes hair grow back thicker"),
+        (r"(?:most|half|majority) of (?:your|our|the body's|the) (?:body )?heat[^.!?]{0,30}(?:through|from|out of) (?:the|your|our) heads?",
+         "most body heat is lost through the head"),
+        (r"columbus (?:proved|showed|discovered|demonstrated) (?:that )?the (?:earth|world) (?:was|is) round"
+         r"|(?:people|everyone|europeans|scholars) (?:in|during) (?:the )?(?:middle ages|medieval times|columbus'?s? time)[^.!?]{0,40}(?:believed|thought)[^.!?]{0,20}(?:earth|world) was flat",
+         "medieval people believed the Earth was flat / Columbus proved it round"),
+        (r"heavier objects fall faster", "heavier objects fall faster (without air resistance all fall alike)"),
+        (r"vikings (?:wore|had|used) horned helmets", "Vikings wore horned helmets"),
+        (r"napoleon was (?:very |extremely |unusually )?short\b", "Napoleon was unusually short"),
+        (r"ostriches bury their heads", "ostriches bury their heads in the sand"),
+        (r"(?:mother birds?|birds) (?:will )?(?:reject|abandon)[^.!?]{0,40}(?:touched|smell of (?:humans|people))",
+         "birds abandon chicks touched by humans"),
+        (r"(?:toilets?|sinks?|drains?|water)[^.!?]{0,60}(?:spins?|swirls?|drains?|flush(?:es)?)[^.!?]{0,40}(?:opposite|other) (?:way|direction)[^.!?]{0,40}hemisphere",
+         "sinks drain the opposite way in the other hemisphere (Coriolis)"),
+        (r"humans (?:evolved|descended|came) from (?:modern )?(?:monkeys|chimpanzees|chimps|apes that live today)",
+         "humans descended from today's monkeys or chimpanzees"),
+        (r"plants (?:get|take|obtain) (?:their|most of their|all their) (?:food|mass|energy) from the soil",
+         "plants get their food from the soil (they make it by photosynthesis)"),
+        (r"antibiotics (?:kill|cure|treat|work against|fight) (?:viruses|viral|the flu|colds?|the common cold)",
+         "antibiotics work against viruses"),
+        (r"cold weather (?:causes|gives you) (?:a )?colds?\b", "cold weather causes colds"),
+        (r"(?:humans|people|early humans|cavemen) (?:lived|coexisted|hunted)[^.!?]{0,30}dinosaurs"
+         r"|dinosaurs[^.!?]{0,30}(?:alongside|together with) (?:early )?(?:humans|people)",
+         "humans lived alongside dinosaurs"),
+        (r"(?:hair|nails) (?:keeps?|continues?) (?:to )?grow(?:ing)? after death", "hair and nails keep growing after death"),
+        (r"carrots[^.!?]{0,40}(?:see in the dark|night vision)", "carrots give you night vision"),
+        (r"swallow[^.!?]{0,30}spiders[^.!?]{0,40}sleep", "people swallow spiders in their sleep"),
+        (r"the (?:sun|moon) (?:orbits|goes around|revolves around) the earth", "the Sun orbits the Earth"),
+    )
+)
+_DEBUNK = re.compile(
+    r"\b(?:myths?|misconceptions?|misbeliefs?|not true|untrue|false|incorrect|wrong|mistaken|"
+    r"doesn't|does not|don't|do not|isn't|is not|aren't|are not|wasn't|was not|didn't|did not|"
+    r"debunk\w*|contrary to|popular belief|commonly believed|people once thought)\b"
+)
+_ABSOLUTES = re.compile(
+    r"\b(?:always|never|guarantee[sd]?|proven fact|scientifically proven|undeniabl[ey]|indisputabl[ey]|"
+    r"unquestionabl[ey]|without (?:a |any )?doubt|definitely|certainly|absolutely|impossible|"
+    r"completely safe|totally safe|no exceptions?|without exception|everyone knows|everybody knows|"
+    r"nobody can|the only way|cannot fail|can't fail|it is a fact that|100 ?(?:%|percent))(?!\w)"
+)
+_HEDGES = re.compile(
+    r"\b(?:often|usually|typically|generally|mostly|may|might|can|could|tends? to|most|many|some|likely|"
+    r"about|around|approximately|roughly|in most cases|in many cases|research suggests|evidence suggests|"
+    r"according to|estimated?|probably)\b"
+)
+_VAGUE_AUTHORITY = re.compile(
+    r"\b(?:studies (?:show|prove|have shown|have proven)|research (?:shows|proves|has proven)|"
+    r"scientists (?:say|agree|have proven|know)|experts (?:say|agree)|it is (?:well[- ])?known that|"
+    r"science (?:says|has proven))\b"
+)
+_ATTRIBUTION = re.compile(
+    r"\b(?:according to|et al\.?|journal|published (?:in|by)|report(?:ed)? by|survey by|"
+    r"\(\d{4}\)|in (?:19|20)\d\d,? (?:a |the )?(?:study|report|survey|researchers?)|"
+    r"(?:national|world|royal)\s+[a-z]+\s+(?:organization|organisation|society|academy|institute)|"
+    r"nasa|unesco|census)"
+)
+_STATISTIC = re.compile(r"\b\d+(?:\.\d+)? ?(?:%|percent|per cent)|\b\d{1,3}(?:,\d{3})+\b|\b\d+(?:\.\d+)? (?:million|billion|trillion)\b")
+_PLACEHOLDER_REF = re.compile(r"example\.(?:com|org)|lorem|citation needed|\btbd\b|\btodo\b|\[.*?\]|insert ", re.IGNORECASE)
+
+
+def _is_debunked(text: str, start: int, end: int) -> bool:
+    """Whether the sentence around a myth match says it is a myth or negates it."""
+    left = max(text.rfind(".", 0, start), text.rfind("!", 0, start), text.rfind("?", 0, start), text.rfind("\n", 0, start))
+    rights = [i for i in (text.find(".", end), text.find("!", end), text.find("?", end), text.find("\n", end)) if i != -1]
+    sentence = text[left + 1: min(rights) if rights else len(text)]
+    if _DEBUNK.search(sentence):
+        return True
+    # "Myth: ..." framing in the sentence just before.
+    before = text[max(0, left - 160): left + 1]
+    return bool(re.search(r"\b(?:myths?|misconceptions?)\b[^.!?]*[.:!?]?\s*$", before))
+
+
+def score(doc: Document, content_type: str) -> tuple[float, list[str]]:
+    text = doc.lower
+    penalty = 0.0
+    weaknesses: list[str] = []
+
+    myths = []
+    for pattern, why in MYTHS:
+        match = pattern.search(text)
+        if match and not _is_debunked(text, match.start(), match.end()):
+            myths.append(why)
+    if myths:
+        penalty += min(0.9, 0.35 * len(myths))
+        weaknesses.extend(f"factual: states a known misconception as fact: {why}" for why in myths)
+
+    words = max(doc.word_count, 1)
+    absolutes = _ABSOLUTES.findall(text)
+    allowed = 1 + words // 250
+    excess = len(absolutes) - allowed
+    hedges = len(_HEDGES.findall(text))
+    if excess > 0:
+        penalty += min(0.4, 0.06 * excess)
+        if hedges * 100 / words < 1.0:
+            penalty += 0.1
+        shown = ", ".join(sorted({a for a in absolutes})[:5])
+        weaknesses.append(
+            f"factual: {len(absolutes)} overconfident absolutes ({shown}) in {words} words; "
+            "qualify claims that have exceptions (often, usually, in most cases)"
+        )
+
+    attributed = bool(_ATTRIBUTION.search(text))
+    references = doc.content.get("references")
+    has_references = isinstance(references, list) and any(as_text(r).strip() for r in references)
+    vague = _VAGUE_AUTHORITY.findall(text)
+    if vague and not (attributed or has_references):
+        penalty += min(0.2, 0.07 * len(vague))
+        weaknesses.append(
+            f"factual: appeals to unnamed authority ({', '.join(sorted(set(vague))[:3])}) without naming a source"
+        )
+    stats = _STATISTIC.findall(text)
+    if len(stats) >= 3 and not (attributed or has_references):
+        penalty += 0.1
+        weaknesses.append(f"factual: {len(stats)} statistics ({', '.join(stats[:3])}) without any source")
+
+    if content_type == "detailed_reading_material":
+        if not has_references:
+            penalty += 0.25
+            weaknesses.append("factual: detailed reading material lists no references; cite 2 or more real sources")
+        else:
+            refs = [as_text(r) for r in references if as_text(r).strip()]
+            fake = [r for r in refs if _PLACEHOLDER_REF.search(r)]
+            if fake:
+                penalty += min(0.25, 0.1 * len(fake))
+                weaknesses.append(f"factual: {len(fake)} references look like placeholders (e.g. {fake[0][:60]!r})")
+            elif len(refs) < 2:
+                penalty += 0.05
+                weaknesses.append("factual: only one reference; cite 2 or more sources")
+    return max(0.0, 1.0 - penalty), weaknesses

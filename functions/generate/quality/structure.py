@@ -1,0 +1,272 @@
+"""Structure: is the document shaped like its type (DESIGN.md fields and counts, REFERENCE.md lengths)?
+
+Unlike schema validation, which accepts or rejects, this scores partial
+shape so that a document with two sections instead of three scores lower than
+one with no sections at all, and names what is wrong so a regeneration can fix it.
+Every field contributes checks (present with the right kind, count in range,
+each item well formed); the score is the share of passed checks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from functions.generate.quality.text import as_text, words
+
+
+@dataclass(frozen=True)
+class TextRule:
+    min_chars: int = 1
+    max_chars: int = 20_000
+    question: bool = False  # must end in "?"
+
+
+@dataclass(frozen=True)
+class ListRule:
+    item: "TextRule | ObjectRule"
+    min_items: int
+    max_items: int
+    distinct: str | None = None  # field whose value must be unique ("" for the item itself)
+
+
+@dataclass(frozen=True)
+class ObjectRule:
+    fields: dict[str, "TextRule | ListRule | NumberRule | ChoiceRule"]
+    numbered: str | None = None  # field that must count 1, 2, 3... in list order
+
+
+@dataclass(frozen=True)
+class NumberRule:
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class ChoiceRule:
+    choices: tuple[str, ...]
+
+
+Rule = TextRule | ListRule | ObjectRule | NumberRule | ChoiceRule
+
+_T = TextRule()
+_SUMMARY = TextRule(min_chars=20)
+_Q = TextRule(min_chars=5, question=True)
+
+# DESIGN.md content-type table (counts) and REFERENCE.md "Content types: extra guidance" (lengths).
+SPECS: dict[str, dict[str, Rule]] = {
+    "master_content_outline": {
+        "title": TextRule(3, 200),
+        "overview": _SUMMARY,
+        "learning_objectives": ListRule(TextRule(10, 500), 3, 10, distinct=""),
+        "sections": ListRule(
+            ObjectRule({"section_number": NumberRule(1, 15), "title": TextRule(3, 200),
+                        "description": _SUMMARY, "key_points": ListRule(TextRule(3, 500), 1, 12)},
+                       numbered="section_number"),
+            3, 15, distinct="title"),
+    },
+    "podcast_script": {
+        "title": TextRule(3, 200),
+        "introduction": TextRule(100, 2_000),
+        "main_content": TextRule(800, 10_000),
+        "conclusion": TextRule(100, 1_000),
+        "speaker_notes": _SUMMARY,
+        "estimated_duration_minutes": NumberRule(1, 180),
+    },
+    "study_guide": {
+        "title": TextRule(3, 200),
+        "overview": _SUMMARY,
+        "learning_objectives": ListRule(TextRule(10, 500), 3, 8, distinct=""),
+        "key_concepts": ListRule(TextRule(3, 500), 5, 20, distinct=""),
+        "detailed_content": TextRule(500, 8_000),
+        "practice_exercises": ListRule(TextRule(20, 2_000), 3, 10, distinct=""),
+        "assessment_questions": ListRule(TextRule(10, 1_000), 5, 15, distinct=""),
+        "summary": _SUMMARY,
+    },
+    "one_pager_summary": {
+        "title": TextRule(3, 200),
+        "executive_summary": TextRule(100, 500),
+        "key_takeaways": ListRule(TextRule(10, 500), 3, 7, distinct=""),
+        "main_content": TextRule(200, 6_000),
+    },
+    "detailed_reading_material": {
+        "title": TextRule(3, 200),
+        "introduction": TextRule(100, 3_000),
+        "sections": ListRule(ObjectRule({"title": TextRule(3, 200), "content": TextRule(200, 10_000)}),
+                             3, 10, distinct="title"),
+        "conclusion": TextRule(100, 3_000),
+        "references": ListRule(TextRule(10, 500), 0, 30, distinct=""),  # none: factual scores it
+    },
+    "faq_collection": {
+        "title": TextRule(3, 200),
+        "items": ListRule(ObjectRule({"question": _Q, "answer": TextRule(20, 1_000), "category": TextRule(2, 100)}),
+                          5, 15, distinct="question"),
+    },
+    "flashcards": {
+        "title": TextRule(3, 200),
+        "items": ListRule(ObjectRule({"term": TextRule(1, 200), "definition": TextRule(10, 500),
+                                      "difficulty": ChoiceRule(("easy", "medium", "hard"))}),
+                          10, 25, distinct="term"),
+    },
+    "reading_guide_questions": {
+        "title": TextRule(3, 200),
+        "questions": ListRule(_Q, 5, 15, distinct=""),
+    },
+}
+
+
+@dataclass
+class _Tally:
+    passed: float = 0.0
+    total: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    def check(self, ok: bool, problem: str, weight: float = 1.0) -> bool:
+        self.total += weight
+        if ok:
+            self.passed += weight
+        else:
+            self.problems.append(problem)
+        return ok
+
+
+def _text_value(value: Any) -> str | None:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, dict):  # tolerate {"text": ...} style items
+        text = as_text(value).strip()
+        return text or None
+    return None
+
+
+def _text_problem(rule: TextRule, value: Any) -> str | None:
+    text = _text_value(value)
+    if text is None:
+        return "is not text"
+    if not text:
+        return "is empty"
+    if len(text) < rule.min_chars:
+        return f"is too short ({len(text)} characters, at least {rule.min_chars})"
+    if len(text) > rule.max_chars:
+        return f"is too long ({len(text)} characters, at most {rule.max_chars})"
+    if rule.question and not text.endswith("?"):
+        return 'does not end with "?"'
+    return None
+
+
+def _number_problem(rule: NumberRule, value: Any) -> str | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "is not a number"
+    if not rule.low <= value <= rule.high:
+        return f"is {value:g}, outside {rule.low:g}-{rule.high:g}"
+    return None
+
+
+def _scalar_problem(rule: Rule, value: Any) -> str | None:
+    if isinstance(rule, TextRule):
+        return _text_problem(rule, value)
+    if isinstance(rule, NumberRule):
+        return _number_problem(rule, value)
+    if isinstance(rule, ChoiceRule):
+        return None if value in rule.choices else f"is {value!r}, not one of {', '.join(rule.choices)}"
+    raise TypeError(rule)
+
+
+def _item_problems(rule: Rule, value: Any, where: str) -> list[str]:
+    if isinstance(rule, ObjectRule):
+        if not isinstance(value, dict):
+            return [f"{where} is not an object"]
+        problems = []
+        for name, sub in rule.fields.items():
+            if name not in value or value[name] is None:
+                problems.append(f"{where} has no {name}")
+            elif isinstance(sub, ListRule):
+                problems.extend(_list_problems(sub, value[name], f"{where}.{name}"))
+            else:
+                p = _scalar_problem(sub, value[name])
+                if p:
+                    problems.append(f"{where}.{name} {p}")
+        return problems
+    p = _scalar_problem(rule, value)
+    return [f"{where} {p}"] if p else []
+
+
+def _list_problems(rule: ListRule, value: Any, where: str) -> list[str]:
+    if not isinstance(value, list):
+        return [f"{where} is not a list"]
+    n = len(value)
+    if not rule.min_items <= n <= rule.max_items:
+        return [f"{where} has {n} items; {rule.min_items}-{rule.max_items} are required"]
+    return [p for i, v in enumerate(value) for p in _item_problems(rule.item, v, f"{where}[{i + 1}]")]
+
+
+def _check_list(tally: _Tally, name: str, rule: ListRule, value: Any) -> None:
+    if not tally.check(isinstance(value, list), f"{name} is not a list", 2.0):
+        return
+    n = len(value)
+    tally.check(rule.min_items <= n <= rule.max_items,
+                f"{name} has {n} items; {rule.min_items}-{rule.max_items} are required", 2.0)
+    if not value:
+        tally.check(rule.min_items == 0, f"{name} is empty")
+        return
+    bad_items: list[str] = []
+    for i, item in enumerate(value):
+        bad_items.extend(_item_problems(rule.item, item, f"{name}[{i + 1}]"))
+    bad_count = len({p.split(" ", 1)[0].split(".")[0] for p in bad_items})
+    tally.total += 2.0
+    tally.passed += 2.0 * (1 - min(1.0, bad_count / n))
+    tally.problems.extend(bad_items[:4])
+    if len(bad_items) > 4:
+        tally.problems.append(f"{name}: {len(bad_items) - 4} more item problems")
+    if isinstance(rule.item, ObjectRule) and rule.item.numbered:
+        key = rule.item.numbered
+        numbers = [item.get(key) if isinstance(item, dict) else None for item in value]
+        tally.check(numbers == list(range(1, n + 1)),
+                    f"{name} must be numbered 1 to {n} in order by {key} (found {numbers})")
+    if rule.distinct is not None:
+        keys = [
+            " ".join(words(as_text(item if rule.distinct == "" else (item.get(rule.distinct) if isinstance(item, dict) else item)))).lower()
+            for item in value
+        ]
+        dupes = n - len(set(keys))
+        tally.check(dupes == 0, f"{name} repeats itself ({dupes} duplicate{'s' if dupes != 1 else ''})")
+
+
+def score(content_type: str, content: Any) -> tuple[float, list[str]]:
+    spec = SPECS.get(content_type)
+    if spec is None:
+        return 0.0, [f"structure: unknown content type {content_type!r}"]
+    if not isinstance(content, dict):
+        return 0.0, ["structure: the document is not a JSON object"]
+    tally = _Tally()
+    for name, rule in spec.items():
+        value = content.get(name)
+        if not tally.check(value is not None, f"{name} is missing", 3.0 if isinstance(rule, ListRule) else 2.0):
+            if isinstance(rule, ListRule):
+                tally.total += 3.0  # the count and item checks it cannot pass
+            continue
+        if isinstance(rule, ListRule):
+            _check_list(tally, name, rule, value)
+        else:
+            problem = _scalar_problem(rule, value)
+            tally.check(problem is None, f"{name} {problem}")
+    extra: Callable[[_Tally, dict[str, Any]], None] | None = _EXTRA.get(content_type)
+    if extra:
+        extra(tally, content)
+    value = tally.passed / tally.total if tally.total else 0.0
+    return value, [f"structure: {p}" for p in tally.problems]
+
+
+def _podcast_duration(tally: _Tally, content: dict[str, Any]) -> None:
+    """Spoken words per minute should be plausible (50-250 wpm)."""
+    minutes = content.get("estimated_duration_minutes")
+    if isinstance(minutes, bool) or not isinstance(minutes, (int, float)) or minutes <= 0:
+        return
+    spoken = sum(len(words(as_text(content.get(k)))) for k in ("introduction", "main_content", "conclusion"))
+    rate = spoken / minutes
+    tally.check(50 <= rate <= 250,
+                f"estimated_duration_minutes {minutes:g} does not fit {spoken} spoken words "
+                f"({rate:.0f} words a minute; about 130-160 is normal speech)")
+
+
+_EXTRA: dict[str, Callable[[_Tally, dict[str, Any]], None]] = {"podcast_script": _podcast_duration}

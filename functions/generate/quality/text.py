@@ -1,0 +1,228 @@
+"""Text plumbing shared by the quality dimensions: tokenising, sentence splitting, stemming.
+
+Why our own: the gate must not depend on a download (NLTK's punkt/cmudict) or on
+splitting at every "." (a past mistake: "e.g." and "3.5" are not sentence ends),
+and it must run in a few milliseconds on a 2,000-word document.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)*(?:-[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)*)*")
+
+# Candidate sentence ends: terminal punctuation, optional closing quotes/brackets,
+# then whitespace or the end of the passage. Decimals ("3.5") never match because
+# no whitespace follows their point.
+_END_RE = re.compile(r"[.!?\u2026]+[\"'\u201d\u2019)\]]*(?=\s|$)")
+# Words after which a period does not end a sentence (lowercase, without the final dot).
+_ABBREVIATIONS = frozenset(
+    """mr mrs ms dr prof sr jr st mt vs etc e.g i.e eg ie cf approx fig figs no nos vol
+    pp p ed eds al inc ltd co corp dept est govt jan feb mar apr jun jul aug sep sept oct
+    nov dec u.s u.k a.m p.m ca min max avg""".split()
+)
+# Of those, the ones that may still close a sentence when a capital follows.
+_MAY_END = frozenset({"etc", "inc", "ltd", "co", "corp", "u.s", "u.k", "a.m", "p.m", "al"})
+_TITLES = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "mt", "sr", "jr", "no", "fig", "figs", "vol", "pp"})
+
+
+def split_sentences(passage: str) -> list[str]:
+    """Split a passage into sentences at ., ! and ? (and line breaks), not at abbreviations or decimals.
+
+    A passage without terminal punctuation (a key point, a list item) is one sentence.
+    """
+    sentences: list[str] = []
+    for line in re.split(r"\n\s*", passage):
+        start = 0
+        for match in _END_RE.finditer(line):
+            end = match.end()
+            if match.group().startswith(".") and not _period_ends_sentence(line, match.start(), end):
+                continue
+            piece = line[start:end].strip()
+            if piece:
+                sentences.append(piece)
+            start = end
+        tail = line[start:].strip()
+        if tail and WORD_RE.search(tail):
+            sentences.append(tail)
+    return sentences
+
+
+def _period_ends_sentence(line: str, dot: int, end: int) -> bool:
+    token_match = re.search(r"(\S+)$", line[:dot])
+    token = token_match.group(1).lower().lstrip("(\"'\u201c") if token_match else ""
+    rest = line[end:].lstrip()
+    next_char = rest[:1]
+    if token in _TITLES:
+        return False
+    if token in _ABBREVIATIONS or token.rstrip(".") in _ABBREVIATIONS:
+        bare = token.rstrip(".")
+        return bare in _MAY_END and (not next_char or next_char.isupper())
+    if len(token) == 1 and token.isalpha() and next_char.isupper():
+        return False  # an initial: "J. K. Rowling"
+    if re.fullmatch(r"(?:[a-z]\.)+[a-z]", token):
+        return not next_char or next_char.isupper()  # "U.S." style acronym at the end
+    # Lowercase continuation after "." is an ellipsis or a typo, not a new sentence.
+    return not next_char or not next_char.islower()
+
+
+def words(text: str) -> list[str]:
+    return WORD_RE.findall(text)
+
+
+# --- stemming ---------------------------------------------------------------------------
+# A light suffix stripper (Porter step 1 plus common derivations). Both sides of a
+# comparison go through it, so "photosynthesis"/"photosynthetic" or
+# "plants"/"planting" meet; it does not need to produce real words.
+_SUFFIXES = (
+    "izations", "ization", "ational", "fulness", "iveness", "ousness", "ements", "ement",
+    "ations", "ation", "itions", "ition", "ities", "ity", "ments", "ment", "ness", "ances",
+    "ance", "ences", "ence", "ables", "able", "ibles", "ible", "ingly", "edly", "ings", "ing",
+    "ists", "ist", "isms", "ism", "ives", "ive", "ical", "ally", "ful", "ers", "er", "ors",
+    "or", "ies", "ied", "ied", "es", "ed", "ly", "al", "ic", "s",
+)
+
+
+def stem(word: str) -> str:
+    w = word.lower().replace("\u2019", "'")
+    if w.endswith("'s"):
+        w = w[:-2]
+    w = w.strip("'")
+    if len(w) <= 3:
+        return w
+    for suffix in _SUFFIXES:
+        if w.endswith(suffix) and len(w) - len(suffix) >= 3:
+            w = w[: -len(suffix)]
+            if suffix in ("ies", "ied"):
+                w += "y"
+            break
+    if len(w) > 4 and w[-1] == w[-2] and w[-1] not in "lsz":
+        w = w[:-1]  # running -> runn -> run
+    if len(w) > 4 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are as at be because been
+    before being below between both but by can could did do does doing down during each few
+    for from further had has have having he her here hers herself him himself his how i if in
+    into is it its itself just let like make many me more most my myself no nor not now of off
+    on once only or other our ours ourselves out over own same she should so some such than
+    that the their theirs them themselves then there these they this those through to too
+    under until up use used using very was we were what when where which while who whom why
+    will with would you your yours yourself yourselves able understand learn learning learner
+    learners student students know knowing explain describe identify define list discuss
+    compare contrast analyze analyse apply evaluate create demonstrate recognize recognise
+    summarize summarise outline basic basics introduction intro overview topic guide way ways
+    well get give go one two three new different important main key simple""".split()
+)
+
+
+def content_words(text: str) -> list[str]:
+    """Words that carry meaning (no stopwords, numbers or instruction verbs)."""
+    return [w for w in words(text) if w.lower() not in STOPWORDS and not w.isdigit() and len(w) > 2]
+
+
+# --- documents --------------------------------------------------------------------------
+_TEXT_KEYS = (
+    "question", "term", "title", "heading", "name", "prompt", "text", "content", "description",
+    "definition", "answer", "explanation", "solution", "example", "key_points", "summary",
+)
+# Leaves that are labels or metadata rather than prose to read.
+_NOT_PROSE = frozenset({"title", "term", "category", "difficulty", "section_number", "references",
+                        "estimated_duration_minutes", "heading", "name", "id"})
+
+
+def as_text(value: Any) -> str:
+    """Tolerant text of a field: a string, an object with obvious text fields, or a list of those."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        parts = [as_text(value[k]) for k in _TEXT_KEYS if k in value]
+        if not parts:
+            parts = [as_text(v) for v in value.values() if isinstance(v, (str, list, dict))]
+        return " ".join(p for p in parts if p)
+    if isinstance(value, (list, tuple)):
+        return " ".join(p for p in (as_text(v) for v in value) if p)
+    return ""
+
+
+def _prose_leaves(value: Any, key: str | None, out: list[str]) -> None:
+    if key in _NOT_PROSE:
+        return
+    if isinstance(value, str):
+        if value.strip():
+            out.append(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _prose_leaves(v, k, out)
+    elif isinstance(value, (list, tuple)):
+        for v in value:
+            _prose_leaves(v, key, out)
+
+
+@dataclass
+class Document:
+    """One content dict, analysed once and shared by every dimension."""
+
+    content: dict[str, Any]
+    passages: list[str]  # prose leaves, each split into sentences separately
+    sentences: list[str]
+    word_list: list[str]
+    body: str  # everything but the title and the learning_objectives field
+    title: str
+    units: list[str]  # sections/items/top-level fields, for "share of units" measures
+    lower: str = field(init=False)
+    stems: set[str] = field(init=False)
+    stem_prefixes: dict[str, set[str]] = field(init=False)
+    word_count: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lower = "\n".join(self.passages).lower()
+        self.word_count = len(self.word_list)
+        self.stems = {stem(w) for w in words(self.body) + words(self.title)}
+        prefixes: dict[str, set[str]] = {}
+        for s in self.stems:
+            if len(s) >= 6:
+                prefixes.setdefault(s[:6], set()).add(s)
+        self.stem_prefixes = prefixes
+
+    def has_stem(self, s: str) -> bool:
+        """Whether the document uses this stem, allowing a different ending of a long word."""
+        if s in self.stems:
+            return True
+        if len(s) < 6:
+            return False
+        for other in self.stem_prefixes.get(s[:6], ()):
+            shorter = min(len(s), len(other))
+            common = 0
+            for a, b in zip(s, other):
+                if a != b:
+                    break
+                common += 1
+            if common >= max(6, int(0.8 * shorter)):
+                return True
+        return False
+
+
+def analyse(content: dict[str, Any]) -> Document:
+    passages: list[str] = []
+    _prose_leaves(content, None, passages)
+    sentences = [s for p in passages for s in split_sentences(p)]
+    word_list = [w for p in passages for w in words(p)]
+    title = as_text(content.get("title", ""))
+    body = " ".join(as_text(v) for k, v in content.items() if k not in ("title", "learning_objectives"))
+    units: list[str] = []
+    for key, value in content.items():
+        if key in ("title", "learning_objectives", "references") or not isinstance(value, (str, list)):
+            continue
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            units.extend(as_text(v) for v in value)
+        elif isinstance(value, list) and key in ("questions", "key_concepts", "key_takeaways"):
+            units.extend(as_text(v) for v in value)
+        else:
+            units.append(as_text(value))
+    return Document(content, passages, sentences, word_list, body, title, [u for u in units if u.strip()])
