@@ -335,3 +335,14 @@ def test_no_llm_sdk_imported_on_the_mock_path(db, users):
                          cwd=str(__import__("tests.conftest", fromlist=["ROOT"]).ROOT), timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_openapi_document_is_committed_and_served(client_for):
+    from functions.generate.main import app
+    from shared.openapi_export import OUT_DIR, render
+
+    assert (OUT_DIR / "generate.json").read_text() == render(app.openapi_document())
+    served = client_for("generate").get("/openapi.json").get_json()
+    assert served == app.openapi_document()
+    post = served["paths"]["/v1/content"]["post"]
+    assert {"201", "403", "409", "422", "429", "503"} <= set(post["responses"])
