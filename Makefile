@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
-DEMO_EMAIL ?= demo@lafactoria.local
+DEMO_EMAIL ?= demo@lafactoria.dev
 
 .PHONY: install run test bench openapi migrate clean
 

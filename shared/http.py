@@ -12,6 +12,7 @@ objects with optional `before(ctx)` and `after(ctx, response)` methods.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import uuid
@@ -27,7 +28,6 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 from shared import errors
 from shared.auth import ANY_ROLE, Principal, authenticate, require_role
 from shared.logs import configure_logging, get_logger, request_id_var
-from shared.settings import get_settings
 
 log = get_logger("lafactoria.http")
 
@@ -46,6 +46,13 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 _HSTS_EXEMPT_PATHS = {"/livez", "/readyz"}
+
+
+def get_settings():
+    """Settings, imported on first use: `/livez` never pays for pydantic (cold start)."""
+    from shared.settings import get_settings as _get
+
+    return _get()
 
 
 @dataclass(frozen=True)
@@ -190,6 +197,10 @@ class FunctionApp:
         for endpoint, r in self._by_endpoint.items():
             rules.append(Rule(r.rule, endpoint=endpoint, methods=list(r.methods)))
         self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
+        if os.environ.get("ENVIRONMENT", "").strip().lower() == "production":
+            # Refuse to start with unsafe settings (raises UnsafeSettingsError naming them).
+            # Elsewhere settings load on first use, keeping `/livez` cold start free of pydantic.
+            get_settings()
 
     def openapi_document(self) -> dict[str, Any]:
         if self._openapi is None:
@@ -265,6 +276,11 @@ class FunctionApp:
         except Exception as exc:  # noqa: BLE001 - the last line between a bug and a client
             from shared.database import DatabaseUnavailable
 
+            from shared.settings import UnsafeSettingsError
+
+            if isinstance(exc, UnsafeSettingsError):
+                log.critical("refusing to serve: %s", exc)
+                return problem_response(errors.ServiceUnavailable("The service is misconfigured.", retry_after=60))
             if isinstance(exc, DatabaseUnavailable):
                 log.error("database unavailable", extra={"route": ctx.route_template})
                 return problem_response(errors.ServiceUnavailable("The database is unavailable.", retry_after=5))
@@ -284,9 +300,8 @@ class FunctionApp:
 
     @staticmethod
     def _check_transport(ctx: RequestContext) -> None:
-        settings = get_settings()
         proto = ctx.request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
-        if settings.is_production and proto == "http" and ctx.request.path not in _HSTS_EXEMPT_PATHS:
+        if proto == "http" and ctx.request.path not in _HSTS_EXEMPT_PATHS and get_settings().is_production:
             raise errors.Forbidden("Plain HTTP is refused; use HTTPS.")
 
     def _preflight(self, ctx: RequestContext, adapter) -> Response:

@@ -63,9 +63,12 @@ def configure_logging(level: str | None = None, *, force: bool = False) -> None:
     if _configured and not force:
         return
     if level is None:
-        from shared.settings import get_settings
+        # Read directly (not through Settings) so logging costs no pydantic import at cold start.
+        import os
 
-        level = get_settings().log_level
+        level = os.environ.get("LOG_LEVEL", "info").strip().lower()
+        if level not in ("debug", "info", "warning", "error"):
+            level = "info"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()

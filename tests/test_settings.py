@@ -55,3 +55,17 @@ def test_env_example_lists_every_setting():
     names = {line.split("=", 1)[0].lstrip("# ").strip() for line in text.splitlines() if "=" in line}
     missing = [f.upper() for f in Settings.model_fields if f.upper() not in names]
     assert not missing, f".env.example lacks {missing}"
+
+
+def test_function_refuses_to_start_in_production_with_unsafe_settings(monkeypatch):
+    import importlib.util
+
+    from tests.conftest import ROOT, reset_process_state
+
+    monkeypatch.setenv("ENVIRONMENT", "production")
+    monkeypatch.setenv("AI_PROVIDERS", "mock")
+    reset_process_state()
+    spec = importlib.util.spec_from_file_location("health_main_prod", ROOT / "functions/health/main.py")
+    module = importlib.util.module_from_spec(spec)
+    with pytest.raises(UnsafeSettingsError, match="SQLite.*mock"):
+        spec.loader.exec_module(module)

@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shared.logs import get_logger
-from shared.settings import get_settings
 
 log = get_logger("lafactoria.health")
 
@@ -24,6 +23,12 @@ Check = dict[str, Any]
 STATUS_ORDER = {"pass": 0, "warn": 1, "fail": 2}
 READINESS_KEYS = ("database:responseTime", "database:migrations", "providers:configured")
 _BACKUP_CACHE_SECONDS = 60.0
+
+
+def get_settings():
+    from shared.settings import get_settings as _get
+
+    return _get()
 
 
 def _now() -> str:

@@ -1,0 +1,162 @@
+"""Helpers shared by benchmarks: real servers, latency statistics, scratch databases."""
+
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+BARE = ("bench/bare/main.py", "bare")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def function_source(name: str) -> tuple[str, str]:
+    return (f"functions/{name}/main.py", name)
+
+
+def start_server(source: str, target: str, env: dict[str, str] | None = None, port: int | None = None):
+    port = port or free_port()
+    full_env = dict(os.environ) | (env or {})
+    proc = subprocess.Popen(
+        [str(BIN / "functions-framework"), "--source", str(ROOT / source), "--target", target,
+         "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    return proc, port
+
+
+def stop(proc) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> int:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    finally:
+        conn.close()
+
+
+def cold_start(source: str, target: str, path: str, env: dict[str, str] | None = None,
+               ok: tuple[int, ...] = (200,), timeout: float = 30.0) -> float:
+    """Seconds from process spawn to the first `ok` response on `path`."""
+    t0 = time.perf_counter()
+    proc, port = start_server(source, target, env)
+    try:
+        while time.perf_counter() - t0 < timeout:
+            try:
+                if get(port, path, timeout=2) in ok:
+                    return time.perf_counter() - t0
+            except OSError:
+                pass
+            time.sleep(0.003)
+        raise RuntimeError(f"{source} gave no {ok} on {path} within {timeout}s")
+    finally:
+        stop(proc)
+
+
+@contextmanager
+def running(source: str, target: str, env: dict[str, str] | None = None, ready_path: str = "/"):
+    proc, port = start_server(source, target, env)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            get(port, ready_path, timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                stop(proc)
+                raise RuntimeError(f"{source} did not start")
+            time.sleep(0.02)
+    try:
+        yield port
+    finally:
+        stop(proc)
+
+
+def latencies(call: Callable[[], object], n: int, warmup: int = 20) -> list[float]:
+    """Per-call wall time in milliseconds."""
+    for _ in range(warmup):
+        call()
+    out = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        call()
+        out.append((time.perf_counter() - t0) * 1000)
+    return out
+
+
+def pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    return {"p50": pct(values, 50), "p95": pct(values, 95), "p99": pct(values, 99), "mean": statistics.fmean(values)}
+
+
+class KeepAlive:
+    """One persistent HTTP/1.1 connection, so latency excludes TCP set-up."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+
+    def get(self, path: str, headers: dict[str, str] | None = None) -> int:
+        self.conn.request("GET", path, headers=headers or {})
+        resp = self.conn.getresponse()
+        resp.read()
+        return resp.status
+
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict[str, str] | None = None):
+        self.conn.request(method, path, body=body, headers=headers or {})
+        resp = self.conn.getresponse()
+        return resp.status, resp.read()
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+@contextmanager
+def scratch_postgres(prefix: str = "lf_bench"):
+    """A migrated PostgreSQL database for one benchmark, dropped afterwards; yields its URL."""
+    from shared import migrations
+    from tests.conftest import create_pg_database, drop_pg_database
+
+    url = create_pg_database(prefix)
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        from shared.database import dispose_engines
+
+        dispose_engines()
+        drop_pg_database(url)
+
+
+def row(label: str, value: float, unit: str, baseline: float | None = None) -> None:
+    ratio = f"  ({value / baseline:.2f}x baseline)" if baseline else ""
+    print(f"  {label:<48} {value:10.2f} {unit}{ratio}")
