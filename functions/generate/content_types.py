@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal
 
+from functions.generate.catalog import CATALOG, CONTENT_TYPE_IDS, ContentTypeId, TypeInfo  # noqa: F401 (re-exported)
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
@@ -121,53 +122,29 @@ class ReadingGuideQuestions(_Output):
 
 @dataclass(frozen=True)
 class ContentType:
-    """A content type as the API publishes it, with generation limits."""
+    """A content type as the API publishes it: catalogue entry plus its output model."""
 
-    id: str
-    name: str
-    description: str
+    info: TypeInfo
     model: type[_Output]
-    max_output_tokens: int  # per provider call; also the worst case a budget reserves
-    rate_weight: int  # relative cost for rate limiting (long types cost more)
+
+    def __getattr__(self, name: str) -> Any:  # id, name, description, max_output_tokens, rate_weight
+        return getattr(self.info, name)
 
     def schema(self) -> dict[str, Any]:
-        return json_schema(self.id)
+        return json_schema(self.info.id)
 
 
-CONTENT_TYPES: dict[str, ContentType] = {
-    t.id: t
-    for t in (
-        ContentType("master_content_outline", "Master content outline",
-                    "A course outline: overview, 3-10 learning objectives and 3-15 numbered sections with key points.",
-                    MasterContentOutline, 4096, 3),
-        ContentType("podcast_script", "Podcast script",
-                    "An educational podcast episode: introduction, main content, conclusion and speaker notes.",
-                    PodcastScript, 8192, 5),
-        ContentType("study_guide", "Study guide",
-                    "Objectives, key concepts, detailed content, practice exercises, assessment questions and a summary.",
-                    StudyGuide, 8192, 2),
-        ContentType("one_pager_summary", "One-pager summary",
-                    "An executive summary, 3-7 key takeaways and a short main text on one page.",
-                    OnePagerSummary, 2048, 2),
-        ContentType("detailed_reading_material", "Detailed reading material",
-                    "Long-form reading: introduction, 3-10 sections, conclusion and references.",
-                    DetailedReadingMaterial, 8192, 3),
-        ContentType("faq_collection", "FAQ collection",
-                    "5-15 frequently asked questions with answers, grouped by category.",
-                    FaqCollection, 4096, 2),
-        ContentType("flashcards", "Flashcards",
-                    "10-25 term/definition cards, each marked easy, medium or hard.",
-                    Flashcards, 4096, 1),
-        ContentType("reading_guide_questions", "Reading guide questions",
-                    "5-15 questions that guide a reader through the topic.",
-                    ReadingGuideQuestions, 2048, 1),
-    )
+_MODELS: dict[str, type[_Output]] = {
+    "master_content_outline": MasterContentOutline,
+    "podcast_script": PodcastScript,
+    "study_guide": StudyGuide,
+    "one_pager_summary": OnePagerSummary,
+    "detailed_reading_material": DetailedReadingMaterial,
+    "faq_collection": FaqCollection,
+    "flashcards": Flashcards,
+    "reading_guide_questions": ReadingGuideQuestions,
 }
-CONTENT_TYPE_IDS: tuple[str, ...] = tuple(CONTENT_TYPES)
-ContentTypeId = Literal[
-    "master_content_outline", "podcast_script", "study_guide", "one_pager_summary",
-    "detailed_reading_material", "faq_collection", "flashcards", "reading_guide_questions",
-]
+CONTENT_TYPES: dict[str, ContentType] = {tid: ContentType(info, _MODELS[tid]) for tid, info in CATALOG.items()}
 
 
 def get(content_type: str) -> ContentType:

@@ -7,16 +7,21 @@ from typing import Any
 
 from flask import Response
 
-from functions.generate import content_types, idempotency, store
-from functions.generate.payloads import FeedbackIn, GenerateRequest, ListQuery
+from functions.generate.catalog import CATALOG
 from shared import errors
 from shared.http import RequestContext, json_response
 
-DEFAULT_RATE_WEIGHT = max(t.rate_weight for t in content_types.CONTENT_TYPES.values())
+# Storage, idempotency, output models and the pipeline import lazily: they pull in
+# SQLAlchemy models and pydantic output schemas, which a cold start should not pay for
+# before the first request that needs them.
+
+DEFAULT_RATE_WEIGHT = max(t.rate_weight for t in CATALOG.values())
 
 
 @cache
 def _content_types_body() -> dict[str, Any]:
+    from functions.generate import content_types
+
     return {"content_types": [
         {"id": t.id, "name": t.name, "description": t.description, "schema": t.schema()}
         for t in content_types.CONTENT_TYPES.values()
@@ -36,7 +41,7 @@ def rate_weight(ctx: RequestContext) -> int:
     """
     try:
         body = ctx.json_body()
-        return content_types.get(body["content_type"]).rate_weight
+        return CATALOG[body["content_type"]].rate_weight
     except Exception:  # noqa: BLE001 - any malformed body
         return DEFAULT_RATE_WEIGHT
 
@@ -47,7 +52,9 @@ def create_content(ctx: RequestContext) -> Response:
         raise errors.Forbidden(
             "Processing of your data is restricted (GDPR Art. 18), so content cannot be generated. "
             "Lift the restriction with DELETE /v1/me/restriction.")
-    request: GenerateRequest = ctx.body()
+    from functions.generate import idempotency, store
+
+    request = ctx.body()
     key = idempotency.parse_key(ctx.request.headers.get(idempotency.HEADER))
     if key is not None:
         digest = idempotency.request_hash(request.model_dump(mode="json"))
@@ -70,20 +77,28 @@ def create_content(ctx: RequestContext) -> Response:
 
 
 def list_content(ctx: RequestContext) -> dict[str, Any]:
-    query: ListQuery = ctx.query()
+    from functions.generate import store
+
+    query = ctx.query()
     return store.list_items(ctx.user.user_id, limit=query.limit, cursor=query.cursor,
                             content_type=query.content_type)
 
 
 def get_content(ctx: RequestContext, item_id: str) -> dict[str, Any]:
+    from functions.generate import store
+
     return store.get_item(item_id, ctx.user)
 
 
 def delete_content(ctx: RequestContext, item_id: str) -> None:
+    from functions.generate import store
+
     store.delete_item(item_id, ctx.user)
 
 
 def add_feedback(ctx: RequestContext, item_id: str) -> Response:
     principal = ctx.user
-    feedback: FeedbackIn = ctx.body()
+    from functions.generate import store
+
+    feedback = ctx.body()
     return json_response(store.add_feedback(item_id, principal, feedback.rating, feedback.comment), 201)

@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.generate.content_types import ContentTypeId
+from functions.generate.catalog import ContentTypeId
 from shared.validation import Rating, text_field
 
 Audience = Literal["elementary", "middle_school", "high_school", "college", "adult_learning", "general"]
