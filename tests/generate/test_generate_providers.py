@@ -64,7 +64,9 @@ def test_success_uses_wire_format_and_prices_tokens(name, db, users, client_for,
         assert sent["tool_choice"] == {"type": "tool", "name": "emit_content"}
         assert sent["tools"][0]["input_schema"]["properties"]["items"]["minItems"] == 10
     else:
-        assert call["path"].endswith(":generateContent")
+        # express mode: API key alone, no project or location in the path
+        assert call["path"] == f"/v1beta1/publishers/google/models/{model}:generateContent"
+        assert call["headers"].get("x-goog-api-key") == "test-google-key"
         assert sent["generationConfig"]["responseMimeType"] == "application/json"
         assert "responseJsonSchema" in sent["generationConfig"]
     [event] = _events()
