@@ -124,10 +124,12 @@ _EASY_FILLERS = ["Take your time.", "You can do it.", "Look again.", "Think abou
                  "Read it one more time.", "Say it out loud."]
 _HARD_FILLERS = [
     "Consequently, interdisciplinary perspectives illuminate otherwise unexamined theoretical assumptions.",
-    "Methodological transparency substantially strengthens the credibility of interpretive generalizations.",
-    "Comparative institutional analysis frequently reveals considerable contextual variability.",
-    "Epistemological humility encourages provisional rather than definitive conclusions.",
+    "Methodological transparency matters because it substantially strengthens interpretive generalizations.",
+    "This means that comparative institutional analysis frequently reveals considerable contextual variability.",
+    "Epistemological humility therefore encourages provisional rather than definitive conclusions.",
 ]
+_EASY_QUESTIONS = ["What was your favorite part?", "What new word did you learn?", "Who would you tell about it?",
+                   "What do you want to know next?", "How did the reading make you feel?", "What picture came to your mind?"]
 _BLOOM_START = frozenset(
     """identify describe explain compare contrast classify apply analyze analyse evaluate create design
     calculate predict summarize summarise demonstrate justify interpret distinguish construct solve use
@@ -169,6 +171,7 @@ class _Writer:
     requested: list[str] = field(default_factory=list)  # the caller's objectives (not our defaults)
     ease: int = 0  # >0: plain sentences added per paragraph; <0: elaborating ones
     _cursor: dict[str, int] = field(default_factory=dict)
+    _count: int = 0
     _order: dict[str, list[str]] = field(default_factory=dict)
 
     def s(self, kind: str, topic: str | None = None, **extra: str) -> str:
@@ -187,14 +190,16 @@ class _Writer:
         return self.s("objective", O=_verb_phrase(self.objectives[i]))
 
     def seq(self, *parts: str, topic: str | None = None, **extra: str) -> list[str]:
-        """Sentences (bank kinds, or literal sentences ending in punctuation) with fillers per ease."""
+        """Sentences (bank kinds, or literal sentences ending in punctuation), with ease/4 plain
+        (ease > 0) or elaborating (ease < 0) sentences added per sentence on average."""
         out: list[str] = []
-        for n, part in enumerate(parts):
+        for part in parts:
             out.append(part if part[-1:] in ".?!" else self.s(part, topic=topic, **extra))
-            if self.ease > 0:
-                out.extend(_EASY_FILLERS[(n * 3 + k + self.rng.randrange(3)) % len(_EASY_FILLERS)] for k in range(self.ease))
-            elif self.ease < 0 and n % 2 == 0:
-                out.extend(_HARD_FILLERS[(n + k) % len(_HARD_FILLERS)] for k in range(-self.ease))
+            n = self._count
+            self._count += 1
+            extra_count = abs((n + 1) * self.ease) // 4 - abs(n * self.ease) // 4
+            bank = _EASY_FILLERS if self.ease > 0 else _HARD_FILLERS
+            out.extend(bank[(n + k) % len(bank)] for k in range(extra_count))
         return out
 
     def para(self, *parts: str, topic: str | None = None) -> str:
@@ -231,14 +236,14 @@ def _outline(w: _Writer, label: str) -> dict[str, Any]:
     objectives = w.objectives[:10]
     sections = [{"title": f"Getting started with {label}",
                  "description": w.para("intro", "explain", "example", "question"),
-                 "key_points": [w.s("explain"), w.s("example")]}]
+                 "key_points": [w.capped(500, "explain", topic=label), w.capped(500, "example", topic=label)]}]
     for i, objective in enumerate(objectives[:12]):
         sections.append({"title": f"Goal {i + 1}: {_label(objective, 70)}",
                          "description": w.para(w.objective(i), "explain", "example", "activity", "question"),
-                         "key_points": [w.s("explain"), w.s("activity"), w.s("question")]})
+                         "key_points": [w.capped(500, k, topic=label) for k in ("explain", "activity", "question")]})
     sections.append({"title": f"Review and practice: {label}",
                      "description": w.para("summary", "activity", "question", "close"),
-                     "key_points": [w.s("summary"), w.s("activity")]})
+                     "key_points": [w.capped(500, k, topic=label) for k in ("summary", "activity")]})
     for n, section in enumerate(sections, start=1):
         section["section_number"] = n
     return {"title": f"{label}: Course Outline",
@@ -311,6 +316,9 @@ def _reading(w: _Writer, label: str) -> dict[str, Any]:
         sections.append({"title": _label(objective, 90),
                          "content": w.para(w.objective(i), "explain", "example", "activity", "question")})
     sections.append({"title": f"Looking further at {label}", "content": w.para("explain", "example", "question", "summary")})
+    for section in sections:
+        while len(section["content"]) < 220:  # REFERENCE.md: reading sections of 200 characters or more
+            section["content"] += " " + w.para("explain")
     q = quote_plus(_label(w.topic, 120))
     return {"title": f"{label}: Reading", "introduction": w.para("intro", w.objective(0), "question"),
             "sections": sections[:10], "conclusion": w.para("summary", "activity", "close"),
@@ -336,13 +344,17 @@ def _flashcards(w: _Writer, label: str) -> dict[str, Any]:
     terms = [label] + [k for k in _key_words(w.topic, w.requested) if k.lower() != label.lower()]
     terms += ["Main idea", "Example", "Cause and effect", "Evidence", "Model", "Key vocabulary",
               "Common mistake", "Real-world use", "Review question", "Summary", "Prediction", "Comparison"]
-    unique = list(dict.fromkeys(t for t in terms if t))[:25]
     levels = ("easy", "medium", "hard")
     items = []
-    for n, term in enumerate(unique[: max(10, min(25, len(unique)))]):
+    for i, objective in enumerate(w.objectives[:8]):
+        items.append({"term": f"Goal {i + 1}: {_label(objective, 60)}",
+                      "definition": w.capped(500, w.objective(i), "example", topic=label),
+                      "difficulty": levels[(i + 1) % 3]})
+    unique = list(dict.fromkeys(t for t in terms if t))[: 25 - len(items)]
+    for n, term in enumerate(unique):
         definition = w.capped(500, "define", "example", topic=label, W=term)
         items.append({"term": term, "definition": definition, "difficulty": levels[n % 3]})
-    return {"title": f"{label}: Flashcards", "items": items}
+    return {"title": f"{label}: Flashcards", "items": items[:25]}
 
 
 _QUESTION_BANK = {
@@ -368,6 +380,7 @@ _QUESTION_BANK = {
                  "How would you {O}, substantiating your interpretation with evidence from the passage?",
                  "What empirical investigation could you design to evaluate the author's principal claims about {T}?",
                  "Which counterarguments to the author's interpretation would be most compelling, and why?",
+                 "Imagine applying the author's framework to a real-world case: which predictions about {T} would follow?",
                  "In your own analysis, how does this reading relate to broader scholarly debates?"],
 }
 
@@ -381,6 +394,8 @@ def _reading_guide(w: _Writer, label: str) -> dict[str, Any]:
             questions.extend(template.format(T=label, O=_verb_phrase(o)) for o in objectives)
         else:
             questions.append(template.format(T=label, O=""))
+    if w.ease > 0:  # too hard for the audience: add plain questions to the mix
+        questions[1:1] = _EASY_QUESTIONS[: (w.ease + 1) // 2]
     return {"title": f"{label}: Reading Guide Questions", "questions": list(dict.fromkeys(questions))[:15]}
 
 
@@ -408,7 +423,7 @@ def build(content_type: str, *, topic: str, audience: str, learning_objectives: 
 
     best: tuple[float, dict[str, Any]] | None = None
     ease, tried = 0, set()
-    while ease not in tried and len(tried) < 8:
+    while ease not in tried and len(tried) < 24:
         tried.add(ease)
         writer = _Writer(topic=" ".join(topic.split()).rstrip(".?!"), objectives=objectives,
                          register=register, rng=random.Random(seed), requested=list(learning_objectives), ease=ease)

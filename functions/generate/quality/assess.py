@@ -73,7 +73,7 @@ def assess(
     weaknesses: list[str] = []
     for name in sorted(dimensions, key=lambda k: dimensions[k]):
         if dimensions[name] < 1.0 or name == "factual":
-            weaknesses.extend(by_dimension[name][:4])
+            weaknesses.extend(by_dimension[name][:6])
     return QualityReport(
         overall=overall,
         passed=passed,

@@ -31,7 +31,7 @@ def _terms(text: str) -> dict[str, str]:
 
 
 def _share(terms: dict[str, str], doc: Document) -> tuple[float, list[str]]:
-    missing = [word for s, word in terms.items() if not doc.has_stem(s)]
+    missing = [word for word in terms.values() if not doc.has_word(word)]
     return (1 - len(missing) / len(terms)) if terms else 1.0, missing
 
 

@@ -102,7 +102,9 @@ _ATTRIBUTION = re.compile(
     r"(?:national|world|royal)\s+[a-z]+\s+(?:organization|organisation|society|academy|institute)|"
     r"nasa|unesco|census)"
 )
-_STATISTIC = re.compile(r"\b\d+(?:\.\d+)? ?(?:%|percent|per cent)|\b\d{1,3}(?:,\d{3})+\b|\b\d+(?:\.\d+)? (?:million|billion|trillion)\b")
+_STATISTIC = re.compile(r"\b\d+(?:\.\d+)? ?(?:%|percent|per cent)|\b\d+(?:\.\d+)? (?:million|billion|trillion)\b")
+# Worked examples and hypotheticals use numbers without claiming a statistic.
+_HYPOTHETICAL = re.compile(r"\b(?:imagine|for example|for instance|suppose|say|if|would|e\.g\.|consider|let's|try)\b")
 _PLACEHOLDER_REF = re.compile(r"example\.(?:com|org)|lorem|citation needed|\btbd\b|\btodo\b|\[.*?\]|insert ", re.IGNORECASE)
 
 
@@ -156,7 +158,8 @@ def score(doc: Document, content_type: str) -> tuple[float, list[str]]:
         weaknesses.append(
             f"factual: appeals to unnamed authority ({', '.join(sorted(set(vague))[:3])}) without naming a source"
         )
-    stats = _STATISTIC.findall(text)
+    stats = [m for sentence in doc.sentences if not _HYPOTHETICAL.search(sentence.lower())
+             for m in _STATISTIC.findall(sentence.lower())]
     if len(stats) >= 3 and not (attributed or has_references):
         penalty += 0.1
         weaknesses.append(f"factual: {len(stats)} statistics ({', '.join(stats[:3])}) without any source")

@@ -22,7 +22,7 @@ _EXAMPLE = re.compile(
 _EXPLAIN = re.compile(
     r"\b(?:because|therefore|so that|this means|which means|that means|as a result|that is why|"
     r"that's why|in other words|the reason|leads? to|results? in|due to|thus|this is how|this is why|"
-    r"which is why|so the|causes?|allows?|helps?|depends? on)\b"
+    r"which is why|so the|causes?|allows?|helps?|depends? on|consequently|hence|accordingly)\b"
 )
 _PRACTICE = re.compile(
     r"\b(?:try|practi[cs]e|exercises?|activity|activities|draw|write|sketch|calculate|solve|build|"
@@ -36,7 +36,7 @@ _ASSESS = re.compile(
 _OBJECTIVE_STATEMENT = re.compile(
     r"\b(?:by the end|you will (?:be able to|learn|know|discover|see|find out)|you'll (?:learn|know|be able|discover|see)|"
     r"learning objectives?|goals? (?:of|for) this|in this (?:episode|lesson|guide|unit|section|reading|page|summary),? (?:you|we)|"
-    r"we will (?:learn|explore|look at|cover|see)|we'll (?:learn|explore|look at|cover|see)|aims? to|this (?:guide|page|reading|episode) (?:covers|explains|shows))\b"
+    r"(?:you )?should be able to|(?:our|the|your) goal (?:is|will be) to|objectives? (?:is|are|of this \w+ (?:is|are)) to|we will (?:learn|explore|look at|cover|see)|we'll (?:learn|explore|look at|cover|see)|aims? to|this (?:guide|page|reading|episode) (?:covers|explains|shows))\b"
 )
 _BLOOM = frozenset(
     """identify describe explain compare contrast classify apply analyze analyse evaluate create design
@@ -185,7 +185,8 @@ EDUCATIONAL_WEIGHTS: dict[str, dict[str, float]] = {
 
 def _eng_questions(doc: Document) -> tuple[float, str]:
     n = sum(1 for s in doc.sentences if s.rstrip().endswith("?"))
-    return _sat(n, max(2.0, len(doc.units) / 3)), "never asks the learner a question; add questions that make them think"
+    target = max(2.0, len(doc.units) / 3)
+    return _sat(n, target), f"asks the learner {n} questions; add at least {target:.0f} that make them think"
 
 
 def _direct(doc: Document) -> tuple[float, str]:

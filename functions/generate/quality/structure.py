@@ -9,6 +9,7 @@ each item well formed); the score is the share of passed checks.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -49,6 +50,9 @@ class ChoiceRule:
 
 Rule = TextRule | ListRule | ObjectRule | NumberRule | ChoiceRule
 
+# "{topic}", "[insert example]", "lorem ipsum", "TODO": a template that was never filled in (a past failure).
+_PLACEHOLDER = re.compile(r"\{\{?\s*[a-z_]+\s*\}\}?|\[(?:insert|add|your|topic|placeholder)[^\]]*\]|lorem ipsum|\bTODO\b|\bTBD\b",
+                          re.IGNORECASE)
 _T = TextRule()
 _SUMMARY = TextRule(min_chars=20)
 _Q = TextRule(min_chars=5, question=True)
@@ -117,16 +121,19 @@ SPECS: dict[str, dict[str, Rule]] = {
 
 @dataclass
 class _Tally:
+    """Weighted field scores: each field scores 0..1, lists weigh 2, the title 0.5, other fields 1."""
+
     passed: float = 0.0
     total: float = 0.0
     problems: list[str] = field(default_factory=list)
 
-    def check(self, ok: bool, problem: str, weight: float = 1.0) -> bool:
+    def add(self, value: float, weight: float, problems: list[str]) -> None:
         self.total += weight
-        if ok:
-            self.passed += weight
-        else:
-            self.problems.append(problem)
+        self.passed += weight * max(0.0, min(1.0, value))
+        self.problems.extend(problems)
+
+    def check(self, ok: bool, problem: str, weight: float = 1.0) -> bool:
+        self.add(1.0 if ok else 0.0, weight, [] if ok else [problem])
         return ok
 
 
@@ -200,36 +207,43 @@ def _list_problems(rule: ListRule, value: Any, where: str) -> list[str]:
     return [p for i, v in enumerate(value) for p in _item_problems(rule.item, v, f"{where}[{i + 1}]")]
 
 
-def _check_list(tally: _Tally, name: str, rule: ListRule, value: Any) -> None:
-    if not tally.check(isinstance(value, list), f"{name} is not a list", 2.0):
-        return
+def _list_score(name: str, rule: ListRule, value: Any) -> tuple[float, list[str]]:
+    """count in range (else x0.4) x (half for the list, half for the share of well-formed items)
+    x numbering (else x0.6) x distinct items (else x0.8)."""
+    if not isinstance(value, list):
+        return 0.0, [f"{name} is not a list"]
     n = len(value)
-    tally.check(rule.min_items <= n <= rule.max_items,
-                f"{name} has {n} items; {rule.min_items}-{rule.max_items} are required", 2.0)
+    problems: list[str] = []
+    factor = 1.0
+    if not rule.min_items <= n <= rule.max_items:
+        factor *= 0.4
+        problems.append(f"{name} has {n} items; {rule.min_items}-{rule.max_items} are required")
     if not value:
-        tally.check(rule.min_items == 0, f"{name} is empty")
-        return
+        return (factor if rule.min_items == 0 else 0.0), problems
     bad_items: list[str] = []
     for i, item in enumerate(value):
         bad_items.extend(_item_problems(rule.item, item, f"{name}[{i + 1}]"))
     bad_count = len({p.split(" ", 1)[0].split(".")[0] for p in bad_items})
-    tally.total += 2.0
-    tally.passed += 2.0 * (1 - min(1.0, bad_count / n))
-    tally.problems.extend(bad_items[:4])
-    if len(bad_items) > 4:
-        tally.problems.append(f"{name}: {len(bad_items) - 4} more item problems")
+    factor *= 0.5 + 0.5 * (1 - min(1.0, bad_count / n))
     if isinstance(rule.item, ObjectRule) and rule.item.numbered:
         key = rule.item.numbered
         numbers = [item.get(key) if isinstance(item, dict) else None for item in value]
-        tally.check(numbers == list(range(1, n + 1)),
-                    f"{name} must be numbered 1 to {n} in order by {key} (found {numbers})")
+        if numbers != list(range(1, n + 1)):
+            factor *= 0.6
+            problems.append(f"{name} must be numbered 1 to {n} in order by {key} (found {numbers})")
     if rule.distinct is not None:
         keys = [
             " ".join(words(as_text(item if rule.distinct == "" else (item.get(rule.distinct) if isinstance(item, dict) else item)))).lower()
             for item in value
         ]
         dupes = n - len(set(keys))
-        tally.check(dupes == 0, f"{name} repeats itself ({dupes} duplicate{'s' if dupes != 1 else ''})")
+        if dupes:
+            factor *= 0.8
+            problems.append(f"{name} repeats itself ({dupes} duplicate{'s' if dupes != 1 else ''})")
+    problems.extend(bad_items[:4])  # list-level problems first: they matter more than one item
+    if len(bad_items) > 4:
+        problems.append(f"{name}: {len(bad_items) - 4} more item problems")
+    return factor, problems
 
 
 def score(content_type: str, content: Any) -> tuple[float, list[str]]:
@@ -240,20 +254,24 @@ def score(content_type: str, content: Any) -> tuple[float, list[str]]:
         return 0.0, ["structure: the document is not a JSON object"]
     tally = _Tally()
     for name, rule in spec.items():
+        weight = 2.0 if isinstance(rule, ListRule) else 0.5 if name == "title" else 1.0
         value = content.get(name)
-        if not tally.check(value is not None, f"{name} is missing", 3.0 if isinstance(rule, ListRule) else 2.0):
-            if isinstance(rule, ListRule):
-                tally.total += 3.0  # the count and item checks it cannot pass
-            continue
-        if isinstance(rule, ListRule):
-            _check_list(tally, name, rule, value)
+        if value is None:
+            tally.add(0.0, weight, [f"{name} is missing"])
+        elif isinstance(rule, ListRule):
+            list_value, problems = _list_score(name, rule, value)
+            tally.add(list_value, weight, problems)
         else:
             problem = _scalar_problem(rule, value)
-            tally.check(problem is None, f"{name} {problem}")
+            tally.add(0.0 if problem else 1.0, weight, [f"{name} {problem}"] if problem else [])
     extra: Callable[[_Tally, dict[str, Any]], None] | None = _EXTRA.get(content_type)
     if extra:
         extra(tally, content)
     value = tally.passed / tally.total if tally.total else 0.0
+    placeholders = sorted(set(_PLACEHOLDER.findall(as_text(content))))
+    if placeholders:  # the whole document is suspect, not one field
+        value *= 0.5
+        tally.problems.insert(0, f"unfilled template placeholders: {', '.join(placeholders[:3])}")
     return value, [f"structure: {p}" for p in tally.problems]
 
 

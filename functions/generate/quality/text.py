@@ -24,7 +24,7 @@ _ABBREVIATIONS = frozenset(
     nov dec u.s u.k a.m p.m ca min max avg""".split()
 )
 # Of those, the ones that may still close a sentence when a capital follows.
-_MAY_END = frozenset({"etc", "inc", "ltd", "co", "corp", "u.s", "u.k", "a.m", "p.m", "al"})
+_MAY_END = frozenset({"etc", "inc", "ltd", "co", "corp", "a.m", "p.m", "al"})
 _TITLES = frozenset({"mr", "mrs", "ms", "dr", "prof", "st", "mt", "sr", "jr", "no", "fig", "figs", "vol", "pp"})
 
 
@@ -63,7 +63,7 @@ def _period_ends_sentence(line: str, dot: int, end: int) -> bool:
     if len(token) == 1 and token.isalpha() and next_char.isupper():
         return False  # an initial: "J. K. Rowling"
     if re.fullmatch(r"(?:[a-z]\.)+[a-z]", token):
-        return not next_char or next_char.isupper()  # "U.S." style acronym at the end
+        return not next_char  # "the U.S. Senate": an acronym rarely ends a sentence mid-passage
     # Lowercase continuation after "." is an ellipsis or a typo, not a new sentence.
     return not next_char or not next_char.islower()
 
@@ -117,7 +117,8 @@ STOPWORDS = frozenset(
     learners student students know knowing explain describe identify define list discuss
     compare contrast analyze analyse apply evaluate create demonstrate recognize recognise
     summarize summarise outline basic basics introduction intro overview topic guide way ways
-    well get give go one two three new different important main key simple""".split()
+    well get give go one two three new different important main key simple role roles
+    importance purpose concept concepts idea ideas part parts thing things""".split()
 )
 
 
@@ -131,20 +132,21 @@ _TEXT_KEYS = (
     "question", "term", "title", "heading", "name", "prompt", "text", "content", "description",
     "definition", "answer", "explanation", "solution", "example", "key_points", "summary",
 )
+_LABELS = frozenset({"difficulty", "category", "section_number", "id", "estimated_duration_minutes"})
 # Leaves that are labels or metadata rather than prose to read.
 _NOT_PROSE = frozenset({"title", "term", "category", "difficulty", "section_number", "references",
                         "estimated_duration_minutes", "heading", "name", "id"})
 
 
 def as_text(value: Any) -> str:
-    """Tolerant text of a field: a string, an object with obvious text fields, or a list of those."""
+    """Tolerant text of a field: a string, an object (its obvious text fields first, then any
+    other text it holds), or a list of those. Labels such as difficulty or category are skipped."""
     if isinstance(value, str):
         return value
     if isinstance(value, dict):
-        parts = [as_text(value[k]) for k in _TEXT_KEYS if k in value]
-        if not parts:
-            parts = [as_text(v) for v in value.values() if isinstance(v, (str, list, dict))]
-        return " ".join(p for p in parts if p)
+        keys = [k for k in _TEXT_KEYS if k in value]
+        keys += [k for k in value if k not in keys and k not in _LABELS]
+        return " ".join(p for p in (as_text(value[k]) for k in keys) if p)
     if isinstance(value, (list, tuple)):
         return " ".join(p for p in (as_text(v) for v in value) if p)
     return ""
@@ -178,34 +180,50 @@ class Document:
     lower: str = field(init=False)
     stems: set[str] = field(init=False)
     stem_prefixes: dict[str, set[str]] = field(init=False)
+    word_prefixes: dict[str, set[str]] = field(init=False)
     word_count: int = field(init=False)
 
     def __post_init__(self) -> None:
         self.lower = "\n".join(self.passages).lower()
         self.word_count = len(self.word_list)
-        self.stems = {stem(w) for w in words(self.body) + words(self.title)}
-        prefixes: dict[str, set[str]] = {}
-        for s in self.stems:
-            if len(s) >= 6:
-                prefixes.setdefault(s[:6], set()).add(s)
-        self.stem_prefixes = prefixes
+        lowered = {w.lower() for w in words(self.body) + words(self.title)}
+        self.stems = {stem(w) for w in lowered}
+        self.stem_prefixes = _prefix_index(self.stems, 6)
+        self.word_prefixes = _prefix_index(lowered, 5)
 
-    def has_stem(self, s: str) -> bool:
-        """Whether the document uses this stem, allowing a different ending of a long word."""
+    def has_word(self, word: str) -> bool:
+        """Whether the document uses this word in some form: the same stem, or a long shared
+        beginning that differs only in the ending ("differs"/"difference", "photosynthesis"/"photosynthetic")."""
+        s = stem(word)
         if s in self.stems:
             return True
-        if len(s) < 6:
-            return False
-        for other in self.stem_prefixes.get(s[:6], ()):
-            shorter = min(len(s), len(other))
-            common = 0
-            for a, b in zip(s, other):
-                if a != b:
-                    break
-                common += 1
-            if common >= max(6, int(0.8 * shorter)):
-                return True
-        return False
+        if len(s) >= 6 and any(
+            _common_prefix(s, other) >= max(6, int(0.8 * min(len(s), len(other))))
+            for other in self.stem_prefixes.get(s[:6], ())
+        ):
+            return True
+        w = word.lower()
+        return len(w) >= 5 and any(
+            _common_prefix(w, other) >= max(5, min(len(w), len(other)) - 3)
+            for other in self.word_prefixes.get(w[:5], ())
+        )
+
+
+def _prefix_index(items: set[str], size: int) -> dict[str, set[str]]:
+    index: dict[str, set[str]] = {}
+    for item in items:
+        if len(item) >= size:
+            index.setdefault(item[:size], set()).add(item)
+    return index
+
+
+def _common_prefix(a: str, b: str) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
 
 
 def analyse(content: dict[str, Any]) -> Document:
