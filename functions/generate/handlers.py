@@ -61,7 +61,10 @@ def create_content(ctx: RequestContext) -> Response:
         replay = idempotency.begin(principal.user_id, key, digest, ctx.settings.retention_idempotency_hours)
         if replay is not None:
             status, body = replay
-            return json_response(body, status, {"Idempotent-Replayed": "true"})
+            headers = {"Idempotent-Replayed": "true"}
+            if status == 201 and isinstance(body, dict) and "id" in body:
+                headers["Location"] = f"/v1/content/{body['id']}"
+            return json_response(body, status, headers)
     try:
         from functions.generate import pipeline
 

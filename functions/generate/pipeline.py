@@ -227,7 +227,13 @@ class Run:
             completion, reservation, latency, used_kind = self._call(provider, call, kind)
             content, problems, raw = self._parse(completion)
             if content is not None:
-                report = (self.scorer or _assess)(ctype.id, content, self.request)
+                try:
+                    report = (self.scorer or _assess)(ctype.id, content, self.request)
+                except Exception:
+                    # The call happened and cost money: record it before the error becomes a 500.
+                    self._settle(reservation, self._ledger_fields(provider, used_kind, "error", completion,
+                                                                  latency_ms=latency, note="quality assessment failed"))
+                    raise
                 fields = self._ledger_fields(provider, used_kind, "success" if report.passed else "low_quality",
                                              completion, latency_ms=latency)
                 pending = {"fields": fields, "reservation": reservation}
