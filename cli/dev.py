@@ -52,6 +52,8 @@ def create_dev_app():
     @flask_app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
     @flask_app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
     def dispatch(path):
+        if request.path == "/openapi.json":  # every function has one; here it is the merged document
+            return fallback(request)
         for app in apps.values():
             if app.matches(request.path):
                 return app(request)
