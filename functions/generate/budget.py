@@ -18,7 +18,7 @@ A reservation left behind by a crashed instance stops counting after
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from shared import errors

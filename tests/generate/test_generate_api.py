@@ -331,8 +331,10 @@ def test_no_llm_sdk_imported_on_the_mock_path(db, users):
     )
     import os
 
+    from tests.conftest import ROOT
+
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=dict(os.environ),
-                         cwd=str(__import__("tests.conftest", fromlist=["ROOT"]).ROOT), timeout=60)
+                         cwd=str(ROOT), timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
 

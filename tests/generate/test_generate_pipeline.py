@@ -7,11 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import auth
 from tests.generate.conftest import StubReport
 from tests.generate.documents import document
 from tests.generate.fake_providers import Reply
-from tests.generate.test_generate_providers import BODY, _events, _post
+from tests.generate.test_generate_providers import _events, _post
 
 
 def test_failover_to_second_provider_records_every_attempt(db, users, client_for, use_providers, stub_gate):
@@ -189,7 +188,7 @@ def test_unpriced_model_is_recorded_as_unknown_cost_not_zero(db, users, client_f
     assert event.cost_usd is None and event.cost_known is False
 
 
-def test_concurrent_reservations_never_overspend(pg, users, use_providers, stub_gate):
+def test_concurrent_reservations_never_overspend(db, users, use_providers, stub_gate):
     """Eight threads race for a budget with room for three worst cases: exactly three get through."""
     import threading
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from tests.conftest import auth
-from tests.generate.conftest import StubReport
+from tests.generate.documents import document
 from tests.generate.fake_providers import Reply
 
 PROVIDERS = ["openai", "anthropic", "vertex"]
@@ -35,8 +35,7 @@ def _post(client, key, body=BODY, **headers):
 @pytest.mark.parametrize("name", PROVIDERS)
 def test_success_uses_wire_format_and_prices_tokens(name, db, users, client_for, use_providers, stub_gate):
     server = use_providers(name)
-    server.script(name, Reply(document=__import__("tests.generate.documents", fromlist=["document"]).document("flashcards"),
-                              input_tokens=1000, output_tokens=2000))
+    server.script(name, Reply(document=document("flashcards"), input_tokens=1000, output_tokens=2000))
     _, key = users()
     resp = _post(client_for("generate"), key)
     assert resp.status_code == 201, resp.get_json()
@@ -76,8 +75,6 @@ def test_success_uses_wire_format_and_prices_tokens(name, db, users, client_for,
 
 @pytest.mark.parametrize("name", PROVIDERS)
 def test_429_with_retry_after_is_retried_after_waiting(name, db, users, client_for, use_providers, stub_gate):
-    import time
-
     server = use_providers(name)
     server.script(name, Reply(status=429, headers={"Retry-After": "1"}))
     _, key = users()
@@ -157,8 +154,6 @@ def test_malformed_http_body_is_a_provider_error(name, db, users, client_for, us
 
 
 def test_html_and_script_are_stripped_from_output(db, users, client_for, use_providers, stub_gate):
-    from tests.generate.documents import document
-
     server = use_providers("openai")
     doc = document("flashcards")
     doc["title"] = "<b>Bold</b> cards<script>alert('x')</script>"
