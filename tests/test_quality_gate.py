@@ -246,3 +246,18 @@ def test_one_failed_dimension_caps_overall():
     assert off_topic.dimensions["coverage"] < 0.3
     assert off_topic.overall <= off_topic.dimensions["coverage"] + 0.25
     assert not off_topic.passed
+
+
+def test_every_dimension_can_fail():
+    """No signal is unable to fail (a past mistake): across the poor documents and an empty one,
+    each dimension reaches a low score."""
+    lowest = {d: 1.0 for d in DIMENSIONS}
+    for path in DOCS.glob("*.json"):
+        spec = json.loads(path.read_text())
+        for case in spec["poor"]:
+            report = _run(path.stem, case["content"], spec)
+            lowest = {d: min(v, report.dimensions[d]) for d, v in lowest.items()}
+    empty = assess("study_guide", {"title": "Fractions"}, topic="Fractions", audience="elementary")
+    lowest = {d: min(v, empty.dimensions[d]) for d, v in lowest.items()}
+    assert all(v <= 0.25 for v in lowest.values()), lowest
+    assert empty.dimensions["readability"] == 0.0 and empty.dimensions["educational_value"] < 0.2

@@ -7,23 +7,16 @@ objective in `learning_objectives` does not count as covering it.
 
 from __future__ import annotations
 
-import functools
-
-from functions.generate.quality.text import Document, content_words, stem, words
+from functions.generate.quality.text import Document, content_words, stem, word_set, words
 
 MAX_TERMS = 12  # a long topic is judged on its most specific (longest) words
-
-
-@functools.lru_cache(maxsize=20_000)
-def _stem(word: str) -> str:
-    return stem(word)
 
 
 def _terms(text: str) -> dict[str, str]:
     """stem -> the word as written, for the meaningful words of a topic or objective."""
     found: dict[str, str] = {}
     for w in content_words(text) or [w for w in words(text) if not w.isdigit()]:
-        found.setdefault(_stem(w), w)
+        found.setdefault(stem(w), w)
     if len(found) > MAX_TERMS:
         keep = sorted(found, key=lambda s: (-len(found[s]), s))[:MAX_TERMS]
         found = {s: found[s] for s in keep}
@@ -40,17 +33,16 @@ def _topic_score(topic: str, doc: Document) -> tuple[float, list[str]]:
     if not terms:
         return 1.0, []
     share, missing = _share(terms, doc)
-    unit_stems = [{_stem(w) for w in words(u)} for u in doc.units]
-    mentioning = sum(1 for u in unit_stems if u & terms.keys())
-    spread = mentioning / len(unit_stems) if unit_stems else 0.0
-    in_title = bool({_stem(w) for w in words(doc.title)} & terms.keys())
+    mentioning = sum(1 for u in doc.units if any(stem(w) in terms for w in word_set(u)))
+    spread = mentioning / len(doc.units) if doc.units else 0.0
+    in_title = bool({stem(w) for w in words(doc.title)} & terms.keys())
     value = 0.5 * min(1.0, share / 0.75) + 0.35 * min(1.0, spread / 0.5) + 0.15 * in_title
     weaknesses = []
     if missing:
         weaknesses.append(f"coverage: the topic words {', '.join(repr(m) for m in missing)} never appear in the text")
-    if spread < 0.5 and unit_stems:
+    if spread < 0.5 and doc.units:
         weaknesses.append(
-            f"coverage: only {mentioning} of {len(unit_stems)} parts mention the topic {topic!r}; keep every part on it"
+            f"coverage: only {mentioning} of {len(doc.units)} parts mention the topic {topic!r}; keep every part on it"
         )
     if not in_title:
         weaknesses.append(f"coverage: the title does not name the topic {topic!r}")

@@ -13,30 +13,44 @@ import re
 import statistics
 from typing import Any, Callable
 
-from functions.generate.quality.text import Document, as_text, words
+from functions.generate.quality.text import Document, PhraseSet, as_text, words
 
-_EXAMPLE = re.compile(
-    r"\b(?:for example|for instance|such as|e\.g\.|imagine|consider|picture this|to illustrate|"
-    r"an example|a good example|case study|suppose|let's say|like when|think of|take the case)\b"
+def _expand(template: str, *choices: str) -> str:
+    """'you will {0}' with 'learn|know' -> 'you will learn|you will know'."""
+    return "|".join(template.format(c) for c in "|".join(choices).split("|"))
+
+
+_EXAMPLE = PhraseSet(
+    "for example|for instance|such as|e.g.|imagine|consider|picture this|to illustrate|an example|"
+    "a good example|case study|suppose|let's say|like when|think of|take the case"
 )
-_EXPLAIN = re.compile(
-    r"\b(?:because|therefore|so that|this means|which means|that means|as a result|that is why|"
-    r"that's why|in other words|the reason|leads? to|results? in|due to|thus|this is how|this is why|"
-    r"which is why|so the|causes?|allows?|helps?|depends? on|consequently|hence|accordingly)\b"
+_EXPLAIN = PhraseSet(
+    "because|therefore|so that|this means|which means|that means|as a result|that is why|that's why|"
+    "in other words|the reason|lead to|leads to|led to|result in|results in|due to|thus|this is how|"
+    "this is why|which is why|so the|cause|causes|allow|allows|help|helps|depend on|depends on|"
+    "consequently|hence|accordingly"
 )
-_PRACTICE = re.compile(
-    r"\b(?:try|practi[cs]e|exercises?|activity|activities|draw|write|sketch|calculate|solve|build|"
-    r"make a|experiment|observe|measure|sort|match|role-play|discuss|label|plan|design|compare|"
-    r"list|record|test it|work out)\b"
+_PRACTICE = PhraseSet(
+    "try|practice|practise|exercise|exercises|activity|activities|draw|write|sketch|calculate|solve|"
+    "build|make a|experiment|observe|measure|sort|match|role-play|discuss|label|plan|design|compare|"
+    "list|record|test it|work out"
 )
-_ASSESS = re.compile(
-    r"\b(?:quiz|check your understanding|self-check|test yourself|review questions?|ask yourself|"
-    r"can you|explain why|recap|check:|question:)\b"
+_ASSESS = PhraseSet(
+    "quiz|check your understanding|self-check|test yourself|review question|review questions|"
+    "ask yourself|can you|explain why|recap"
 )
-_OBJECTIVE_STATEMENT = re.compile(
-    r"\b(?:by the end|you will (?:be able to|learn|know|discover|see|find out)|you'll (?:learn|know|be able|discover|see)|"
-    r"learning objectives?|goals? (?:of|for) this|in this (?:episode|lesson|guide|unit|section|reading|page|summary),? (?:you|we)|"
-    r"(?:you )?should be able to|(?:our|the|your) goal (?:is|will be) to|objectives? (?:is|are|of this \w+ (?:is|are)) to|we will (?:learn|explore|look at|cover|see)|we'll (?:learn|explore|look at|cover|see)|aims? to|this (?:guide|page|reading|episode) (?:covers|explains|shows))\b"
+_OBJECTIVE_STATEMENT = PhraseSet(
+    "by the end|should be able to|learning objective|learning objectives|aim to|aims to|"
+    + _expand("you will {0}", "be able to|learn|know|discover|see|find out") + "|"
+    + _expand("you'll {0}", "be able to|learn|know|discover|see|find out") + "|"
+    + _expand("{0} goal is to", "our|the|your") + "|goal will be to|objective is to|objectives are to|"
+    + _expand("{0} of this", "goal|goals|aim") + "|" + _expand("{0} for this", "goal|goals") + "|"
+    + _expand("we will {0}", "learn|explore|look at|cover|see") + "|"
+    + _expand("we'll {0}", "learn|explore|look at|cover|see") + "|"
+    + _expand("in this {0} you", "episode|lesson|guide|unit|section|reading|page|summary") + "|"
+    + _expand("in this {0} we", "episode|lesson|guide|unit|section|reading|page|summary") + "|"
+    + _expand("this {0} covers", "guide|page|reading|episode") + "|"
+    + _expand("this {0} explains", "guide|page|reading|episode")
 )
 _BLOOM = frozenset(
     """identify describe explain compare contrast classify apply analyze analyse evaluate create design
@@ -45,19 +59,20 @@ _BLOOM = frozenset(
     outline discuss measure test label locate sequence order explore model estimate critique develop
     differentiate formulate propose state give show draw write build observe choose decide""".split()
 )
-_HIGHER_ORDER = re.compile(
-    r"\b(?:why|how (?:does|do|did|would|could|might|can|is|are)|what would happen|what if|compare|contrast|"
-    r"evaluate|justify|predict|explain|analy[sz]e|design|in your own words|do you think|what might|"
-    r"how might|which .{1,40} better|argue|critique|what evidence|relate|connect)\b"
+_HIGHER_ORDER = PhraseSet(
+    "why|" + _expand("how {0}", "does|do|did|would|could|might|can|is|are") + "|what would happen|what if|"
+    "compare|contrast|evaluate|justify|predict|explain|analyze|analyse|design|in your own words|"
+    "do you think|what might|which is better|argue|critique|what evidence|relate|connect"
 )
-_DIRECT = re.compile(r"\b(?:you|your|you're|you'll|you've|yourself|let's|let us|we|we'll|we're|our|us)\b")
-_VIVID = re.compile(
-    r"\b(?:imagine|picture|story|stories|like a|just like|think of|think about|real[- ]life|real[- ]world|"
-    r"everyday|every day|did you know|surprising|fun fact|for example|for instance|remember when|"
-    r"at home|in your kitchen|in your town|on a farm|at school|in the park|tip:|mnemonic|trick)\b"
+_DIRECT = PhraseSet("you|your|you're|you'll|you've|yourself|let's|let us|we|we'll|we're|our|us")
+_VIVID = PhraseSet(
+    "imagine|picture|story|stories|like a|just like|think of|think about|real-life|real life|real-world|"
+    "real world|everyday|every day|did you know|surprising|fun fact|for example|for instance|"
+    "remember when|at home|in your kitchen|in your town|on a farm|at school|in the park|tip|mnemonic|trick"
 )
-_ANCHOR = re.compile(
-    r"\b(?:the (?:text|reading|author|passage|chapter|article|section|book|story|writer)|evidence|quote|paragraph)\b"
+_ANCHOR = PhraseSet(
+    "the text|the reading|the author|the passage|the chapter|the article|the section|the book|"
+    "the story|the writer|evidence|quote|paragraph"
 )
 _QUESTION_OPENER = re.compile(r"^\W*(\w+)")
 
@@ -91,7 +106,7 @@ def _objectives(doc: Document) -> tuple[float, str]:
         measurable = sum(1 for o in listed if {w.lower() for w in words(o)[:4]} & _BLOOM)
         value = 0.5 * _sat(len(listed), 3) + 0.5 * measurable / len(listed)
         return value, "learning objectives should each start with a measurable verb (explain, compare, calculate...)"
-    stated = _OBJECTIVE_STATEMENT.search(doc.lower)
+    stated = _OBJECTIVE_STATEMENT.find_in(doc)
     return (1.0 if stated else 0.0), "never tells the learner what they will be able to do (e.g. 'By the end, you will be able to...')"
 
 
@@ -100,13 +115,13 @@ def _examples_target(doc: Document) -> float:
 
 
 def _examples(doc: Document) -> tuple[float, str]:
-    n = len(_EXAMPLE.findall(doc.lower))
+    n = _EXAMPLE.count_in(doc)
     target = _examples_target(doc)
     return _sat(n, target), f"has {n} concrete examples (for example, such as, imagine); aim for at least {target:.0f}"
 
 
 def _explanation(doc: Document) -> tuple[float, str]:
-    n = len(_EXPLAIN.findall(doc.lower))
+    n = _EXPLAIN.count_in(doc)
     rate = n * 100 / max(doc.word_count, 1)
     return _sat(rate, 1.2), "states facts without explaining them; say why and how (because, this means, as a result)"
 
@@ -114,10 +129,10 @@ def _explanation(doc: Document) -> tuple[float, str]:
 def _practice(doc: Document) -> tuple[float, str]:
     exercises = _texts(doc.content.get("practice_exercises"))
     if "practice_exercises" in doc.content:
-        active = sum(1 for e in exercises if _PRACTICE.search(e.lower()) or "?" in e)
+        active = sum(1 for e in exercises if _PRACTICE.any(e) or "?" in e)
         return 0.5 * _sat(len(exercises), 3) + 0.5 * (active / len(exercises) if exercises else 0.0), \
             "practice exercises should ask the learner to do something (solve, draw, write, compare)"
-    n = len(_PRACTICE.findall(doc.lower))
+    n = _PRACTICE.count_in(doc)
     return _sat(n, max(2.0, doc.word_count / 400)), "gives the learner nothing to do; add a short activity or exercise (try, draw, list, solve)"
 
 
@@ -125,16 +140,16 @@ def _assessment(doc: Document) -> tuple[float, str]:
     if "assessment_questions" in doc.content:
         qs = _texts(doc.content.get("assessment_questions"))
         return _sat(len(qs), 5), "needs at least 5 assessment questions that check understanding"
-    n = sum(1 for s in doc.sentences if s.rstrip().endswith("?")) + len(_ASSESS.findall(doc.lower))
+    n = sum(1 for s in doc.sentences if s.rstrip().endswith("?")) + _ASSESS.count_in(doc)
     return _sat(n, 3), "never checks understanding; add questions the learner should be able to answer"
 
 
 def _higher_order(doc: Document) -> tuple[float, str]:
     qs = _questions(doc)
     if len(qs) >= 3:
-        share = sum(1 for q in qs if _HIGHER_ORDER.search(q.lower())) / len(qs)
+        share = sum(1 for q in qs if _HIGHER_ORDER.any(q)) / len(qs)
         return _sat(share, 0.5), "questions only ask for recall; ask why/how, to compare, predict or apply"
-    n = len(_HIGHER_ORDER.findall(doc.lower))
+    n = _HIGHER_ORDER.count_in(doc)
     return _sat(n, 3), "does not ask the learner to reason (why, how, compare, predict, apply)"
 
 
@@ -159,7 +174,7 @@ def _difficulty_mix(doc: Document) -> tuple[float, str]:
 
 def _anchoring(doc: Document) -> tuple[float, str]:
     qs = _questions(doc)
-    share = sum(1 for q in qs if _ANCHOR.search(q.lower())) / len(qs) if qs else 0.0
+    share = sum(1 for q in qs if _ANCHOR.any(q)) / len(qs) if qs else 0.0
     return _sat(share, 0.4), "questions should send the reader back to the text (the author, the passage, evidence)"
 
 
@@ -190,22 +205,22 @@ def _eng_questions(doc: Document) -> tuple[float, str]:
 
 
 def _direct(doc: Document) -> tuple[float, str]:
-    rate = len(_DIRECT.findall(doc.lower)) * 100 / max(doc.word_count, 1)
+    rate = _DIRECT.count_in(doc) * 100 / max(doc.word_count, 1)
     return _sat(rate, 2.0), "never speaks to the learner; address them directly (you, let's)"
 
 
 def _vivid(doc: Document) -> tuple[float, str]:
-    n = len(_VIVID.findall(doc.lower))
+    n = _VIVID.count_in(doc)
     return _sat(n, max(2.0, doc.word_count / 300)), "is abstract; add everyday examples, images or stories (imagine, think of, real-life)"
 
 
 def _activities(doc: Document) -> tuple[float, str]:
-    n = len(_PRACTICE.findall(doc.lower))
+    n = _PRACTICE.count_in(doc)
     return _sat(n, max(2.0, doc.word_count / 400)), "has no activity; invite the learner to try, draw, list or discuss something"
 
 
 def _variety(doc: Document) -> tuple[float, str]:
-    lengths = [len(words(s)) for s in doc.sentences]
+    lengths = [len(s.split()) for s in doc.sentences]
     if len(lengths) < 3:
         return 0.0, "too few sentences to vary"
     mean = statistics.fmean(lengths)

@@ -8,6 +8,7 @@ sentence count is not fooled by abbreviations or decimals.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from functions.generate.quality.syllables import syllables
@@ -48,13 +49,16 @@ class Grades:
         return self.syllables / self.words
 
 
-def grades(word_list: list[str], sentence_count: int) -> Grades | None:
-    """The three grade formulas over counted words; None when there is too little text."""
+def grades(word_list: list[str], sentence_count: int, counts: Counter[str] | None = None) -> Grades | None:
+    """The three grade formulas over counted words; None when there is too little text.
+
+    `counts` (word -> occurrences) lets each distinct word be looked up once."""
     n_words = len(word_list)
     if n_words < MIN_WORDS or sentence_count < 1:
         return None
-    n_syll = sum(syllables(w) for w in word_list)
-    n_letters = sum(len(w) - w.count("'") - w.count("\u2019") - w.count("-") for w in word_list)
+    counts = counts if counts is not None else Counter(word_list)
+    n_syll = sum(n * syllables(w) for w, n in counts.items())
+    n_letters = sum(n * (len(w) - w.count("'") - w.count("\u2019") - w.count("-")) for w, n in counts.items())
     wps = n_words / sentence_count
     spw = n_syll / n_words
     lpw = n_letters / n_words
@@ -80,7 +84,7 @@ def band_for(audience: str) -> tuple[float, float]:
 
 def score(doc: Document, audience: str) -> tuple[float, list[str], Grades | None]:
     band = band_for(audience)
-    g = grades(doc.word_list, len(doc.sentences))
+    g = grades(doc.word_list, len(doc.sentences), doc.word_counts)
     if g is None:
         return 0.0, [f"readability: only {doc.word_count} words of prose; too little text to read or to assess"], None
     value = band_score(g.mean, band)
