@@ -67,7 +67,7 @@ def persist(generated, request, *, user_id: str, request_id: str) -> dict[str, A
         if generated.final_event is not None:
             generated.final_event.content_id = item.id
             write_event(session, generated.final_event, generated.reservation_id)
-        if len(generated.attempts) > 1 or generated.reservation_id is not None:
+        if generated.final_event is None or len(generated.attempts) > 1:  # rows already written: link them
             session.execute(update(UsageEvent).where(UsageEvent.request_id == request_id,
                                                      UsageEvent.content_id.is_(None))
                             .values(content_id=item.id))

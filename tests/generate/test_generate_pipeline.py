@@ -216,3 +216,22 @@ def test_concurrent_reservations_never_overspend(db, users, use_providers, stub_
     for t in threads:
         t.join()
     assert results.count("ok") == 3 and results.count("TooManyRequests") == 5
+
+
+def test_budget_hit_after_a_low_score_returns_that_document(db, users, client_for, use_providers, stub_gate):
+    """The cap stops further calls, but the document already paid for is stored and linked to its row."""
+    from functions.generate import budget
+
+    server = use_providers("anthropic")
+    worst = budget.worst_case_usd("anthropic", "claude-sonnet-4-5", 4000, 4096)
+    use_providers("anthropic", USER_DAILY_BUDGET_USD=str(worst + worst / 2))
+    server.script("anthropic", Reply(document=document("flashcards"), input_tokens=1500, output_tokens=4096))
+    stub_gate(StubReport(overall=0.6, passed=False, weaknesses=["w"]))
+    _, key = users()
+    resp = _post(client_for("generate"), key)
+    assert resp.status_code == 201, resp.get_json()
+    item = resp.get_json()
+    assert item["quality"]["passed"] is False and item["attempts"] == 1
+    assert len(server.calls("anthropic")) == 1
+    [event] = _events()
+    assert (event.outcome, event.content_id) == ("low_quality", item["id"])
