@@ -325,7 +325,7 @@ def write_event(session, event, reservation_id: str | None) -> None:
 
     columns = {c: getattr(event, c) for c in (
         "kind", "outcome", "input_tokens", "output_tokens", "cost_usd", "cost_known", "price_version",
-        "latency_ms", "error", "attempt")}
+        "latency_ms", "error", "attempt", "content_id")}
     session.execute(update(UsageEvent).where(UsageEvent.id == reservation_id).values(**columns))
     event.id = reservation_id
 
