@@ -9,7 +9,8 @@ all of them alike; each request's overhead is its time minus the bare request
 of the same round. The mock provider's own time (its ledger `latency_ms`) is
 reported and also subtracted for the platform-only figure.
 
-Cold start: process spawn to the first 200 of `GET /v1/content-types` with a
+Cold start: process spawn to the first 200 of `GET /openapi.json` (the
+function's own code, no database), and of `GET /v1/content-types` with a
 key (routing, auth and the database paid for; no provider call), with
 `AI_PROVIDERS=openai,anthropic,vertex` configured so a non-lazy SDK import
 would show; and to the first 201 of a mock `POST /v1/content`. Bare and
@@ -137,13 +138,15 @@ def run() -> None:
         env = base_env | {"DATABASE_URL": pg_url}
         providers_env = env | {"AI_PROVIDERS": "openai,anthropic,vertex", "OPENAI_API_KEY": "sk-bench-unused",
                                "ANTHROPIC_API_KEY": "bench-unused", "GOOGLE_API_KEY": "bench-unused"}
-        cold = {"bare": [], "types": [], "post": []}
+        cold = {"bare": [], "openapi": [], "types": [], "post": []}
         for _ in range(COLD_RUNS):
             cold["bare"].append(_cold(*BARE, env, "GET", "/", None, 200) * 1000)
+            cold["openapi"].append(_cold(*gen, providers_env, "GET", "/openapi.json", None, 200) * 1000)
             cold["types"].append(_cold(*gen, providers_env, "GET", "/v1/content-types",
                                        headers["PostgreSQL"], 200) * 1000)
             cold["post"].append(_cold(*gen, env, "POST", "/v1/content", headers["PostgreSQL"], 201) * 1000)
         bare_cold = _median(cold["bare"])
         row("bare functions-framework", bare_cold, "ms")
+        row("generate GET /openapi.json (no key, no database)", _median(cold["openapi"]), "ms", bare_cold)
         row("generate GET /v1/content-types, providers set (goal <= 1.5x)", _median(cold["types"]), "ms", bare_cold)
         row("generate first mock POST /v1/content", _median(cold["post"]), "ms", bare_cold)
