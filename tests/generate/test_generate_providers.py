@@ -164,3 +164,22 @@ def test_html_and_script_are_stripped_from_output(db, users, client_for, use_pro
     assert item["content"]["title"] == "Bold cards"
     assert item["content"]["items"][0]["definition"] == "Use  never; 5 < 6 is fine here."
     assert "<script" not in json.dumps(item) and "alert" not in json.dumps(item)
+
+
+def test_vertex_with_a_project_uses_project_and_location(db, users, client_for, use_providers, env, stub_gate,
+                                                         monkeypatch):
+    """Without an API key, Vertex mode addresses the project and location (credentials from ADC)."""
+    import google.auth
+    from google.oauth2.credentials import Credentials
+
+    server = use_providers("vertex")
+    env(GOOGLE_API_KEY=None, GOOGLE_CLOUD_PROJECT="lf-test-project", GOOGLE_CLOUD_LOCATION="europe-west4")
+    adc = Credentials(token="adc-test-token")  # what application default credentials would provide
+    monkeypatch.setattr(google.auth, "default", lambda *a, **k: (adc, "lf-test-project"))
+    _, key = users()
+    resp = _post(client_for("generate"), key)
+    assert resp.status_code == 201, resp.get_json()
+    [call] = server.calls("vertex")
+    assert call["path"].startswith("/v1beta1/projects/lf-test-project/locations/europe-west4/publishers/google/models/")
+    headers = {k.lower(): v for k, v in call["headers"].items()}
+    assert "x-goog-api-key" not in headers and headers["authorization"] == "Bearer adc-test-token"
