@@ -47,3 +47,34 @@ def test_failover_over_http_records_every_attempt(db, users, function_server, fa
     assert item["usage"] == {"input_tokens": 1500, "output_tokens": 2500, "cost_usd": 0.042}
     fetched = requests.get(server.url + f"/v1/content/{item['id']}", headers=auth(key), timeout=10).json()
     assert fetched == item
+
+
+def test_budget_holds_across_two_instances(db, users, function_server, fake_server):
+    """Six concurrent requests over two instances, room for two worst cases: two calls, four 429s."""
+    import threading
+
+    from functions.generate import budget
+
+    prompt_chars = 6000  # above any flashcards prompt, so the real reservations are smaller than this bound
+    worst = budget.worst_case_usd("openai", "gpt-4o-mini", prompt_chars, 4096)
+    env = provider_env(fake_server, "openai", USER_DAILY_BUDGET_USD=str(worst * 2 + worst / 4))
+    env["DATABASE_URL"] = db.url
+    good = mock_content.build("flashcards", topic="Photosynthesis", audience="general", learning_objectives=[],
+                              language="en", attempt=1)  # passes the real gate: one call per admitted request
+    fake_server.script("openai", *[Reply(document=good, delay=1.5) for _ in range(6)])
+    servers = [function_server("generate", env={**os.environ, **env}) for _ in range(2)]
+    _, key = users()
+    body = {"content_type": "flashcards", "topic": "Photosynthesis"}
+    statuses: list[int] = []
+
+    def post(i: int) -> None:
+        r = requests.post(servers[i % 2].url + "/v1/content", json=body, headers=auth(key), timeout=60)
+        statuses.append(r.status_code)
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(statuses) == [201, 201, 429, 429, 429, 429]
+    assert len(fake_server.calls("openai")) == 2
