@@ -179,7 +179,9 @@ def standard_middleware(function_name: str) -> list[Middleware]:
     Kept here so a function's `main.py` never changes when a cross-cutting
     concern is added. Each middleware must be cheap to construct (no I/O).
     """
-    return []
+    from shared.metrics import RequestMetricsMiddleware
+
+    return [RequestMetricsMiddleware(function_name)]
 
 
 class FunctionApp:

@@ -83,6 +83,33 @@ class Settings(BaseSettings):
     log_level: str = "info"
     health_cache_seconds: float = Field(5.0, ge=0)
 
+    # Request metrics capture (shared/metrics.py): buffered, written in batches.
+    metrics_enabled: bool = True
+    metrics_flush_seconds: float = Field(2.0, gt=0, le=300)
+    metrics_batch_size: int = Field(500, ge=1, le=100_000)
+    metrics_buffer_max: int = Field(20_000, ge=1)
+
+    # Alert rules of the alert-check job (jobs/alert_rules.py; docs/RUNBOOK.md).
+    alert_min_requests: int = Field(20, ge=1)
+    alert_min_generations: int = Field(5, ge=1)
+    alert_error_rate_critical: float = Field(0.05, ge=0, le=1)
+    alert_error_rate_critical_minutes: int = Field(3, ge=1)
+    alert_error_rate_warning: float = Field(0.01, ge=0, le=1)
+    alert_error_rate_warning_minutes: int = Field(15, ge=1)
+    alert_latency_p95_ms: float = Field(500.0, gt=0)
+    alert_latency_p95_minutes: int = Field(5, ge=1)
+    alert_quality_critical: float = Field(0.65, ge=0, le=1)
+    alert_quality_critical_minutes: int = Field(60, ge=1)
+    alert_quality_warning: float = Field(0.70, ge=0, le=1)
+    alert_quality_warning_minutes: int = Field(60, ge=1)
+    alert_generation_success: float = Field(0.90, ge=0, le=1)
+    alert_generation_success_minutes: int = Field(30, ge=1)
+    alert_generation_p95_seconds: float = Field(45.0, gt=0)
+    alert_generation_p95_minutes: int = Field(10, ge=1)
+    alert_backup_verified_hours: float = Field(26.0, gt=0)
+    alert_job_grace_minutes: int = Field(30, ge=1)
+    alert_budget_share: float = Field(0.80, gt=0)
+
     @field_validator("database_url")
     @classmethod
     def _normalise_database_url(cls, value: str) -> str:

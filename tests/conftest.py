@@ -47,6 +47,9 @@ def reset_process_state() -> None:
     get_settings.cache_clear()
     dispose_engines()
     checks.cache.clear()
+    from shared.metrics import recorder
+
+    recorder.discard()  # buffered request metrics belong to the previous test's database
     for hook in RESET_HOOKS:
         hook()
 

@@ -2,7 +2,7 @@
 
 import functions_framework
 
-from functions.health import handlers
+from functions.health import handlers, metrics
 from shared.http import PUBLIC, FunctionApp, Route
 
 app = FunctionApp(
@@ -11,6 +11,9 @@ app = FunctionApp(
         Route("/livez", handlers.livez, roles=PUBLIC, summary="Liveness: the process is up"),
         Route("/readyz", handlers.readyz, roles=PUBLIC, summary="Readiness: dependencies needed to serve"),
         Route("/health", handlers.health, roles=PUBLIC, summary="Health report (draft-inadarei-api-health-check)"),
+        Route("/v1/metrics", metrics.metrics, roles=frozenset({"ops", "admin"}), query=metrics.MetricsQuery,
+              response=metrics.MetricsReport, summary="Operational metrics for a window (ops, admin)",
+              responses={403: "The caller's role is not ops or admin", 422: "Unknown window"}),
     ],
 )
 

@@ -1,0 +1,283 @@
+"""The alert rules evaluated by `alert-check`, with thresholds from settings (ALERT_*).
+
+Each rule reads the database (request metrics, content, usage ledger, job
+ledger) or the readiness checks and returns findings: for each alert rule
+name, whether it is firing now, the message and the observed figures. Opening,
+not re-sending and resolving is `shared.alerts`' job; this module only judges.
+
+"For N minutes" is judged as the aggregate over the trailing N-minute window
+(the job runs every 5 minutes, so a condition must hold across the window, not
+at one instant). Windows with too few samples (ALERT_MIN_REQUESTS,
+ALERT_MIN_GENERATIONS) are treated as healthy so that one failed request at
+night does not page anyone. The rule names are the ones in docs/RUNBOOK.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from functions.health.metrics import GENERATION_ROUTE, generation_stats, known_cost, request_stats
+from shared.settings import Settings
+
+
+@dataclass(frozen=True)
+class Finding:
+    """`title` names the problem; `observed` states the figures now (true whether firing or not)."""
+
+    rule: str
+    severity: str
+    firing: bool
+    title: str
+    observed: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return f"{self.title}: {self.observed}"
+
+    @property
+    def resolution(self) -> str:
+        return f"Resolved: {self.title} (now {self.observed})"
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What a rule sees: a read-only session, the evaluation time and the settings."""
+
+    session: Session
+    now: datetime
+    settings: Settings
+
+
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    severity: str
+    evaluate: Callable[[Evaluation], list[Finding]]
+
+
+def _aware(value: datetime | str | None) -> datetime | None:
+    """Aggregates (max, coalesce) over timestamps may come back naive or as text on SQLite."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    if value is not None and value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def _generation_route():
+    from sqlalchemy import and_
+
+    from shared.models import RequestMetric as M
+
+    fn, method, route = GENERATION_ROUTE
+    return and_(M.function == fn, M.method == method, M.route == route)
+
+
+# -- requests -------------------------------------------------------------------------
+def _error_rate(name: str, severity: str, threshold: float, minutes: int) -> Callable[[Evaluation], list[Finding]]:
+    def evaluate(ev: Evaluation) -> list[Finding]:
+        stats = request_stats(ev.session, ev.now - timedelta(minutes=minutes), ev.now, by_function=False).get(None)
+        count = stats.count if stats else 0
+        rate = stats.error_rate_5xx if stats else 0.0
+        firing = count >= ev.settings.alert_min_requests and rate > threshold
+        details = {"error_rate_5xx": round(rate, 4), "requests": count, "threshold": threshold,
+                   "window_minutes": minutes}
+        return [Finding(name, severity, firing, "High 5xx error rate",
+                        f"{_pct(rate)} of {count} requests over the last {minutes} min "
+                        f"(threshold {_pct(threshold)})", details)]
+    return evaluate
+
+
+def error_rate_critical(ev: Evaluation) -> list[Finding]:
+    s = ev.settings
+    return _error_rate("error-rate:critical", "critical", s.alert_error_rate_critical,
+                       s.alert_error_rate_critical_minutes)(ev)
+
+
+def error_rate_warning(ev: Evaluation) -> list[Finding]:
+    s = ev.settings
+    return _error_rate("error-rate:warning", "warning", s.alert_error_rate_warning,
+                       s.alert_error_rate_warning_minutes)(ev)
+
+
+def latency_p95(ev: Evaluation) -> list[Finding]:
+    """API p95 over all functions, generation requests excluded (they have their own rule)."""
+    from sqlalchemy import not_
+
+    s = ev.settings
+    minutes, limit = s.alert_latency_p95_minutes, s.alert_latency_p95_ms
+    stats = request_stats(ev.session, ev.now - timedelta(minutes=minutes), ev.now,
+                          where=(not_(_generation_route()),), by_function=False).get(None)
+    count = stats.count if stats else 0
+    p95 = stats.p95 if stats and stats.p95 is not None else 0.0
+    firing = count >= s.alert_min_requests and p95 > limit
+    return [Finding("latency:p95", "critical", firing, "Slow API responses",
+                    f"p95 {p95:.0f} ms over the last {minutes} min, {count} requests (threshold {limit:g} ms)",
+                    {"p95_ms": round(p95, 2), "requests": count, "threshold_ms": limit, "window_minutes": minutes})]
+
+
+def generation_p95(ev: Evaluation) -> list[Finding]:
+    """End-to-end p95 of generation requests that reached a provider (4xx rejections excluded)."""
+    from sqlalchemy import or_
+
+    from shared.models import RequestMetric as M
+
+    s = ev.settings
+    minutes, limit = s.alert_generation_p95_minutes, s.alert_generation_p95_seconds
+    stats = request_stats(ev.session, ev.now - timedelta(minutes=minutes), ev.now,
+                          where=(_generation_route(), or_(M.status < 400, M.status >= 500)),
+                          by_function=False).get(None)
+    count = stats.count if stats else 0
+    p95_s = (stats.p95 or 0.0) / 1000 if stats else 0.0
+    firing = count >= s.alert_min_generations and p95_s > limit
+    return [Finding("generation:p95", "warning", firing, "Slow generation",
+                    f"p95 {p95_s:.1f} s over the last {minutes} min, {count} generations (threshold {limit:g} s)",
+                    {"p95_seconds": round(p95_s, 3), "generations": count, "threshold_seconds": limit,
+                     "window_minutes": minutes})]
+
+
+# -- generation -----------------------------------------------------------------------
+def _quality(name: str, severity: str, threshold: float, minutes: int) -> Callable[[Evaluation], list[Finding]]:
+    def evaluate(ev: Evaluation) -> list[Finding]:
+        stats = generation_stats(ev.session, ev.now - timedelta(minutes=minutes), ev.now)
+        mean = stats.quality_mean if stats.quality_mean is not None else 1.0
+        firing = stats.count >= ev.settings.alert_min_generations and mean < threshold
+        return [Finding(name, severity, firing, "Low content quality",
+                        f"mean score {mean:.3f} of {stats.count} items over the last {minutes} min "
+                        f"(threshold {threshold:g})",
+                        {"quality_mean": round(mean, 4), "items": stats.count, "threshold": threshold,
+                         "window_minutes": minutes})]
+    return evaluate
+
+
+def quality_critical(ev: Evaluation) -> list[Finding]:
+    s = ev.settings
+    return _quality("quality:critical", "critical", s.alert_quality_critical, s.alert_quality_critical_minutes)(ev)
+
+
+def quality_warning(ev: Evaluation) -> list[Finding]:
+    s = ev.settings
+    return _quality("quality:warning", "warning", s.alert_quality_warning, s.alert_quality_warning_minutes)(ev)
+
+
+def generation_success(ev: Evaluation) -> list[Finding]:
+    s = ev.settings
+    minutes, threshold = s.alert_generation_success_minutes, s.alert_generation_success
+    stats = generation_stats(ev.session, ev.now - timedelta(minutes=minutes), ev.now)
+    rate = stats.success_rate if stats.success_rate is not None else 1.0
+    firing = stats.requests >= s.alert_min_generations and rate < threshold
+    return [Finding("generation:success", "warning", firing, "Generation failing",
+                    f"{stats.succeeded} of {stats.requests} generation requests succeeded ({_pct(rate)}) "
+                    f"over the last {minutes} min (threshold {_pct(threshold)})",
+                    {"success_rate": round(rate, 4), "requests": stats.requests, "succeeded": stats.succeeded,
+                     "threshold": threshold, "window_minutes": minutes})]
+
+
+# -- platform ---------------------------------------------------------------------------
+def readiness(ev: Evaluation) -> list[Finding]:
+    """The same checks as GET /readyz (database, migrations, providers)."""
+    from functions.health import checks
+
+    results = checks.run(checks.READINESS_KEYS)
+    failing = {key: [item.get("output", "") for item in items if item["status"] == "fail"]
+               for key, items in results.items()}
+    failing = {k: v for k, v in failing.items() if v}
+    firing = checks.overall(results) == "fail"
+    reasons = "; ".join(f"{k}: {', '.join(filter(None, v)) or 'fail'}" for k, v in failing.items())
+    observed = reasons if firing else "all readiness checks pass"
+    return [Finding("readiness", "critical", firing, "Readiness failing", observed, {"failing": failing})]
+
+
+def backup_verified(ev: Evaluation) -> list[Finding]:
+    """Critical when the newest backup verification failed or none succeeded within the limit."""
+    from sqlalchemy import func, select
+
+    from shared.models import JobRun
+
+    hours = ev.settings.alert_backup_verified_hours
+    real = (JobRun.job == "backup-verify", JobRun.dry_run.is_(False))
+    latest = ev.session.scalars(select(JobRun).where(*real, JobRun.status.in_(("ok", "problem", "error")))
+                                .order_by(JobRun.started_at.desc()).limit(1)).first()
+    last_ok = ev.session.scalar(select(func.max(func.coalesce(JobRun.finished_at, JobRun.started_at)))
+                                .where(*real, JobRun.status == "ok"))
+    last_ok = _aware(last_ok)
+    details: dict[str, Any] = {"last_verified_at": last_ok.isoformat() if last_ok else None,
+                               "limit_hours": hours}
+    if latest is not None and latest.status != "ok":
+        details["latest_run"] = {"id": latest.id, "status": latest.status,
+                                 "started_at": latest.started_at.isoformat()}
+        observed = f"latest backup-verify run ended '{latest.status}' ({latest.started_at:%Y-%m-%d %H:%M} UTC)"
+        return [Finding("backup:unverified", "critical", True, "Backup not verified", observed, details)]
+    if last_ok is None or last_ok < ev.now - timedelta(hours=hours):
+        when = f"last verified {last_ok:%Y-%m-%d %H:%M} UTC" if last_ok else "never verified"
+        return [Finding("backup:unverified", "critical", True, "Backup not verified",
+                        f"no successful verification within {hours:g} h ({when})", details)]
+    return [Finding("backup:unverified", "critical", False, "Backup not verified",
+                    f"last verified {last_ok:%Y-%m-%d %H:%M} UTC", details)]
+
+
+def missed_jobs(ev: Evaluation) -> list[Finding]:
+    """One finding per job: late when no real run started since its last scheduled time
+    that is more than ALERT_JOB_GRACE_MINUTES old."""
+    from croniter import croniter
+    from sqlalchemy import func, select
+
+    from jobs import JOBS
+    from shared.models import JobRun
+
+    grace = timedelta(minutes=ev.settings.alert_job_grace_minutes)
+    latest = dict(ev.session.execute(
+        select(JobRun.job, func.max(JobRun.started_at)).where(JobRun.dry_run.is_(False)).group_by(JobRun.job)
+    ).all())
+    findings = []
+    for job, schedule in JOBS.items():
+        due = croniter(schedule, ev.now - grace).get_prev(datetime)
+        last = _aware(latest.get(job))
+        firing = last is None or last < due - timedelta(minutes=1)
+        seen = f"last started {last:%Y-%m-%d %H:%M} UTC" if last else "never run"
+        findings.append(Finding(f"job:{job}:missed", "warning", firing, f"Job {job} missed its schedule",
+                                f"'{schedule}' due {due:%Y-%m-%d %H:%M} UTC, {seen}",
+                                {"job": job, "schedule": schedule, "due": due.isoformat(),
+                                 "last_started": last.isoformat() if last else None}))
+    return findings
+
+
+def budget(ev: Evaluation) -> list[Finding]:
+    s = ev.settings
+    if s.monthly_budget_usd is None:
+        return [Finding("budget:monthly", "info", False, "Monthly budget nearly spent", "no monthly budget set")]
+    month_start = ev.now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    spent = known_cost(ev.session, month_start, ev.now)
+    limit = float(s.monthly_budget_usd)
+    share = spent / limit if limit > 0 else float("inf")
+    firing = share > s.alert_budget_share
+    return [Finding("budget:monthly", "info", firing, "Monthly budget nearly spent",
+                    f"${spent:.2f} spent this month, {_pct(share)} of ${limit:.2f} "
+                    f"(threshold {_pct(s.alert_budget_share)})",
+                    {"spent_usd": round(spent, 6), "budget_usd": limit, "share": round(share, 4),
+                     "threshold_share": s.alert_budget_share, "since": month_start.isoformat()})]
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("readiness", "critical", readiness),
+    Rule("error-rate:critical", "critical", error_rate_critical),
+    Rule("latency:p95", "critical", latency_p95),
+    Rule("quality:critical", "critical", quality_critical),
+    Rule("backup:unverified", "critical", backup_verified),
+    Rule("error-rate:warning", "warning", error_rate_warning),
+    Rule("generation:success", "warning", generation_success),
+    Rule("quality:warning", "warning", quality_warning),
+    Rule("generation:p95", "warning", generation_p95),
+    Rule("job:*:missed", "warning", missed_jobs),
+    Rule("budget:monthly", "info", budget),
+)
