@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Annotated, Any, Literal
 
-from functions.generate.catalog import CATALOG, CONTENT_TYPE_IDS, ContentTypeId, TypeInfo  # noqa: F401 (re-exported)
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from functions.generate.catalog import CATALOG, CONTENT_TYPE_IDS, ContentTypeId, TypeInfo  # noqa: F401 (re-exported)
 
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20000)]
 Short = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
@@ -128,6 +129,8 @@ class ContentType:
     model: type[_Output]
 
     def __getattr__(self, name: str) -> Any:  # id, name, description, max_output_tokens, rate_weight
+        if name == "info":  # not initialised yet (copy, pickle): avoid recursing
+            raise AttributeError(name)
         return getattr(self.info, name)
 
     def schema(self) -> dict[str, Any]:
