@@ -19,7 +19,7 @@ app = FunctionApp(
                          409: "Same Idempotency-Key still in flight",
                          429: "Rate limit or the user's daily budget exceeded",
                          503: "No provider could serve, or a global budget is used up"},
-              options={"rate_weight": handlers.rate_weight}),
+              options={"rate_weight": handlers.rate_weight, "daily_generation": True}),
         Route("/v1/content", handlers.list_content, roles=USERS, query=ListQuery, response=ItemPage,
               summary="Your items, newest first (cursor-paginated)"),
         Route("/v1/content/<item_id>", handlers.get_content, roles=USERS, response=Item,

@@ -348,3 +348,18 @@ def test_openapi_document_is_committed_and_served(client_for):
     assert served == app.openapi_document()
     post = served["paths"]["/v1/content"]["post"]
     assert {"201", "403", "409", "422", "429", "503"} <= set(post["responses"])
+
+
+def test_daily_generation_cap_is_enforced_per_user(db, users, client_for, env):
+    """GENERATIONS_PER_DAY: the (N+1)th generation of the day is 429; another user is unaffected."""
+    env(generations_per_day="2")
+    client = client_for("generate")
+    _, key = users("user")
+    _, other = users("user")
+    assert _post(client, key).status_code == 201
+    assert _post(client, key).status_code == 201
+    refused = _post(client, key)
+    assert refused.status_code == 429
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    assert int(refused.headers["Retry-After"]) > 0
+    assert _post(client, other).status_code == 201
