@@ -74,7 +74,7 @@ def configure_logging(level: str | None = None, *, force: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("alembic", "botocore", "urllib3", "httpx", "httpcore", "openai", "anthropic", "google_genai"):
+    for noisy in ("alembic", "botocore", "urllib3", "httpx", "httpx2", "httpcore", "openai", "anthropic", "google_genai"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     _configured = True
 

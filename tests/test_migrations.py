@@ -54,3 +54,28 @@ def test_every_model_table_is_created(empty_url):
     engine = create_engine(empty_url)
     assert set(Base.metadata.tables) <= set(inspect(engine).get_table_names())
     engine.dispose()
+
+
+def test_concurrent_upgrades_on_postgres_serialise():
+    """Three services' pre-deploy commands racing: all succeed, schema at head once."""
+    import threading
+
+    url = create_pg_database("lf_migr_race")
+    try:
+        errors = []
+
+        def go():
+            try:
+                migrations.upgrade(url)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(exc)
+
+        threads = [threading.Thread(target=go) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert _drift(url) == []
+    finally:
+        drop_pg_database(url)

@@ -264,9 +264,10 @@ def generation_stats(session, start: datetime, end: datetime) -> GenerationStats
         select(C.content_type, func.count().label("n")).where(*in_window)
         .group_by(C.content_type).order_by(func.count().desc(), C.content_type)
     ).all()
-    # One hash aggregate per request (did any attempt succeed?), then two counts.
+    # One hash aggregate per request (did any attempt deliver a valid document?), then two counts.
+    # "low_quality" is valid output the gate scored low: the request still returned an item.
     request_key = func.coalesce(U.request_id, U.content_id, U.id)
-    per_request = select(func.max(case((U.outcome == "success", 1), else_=0)).label("ok")).where(
+    per_request = select(func.max(case((U.outcome.in_(("success", "low_quality")), 1), else_=0)).label("ok")).where(
         U.created_at >= start, U.created_at <= end, U.kind != "reservation").group_by(request_key).subquery()
     led = session.execute(select(
         func.count().label("requests"),

@@ -23,10 +23,37 @@ def alembic_config(url: str | None = None):
     return cfg
 
 
+MIGRATION_LOCK_KEY = 0x4C46_4D49_4752  # "LFMIGR": one migrator at a time per database
+
+
 def upgrade(url: str | None = None, revision: str = "head") -> None:
+    """Apply migrations. On PostgreSQL an advisory lock serialises concurrent deploys
+    (each service's pre-deploy command runs this); the second waits, then finds nothing to do."""
     from alembic import command
 
-    command.upgrade(alembic_config(url), revision)
+    url = url or get_settings().database_url
+    if not url.startswith("postgres"):
+        command.upgrade(alembic_config(url), revision)
+        return
+    from sqlalchemy import text
+
+    from shared.database import make_engine
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                cfg = alembic_config(url)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+                conn.commit()
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:

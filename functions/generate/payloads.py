@@ -1,0 +1,90 @@
+"""Request and response models of the generate function (validation and OpenAPI)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.generate.catalog import ContentTypeId
+from shared.validation import Rating, text_field
+
+Audience = Literal["elementary", "middle_school", "high_school", "college", "adult_learning", "general"]
+Language = Annotated[str, Field(min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")]
+
+
+class GenerateRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content_type: ContentTypeId
+    topic: text_field(3, 500, multiline=False)
+    audience: Audience = "general"
+    learning_objectives: list[text_field(1, 500, multiline=False)] = Field(default_factory=list, max_length=10)
+    additional_requirements: text_field(0, 1000) | None = None
+    language: Language = "en"
+
+
+class Usage(BaseModel):
+    input_tokens: int | None
+    output_tokens: int | None
+    cost_usd: float | None = Field(description="null when any attempt's cost is unknown (never reported as 0)")
+
+
+class Quality(BaseModel):
+    overall: float = Field(ge=0, le=1)
+    passed: bool
+    dimensions: dict[str, float]
+    thresholds: dict[str, float]
+
+
+class Item(BaseModel):
+    id: str
+    content_type: ContentTypeId
+    topic: str
+    audience: Audience
+    content: dict[str, Any]
+    quality: Quality
+    provider: str
+    model: str
+    usage: Usage
+    attempts: int = Field(ge=1, description="provider calls made for this item (retries and repairs included)")
+    created_at: str
+
+
+class ItemPage(BaseModel):
+    items: list[Item]
+    next_cursor: str | None
+
+
+class ListQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit: int = Field(20, ge=1, le=100)
+    cursor: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-]+$")
+    content_type: ContentTypeId | None = None
+
+
+class FeedbackIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rating: Rating
+    comment: text_field(0, 2000) | None = None
+
+
+class FeedbackOut(BaseModel):
+    id: str
+    content_id: str
+    rating: int = Field(ge=1, le=5)
+    comment: str | None
+    created_at: str
+
+
+class ContentTypeInfo(BaseModel):
+    id: ContentTypeId
+    name: str
+    description: str
+    schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema of this type's output")
+
+
+class ContentTypeList(BaseModel):
+    content_types: list[ContentTypeInfo]

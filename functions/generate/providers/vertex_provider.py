@@ -1,0 +1,86 @@
+"""Vertex AI through google-genai in Vertex mode, with a response JSON schema.
+
+An API key alone selects express mode (project and location are not passed);
+otherwise a project and location use application default credentials.
+`VERTEX_BASE_URL` goes to `http_options.base_url` (a proxy or a test server).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from functions.generate.providers.base import Call, Completion, ProviderError, error_for_status
+
+
+@lru_cache(maxsize=8)
+def _client(api_key: str | None, project: str | None, location: str, base_url: str | None, timeout: float):
+    from google import genai  # lazy: ~0.4 s, only on this provider's call path
+    from google.genai import types
+
+    http_options = types.HttpOptions(
+        base_url=base_url or None,
+        timeout=int(timeout * 1000),  # milliseconds
+        retry_options=None,  # None = a single attempt; the pipeline owns retries
+    )
+    if api_key:
+        return genai.Client(vertexai=True, api_key=api_key, http_options=http_options)
+    return genai.Client(vertexai=True, project=project, location=location, http_options=http_options)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return bool(names & {"TimeoutException", "ReadTimeout", "ConnectTimeout", "TimeoutError"})
+
+
+class VertexProvider:
+    name = "vertex"
+
+    def __init__(self, settings) -> None:
+        self.model = settings.vertex_model
+        self._key = settings.google_api_key
+        self._project = settings.google_cloud_project
+        self._location = settings.google_cloud_location
+        self._base_url = settings.vertex_base_url
+        self._timeout = settings.provider_timeout_seconds
+
+    def configured(self) -> bool:
+        return bool(self._key or self._project)
+
+    def complete(self, call: Call) -> Completion:
+        from google.genai import errors, types
+
+        client = _client(self._key, self._project, self._location, self._base_url, self._timeout)
+        try:
+            response = client.models.generate_content(
+                model=self.model,
+                contents=call.prompt.user,
+                config=types.GenerateContentConfig(
+                    system_instruction=call.prompt.system,
+                    response_mime_type="application/json",
+                    response_json_schema=call.schema,
+                    max_output_tokens=call.max_output_tokens,
+                ),
+            )
+        except errors.APIError as exc:
+            headers = getattr(getattr(exc, "response", None), "headers", None)
+            raise error_for_status(int(exc.code or 500), headers, f"vertex: HTTP {exc.code}") from None
+        except Exception as exc:  # noqa: BLE001 - transport errors, malformed bodies
+            if _is_timeout(exc):
+                raise ProviderError("vertex: request timed out", outcome="timeout") from None
+            if "Connect" in type(exc).__name__:
+                raise ProviderError("vertex: connection failed", retryable=True) from None
+            raise ProviderError(f"vertex: bad response ({type(exc).__name__})") from None
+        usage = getattr(response, "usage_metadata", None)
+        candidates = getattr(response, "candidates", None) or []
+        finish = getattr(candidates[0], "finish_reason", None) if candidates else None
+        try:
+            text = response.text
+        except Exception:  # noqa: BLE001 - no text part
+            text = None
+        return Completion(
+            text=text,
+            input_tokens=getattr(usage, "prompt_token_count", None),
+            output_tokens=getattr(usage, "candidates_token_count", None),
+            model=self.model,  # the configured name: the price table is keyed by it
+            truncated=str(getattr(finish, "value", finish) or "") == "MAX_TOKENS",
+        )

@@ -1,0 +1,158 @@
+"""Storage and retrieval of generated items, their ledger link, and feedback.
+
+Visibility rule in one place (`visible_item`): the owner sees an item, an
+admin sees any item, anyone else gets 404 so existence is not revealed.
+Listing is keyset-paginated on (created_at, id), newest first; the cursor is
+an opaque URL-safe token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from datetime import datetime
+from typing import Any
+
+from shared import errors
+from shared.auth import Principal
+from shared.models import ContentItem, Feedback, UsageEvent, new_id, utcnow
+
+
+def _iso(value: datetime) -> str:
+    return value.isoformat().replace("+00:00", "Z")
+
+
+def to_item(row: ContentItem) -> dict[str, Any]:
+    """The API shape of an item (DESIGN.md)."""
+    return {
+        "id": row.id,
+        "content_type": row.content_type,
+        "topic": row.topic,
+        "audience": row.audience,
+        "content": row.content,
+        "quality": row.quality,
+        "provider": row.provider,
+        "model": row.model,
+        "usage": {
+            "input_tokens": row.input_tokens,
+            "output_tokens": row.output_tokens,
+            "cost_usd": float(row.cost_usd) if row.cost_usd is not None else None,
+        },
+        "attempts": row.attempts,
+        "created_at": _iso(row.created_at),
+    }
+
+
+def persist(generated, request, *, user_id: str, request_id: str) -> dict[str, Any]:
+    """Store the item and its final ledger row in one transaction; returns the item."""
+    from sqlalchemy import update
+
+    from functions.generate.pipeline import write_event
+    from shared.database import session_scope
+
+    report = generated.report
+    quality = report.as_dict()
+    item = ContentItem(
+        id=new_id(), user_id=user_id, content_type=request.content_type, topic=request.topic,
+        audience=request.audience, language=request.language, request=request.model_dump(mode="json"),
+        content=generated.content, quality=quality, quality_overall=float(quality["overall"]),
+        quality_passed=bool(quality["passed"]), provider=generated.provider, model=generated.model,
+        prompt_version=generated.prompt_version, input_tokens=generated.input_tokens,
+        output_tokens=generated.output_tokens, cost_usd=generated.cost_usd,
+        attempts=max(1, len(generated.attempts)), created_at=utcnow(),
+    )
+    with session_scope() as session:
+        session.add(item)
+        if generated.final_event is not None:
+            generated.final_event.content_id = item.id
+            write_event(session, generated.final_event, generated.reservation_id)
+        if generated.final_event is None or len(generated.attempts) > 1:  # rows already written: link them
+            session.execute(update(UsageEvent).where(UsageEvent.request_id == request_id,
+                                                     UsageEvent.content_id.is_(None))
+                            .values(content_id=item.id))
+    return to_item(item)
+
+
+def visible_item(session, item_id: str, principal: Principal) -> ContentItem:
+    row = session.get(ContentItem, item_id) if _is_uuid(item_id) else None
+    if row is None or (row.user_id != principal.user_id and not principal.is_admin):
+        raise errors.NotFound("No such content item.")
+    return row
+
+
+def _is_uuid(value: str) -> bool:
+    import uuid
+
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
+
+
+def encode_cursor(created_at: datetime, item_id: str) -> str:
+    raw = json.dumps([_iso(created_at), item_id], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        stamp, item_id = json.loads(raw)
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        if when.tzinfo is None or not isinstance(item_id, str) or not _is_uuid(item_id):
+            raise ValueError
+        return when, item_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+        raise errors.ValidationFailed([{"field": "cursor", "message": "is not a cursor this API issued"}]) from None
+
+
+def list_items(user_id: str, *, limit: int, cursor: str | None, content_type: str | None) -> dict[str, Any]:
+    from sqlalchemy import and_, or_, select
+
+    from shared.database import session_scope
+
+    stmt = select(ContentItem).where(ContentItem.user_id == user_id)
+    if content_type:
+        stmt = stmt.where(ContentItem.content_type == content_type)
+    if cursor:
+        when, item_id = decode_cursor(cursor)
+        stmt = stmt.where(or_(ContentItem.created_at < when,
+                              and_(ContentItem.created_at == when, ContentItem.id < item_id)))
+    stmt = stmt.order_by(ContentItem.created_at.desc(), ContentItem.id.desc()).limit(limit + 1)
+    with session_scope() as session:
+        rows = list(session.execute(stmt).scalars())
+    more = len(rows) > limit
+    rows = rows[:limit]
+    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
+    return {"items": [to_item(r) for r in rows], "next_cursor": next_cursor}
+
+
+def get_item(item_id: str, principal: Principal) -> dict[str, Any]:
+    from shared.database import session_scope
+
+    with session_scope() as session:
+        return to_item(visible_item(session, item_id, principal))
+
+
+def delete_item(item_id: str, principal: Principal) -> None:
+    from shared.database import session_scope
+
+    with session_scope() as session:
+        session.delete(visible_item(session, item_id, principal))
+
+
+def add_feedback(item_id: str, principal: Principal, rating: int, comment: str | None) -> dict[str, Any]:
+    """Feedback is the owner's alone: an admin gets 404 on another user's item here."""
+    from shared.database import session_scope
+
+    with session_scope() as session:
+        row = visible_item(session, item_id, principal)
+        if row.user_id != principal.user_id:
+            raise errors.NotFound("No such content item.")
+        fb = Feedback(content_id=row.id, user_id=principal.user_id, rating=rating, comment=comment or None,
+                      created_at=utcnow())
+        session.add(fb)
+        session.flush()
+        return {"id": fb.id, "content_id": row.id, "rating": fb.rating, "comment": fb.comment,
+                "created_at": _iso(fb.created_at)}
