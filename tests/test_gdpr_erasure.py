@@ -244,3 +244,15 @@ def test_erasure_over_a_real_server(db, users, function_server):
     resp = requests.delete(server.url + "/v1/me", json=CONFIRM, headers=auth(key), timeout=20)
     assert resp.status_code == 200 and resp.json()["verified"] is True
     assert requests.get(server.url + "/v1/me", headers=auth(key), timeout=20).status_code == 401
+
+
+def test_failed_logins_recorded_by_key_prefix_do_not_block_erasure(db, users, client_for):
+    """Auth failures are audited as `key:<prefix>`: a public handle, not the person; erasure proceeds."""
+    client = client_for("gdpr")
+    user_id, key = users("user")
+    wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
+    assert client.get("/v1/me", headers=auth(wrong)).status_code == 401
+    with session_scope() as s:
+        assert s.scalar(select(AuditEntry.actor).where(AuditEntry.action == "auth.failed")).startswith("key:")
+    resp = client.delete("/v1/me", json=CONFIRM, headers=auth(key))
+    assert resp.status_code == 200 and resp.get_json()["verified"] is True

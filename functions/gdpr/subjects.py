@@ -65,16 +65,11 @@ def load_user(session: Session, who: Acting, *, lock: bool = False) -> User:
 
 def audit(session: Session, ctx: RequestContext, who: Acting, action: str,
           details: dict[str, Any] | None = None) -> AuditEntry:
-    entry = AuditEntry(
-        action=action,
-        actor=who.actor,
-        actor_role=who.actor_role,
-        subject=who.subject,
-        request_id=ctx.request_id,
-        details={"requested_by": who.requested_by, **(details or {})},
-    )
-    session.add(entry)
-    return entry
+    """One audit row in the caller's transaction (`shared.audit` refuses emails and keys in it)."""
+    from shared.audit import audit as add_audit
+
+    return add_audit(session, action, actor=who.actor, actor_role=who.actor_role, subject=who.subject,
+                     details={"requested_by": who.requested_by, **(details or {})}, request_id=ctx.request_id)
 
 
 def user_view(user: User) -> UserOut:
