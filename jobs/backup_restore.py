@@ -8,12 +8,12 @@ implementation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.backup_catalog import MANIFEST, BackupEntry, Manifest, parse_manifest, sha256_file
 from jobs.dump import Snapshot, read_snapshot, restore
-from jobs.erasure_replay import LedgerEntry, ReplayResult, leftovers, merge_ledgers, read_ledger, reapply
+from jobs.erasure_replay import LedgerEntry, ReplayResult, reapply
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,11 @@ class Failure:
 class RestoreOutcome:
     snapshot: Snapshot
     replay: ReplayResult
-    leftovers: list[str] = field(default_factory=list)
+
+    @property
+    def leftovers(self) -> list[str]:
+        """Columns ("table.column") still holding an erased person after the replay; empty when clean."""
+        return self.replay.residue
 
 
 def load_manifest(store, entry: BackupEntry) -> Manifest:
@@ -61,6 +65,9 @@ def fetch_checked(store, entry: BackupEntry, manifest: Manifest, dest: Path, *, 
 def restore_with_erasures(dump: Path, manifest: Manifest, url: str, live_ledger: list[LedgerEntry]) -> RestoreOutcome:
     """Restore into `url`, count rows as restored, re-apply every known erasure, look for leftovers.
 
+    Known erasures are the restored ledger's plus `live_ledger`'s; leftovers
+    are the columns that still hold an erased person afterwards.
+
     Raises DumpError if the restore itself fails.
     """
     from shared.database import make_engine
@@ -70,9 +77,7 @@ def restore_with_erasures(dump: Path, manifest: Manifest, url: str, live_ledger:
     try:
         with engine.connect() as conn:
             snapshot = read_snapshot(conn)
-        ledger = merge_ledgers(live_ledger, read_ledger(engine))
-        replay = reapply(engine, ledger)
-        return RestoreOutcome(snapshot, replay, leftovers(engine, ledger, replay))
+        return RestoreOutcome(snapshot, reapply(engine, live_ledger))
     finally:
         engine.dispose()
 

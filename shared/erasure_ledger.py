@@ -19,6 +19,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from sqlalchemy import JSON, String, Text, any_, cast, delete, func, or_, select, update
 from sqlalchemy.orm import Session
@@ -239,9 +240,14 @@ def find_residue(session: Session, ids: Identifiers) -> list[Residue]:
 
 # --- the ledger ---------------------------------------------------------------------------------
 
-def record(session: Session, subject: str, requested_by: str, deleted: dict[str, int]) -> Erasure:
-    """Add the ledger row for an erasure (subject is the pseudonym, never the id)."""
-    row = Erasure(subject=subject, requested_by=requested_by, deleted=deleted, erased_at=utcnow())
+def record(
+    session: Session, subject: str, requested_by: str, deleted: dict[str, int], *, erased_at: datetime | None = None
+) -> Erasure:
+    """Add the ledger row for an erasure (subject is the pseudonym, never the id).
+
+    `erased_at` defaults to now; a restore copying another database's ledger row keeps its time.
+    """
+    row = Erasure(subject=subject, requested_by=requested_by, deleted=deleted, erased_at=erased_at or utcnow())
     session.add(row)
     session.flush()
     return row
@@ -274,32 +280,54 @@ def erased_subjects_present(
     return sorted(_present(session, wanted, secret)) if wanted else []
 
 
-def reapply_erasures(
-    session: Session, subjects: Iterable[str] | None = None, *, secret: str | None = None
-) -> list[str]:
-    """Erase again everyone in the ledger who is present in this (restored) database.
+@dataclass
+class Replay:
+    """What re-applying the ledger did: pseudonyms re-erased, and any column still holding one of them."""
 
-    Returns the pseudonyms re-erased. Each is verified with the same scan as a
-    live erasure (`ErasureNotVerified` propagates). Ledger rows missing from
-    this database are added, so it can itself be restored from later. Runs in
-    the caller's transaction; the caller commits.
+    subjects: list[str] = field(default_factory=list)
+    residue: list[Residue] = field(default_factory=list)
+
+
+def replay_erasures(
+    session: Session, subjects: Iterable[str] | None = None, *, secret: str | None = None
+) -> Replay:
+    """Erase again everyone in the ledger who is present in this (restored) database; report residue.
+
+    Each person is erased with `erase_rows` and checked with `find_residue`,
+    exactly as a live erasure. Residue does not stop the replay: a restore
+    keeps what it could erase and reports the columns (never the values), so
+    the caller decides whether to commit. Ledger rows missing from this
+    database are added (`requested_by="restore"`), so it can itself be
+    restored from later. Runs in the caller's transaction; never commits.
     """
     wanted = set(subjects) if subjects is not None else _ledger_subjects(session)
     if not wanted:
-        return []
+        return Replay()
     known = _ledger_subjects(session)
     by_subject = _present(session, wanted, secret)
+    residue: set[Residue] = set()
     for subject, user_id in sorted(by_subject.items()):
         ids = identifiers(session, user_id, lock=True)
         if ids is None:  # pragma: no cover - removed concurrently
             continue
         counts = erase_rows(session, ids)
-        residue = find_residue(session, ids)
-        if residue:
-            raise ErasureNotVerified(residue)
+        residue.update(find_residue(session, ids))
         if subject not in known:
             record(session, subject, "restore", counts.deleted)
             known.add(subject)
     for subject in sorted(wanted - known):
         record(session, subject, "restore", {})
-    return sorted(by_subject)
+    return Replay(sorted(by_subject), sorted(residue, key=str))
+
+
+def reapply_erasures(
+    session: Session, subjects: Iterable[str] | None = None, *, secret: str | None = None
+) -> list[str]:
+    """`replay_erasures`, all or nothing: the pseudonyms re-erased, or `ErasureNotVerified`.
+
+    On residue it raises so the caller's transaction rolls back, as a live erasure does.
+    """
+    replay = replay_erasures(session, subjects, secret=secret)
+    if replay.residue:
+        raise ErasureNotVerified(replay.residue)
+    return replay.subjects
