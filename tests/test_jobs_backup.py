@@ -391,6 +391,40 @@ def test_restore_cli_into_new_database_reapplies_erasures(db, tmp_path):
             drop_pg_database(target)
 
 
+def test_restore_erases_what_a_live_erasure_erases(db, tmp_path):
+    """Feedback others left on the person's content and counters named only by their key id go too."""
+    from shared.database import session_scope
+    from shared.models import ApiKey, ContentItem, Feedback, RateLimitCounter
+
+    keep = seed_person()
+    gone = seed_person()
+    with session_scope() as s:
+        item = s.scalar(select(ContentItem.id).where(ContentItem.user_id == gone))
+        key_id = s.scalar(select(ApiKey.id).where(ApiKey.user_id == gone))
+        s.add(Feedback(content_id=item, user_id=keep, rating=2, comment="too long"))
+        s.add(RateLimitCounter(bucket=f"quota:k:{key_id}", count=1,
+                               expires_at=datetime.now(timezone.utc) + timedelta(minutes=2)))
+    assert run_job("backup")[0] == 0
+    erase_in_live(gone)
+    if db.backend == "postgresql":
+        target = db.url.rsplit("/", 1)[0] + f"/lf_restore_{os.urandom(4).hex()}"
+    else:
+        target = f"sqlite:///{tmp_path / 'restored.db'}"
+    try:
+        proc = _factoria("backup", "restore", "--to", target)
+        assert proc.returncode == 0, proc.stderr
+        out = json.loads(proc.stdout.strip().splitlines()[-1])
+        assert out["erasures_reapplied"] == 1 and out["ledger_entries_added"] == 1
+        assert _count(target, Feedback, Feedback.content_id == item) == 0
+        assert _count(target, Feedback, Feedback.user_id == keep) == 1  # keep's feedback on own content
+        assert _count(target, RateLimitCounter, RateLimitCounter.bucket.contains(key_id)) == 0
+        assert _count(target, RateLimitCounter, RateLimitCounter.bucket.contains(keep)) == 1
+        assert _count(target, ContentItem, ContentItem.user_id == keep) == 1
+    finally:
+        if db.backend == "postgresql":
+            drop_pg_database(target)
+
+
 def test_restore_cli_refuses_damaged_or_unknown_backup(db, tmp_path):
     seed_person()
     assert run_job("backup")[0] == 0
