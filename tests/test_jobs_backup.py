@@ -332,6 +332,29 @@ def test_verify_finds_erased_person_still_present(db):
     assert open_alert("backup-verify").severity == "critical"
 
 
+def test_replay_keeps_the_erasure_and_copies_the_live_ledger_row_when_residue_remains(db):
+    """Residue is reported, not rolled back: the restored copy keeps every erasure it could do."""
+    from shared.database import get_engine, session_scope
+    from shared.models import AuditEntry, Erasure, User
+    from shared.pseudonyms import pseudonym
+
+    from jobs.erasure_replay import LedgerEntry, reapply
+
+    gone = seed_person()
+    with session_scope() as s:
+        s.add(AuditEntry(action="debug", actor="system", details={"note": f"user {gone} did a thing"}))
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    live = [LedgerEntry(pseudonym(gone), when, "admin", {"users": 1})]
+    result = reapply(get_engine(), live)
+    assert (result.erased, result.ledger_added, result.residue) == (1, 1, ["audit_log.details"])
+    with session_scope() as s:
+        assert s.get(User, gone) is None
+        row = s.scalar(select(Erasure))
+        assert (row.subject, row.requested_by, row.deleted) == (pseudonym(gone), "admin", {"users": 1})
+        assert row.erased_at.replace(tzinfo=timezone.utc) == when
+    assert reapply(get_engine(), live).ledger_added == 0  # copied once
+
+
 def test_clean_verify_resolves_the_alert(db):
     seed_person()
     assert run_job("backup-verify")[0] == 1
@@ -360,38 +383,43 @@ def _count(url: str, model, *where) -> int:
         engine.dispose()
 
 
-def test_restore_cli_into_new_database_reapplies_erasures(db, tmp_path):
+@pytest.fixture
+def target(db, tmp_path):
+    """A restore target that does not exist yet (on PostgreSQL the command creates it); dropped afterwards."""
+    if db.backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'restored.db'}"
+        return
+    url = db.url.rsplit("/", 1)[0] + f"/lf_restore_{os.urandom(4).hex()}"
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+def test_restore_cli_into_new_database_reapplies_erasures(db, target):
     from shared.models import Erasure, UsageEvent, User
 
     keep = seed_person()
     gone = seed_person()
     assert run_job("backup")[0] == 0
     erase_in_live(gone)
-    if db.backend == "postgresql":
-        target = db.url.rsplit("/", 1)[0] + f"/lf_restore_{os.urandom(4).hex()}"  # created by the command
-    else:
-        target = f"sqlite:///{tmp_path / 'restored.db'}"
-    try:
-        listed = [json.loads(line) for line in _factoria("backup", "list").stdout.splitlines()]
-        assert [b["complete"] for b in listed] == [True] and listed[0]["bytes"] > 0
-        proc = _factoria("backup", "restore", "--to", target)
-        assert proc.returncode == 0, proc.stderr
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert out["status"] == "restored" and out["erasures_reapplied"] == 1
-        assert _count(target, User, User.id == keep) == 1
-        assert _count(target, User, User.id == gone) == 0
-        assert _count(target, UsageEvent, UsageEvent.user_id.is_(None)) == 1  # kept for accounting, unlinked
-        assert _count(target, Erasure) == 1  # the target's ledger now knows the erasure too
-        # A second restore into the now non-empty target is refused (exit 2), nothing touched.
-        again = _factoria("backup", "restore", out["backup_id"], "--to", target)
-        assert again.returncode == 2 and "refusing" in again.stderr
-        assert _count(target, User) == 1
-    finally:
-        if db.backend == "postgresql":
-            drop_pg_database(target)
+    listed = [json.loads(line) for line in _factoria("backup", "list").stdout.splitlines()]
+    assert [b["complete"] for b in listed] == [True] and listed[0]["bytes"] > 0
+    proc = _factoria("backup", "restore", "--to", target)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["status"] == "restored" and out["erasures_reapplied"] == 1
+    assert _count(target, User, User.id == keep) == 1
+    assert _count(target, User, User.id == gone) == 0
+    assert _count(target, UsageEvent, UsageEvent.user_id.is_(None)) == 1  # kept for accounting, unlinked
+    assert _count(target, Erasure) == 1  # the target's ledger now knows the erasure too
+    # A second restore into the now non-empty target is refused (exit 2), nothing touched.
+    again = _factoria("backup", "restore", out["backup_id"], "--to", target)
+    assert again.returncode == 2 and "refusing" in again.stderr
+    assert _count(target, User) == 1
 
 
-def test_restore_erases_what_a_live_erasure_erases(db, tmp_path):
+def test_restore_erases_what_a_live_erasure_erases(db, target):
     """Feedback others left on the person's content and counters named only by their key id go too."""
     from shared.database import session_scope
     from shared.models import ApiKey, ContentItem, Feedback, RateLimitCounter
@@ -406,23 +434,15 @@ def test_restore_erases_what_a_live_erasure_erases(db, tmp_path):
                                expires_at=datetime.now(timezone.utc) + timedelta(minutes=2)))
     assert run_job("backup")[0] == 0
     erase_in_live(gone)
-    if db.backend == "postgresql":
-        target = db.url.rsplit("/", 1)[0] + f"/lf_restore_{os.urandom(4).hex()}"
-    else:
-        target = f"sqlite:///{tmp_path / 'restored.db'}"
-    try:
-        proc = _factoria("backup", "restore", "--to", target)
-        assert proc.returncode == 0, proc.stderr
-        out = json.loads(proc.stdout.strip().splitlines()[-1])
-        assert out["erasures_reapplied"] == 1 and out["ledger_entries_added"] == 1
-        assert _count(target, Feedback, Feedback.content_id == item) == 0
-        assert _count(target, Feedback, Feedback.user_id == keep) == 1  # keep's feedback on own content
-        assert _count(target, RateLimitCounter, RateLimitCounter.bucket.contains(key_id)) == 0
-        assert _count(target, RateLimitCounter, RateLimitCounter.bucket.contains(keep)) == 1
-        assert _count(target, ContentItem, ContentItem.user_id == keep) == 1
-    finally:
-        if db.backend == "postgresql":
-            drop_pg_database(target)
+    proc = _factoria("backup", "restore", "--to", target)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["erasures_reapplied"] == 1 and out["ledger_entries_added"] == 1
+    assert _count(target, Feedback, Feedback.content_id == item) == 0
+    assert _count(target, Feedback, Feedback.user_id == keep) == 1  # keep's feedback on own content
+    assert _count(target, RateLimitCounter, RateLimitCounter.bucket.contains(key_id)) == 0
+    assert _count(target, RateLimitCounter, RateLimitCounter.bucket.contains(keep)) == 1
+    assert _count(target, ContentItem, ContentItem.user_id == keep) == 1
 
 
 def test_restore_cli_refuses_damaged_or_unknown_backup(db, tmp_path):
