@@ -42,7 +42,8 @@ def authenticate(authorization: str | None) -> Principal:
     """Resolve the Authorization header or raise 401. Any doubt means no access."""
     token = bearer_token(authorization)
     if token is None:
-        _audit_failure(None)
+        # No credentials is an anonymous request, not a failed authentication: it is refused
+        # without touching the database (cheap 401s, no audit noise from browsers and probes).
         raise Unauthorized("Send 'Authorization: Bearer <api key>'.")
     from shared.database import session_scope
     from shared.identity import verify_key

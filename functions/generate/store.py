@@ -128,18 +128,32 @@ def list_items(user_id: str, *, limit: int, cursor: str | None, content_type: st
     return {"items": [to_item(r) for r in rows], "next_cursor": next_cursor}
 
 
+def _audit_admin_access(session, row: ContentItem, principal: Principal, action: str) -> None:
+    """An admin reading or deleting another user's item is audited (pseudonyms only)."""
+    if row.user_id != principal.user_id:
+        from shared.audit import audit_admin_action
+        from shared.logs import request_id_var
+
+        audit_admin_action(session, action, principal, row.user_id,
+                           details={"content_id": row.id}, request_id=request_id_var.get())
+
+
 def get_item(item_id: str, principal: Principal) -> dict[str, Any]:
     from shared.database import session_scope
 
     with session_scope() as session:
-        return to_item(visible_item(session, item_id, principal))
+        row = visible_item(session, item_id, principal)
+        _audit_admin_access(session, row, principal, "admin.content.read")
+        return to_item(row)
 
 
 def delete_item(item_id: str, principal: Principal) -> None:
     from shared.database import session_scope
 
     with session_scope() as session:
-        session.delete(visible_item(session, item_id, principal))
+        row = visible_item(session, item_id, principal)
+        _audit_admin_access(session, row, principal, "admin.content.delete")
+        session.delete(row)
 
 
 def add_feedback(item_id: str, principal: Principal, rating: int, comment: str | None) -> dict[str, Any]:

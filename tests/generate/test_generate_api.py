@@ -363,3 +363,27 @@ def test_daily_generation_cap_is_enforced_per_user(db, users, client_for, env):
     assert refused.headers["Content-Type"] == "application/problem+json"
     assert int(refused.headers["Retry-After"]) > 0
     assert _post(client, other).status_code == 201
+
+
+def test_admin_access_to_another_users_item_is_audited_with_pseudonyms(db, users, client_for):
+    from sqlalchemy import select
+
+    from shared.database import session_scope
+    from shared.models import AuditEntry
+    from shared.pseudonyms import pseudonym
+
+    client = client_for("generate")
+    owner_id, a = users()
+    admin_id, admin = users("admin")
+    item = _post(client, a).get_json()
+    assert client.get(f"/v1/content/{item['id']}", headers=auth(a)).status_code == 200  # own read: not audited
+    assert client.get(f"/v1/content/{item['id']}", headers=auth(admin)).status_code == 200
+    assert client.delete(f"/v1/content/{item['id']}", headers=auth(admin)).status_code == 204
+    with session_scope() as s:
+        rows = s.scalars(select(AuditEntry).where(AuditEntry.action.like("admin.content.%"))
+                         .order_by(AuditEntry.created_at)).all()
+        entries = [(r.action, r.actor, r.subject, r.details.get("content_id")) for r in rows]
+    assert entries == [
+        ("admin.content.read", pseudonym(admin_id), pseudonym(owner_id), item["id"]),
+        ("admin.content.delete", pseudonym(admin_id), pseudonym(owner_id), item["id"]),
+    ]
