@@ -19,13 +19,12 @@ generate spawns alternate.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import tempfile
 import time
 
-from bench.common import BARE, KeepAlive, function_source, row, running, scratch_postgres, start_server, stop, summary
+from bench.common import BARE, KeepAlive, cold_start, function_source, row, running, scratch_postgres, summary
 
 ROUNDS = 300
 WARMUP = 20
@@ -71,23 +70,8 @@ def _provider_ms(url: str, n: int) -> list[float]:
 
 
 def _cold(source: str, target: str, env: dict[str, str], method: str, path: str, headers, ok: int) -> float:
-    t0 = time.perf_counter()
-    proc, port = start_server(source, target, env)
-    try:
-        while time.perf_counter() - t0 < 30:
-            try:
-                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-                conn.request(method, path, body=BODY if method == "POST" else None, headers=headers or {})
-                status = conn.getresponse().status
-                conn.close()
-                if status == ok:
-                    return time.perf_counter() - t0
-            except OSError:
-                pass
-            time.sleep(0.003)
-        raise RuntimeError(f"{target} gave no {ok} on {path}")
-    finally:
-        stop(proc)
+    return cold_start(source, target, path, env, (ok,), method=method,
+                      body=BODY if method == "POST" else None, headers=headers)
 
 
 def run() -> None:

@@ -48,10 +48,12 @@ def stop(proc) -> None:
         proc.wait()
 
 
-def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 5.0) -> int:
+def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: float = 5.0,
+        method: str = "GET", body: bytes | None = None) -> int:
+    """One request on a fresh connection; returns the status."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", path, headers=headers or {})
+        conn.request(method, path, body=body, headers=headers or {})
         resp = conn.getresponse()
         resp.read()
         return resp.status
@@ -60,14 +62,15 @@ def get(port: int, path: str, headers: dict[str, str] | None = None, timeout: fl
 
 
 def cold_start(source: str, target: str, path: str, env: dict[str, str] | None = None,
-               ok: tuple[int, ...] = (200,), timeout: float = 30.0) -> float:
-    """Seconds from process spawn to the first `ok` response on `path`."""
+               ok: tuple[int, ...] = (200,), timeout: float = 30.0, *, method: str = "GET",
+               body: bytes | None = None, headers: dict[str, str] | None = None) -> float:
+    """Seconds from process spawn to the first `ok` response to `method path`."""
     t0 = time.perf_counter()
     proc, port = start_server(source, target, env)
     try:
         while time.perf_counter() - t0 < timeout:
             try:
-                if get(port, path, timeout=2) in ok:
+                if get(port, path, headers, timeout=10, method=method, body=body) in ok:
                     return time.perf_counter() - t0
             except OSError:
                 pass

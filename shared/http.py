@@ -166,28 +166,24 @@ class RequestContext:
 
     def body(self, model: type | None = None):
         """The JSON body validated against `model` (default the route's body model)."""
-        model = model or (self.route.body if self.route else None)
-        payload = self.json_body()
-        if model is None:
-            return payload
-        from pydantic import ValidationError
-
-        try:
-            return model.model_validate(payload)
-        except ValidationError as exc:
-            raise errors.ValidationFailed(errors.pydantic_errors(exc)) from None
+        return _validated(model or (self.route.body if self.route else None), self.json_body())
 
     def query(self, model: type | None = None):
-        model = model or (self.route.query if self.route else None)
+        """The query string validated against `model` (default the route's query model)."""
         args = {k: v for k, v in self.request.args.items()}
-        if model is None:
-            return args
-        from pydantic import ValidationError
+        return _validated(model or (self.route.query if self.route else None), args)
 
-        try:
-            return model.model_validate(args)
-        except ValidationError as exc:
-            raise errors.ValidationFailed(errors.pydantic_errors(exc)) from None
+
+def _validated(model: type | None, payload: Any) -> Any:
+    """`payload` through pydantic `model` (as-is without one); failures are 422 with per-field errors."""
+    if model is None:
+        return payload
+    from pydantic import ValidationError
+
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise errors.ValidationFailed(errors.pydantic_errors(exc)) from None
 
 
 def _request_id(request: Request) -> str:

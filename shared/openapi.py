@@ -67,16 +67,9 @@ def openapi_path(rule: str) -> str:
     return _CONVERTER.sub(r"{\1}", rule)
 
 
-def _schema_of(model: type, components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="serialization")
-    for name, sub in schema.pop("$defs", {}).items():
-        components.setdefault(name, sub)
-    components[model.__name__] = schema
-    return {"$ref": f"#/components/schemas/{model.__name__}"}
-
-
-def _input_schema_of(model: type, components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode="validation")
+def _schema_of(model: type, components: dict[str, Any], mode: str = "serialization") -> dict[str, Any]:
+    """Register `model` (and its nested models) in `components`; return a $ref to it."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     for name, sub in schema.pop("$defs", {}).items():
         components.setdefault(name, sub)
     components[model.__name__] = schema
@@ -150,7 +143,7 @@ def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
             if route.body is not None:
                 op["requestBody"] = {
                     "required": True,
-                    "content": {"application/json": {"schema": _input_schema_of(route.body, components)}},
+                    "content": {"application/json": {"schema": _schema_of(route.body, components, mode="validation")}},
                 }
             ok: dict[str, Any] = {"description": "Success"}
             if route.response is not None:
