@@ -21,29 +21,10 @@ import statistics
 import time
 import uuid
 
-PG_ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+from bench.common import scratch_postgres
+
 ROWS = int(os.environ.get("BENCH_METRIC_ROWS", "1000000"))
 BUDGET_MS = 200.0
-
-
-def _scratch_database() -> str:
-    from sqlalchemy import create_engine, text
-
-    name = f"lf_bench_metrics_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def _drop_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
-
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def _use(url: str, **extra: str) -> None:
@@ -57,8 +38,6 @@ def _use(url: str, **extra: str) -> None:
 
 # -- 1. capture overhead -------------------------------------------------------------------
 def _serve(with_metrics: bool):
-    from flask import Flask, request
-
     from shared.http import PUBLIC, FunctionApp, Route
     from shared.metrics import RequestMetricsMiddleware
 
@@ -67,9 +46,7 @@ def _serve(with_metrics: bool):
 
     fn = FunctionApp("bench", [Route("/items/<item_id>", item, roles=PUBLIC)],
                      middleware=[RequestMetricsMiddleware("bench")] if with_metrics else [])
-    app = Flask("bench_metrics", root_path=".")
-    app.add_url_rule("/<path:path>", "e", lambda path: fn(request))
-    return app.test_client()
+    return fn.test_client()
 
 
 def bench_capture(blocks: int = 15, per_block: int = 400) -> dict[str, float]:
@@ -219,47 +196,41 @@ def time_count_baseline(window_hours: float, repeats: int = 7) -> float:
 
 
 def run() -> None:
-    from shared import migrations
-
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
-    url = _scratch_database()
-    try:
-        migrations.upgrade(url)
-        _use(url, METRICS_FLUSH_SECONDS="0.5")
-        cap = bench_capture()
-        print("== request metric capture (trivial function, Flask test client, 6,000 requests each, medians)")
-        print(f"without capture: {cap['without_us']:.1f} us/request")
-        print(f"with capture:    {cap['with_us']:.1f} us/request "
-              f"(ratio {cap['ratio']:.3f}, +{cap['with_us'] - cap['without_us']:.1f} us)")
-        print(f"middleware hook alone: {cap['hook_us']:.2f} us/request; rows written by the writer thread: "
-              f"{cap['written']:.0f}, dropped: {cap['dropped']:.0f}")
+    with scratch_postgres("lf_bench_metrics") as url:
+        try:
+            _use(url, METRICS_FLUSH_SECONDS="0.5")
+            cap = bench_capture()
+            print("== request metric capture (trivial function, Flask test client, 6,000 requests each, medians)")
+            print(f"without capture: {cap['without_us']:.1f} us/request")
+            print(f"with capture:    {cap['with_us']:.1f} us/request "
+                  f"(ratio {cap['ratio']:.3f}, +{cap['with_us'] - cap['without_us']:.1f} us)")
+            print(f"middleware hook alone: {cap['hook_us']:.2f} us/request; rows written by the writer thread: "
+                  f"{cap['written']:.0f}, dropped: {cap['dropped']:.0f}")
 
-        for label, span in (("spread over 30 days (retention)", "30 days"), ("all within the last 24 h", "24 hours")):
-            from sqlalchemy import create_engine, text
+            for label, span in (("spread over 30 days (retention)", "30 days"), ("all within the last 24 h", "24 hours")):
+                from sqlalchemy import create_engine, text
 
-            engine = create_engine(url)
-            with engine.begin() as conn:
-                conn.execute(text("TRUNCATE request_metrics, feedback, content_items, usage_events, "
-                                  "api_keys, users CASCADE"))
-            engine.dispose()
-            _use(url, METRICS_ENABLED="false")
-            took = seed(url, span)
-            print(f"\n== GET /v1/metrics on PostgreSQL, {ROWS:,} request_metrics rows {label} "
-                  f"(+{ROWS // 20:,} content, {ROWS // 10:,} usage, {ROWS // 100:,} feedback; seeded in {took:.1f} s)")
-            times = time_report()
-            base = time_count_baseline(1)
-            for window, (ms, best) in times.items():
-                print(f"window {window:>3}: median {ms:7.1f} ms, best {best:7.1f} ms  "
-                      f"(median = {ms / BUDGET_MS:.2f} of the 200 ms budget)")
-            print(f"baseline COUNT(*) over 1h: {base:.1f} ms; window 1h / baseline = {times['1h'][0] / base:.1f}x")
-            print(f"HTTP GET /v1/metrics?window=1h (auth + queries + JSON): {time_http():.1f} ms")
-    finally:
-        from shared.database import dispose_engines
-        from shared.metrics import recorder
+                engine = create_engine(url)
+                with engine.begin() as conn:
+                    conn.execute(text("TRUNCATE request_metrics, feedback, content_items, usage_events, "
+                                      "api_keys, users CASCADE"))
+                engine.dispose()
+                _use(url, METRICS_ENABLED="false")
+                took = seed(url, span)
+                print(f"\n== GET /v1/metrics on PostgreSQL, {ROWS:,} request_metrics rows {label} "
+                      f"(+{ROWS // 20:,} content, {ROWS // 10:,} usage, {ROWS // 100:,} feedback; seeded in {took:.1f} s)")
+                times = time_report()
+                base = time_count_baseline(1)
+                for window, (ms, best) in times.items():
+                    print(f"window {window:>3}: median {ms:7.1f} ms, best {best:7.1f} ms  "
+                          f"(median = {ms / BUDGET_MS:.2f} of the 200 ms budget)")
+                print(f"baseline COUNT(*) over 1h: {base:.1f} ms; window 1h / baseline = {times['1h'][0] / base:.1f}x")
+                print(f"HTTP GET /v1/metrics?window=1h (auth + queries + JSON): {time_http():.1f} ms")
+        finally:
+            from shared.metrics import recorder
 
-        recorder.discard()
-        dispose_engines()
-        _drop_database(url)
+            recorder.discard()  # scratch_postgres disposes the engines and drops the database
 
 
 if __name__ == "__main__":

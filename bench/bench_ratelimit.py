@@ -21,18 +21,9 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
 def _client(middleware):
-    from flask import Flask, request
-
     from shared.http import FunctionApp, Route
 
-    fn = FunctionApp("bench", [Route("/thing", lambda ctx: {"ok": True})], middleware=middleware)
-    app = Flask("bench")
-
-    @app.route("/<path:path>")
-    def entry(path):
-        return fn(request)
-
-    return app.test_client()
+    return FunctionApp("bench", [Route("/thing", lambda ctx: {"ok": True})], middleware=middleware).test_client()
 
 
 def _settings(**env) -> None:

@@ -280,6 +280,18 @@ class FunctionApp:
     def _serve_openapi(self, ctx: RequestContext) -> Response:
         return json_response(self.openapi_document())
 
+    def test_client(self):
+        """A Flask test client serving this function alone on every path and method, as
+        functions-framework does; for tests and benchmarks of apps built in code."""
+        from flask import Flask, request
+
+        flask_app = Flask(f"lafactoria-{self.name}", root_path=".")
+        methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+        view = lambda path="": self(request)  # noqa: E731
+        flask_app.add_url_rule("/", "entry", view, defaults={"path": ""}, methods=methods)
+        flask_app.add_url_rule("/<path:path>", "entry", view, methods=methods)
+        return flask_app.test_client()
+
     def matches(self, path: str) -> bool:
         """Whether any route (any method) matches `path`; used by `factoria dev`."""
         adapter = self.url_map.bind("localhost")

@@ -110,24 +110,18 @@ class Database:
 
 
 def create_pg_database(prefix: str = "lf_test") -> str:
-    from sqlalchemy import create_engine, text
+    """A new, empty, uniquely named database on the test server; returns its URL."""
+    from jobs.dump import create_pg_database as create
 
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+    return create(PG_ADMIN_URL, f"{prefix}_{uuid.uuid4().hex[:10]}")
 
 
 def drop_pg_database(url: str) -> None:
-    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
 
-    name = url.rsplit("/", 1)[1]
-    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    from jobs.dump import drop_pg_database as drop
+
+    drop(PG_ADMIN_URL, make_url(url).database)
 
 
 @pytest.fixture(scope="session")

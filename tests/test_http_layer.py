@@ -3,7 +3,6 @@
 import json
 
 import pytest
-from flask import Flask, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import PUBLIC, FunctionApp, Route
@@ -37,15 +36,7 @@ ROUTES = [
 
 @pytest.fixture
 def client():
-    fn = FunctionApp("test", ROUTES)
-    flask_app = Flask("t")
-
-    @flask_app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"])
-    @flask_app.route("/<path:path>", methods=["GET", "POST", "PUT", "DELETE", "OPTIONS"])
-    def entry(path):
-        return fn(request)
-
-    return flask_app.test_client()
+    return FunctionApp("test", ROUTES).test_client()
 
 
 def assert_problem(resp, status):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
-from flask import Flask, request
 
 from shared.http import PUBLIC, FunctionApp, Route
 from shared.metrics import MetricRecord, MetricsRecorder, RequestMetricsMiddleware, recorder
@@ -24,13 +23,7 @@ def app_client(name: str = "demo"):
     """A FunctionApp with the standard middleware, served by Flask like functions-framework does."""
     fn = FunctionApp(name, [Route("/items/<item_id>", _item), Route("/boom", _boom, roles=PUBLIC),
                             Route("/open/<item_id>", _item, roles=PUBLIC)])
-    flask_app = Flask("t")
-
-    @flask_app.route("/<path:path>", methods=["GET", "POST", "OPTIONS"])
-    def entry(path):
-        return fn(request)
-
-    return flask_app.test_client()
+    return fn.test_client()
 
 
 def stored_metrics():
@@ -163,10 +156,7 @@ def test_buffer_is_bounded_and_drops_are_counted(db, env, caplog):
     env(metrics_buffer_max="3", metrics_flush_seconds="300")
     sink = MetricsRecorder()
     mw = RequestMetricsMiddleware("demo", sink)
-    fn = FunctionApp("demo", [Route("/open/<item_id>", _item, roles=PUBLIC)], middleware=[mw])
-    flask_app = Flask("t")
-    flask_app.add_url_rule("/<path:path>", "e", lambda path: fn(request))
-    client = flask_app.test_client()
+    client = FunctionApp("demo", [Route("/open/<item_id>", _item, roles=PUBLIC)], middleware=[mw]).test_client()
     for _ in range(5):
         assert client.get("/open/1").status_code == 200
     assert sink.stats() == {"pending": 3, "written": 0, "dropped": 2, "failed": 0}
@@ -183,9 +173,7 @@ def test_metrics_never_break_a_response(db, env, caplog):
 
     fn = FunctionApp("demo", [Route("/open/<item_id>", _item, roles=PUBLIC)],
                      middleware=[RequestMetricsMiddleware("demo", Exploding())])
-    flask_app = Flask("t")
-    flask_app.add_url_rule("/<path:path>", "e", lambda path: fn(request))
-    resp = flask_app.test_client().get("/open/7")
+    resp = fn.test_client().get("/open/7")
     assert resp.status_code == 200 and resp.get_json() == {"id": "7"}
     assert "request metric capture failed" in caplog.text
 

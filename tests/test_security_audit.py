@@ -10,7 +10,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from flask import Flask, request
 from sqlalchemy import func, select
 
 from shared.audit import AUTH_FAILED, AuditDataError, audit, audit_admin_action, record_auth_failure
@@ -27,14 +26,7 @@ NOW = datetime(2026, 5, 4, 10, 30, 15, tzinfo=timezone.utc)
 
 
 def _client():
-    fn = FunctionApp("audited", [Route("/thing", lambda ctx: {"ok": True})])
-    flask_app = Flask("audited")
-
-    @flask_app.route("/<path:path>")
-    def entry(path):
-        return fn(request)
-
-    return flask_app.test_client()
+    return FunctionApp("audited", [Route("/thing", lambda ctx: {"ok": True})]).test_client()
 
 
 def _auth_rows():

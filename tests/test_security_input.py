@@ -12,7 +12,6 @@ import json
 import uuid
 
 import pytest
-from flask import Flask, request
 from pydantic import BaseModel, ConfigDict, Field
 
 from cli.dev import load_apps
@@ -48,14 +47,7 @@ def client():
         Route("/echo", _echo, methods=("POST",), body=Payload),
         Route("/search", _search, query=Query),
     ])
-    flask_app = Flask("hostile")
-
-    @flask_app.route("/", defaults={"path": ""}, methods=["GET", "POST"])
-    @flask_app.route("/<path:path>", methods=["GET", "POST"])
-    def entry(path):
-        return fn(request)
-
-    return flask_app.test_client()
+    return fn.test_client()
 
 
 @pytest.fixture
