@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
 DEMO_EMAIL ?= demo@lafactoria.dev
+DEMO_KEY_FILE ?= var/demo-admin.key
 
 .PHONY: install run test bench openapi migrate clean
 
@@ -19,8 +20,8 @@ install: $(STAMP)  ## create the virtual environment and install pinned dependen
 migrate: install  ## apply migrations to DATABASE_URL (default: SQLite under var/)
 	$(VENV)/bin/factoria db upgrade
 
-run: migrate  ## serve all three functions on one port, with a demo user
-	$(VENV)/bin/factoria users create --email $(DEMO_EMAIL) --role admin --reuse
+run: migrate  ## serve all three functions on one port, with a demo admin whose key is kept in var/
+	$(VENV)/bin/factoria users create --email $(DEMO_EMAIL) --role admin --reuse --key-file $(DEMO_KEY_FILE)
 	$(VENV)/bin/factoria dev --port $(PORT)
 
 test: install  ## the whole suite, on PostgreSQL and SQLite

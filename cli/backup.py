@@ -28,7 +28,8 @@ def register(sub) -> None:
     r = bsub.add_parser("restore", help="restore a backup (default the newest) into an empty database")
     r.add_argument("backup_id", nargs="?", metavar="BACKUP_ID", help="timestamp folder name; default the newest")
     r.add_argument("--to", dest="target", required=True, metavar="DATABASE_URL",
-                   help="target database (postgresql://... or sqlite:///path); must be empty")
+                   help="target database (postgresql://... or sqlite:///path); must be empty; a missing "
+                   "PostgreSQL database is created")
     r.set_defaults(func=_restore)
     ls = bsub.add_parser("list", help="list backups in BACKUP_URL as JSON lines")
     ls.set_defaults(func=_list)
@@ -55,7 +56,7 @@ def _list(args) -> int:
     return 0
 
 
-def _target_problem(url: str) -> tuple[str | None, bool]:
+def target_problem(url: str) -> tuple[str | None, bool]:
     """(why `url` cannot receive a restore or None, whether a missing PostgreSQL database was created)."""
     from sqlalchemy import inspect
     from sqlalchemy.engine import make_url
@@ -77,11 +78,14 @@ def _target_problem(url: str) -> tuple[str | None, bool]:
             return "target database unreachable", False
     finally:
         engine.dispose()
-    create_pg_database(_maintenance_url(url), make_url(url).database)
+    from jobs.dump import safe_url
+
+    print(f"factoria: {safe_url(url)} does not exist; creating it", file=sys.stderr, flush=True)
+    create_pg_database(maintenance_url(url), make_url(url).database)
     return None, True
 
 
-def _maintenance_url(url: str) -> str:
+def maintenance_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).set(database="postgres").render_as_string(hide_password=False)
@@ -119,7 +123,8 @@ def _restore(args) -> int:
     from pathlib import Path
 
     from jobs.backup_catalog import ManifestError, list_backups
-    from jobs.backup_restore import compare, fetch_checked, load_manifest, restore_with_erasures
+    from jobs.backup_restore import RESTORE_STAGES, compare, fetch_checked, load_manifest, restore_with_erasures
+    from jobs.progress import Stages, on_terminal
     from jobs.dump import DumpError, backend_of, safe_url
     from shared.settings import get_settings
     from shared.storage import StoreError, open_store
@@ -141,18 +146,23 @@ def _restore(args) -> int:
     except (ManifestError, StoreError) as exc:
         return _err(f"backup {entry.id}: {exc}", 1)
     if backend_of(target) != manifest.database:
-        return _err(f"a {manifest.database} backup cannot be restored into a {backend_of(target)} database", 2)
-    problem, created = _target_problem(target)
+        hint = ("; to move the embedded SQLite data into PostgreSQL use `factoria db copy --to URL`"
+                if manifest.database == "sqlite" else "")
+        return _err(f"a {manifest.database} backup cannot be restored into a {backend_of(target)} database"
+                    + hint, 2)
+    problem, created = target_problem(target)
     if problem:
         return _err(f"refusing to restore into {safe_url(target)}: {problem}", 2)
     ledger = _live_ledger(target)
-    with tempfile.TemporaryDirectory(prefix="lf-restore-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lf-restore-") as tmp, \
+            Stages(RESTORE_STAGES, desc=f"restore {entry.id}", enabled=on_terminal()) as stages:
         dump = Path(tmp) / manifest.file
-        failures = fetch_checked(store, entry, manifest, dump)
+        failures = fetch_checked(store, entry, manifest, dump, stages=stages)
         error = f"backup {entry.id} is damaged: " + "; ".join(f.detail for f in failures) if failures else None
         if error is None:
             try:
-                outcome = restore_with_erasures(dump, manifest, target, ledger)
+                outcome = restore_with_erasures(dump, manifest, target, ledger, stages)
+                stages.step("compare")
             except DumpError as exc:
                 error = str(exc)
     if error is not None:
@@ -161,7 +171,7 @@ def _restore(args) -> int:
 
             from jobs.dump import drop_pg_database
 
-            drop_pg_database(_maintenance_url(target), make_url(target).database)
+            drop_pg_database(maintenance_url(target), make_url(target).database)
         return _err(error, 1)
     failures = compare(manifest, outcome)
     _out({"status": "restored" if not failures else "problem", "backup_id": entry.id,

@@ -14,8 +14,8 @@ FUNCTIONS = ("generate", "gdpr", "health")
 
 def register(sub) -> None:
     p = sub.add_parser("dev", help="serve all functions on one port for local development")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8080)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080)")
     p.set_defaults(func=_run)
 
 

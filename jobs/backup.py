@@ -67,20 +67,26 @@ def run(ctx: JobContext) -> JobResult:
                             rows=sum(snap.tables.values()), schema_revision=snap.schema_revision,
                             would_remove=would_prune)
 
-    with tempfile.TemporaryDirectory(prefix="lf-backup-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lf-backup-") as tmp, \
+            ctx.stages(["dump", "checksum", "upload", "manifest", "written"]) as stages:
         out = Path(tmp) / dump_name
         try:
+            stages.step("dump")
             if database == "postgresql":
                 snap = dump_postgres(get_engine(), settings.database_url, out)
             else:
                 snap = dump_sqlite(settings.database_url, out)
+            stages.step("checksum")
             manifest = Manifest(
                 file=dump_name, sha256=sha256_file(out), size=out.stat().st_size, tables=snap.tables,
                 schema_revision=snap.schema_revision, created_at=now, database=database,
                 format=PG_FORMAT if database == "postgresql" else SQLITE_FORMAT,
             )
+            stages.step("upload")
             store.put_file(f"{backup_id}/{dump_name}", out)
+            stages.step("manifest")
             store.put_bytes(f"{backup_id}/{MANIFEST}", manifest.to_json(), "application/json")
+            stages.step("written")
         except (DumpError, StoreError) as exc:
             ctx.alert(ALERT_RULE, "critical", f"Backup failed: {exc}", {"backup_id": backup_id})
             return JobResult.problem(backup_id=backup_id, error=str(exc))

@@ -43,12 +43,20 @@ def load_manifest(store, entry: BackupEntry) -> Manifest:
     return parse_manifest(store.get_bytes(entry.key(MANIFEST)))
 
 
-def fetch_checked(store, entry: BackupEntry, manifest: Manifest, dest: Path, *, min_bytes: int = 0) -> list[Failure]:
+RESTORE_STAGES = ["download", "checksum", "restore", "erasures", "compare"]
+
+
+def fetch_checked(store, entry: BackupEntry, manifest: Manifest, dest: Path, *, min_bytes: int = 0,
+                  stages=None) -> list[Failure]:
     """Download the dump to `dest` and compare it with its manifest; no failures means intact."""
     obj = entry.objects.get(manifest.file)
     if obj is None:
         return [Failure("dump_missing", f"{manifest.file} is not in the backup folder")]
+    if stages is not None:
+        stages.step("download")
     store.download(entry.key(manifest.file), dest)
+    if stages is not None:
+        stages.step("checksum")
     size = dest.stat().st_size
     failures = []
     if size < min_bytes:
@@ -62,21 +70,27 @@ def fetch_checked(store, entry: BackupEntry, manifest: Manifest, dest: Path, *, 
     return failures
 
 
-def restore_with_erasures(dump: Path, manifest: Manifest, url: str, live_ledger: list[LedgerEntry]) -> RestoreOutcome:
+def restore_with_erasures(dump: Path, manifest: Manifest, url: str, live_ledger: list[LedgerEntry],
+                          stages=None) -> RestoreOutcome:
     """Restore into `url`, count rows as restored, re-apply every known erasure, look for leftovers.
 
     Known erasures are the restored ledger's plus `live_ledger`'s; leftovers
     are the columns that still hold an erased person afterwards.
 
-    Raises DumpError if the restore itself fails.
+    Raises DumpError if the restore itself fails. `stages` (a jobs.progress.Stages
+    naming "restore" and "erasures") shows progress on a terminal.
     """
     from shared.database import make_engine
 
+    if stages is not None:
+        stages.step("restore")
     restore(dump, manifest.database, url)
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as conn:
             snapshot = read_snapshot(conn)
+        if stages is not None:
+            stages.step("erasures")
         return RestoreOutcome(snapshot, reapply(engine, live_ledger))
     finally:
         engine.dispose()

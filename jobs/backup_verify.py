@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from jobs.backup_catalog import ManifestError, list_backups
-from jobs.backup_restore import Failure, compare, fetch_checked, load_manifest, restore_with_erasures
+from jobs.backup_restore import RESTORE_STAGES, Failure, compare, fetch_checked, load_manifest, restore_with_erasures
 from jobs.dump import DumpError, scratch_database
 from jobs.runner import JobConfigError, JobContext, JobResult
 
@@ -76,10 +76,11 @@ def run(ctx: JobContext) -> JobResult:
         ctx.emit({"would_verify": entry.id, "database": manifest.database, "size": manifest.size})
         return _fail(ctx, failures, **summary) if failures else JobResult.ok(**summary, would_restore=True)
 
-    with tempfile.TemporaryDirectory(prefix="lf-verify-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="lf-verify-") as tmp, ctx.stages(RESTORE_STAGES) as stages:
         dump = Path(tmp) / manifest.file
         try:
-            integrity = fetch_checked(store, entry, manifest, dump, min_bytes=settings.backup_min_bytes)
+            integrity = fetch_checked(store, entry, manifest, dump, min_bytes=settings.backup_min_bytes,
+                                      stages=stages)
         except StoreError as exc:
             integrity = [Failure("dump_missing", str(exc))]
         failures += integrity
@@ -89,12 +90,13 @@ def run(ctx: JobContext) -> JobResult:
             live_ledger = read_ledger(get_engine())
             try:
                 with scratch_database(manifest.database, settings.database_url) as scratch_url:
-                    outcome = restore_with_erasures(dump, manifest, scratch_url, live_ledger)
+                    outcome = restore_with_erasures(dump, manifest, scratch_url, live_ledger, stages)
             except DumpError as exc:
                 failures.append(Failure("restore_failed", str(exc)))
             except SQLAlchemyError as exc:
                 failures.append(Failure("restore_failed", f"scratch database: {type(exc).__name__}"))
             else:
+                stages.step("compare")
                 failures += compare(manifest, outcome)
                 summary.update(restored_rows=sum(outcome.snapshot.tables.values()),
                                schema_revision=outcome.snapshot.schema_revision,

@@ -80,12 +80,15 @@ class JobContext:
 
     def progress(self, iterable: Iterable[T], *, total: int | None = None, desc: str = "") -> Iterator[T]:
         """A progress bar on an interactive terminal; plain iteration (JSON logs) otherwise."""
-        if sys.stderr.isatty() and not self.json_output:
-            from tqdm import tqdm
+        from jobs.progress import iterate, on_terminal
 
-            yield from tqdm(iterable, total=total, desc=desc or self.name, file=sys.stderr)
-        else:
-            yield from iterable
+        return iterate(iterable, total=total, desc=desc or self.name, enabled=on_terminal(self.json_output))
+
+    def stages(self, names: list[str]):
+        """A step-per-stage progress bar on an interactive terminal (see jobs.progress.Stages)."""
+        from jobs.progress import Stages, on_terminal
+
+        return Stages(names, desc=self.name, enabled=on_terminal(self.json_output))
 
     def emit(self, record: dict[str, Any]) -> None:
         """Extra output for the operator on stdout (JSON with --json), before the summary line."""

@@ -33,6 +33,15 @@ def _confirmation(ctx: RequestContext) -> ErasureConfirmation:
 def erase(ctx: RequestContext, user_id: str | None = None) -> ErasureReceipt:
     who = subjects.acting(ctx, user_id)
     _confirmation(ctx)
+    return erase_subject(who, request_id=ctx.request_id)
+
+
+def erase_subject(who: subjects.Acting, *, request_id: str | None = None) -> ErasureReceipt:
+    """The erasure itself, for the HTTP routes and `factoria users delete` alike.
+
+    Raises NotFound for an unknown user and a 500 Problem when the erasure could
+    not be verified (then nothing was erased).
+    """
     try:
         with session_scope() as s:
             ids = identifiers(s, who.user_id, lock=True)
@@ -40,9 +49,9 @@ def erase(ctx: RequestContext, user_id: str | None = None) -> ErasureReceipt:
                 raise errors.NotFound("No such user.")
             counts = erase_rows(s, ids)
             ledger = record(s, who.subject, who.requested_by, counts.deleted)
-            subjects.audit(s, ctx, who, "gdpr.erasure", {
+            subjects.record_audit(s, who, "gdpr.erasure", {
                 "erasure_id": ledger.id, "deleted": counts.deleted, "anonymised": counts.anonymised,
-            })
+            }, request_id=request_id)
             residue = find_residue(s, ids)
             if residue:
                 raise ErasureNotVerified(residue)
@@ -53,7 +62,7 @@ def erase(ctx: RequestContext, user_id: str | None = None) -> ErasureReceipt:
         log.error("erasure rolled back: personal data would remain",
                   extra={"residue": columns, "subject": who.subject})
         with session_scope() as s:  # the refusal itself is accounted for (column names only)
-            subjects.audit(s, ctx, who, "gdpr.erasure.unverified", {"columns": columns})
+            subjects.record_audit(s, who, "gdpr.erasure.unverified", {"columns": columns}, request_id=request_id)
         raise errors.Problem(
             "The erasure could not be verified, so nothing was erased; the incident has been logged."
         ) from None

@@ -66,10 +66,21 @@ def load_user(session: Session, who: Acting, *, lock: bool = False) -> User:
 def audit(session: Session, ctx: RequestContext, who: Acting, action: str,
           details: dict[str, Any] | None = None) -> AuditEntry:
     """One audit row in the caller's transaction (`shared.audit` refuses emails and keys in it)."""
+    return record_audit(session, who, action, details, request_id=ctx.request_id)
+
+
+def record_audit(session: Session, who: Acting, action: str, details: dict[str, Any] | None = None, *,
+                 request_id: str | None = None) -> AuditEntry:
+    """`audit` without a request: for the operator's command line."""
     from shared.audit import audit as add_audit
 
     return add_audit(session, action, actor=who.actor, actor_role=who.actor_role, subject=who.subject,
-                     details={"requested_by": who.requested_by, **(details or {})}, request_id=ctx.request_id)
+                     details={"requested_by": who.requested_by, **(details or {})}, request_id=request_id)
+
+
+def operator(user_id: str) -> Acting:
+    """An operator at the command line acting on behalf of a user (audited as actor 'cli')."""
+    return Acting(user_id=user_id, subject=pseudonym(user_id), actor="cli", actor_role="operator", on_behalf=True)
 
 
 def user_view(user: User) -> UserOut:

@@ -68,6 +68,17 @@ def head_revision() -> str:
     return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
 
 
+def revisions_between(lower: str | None, upper: str | None) -> list[tuple[str, str]]:
+    """(revision, title) of the migrations after `lower` up to `upper`, oldest first."""
+    from alembic.script import ScriptDirectory
+
+    if upper is None or upper == lower:
+        return []
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    revs = list(script.iterate_revisions(upper, lower or "base"))
+    return [(r.revision, (r.doc or "").strip().splitlines()[0] if r.doc else "") for r in reversed(revs)]
+
+
 def current_revision(connection) -> str | None:
     """The revision the connected database is at (None if never migrated)."""
     from alembic.runtime.migration import MigrationContext
