@@ -232,7 +232,7 @@ def missed_jobs(ev: Evaluation) -> list[Finding]:
     from croniter import croniter
     from sqlalchemy import func, select
 
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
     from shared.models import JobRun
 
     grace = timedelta(minutes=ev.settings.alert_job_grace_minutes)

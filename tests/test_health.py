@@ -5,7 +5,7 @@ import urllib.request
 from datetime import datetime, timedelta, timezone
 
 from functions.health import checks
-from jobs import JOBS
+from shared.job_schedule import JOBS
 from shared.alerts import raise_alert
 from shared.database import session_scope
 from shared.models import JobRun

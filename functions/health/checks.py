@@ -163,7 +163,7 @@ def check_backup_age() -> list[Check]:
 def check_jobs() -> list[Check]:
     from sqlalchemy import func, select
 
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
     from shared.database import session_scope
     from shared.models import JobRun
 
