@@ -186,7 +186,7 @@ def generation_success(ev: Evaluation) -> list[Finding]:
 # -- platform ---------------------------------------------------------------------------
 def readiness(ev: Evaluation) -> list[Finding]:
     """The same checks as GET /readyz (database, migrations, providers)."""
-    from functions.health import checks
+    from shared import health_checks as checks
 
     results = checks.run(checks.READINESS_KEYS)
     failing = {key: [item.get("output", "") for item in items if item["status"] == "fail"]
