@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from functions.health.metrics import GENERATION_ROUTE, generation_stats, known_cost, request_stats
 from shared.settings import Settings
+from shared.window_stats import GENERATION_ROUTE, generation_stats, known_cost, request_stats
 
 
 @dataclass(frozen=True)
