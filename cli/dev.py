@@ -51,15 +51,25 @@ def create_dev_app():
                            middleware=standard_middleware("dev"))
     flask_app = Flask("lafactoria-dev")
 
+    def owner(path: str):
+        return next((app for app in apps.values() if app.matches(path)), None)
+
+    def problem(exc):
+        """Werkzeug's own answers (a method no route takes, e.g. TRACE) as problem+json like the functions'."""
+        app = owner(request.path) if exc.code == 405 else None
+        return app(request) if app is not None else fallback.error_page(request, exc)
+
+    from werkzeug.exceptions import HTTPException
+
+    flask_app.register_error_handler(HTTPException, problem)
+
     @flask_app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
     @flask_app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
     def dispatch(path):
-        if request.path.rstrip("/") == "/openapi.json":  # every function has one: serve the merged document
+        if request.path == "/openapi.json":  # every function has one: serve the merged document
             return fallback(request)
-        for app in apps.values():
-            if app.matches(request.path):
-                return app(request)
-        return fallback(request)
+        app = owner(request.path)
+        return app(request) if app is not None else fallback(request)
 
     return flask_app
 

@@ -459,6 +459,19 @@ def _alerts(ctx: JobContext, report: dict[str, Any]) -> list[str]:
     return problems
 
 
+def write_report(store, report: dict[str, Any], daily_budget: Decimal | None, *,
+                 only_if_missing: bool = False) -> list[str]:
+    """Write the report's JSON, CSV and chart; returns the keys written. With `only_if_missing`
+    (the ops report linking to the cost report of its period) an existing report is left as is."""
+    prefix = report_prefix(date.fromisoformat(report["period"]["from"]), date.fromisoformat(report["period"]["to"]))
+    if only_if_missing and any(o.key == prefix + ".json" for o in store.list(prefix.rsplit("/", 1)[0])):
+        return []
+    store.put_bytes(prefix + ".json", json.dumps(report, indent=2).encode(), "application/json")
+    store.put_bytes(prefix + ".csv", _csv(report), "text/csv")
+    store.put_bytes(prefix + ".png", _chart(report, daily_budget), "image/png")
+    return [f"{prefix}.{ext}" for ext in ("json", "csv", "png")]
+
+
 def run(ctx: JobContext) -> JobResult:
     from pydantic import ValidationError
 
@@ -489,11 +502,8 @@ def run(ctx: JobContext) -> JobResult:
         ctx.emit({"would_write": f"{prefix}.json,csv,png"})
     else:
         try:
-            store = open_store(ctx.settings.reports_url)
-            store.put_bytes(prefix + ".json", json.dumps(report, indent=2).encode(), "application/json")
-            store.put_bytes(prefix + ".csv", _csv(report), "text/csv")
-            store.put_bytes(prefix + ".png", _chart(report, ctx.settings.daily_budget_usd), "image/png")
+            summary["written"] = write_report(open_store(ctx.settings.reports_url), report,
+                                              ctx.settings.daily_budget_usd)
         except StoreError as exc:
             raise JobUnavailable(f"cannot write to REPORTS_URL: {exc}") from None
-        summary["written"] = [f"{prefix}.{ext}" for ext in ("json", "csv", "png")]
     return JobResult.problem(**summary) if problems else JobResult.ok(**summary)

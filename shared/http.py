@@ -35,9 +35,11 @@ log = get_logger("lafactoria.http")
 PUBLIC = None  # roles=None: no authentication
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 _CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
-_CORS_EXPOSE_HEADERS = (
-    "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Location"
+_CORS_EXPOSE_HEADERS = (  # what browser code may read (the contract's list, and Location of a 201)
+    "X-Request-ID, Retry-After, Idempotent-Replayed, Content-Disposition, RateLimit-Limit, RateLimit-Remaining, "
+    "RateLimit-Reset, Location"
 )
+GZIP_MIN_BYTES = 1024  # smaller bodies gain little and cost a compression on every request
 SECURITY_HEADERS = {
     "Strict-Transport-Security": "max-age=63072000; includeSubDomains",
     "X-Content-Type-Options": "nosniff",
@@ -224,7 +226,8 @@ class FunctionApp:
         rules = []
         for endpoint, r in self._by_endpoint.items():
             rules.append(Rule(r.rule, endpoint=endpoint, methods=list(r.methods)))
-        self.url_map = Map(rules, strict_slashes=False, merge_slashes=False)
+        # A trailing or doubled slash is another path (404), never silently the same resource.
+        self.url_map = Map(rules, strict_slashes=True, merge_slashes=False)
         if os.environ.get("ENVIRONMENT", "").strip().lower() == "production":
             # Refuse to start with unsafe settings (raises UnsafeSettingsError naming them).
             # Elsewhere settings load on first use, keeping `/livez` cold start free of pydantic.
@@ -248,16 +251,22 @@ class FunctionApp:
         def handle(exc: HTTPException) -> Response:
             from flask import request
 
-            problem = errors.Problem(exc.description if exc.code != 404 else "No such path.")
-            problem.status, problem.title, problem.slug = exc.code or 500, exc.name, "http-error"
-            if exc.code == 404:
-                problem.slug = errors.NotFound.slug
-            ctx = RequestContext(self, request, _request_id(request))
-            response = problem_response(problem)
-            self._decorate(ctx, response)
-            return response
+            return self.error_page(request, exc)
 
         current_app.register_error_handler(HTTPException, handle)
+
+    def error_page(self, request: Request, exc) -> Response:
+        """A werkzeug HTTPException raised by the host (not by a route) as problem+json with our headers."""
+        problem = errors.Problem(exc.description if exc.code != 404 else "No such path.")
+        problem.status, problem.title, problem.slug = exc.code or 500, exc.name, "http-error"
+        if exc.code == 404:
+            problem.slug = errors.NotFound.slug
+        if exc.code == 405 and getattr(exc, "valid_methods", None):
+            problem.headers["Allow"] = ", ".join(sorted(set(exc.valid_methods) | {"OPTIONS"}))
+        ctx = RequestContext(self, request, _request_id(request))
+        response = problem_response(problem)
+        self._decorate(ctx, response)
+        return response
 
     def openapi_document(self) -> dict[str, Any]:
         if self._openapi is None:
@@ -307,6 +316,7 @@ class FunctionApp:
                     except Exception:  # observability must never break a response
                         log.exception("middleware after-hook failed")
             self._decorate(ctx, response)
+            _compress(request, response)
             return response
         finally:
             request_id_var.reset(token)
@@ -408,3 +418,38 @@ class FunctionApp:
         if origin:
             headers["Access-Control-Allow-Origin"] = origin
             headers["Access-Control-Expose-Headers"] = _CORS_EXPOSE_HEADERS
+
+
+def _accepts_gzip(request: Request) -> bool:
+    return request.accept_encodings.quality("gzip") > 0
+
+
+def _compress(request: Request, response: Response) -> None:
+    """gzip a response over GZIP_MIN_BYTES for a client that accepts it (streamed ones as they stream)."""
+    if (request.method == "HEAD" or response.status_code in (204, 304) or "Content-Encoding" in response.headers
+            or not _accepts_gzip(request)):
+        return
+    if response.is_streamed:
+        import zlib
+
+        chunks = response.response
+
+        def stream():
+            packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip container
+            for chunk in chunks:
+                data = packer.compress(chunk if isinstance(chunk, bytes) else str(chunk).encode())
+                if data:
+                    yield data
+            yield packer.flush()
+
+        response.response = stream()
+        response.headers.pop("Content-Length", None)
+    else:
+        body = response.get_data()
+        if len(body) <= GZIP_MIN_BYTES:
+            return
+        import gzip
+
+        response.set_data(gzip.compress(body, compresslevel=6))
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers.add("Vary", "Accept-Encoding")

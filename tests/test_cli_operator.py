@@ -39,7 +39,7 @@ def _actions(parser: argparse.ArgumentParser, path: str):
 def test_every_flag_and_argument_has_help():
     from cli.main import build_parser
     from jobs.runner import build_parser as jobs_parser
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
 
     missing = [f"{path}: {'/'.join(a.option_strings) or a.dest}"
                for path, a in _actions(build_parser(), "factoria") if not (a.help or "").strip()]
@@ -50,7 +50,7 @@ def test_every_flag_and_argument_has_help():
 
 
 def test_jobs_run_help_names_every_job_and_a_jobs_own_flags():
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
 
     out = " ".join(factoria("jobs", "run", "--help").stdout.split())
     assert all(job in out for job in JOBS)

@@ -84,7 +84,7 @@ def list_content(ctx: RequestContext) -> dict[str, Any]:
 
     query = ctx.query()
     return store.list_items(ctx.user.user_id, limit=query.limit, cursor=query.cursor,
-                            content_type=query.content_type)
+                            content_type=query.content_type, summary=query.view == "summary")
 
 
 def get_content(ctx: RequestContext, item_id: str) -> dict[str, Any]:
@@ -105,3 +105,18 @@ def add_feedback(ctx: RequestContext, item_id: str) -> Response:
 
     feedback = ctx.body()
     return json_response(store.add_feedback(item_id, principal, feedback.rating, feedback.comment), 201)
+
+
+def get_feedback(ctx: RequestContext, item_id: str) -> dict[str, Any]:
+    from functions.generate import store
+
+    return store.get_feedback(item_id, ctx.user)
+
+
+def replace_feedback(ctx: RequestContext, item_id: str) -> Response:
+    principal = ctx.user
+    from functions.generate import store
+
+    feedback = ctx.body()
+    body, created = store.replace_feedback(item_id, principal, feedback.rating, feedback.comment)
+    return json_response(body, 201 if created else 200)

@@ -24,6 +24,7 @@ from shared.models import IdempotencyRecord, utcnow
 HEADER = "Idempotency-Key"
 _KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 STALE_IN_PROGRESS = timedelta(minutes=15)
+IN_FLIGHT_RETRY_AFTER = 5  # seconds: a generation takes seconds; the replay is ready soon after
 
 
 def parse_key(value: str | None) -> str | None:
@@ -68,10 +69,12 @@ def begin(user_id: str, key: str, digest: str, ttl_hours: int) -> tuple[int, dic
                     [{"field": HEADER, "message": "was already used with a different request body"}],
                     "This Idempotency-Key was used with a different request body.")
             if record.status != "completed":
-                raise errors.Conflict("A request with this Idempotency-Key is still in progress.")
+                raise errors.Conflict("A request with this Idempotency-Key is still in progress.",
+                                      headers={"Retry-After": str(IN_FLIGHT_RETRY_AFTER)})
             return int(record.response_status), record.response_body
     except IntegrityError:
-        raise errors.Conflict("A request with this Idempotency-Key is still in progress.") from None
+        raise errors.Conflict("A request with this Idempotency-Key is still in progress.",
+                              headers={"Retry-After": str(IN_FLIGHT_RETRY_AFTER)}) from None
 
 
 def complete(user_id: str, key: str, status: int, body: dict[str, Any]) -> None:

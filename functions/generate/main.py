@@ -33,6 +33,12 @@ app = FunctionApp(
               summary="Delete an item (owner or admin)"),
         Route("/v1/content/<item_id>/feedback", handlers.add_feedback, methods=("POST",), roles=USERS,
               body=_payload("FeedbackIn"), response=_payload("FeedbackOut"), status=201, summary="Rate an item (owner only)"),
+        Route("/v1/content/<item_id>/feedback", handlers.get_feedback, roles=USERS, response=_payload("FeedbackOut"),
+              summary="Your current rating of an item (owner only; 404 when none)"),
+        Route("/v1/content/<item_id>/feedback", handlers.replace_feedback, methods=("PUT",), roles=USERS,
+              body=_payload("FeedbackIn"), response=_payload("FeedbackOut"),
+              responses={201: "No earlier rating: created"},
+              summary="Replace your rating of an item (owner only)"),
     ],
     middleware=standard_middleware("generate"),
 )

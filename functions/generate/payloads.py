@@ -51,8 +51,24 @@ class Item(BaseModel):
     created_at: str
 
 
+class ItemSummary(BaseModel):
+    """An item without its `content`: what `view=summary` lists."""
+
+    id: str
+    content_type: ContentTypeId
+    topic: str
+    audience: Audience
+    quality: Quality
+    provider: str
+    model: str
+    usage: Usage
+    attempts: int = Field(ge=1)
+    created_at: str
+
+
 class ItemPage(BaseModel):
-    items: list[Item]
+    items: list[Item] | list[ItemSummary] = Field(
+        description="whole items; with `view=summary`, items without `content`")
     next_cursor: str | None
 
 
@@ -62,6 +78,7 @@ class ListQuery(BaseModel):
     limit: int = Field(20, ge=1, le=100)
     cursor: str | None = Field(None, min_length=1, max_length=200, pattern=r"^[A-Za-z0-9_\-]+$")
     content_type: ContentTypeId | None = None
+    view: Literal["full", "summary"] = Field("full", description="`summary` leaves out each item's `content`")
 
 
 class FeedbackIn(BaseModel):

@@ -75,7 +75,8 @@ def persist(generated, request, *, user_id: str, request_id: str) -> dict[str, A
 
 
 def visible_item(session, item_id: str, principal: Principal) -> ContentItem:
-    row = session.get(ContentItem, item_id) if _is_uuid(item_id) else None
+    """The item if the caller may see it; an uppercase UUID addresses the same item (ids are stored lowercase)."""
+    row = session.get(ContentItem, item_id.lower()) if _is_uuid(item_id) else None
     if row is None or (row.user_id != principal.user_id and not principal.is_admin):
         raise errors.NotFound("No such content item.")
     return row
@@ -107,7 +108,10 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise errors.ValidationFailed([{"field": "cursor", "message": "is not a cursor this API issued"}]) from None
 
 
-def list_items(user_id: str, *, limit: int, cursor: str | None, content_type: str | None) -> dict[str, Any]:
+def list_items(user_id: str, *, limit: int, cursor: str | None, content_type: str | None,
+               summary: bool = False) -> dict[str, Any]:
+    """A page of the user's items, newest first; `summary` leaves out each item's `content`
+    (the heavy part) for list screens, keeping every other key."""
     from sqlalchemy import and_, or_, select
 
     from shared.database import session_scope
@@ -125,7 +129,11 @@ def list_items(user_id: str, *, limit: int, cursor: str | None, content_type: st
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-    return {"items": [to_item(r) for r in rows], "next_cursor": next_cursor}
+    items = [to_item(r) for r in rows]
+    if summary:
+        for item in items:
+            del item["content"]
+    return {"items": items, "next_cursor": next_cursor}
 
 
 def _audit_admin_access(session, row: ContentItem, principal: Principal, action: str) -> None:
@@ -156,17 +164,61 @@ def delete_item(item_id: str, principal: Principal) -> None:
         session.delete(row)
 
 
-def add_feedback(item_id: str, principal: Principal, rating: int, comment: str | None) -> dict[str, Any]:
+def _owned_item(session, item_id: str, principal: Principal) -> ContentItem:
     """Feedback is the owner's alone: an admin gets 404 on another user's item here."""
+    row = visible_item(session, item_id, principal)
+    if row.user_id != principal.user_id:
+        raise errors.NotFound("No such content item.")
+    return row
+
+
+def _feedback_view(fb: Feedback) -> dict[str, Any]:
+    return {"id": fb.id, "content_id": fb.content_id, "rating": fb.rating, "comment": fb.comment,
+            "created_at": _iso(fb.created_at)}
+
+
+def _own_feedback(session, row: ContentItem, principal: Principal) -> list[Feedback]:
+    from sqlalchemy import select
+
+    return list(session.scalars(select(Feedback).where(
+        Feedback.content_id == row.id, Feedback.user_id == principal.user_id)
+        .order_by(Feedback.created_at.desc(), Feedback.id.desc())))
+
+
+def add_feedback(item_id: str, principal: Principal, rating: int, comment: str | None) -> dict[str, Any]:
     from shared.database import session_scope
 
     with session_scope() as session:
-        row = visible_item(session, item_id, principal)
-        if row.user_id != principal.user_id:
-            raise errors.NotFound("No such content item.")
+        row = _owned_item(session, item_id, principal)
         fb = Feedback(content_id=row.id, user_id=principal.user_id, rating=rating, comment=comment or None,
                       created_at=utcnow())
         session.add(fb)
         session.flush()
-        return {"id": fb.id, "content_id": row.id, "rating": fb.rating, "comment": fb.comment,
-                "created_at": _iso(fb.created_at)}
+        return _feedback_view(fb)
+
+
+def get_feedback(item_id: str, principal: Principal) -> dict[str, Any]:
+    """The owner's current rating of the item (the newest), or 404 when they gave none."""
+    from shared.database import session_scope
+
+    with session_scope() as session:
+        found = _own_feedback(session, _owned_item(session, item_id, principal), principal)
+        if not found:
+            raise errors.NotFound("You have not rated this item.")
+        return _feedback_view(found[0])
+
+
+def replace_feedback(item_id: str, principal: Principal, rating: int, comment: str | None) -> tuple[dict[str, Any], bool]:
+    """Replace the owner's rating of the item (all earlier ones go); (feedback, whether it is new)."""
+    from shared.database import session_scope
+
+    with session_scope() as session:
+        row = _owned_item(session, item_id, principal)
+        earlier = _own_feedback(session, row, principal)
+        for old in earlier:
+            session.delete(old)
+        fb = Feedback(content_id=row.id, user_id=principal.user_id, rating=rating, comment=comment or None,
+                      created_at=utcnow())
+        session.add(fb)
+        session.flush()
+        return _feedback_view(fb), not earlier
