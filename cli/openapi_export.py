@@ -1,4 +1,5 @@
-"""`python -m cli.openapi_export`: write each function's OpenAPI document to docs/openapi/."""
+"""`python -m cli.openapi_export`: write each function's OpenAPI document to docs/openapi/,
+and the HTTP API reference generated from them to docs/API.md."""
 
 from __future__ import annotations
 
@@ -17,11 +18,17 @@ def render(document: dict) -> str:
 def main() -> None:
     from cli.dev import load_apps
 
+    from cli import api_reference
+
     OUT_DIR.mkdir(parents=True, exist_ok=True)
+    documents = {}
     for name, app in load_apps().items():
         path = Path(OUT_DIR / f"{name}.json")
-        path.write_text(render(app.openapi_document()))
+        text = render(app.openapi_document())
+        path.write_text(text)
+        documents[name] = json.loads(text)
         print(f"wrote {path.relative_to(PROJECT_ROOT)}")
+    print(f"wrote {api_reference.write(documents, OUT_DIR.parent)}")
 
 
 if __name__ == "__main__":
