@@ -289,6 +289,11 @@ def run_job(name: str, *, dry_run: bool = False, json_output: bool = False,
             known = classify(exc)
             if known is None:
                 raise
+            speaks = getattr(module, "database_unreachable", None)
+            if known[0] == EXIT_UNAVAILABLE and speaks is not None:
+                # A job whose finding is the outage itself (alert-check): it ran, and found it.
+                result = speaks(known[1], dry_run=dry_run, log=log)
+                return finish(EXIT_OK if result.status == "ok" else EXIT_PROBLEM, result.status, **result.summary)
             return finish(known[0], "error", error=known[1])
     finally:
         dispose_engines()

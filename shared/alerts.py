@@ -66,6 +66,15 @@ def send_webhook(payload: dict[str, Any], *, url: str | None = None, attempts: i
     return False
 
 
+def notify(severity: str, message: str, *, rule: str, status: str, details: dict[str, Any] | None = None) -> bool:
+    """Deliver one alert change to every configured channel; True if any took it.
+
+    The one delivery path: stored alerts (`raise_alert`, `resolve_alert`) and the
+    database-free `database_down` alert of alert-check both send through here.
+    """
+    return send_webhook(webhook_payload(severity, message, rule=rule, status=status, details=details))
+
+
 def raise_alert(session: Session, rule: str, severity: str, message: str, details: dict[str, Any] | None = None) -> Alert:
     """Open an alert for `rule` and notify, unless one is already open (then only update it)."""
     if severity not in SEVERITIES:
@@ -81,7 +90,7 @@ def raise_alert(session: Session, rule: str, severity: str, message: str, detail
     session.add(alert)
     session.flush()
     log_fn("alert raised", extra={"rule": rule, "severity": severity, "alert": message})
-    if send_webhook(webhook_payload(severity, message, rule=rule, status="open", details=details)):
+    if notify(severity, message, rule=rule, status="open", details=details):
         alert.notified_at = utcnow()
     return alert
 
@@ -95,5 +104,5 @@ def resolve_alert(session: Session, rule: str, message: str | None = None) -> Al
     alert.resolved_at = utcnow()
     text = message or f"Resolved: {alert.message}"
     log.info("alert resolved", extra={"rule": rule, "alert": text})
-    send_webhook(webhook_payload(alert.severity, text, rule=rule, status="resolved"))
+    notify(alert.severity, text, rule=rule, status="resolved")
     return alert

@@ -37,7 +37,8 @@ def use_statement_timeout(ms: int | None) -> None:
     dispose_engines()
 
 
-def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | None = None) -> "Engine":
+def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | None = None,
+                statement_timeout_ms: int | None = None) -> "Engine":
     """Build an engine for `url` with the platform's connection policy.
 
     Every PostgreSQL call is bounded: connecting by `DB_CONNECT_TIMEOUT_SECONDS`,
@@ -68,7 +69,8 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     bouncer = settings.db_pgbouncer if pgbouncer is None else pgbouncer
-    timeout_ms = settings.db_statement_timeout_ms if _statement_timeout_ms is None else _statement_timeout_ms
+    timeout_ms = next(t for t in (statement_timeout_ms, _statement_timeout_ms, settings.db_statement_timeout_ms)
+                      if t is not None)
     connect_s = settings.db_connect_timeout_seconds
     connect_args: dict = {
         "connect_timeout": connect_s, "application_name": "lafactoria",
