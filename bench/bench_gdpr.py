@@ -46,7 +46,7 @@ FROM generate_series(1, :n) AS g
 _USAGE_SQL = """
 INSERT INTO usage_events (id, user_id, content_id, request_id, content_type, provider, model, attempt, kind,
     outcome, input_tokens, output_tokens, cost_usd, cost_known, created_at)
-SELECT gen_random_uuid()::text, user_id, id, md5(id), content_type, provider, model, 1, 'initial', 'success',
+SELECT gen_random_uuid()::text, user_id, id, md5(id), content_type, provider, model, 1, 'generation', 'success',
     input_tokens, output_tokens, cost_usd, true, created_at
 FROM content_items WHERE user_id = :uid
 """

@@ -28,15 +28,15 @@ INSERT INTO request_metrics (created_at, function, route, method, status, latenc
   FROM generate_series(1, 400000) g;
 INSERT INTO usage_events (id, user_id, provider, model, attempt, kind, outcome, cost_usd, cost_known, created_at)
   SELECT gen_random_uuid()::text, 'u' || lpad((g % 1000 + 1)::text, 35, '0'), 'openai', 'gpt-4o-mini', 1,
-         'initial', 'success', 0.001, true, now() - interval '500 days' - (g % 1000) * interval '1 minute'
+         'generation', 'success', 0.001, true, now() - interval '500 days' - (g % 1000) * interval '1 minute'
   FROM generate_series(1, 300000) g;
 INSERT INTO usage_events (id, user_id, provider, model, attempt, kind, outcome, cost_usd, cost_known, created_at)
   SELECT gen_random_uuid()::text, 'u' || lpad((g % 1000 + 1)::text, 35, '0'), 'openai', 'gpt-4o-mini', 1,
-         'initial', 'success', 0.001, true, now() - interval '200 days' - (g % 1000) * interval '1 minute'
+         'generation', 'success', 0.001, true, now() - interval '200 days' - (g % 1000) * interval '1 minute'
   FROM generate_series(1, 100000) g;
 INSERT INTO usage_events (id, user_id, provider, model, attempt, kind, outcome, cost_usd, cost_known, created_at)
   SELECT gen_random_uuid()::text, 'u' || lpad((g % 1000 + 1)::text, 35, '0'), 'openai', 'gpt-4o-mini', 1,
-         'initial', 'success', 0.001, true, now() - (g % 1000) * interval '1 minute'
+         'generation', 'success', 0.001, true, now() - (g % 1000) * interval '1 minute'
   FROM generate_series(1, 200000) g;
 INSERT INTO content_items (id, user_id, content_type, topic, audience, language, request, content, quality,
                            quality_overall, quality_passed, provider, model, prompt_version, attempts, created_at)
@@ -69,7 +69,7 @@ INSERT INTO usage_events (id, user_id, content_type, provider, model, attempt, k
                 'master_content_outline','detailed_reading_material','reading_guide_questions'])[g % 8 + 1],
          (ARRAY['openai','anthropic','vertex'])[g % 3 + 1],
          (ARRAY['gpt-4o-mini','claude-sonnet-4-5','gemini-2.5-flash','gpt-4o','claude-haiku'])[g % 5 + 1],
-         1, CASE WHEN g % 50 = 0 THEN 'reservation' ELSE 'initial' END, 'success',
+         1, CASE WHEN g % 50 = 0 THEN 'reservation' ELSE 'generation' END, 'success',
          CASE WHEN g % 97 = 0 THEN NULL ELSE round((g % 1000) / 100000.0, 8) END, g % 97 <> 0,
          timestamptz '2026-02-22 00:00:00+00' + (g % 3369600) * interval '1 second'
   FROM generate_series(1, {n}) g;

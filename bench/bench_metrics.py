@@ -112,7 +112,7 @@ SEED_SQL = [
     """INSERT INTO usage_events (id, request_id, provider, model, attempt, kind, outcome, cost_usd, cost_known,
                                  created_at)
        SELECT gen_random_uuid()::text, 'r' || (g / 2), 'mock', 'm', 1 + g % 2,
-              CASE WHEN g % 40 = 0 THEN 'reservation' ELSE 'initial' END,
+              CASE WHEN g % 40 = 0 THEN 'reservation' ELSE 'generation' END,
               CASE WHEN g % 9 = 0 THEN 'error' ELSE 'success' END, (random() / 100)::numeric(18, 8), true,
               now() - (:span)::interval * (1 - g::float8 / :usage)
        FROM generate_series(1, :usage) AS g""",

@@ -32,7 +32,7 @@ log = get_logger("lafactoria.http")
 
 PUBLIC = None  # roles=None: no authentication
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
-_CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+_CORS_ALLOW_HEADERS = "Authorization, Cache-Control, Content-Type, Idempotency-Key, X-Request-ID"
 _CORS_EXPOSE_HEADERS = (
     "X-Request-ID, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Location"
 )

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -130,12 +131,19 @@ class ContentItem(Base):
     input_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[Decimal | None] = mapped_column()
+    cached_input_tokens: Mapped[int | None] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Generation cache: an original (cached = false) with a key can serve later identical requests;
+    # a copy served from it has cached = true and is never itself a cache entry.
+    cached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    cache_key: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_content_items_user_created", "user_id", "created_at", "id"),
         Index("ix_content_items_created", "created_at"),
+        Index("ix_content_items_cache_key", "cache_key", "created_at"),
     )
 
 
@@ -152,16 +160,22 @@ class UsageEvent(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     content_id: Mapped[str | None] = mapped_column(String(36))
-    request_id: Mapped[str | None] = mapped_column(String(64))
+    generation_id: Mapped[str | None] = mapped_column(String(36))  # server-side: the rows of one request
+    request_id: Mapped[str | None] = mapped_column(String(64))  # the client's X-Request-ID: a label only
     content_type: Mapped[str | None] = mapped_column(String(64))
     provider: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(100))
     attempt: Mapped[int] = mapped_column(Integer, default=1)
-    kind: Mapped[str] = mapped_column(String(16), default="initial")  # initial|retry|repair|regeneration|reservation
+    kind: Mapped[str] = mapped_column(String(16), default="generation")  # generation|repair|judge|cache_hit|reservation
     outcome: Mapped[str] = mapped_column(String(24))  # success|error|timeout|rate_limited|invalid_output|low_quality|reserved|released
     input_tokens: Mapped[int | None] = mapped_column(Integer)
-    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)  # reasoning/thinking included
+    cached_input_tokens: Mapped[int | None] = mapped_column(Integer)  # inside input_tokens
+    cache_write_tokens: Mapped[int | None] = mapped_column(Integer)  # inside input_tokens (5-minute writes)
+    cache_write_1h_tokens: Mapped[int | None] = mapped_column(Integer)  # inside input_tokens (1-hour writes)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)  # inside output_tokens
     cost_usd: Mapped[Decimal | None] = mapped_column()
+    cost_avoided_usd: Mapped[Decimal | None] = mapped_column()  # cache_hit rows: what the original cost
     reserved_usd: Mapped[Decimal | None] = mapped_column()
     cost_known: Mapped[bool] = mapped_column(Boolean, default=True)
     price_version: Mapped[str | None] = mapped_column(String(32))
@@ -172,6 +186,7 @@ class UsageEvent(Base):
     __table_args__ = (
         Index("ix_usage_events_created", "created_at"),
         Index("ix_usage_events_user_created", "user_id", "created_at"),
+        Index("ix_usage_events_generation", "generation_id"),
     )
 
 
@@ -305,6 +320,7 @@ class ProviderCircuit(Base):
     provider: Mapped[str] = mapped_column(String(32), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     open_until: Mapped[datetime | None] = mapped_column()
+    probe_until: Mapped[datetime | None] = mapped_column()  # half-open: the one probe's lease
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     vertex_base_url: str | None = None
     vertex_model: str = "gemini-2.5-flash"
     provider_timeout_seconds: float = Field(60.0, gt=0, le=600)
+    generation_deadline_seconds: float = Field(120.0, gt=0, le=3600)
+    generation_cache: Literal["user", "global", "off"] = "user"
+    generation_cache_max_age_hours: float = Field(168.0, gt=0)
 
     quality_threshold_overall: float = Field(0.70, ge=0, le=1)
     quality_threshold_educational: float = Field(0.75, ge=0, le=1)

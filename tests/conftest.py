@@ -30,6 +30,8 @@ _BASE_ENV = {
     "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
     "LOG_LEVEL": "info",
     "HEALTH_CACHE_SECONDS": "0",
+    # Tests that repeat a request expect it to run again; the generation cache's own tests turn it on.
+    "GENERATION_CACHE": "off",
 }
 _CLEARED = [
     "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GOOGLE_CLOUD_PROJECT",

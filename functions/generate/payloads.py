@@ -25,8 +25,10 @@ class GenerateRequest(BaseModel):
 
 
 class Usage(BaseModel):
-    input_tokens: int | None
-    output_tokens: int | None
+    input_tokens: int | None = Field(description="every input token billed, cached input included")
+    output_tokens: int | None = Field(description="every output token billed, reasoning/thinking included")
+    cached_input_tokens: int | None = Field(description="input tokens billed at the provider's cached rate")
+    reasoning_tokens: int | None = Field(description="reasoning/thinking tokens (inside output_tokens)")
     cost_usd: float | None = Field(description="null when any attempt's cost is unknown (never reported as 0)")
 
 
@@ -47,7 +49,9 @@ class Item(BaseModel):
     provider: str
     model: str
     usage: Usage
-    attempts: int = Field(ge=1, description="provider calls made for this item (retries and repairs included)")
+    attempts: int = Field(ge=0, description="provider calls made for this item (retries and repairs included; "
+                                           "0 when served from the generation cache)")
+    cached: bool = Field(description="true when served from an earlier identical request (no provider cost)")
     created_at: str
 
 

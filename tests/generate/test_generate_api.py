@@ -91,7 +91,7 @@ def test_every_type_with_mock_matches_its_published_schema_and_passes_the_gate(c
     assert item["provider"] == "mock" and item["model"] == "mock-1" and item["attempts"] == 1
     assert item["usage"]["cost_usd"] == 0 and item["usage"]["input_tokens"] > 0
     assert set(item) == {"id", "content_type", "topic", "audience", "content", "quality", "provider", "model",
-                         "usage", "attempts", "created_at"}
+                         "usage", "attempts", "cached", "created_at"}
     assert resp.headers["Location"] == f"/v1/content/{item['id']}"
     assert client.get(f"/v1/content/{item['id']}", headers=auth(key)).get_json() == item
 

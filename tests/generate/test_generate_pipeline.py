@@ -24,10 +24,11 @@ def test_failover_to_second_provider_records_every_attempt(db, users, client_for
     assert item["provider"] == "anthropic" and item["attempts"] == 4
     events = _events()
     assert [(e.provider, e.kind, e.outcome) for e in events] == [
-        ("openai", "initial", "error"), ("openai", "retry", "error"), ("openai", "retry", "error"),
-        ("anthropic", "initial", "success")]
+        ("openai", "generation", "error"), ("openai", "generation", "error"), ("openai", "generation", "error"),
+        ("anthropic", "generation", "success")]
     assert all(e.content_id == item["id"] for e in events)
-    assert item["usage"] == {"input_tokens": 700, "output_tokens": 900, "cost_usd": pytest.approx(0.0156)}
+    assert item["usage"] == {"input_tokens": 700, "output_tokens": 900, "cached_input_tokens": 0,
+                             "reasoning_tokens": 0, "cost_usd": pytest.approx(0.0156)}
 
 
 def test_low_quality_regenerates_with_weaknesses_then_passes(db, users, client_for, use_providers, stub_gate):
@@ -39,7 +40,7 @@ def test_low_quality_regenerates_with_weaknesses_then_passes(db, users, client_f
     first, second = server.calls("openai")
     assert "never mentions chlorophyll" not in json.dumps(first["json"])
     assert "never mentions chlorophyll" in json.dumps(second["json"])
-    assert [(e.kind, e.outcome) for e in _events()] == [("initial", "low_quality"), ("regeneration", "success")]
+    assert [(e.kind, e.outcome) for e in _events()] == [("generation", "low_quality"), ("generation", "success")]
 
 
 def test_gate_gives_up_after_three_generations_and_returns_the_best(db, users, client_for, use_providers, stub_gate):
@@ -59,7 +60,8 @@ def test_gate_gives_up_after_three_generations_and_returns_the_best(db, users, c
 
 def test_circuit_opens_after_repeated_failures_and_is_shared(db, users, client_for, use_providers, stub_gate):
     server = use_providers("openai,anthropic")
-    server.script("openai", *[Reply(status=400) for _ in range(3)])  # non-retryable: one call each
+    # An outage whose Retry-After is too long to wait: one call each, counted against the circuit.
+    server.script("openai", *[Reply(status=503, headers={"Retry-After": "60"}) for _ in range(3)])
     _, key = users()
     client = client_for("generate")
     for _ in range(3):
@@ -77,7 +79,7 @@ def test_circuit_opens_after_repeated_failures_and_is_shared(db, users, client_f
 
 def test_success_closes_the_circuit(db, users, client_for, use_providers, stub_gate):
     server = use_providers("openai")
-    server.script("openai", Reply(status=400))
+    server.script("openai", Reply(status=503, headers={"Retry-After": "60"}))
     _, key = users()
     client = client_for("generate")
     assert _post(client, key).status_code == 503
@@ -118,7 +120,7 @@ def _spend(user_id, usd: str, **kw):
     from shared.ledger import record
 
     with session_scope() as s:
-        record(s, user_id=user_id, provider="openai", model="gpt-4o-mini", kind="initial", outcome="success",
+        record(s, user_id=user_id, provider="openai", model="gpt-4o-mini", kind="generation", outcome="success",
                input_tokens=1, output_tokens=1, cost_usd=Decimal(usd), cost_known=True, **kw)
 
 
@@ -130,7 +132,7 @@ def test_user_budget_refuses_before_any_provider_call(db, users, client_for, use
     assert resp.status_code == 429
     assert "budget" in resp.get_json()["detail"] and int(resp.headers["Retry-After"]) >= 1
     assert server.calls() == []
-    assert [e.kind for e in _events()] == ["initial"]  # the refused reservation was rolled back
+    assert [e.kind for e in _events()] == ["generation"]  # the refused reservation was rolled back
 
 
 def test_global_budgets_are_503_and_other_users_spend_counts(db, users, client_for, use_providers, stub_gate):
@@ -157,7 +159,7 @@ def test_within_budget_reserves_then_settles_to_real_cost(db, users, client_for,
     _, key = users()
     item = _post(client_for("generate"), key).get_json()
     [event] = _events()
-    assert (event.kind, event.outcome) == ("initial", "success")
+    assert (event.kind, event.outcome) == ("generation", "success")
     assert event.reserved_usd > event.cost_usd == Decimal("0.00075")  # worst case reserved, real cost settled
     assert event.content_id == item["id"]
 

@@ -35,16 +35,17 @@ def test_failover_over_http_records_every_attempt(db, users, function_server, fa
     assert fake_server.calls("vertex") == []
     events = _events()
     assert [(e.provider, e.attempt, e.kind, e.outcome, e.input_tokens, e.output_tokens) for e in events] == [
-        ("openai", 1, "initial", "error", 0, 0),
-        ("openai", 2, "retry", "error", 0, 0),
-        ("openai", 3, "retry", "error", 0, 0),
-        ("anthropic", 4, "initial", "success", 1500, 2500),
+        ("openai", 1, "generation", "error", 0, 0),
+        ("openai", 2, "generation", "error", 0, 0),
+        ("openai", 3, "generation", "error", 0, 0),
+        ("anthropic", 4, "generation", "success", 1500, 2500),
     ]
     expected = price_table().cost("anthropic", "claude-sonnet-4-5", 1500, 2500)
     assert expected == Decimal("0.042")
     assert [e.cost_usd for e in events] == [0, 0, 0, expected] and all(e.cost_known for e in events)
     assert all(e.content_id == item["id"] and e.request_id == resp.headers["X-Request-ID"] for e in events)
-    assert item["usage"] == {"input_tokens": 1500, "output_tokens": 2500, "cost_usd": 0.042}
+    assert item["usage"] == {"input_tokens": 1500, "output_tokens": 2500, "cached_input_tokens": 0,
+                             "reasoning_tokens": 0, "cost_usd": 0.042}
     fetched = requests.get(server.url + f"/v1/content/{item['id']}", headers=auth(key), timeout=10).json()
     assert fetched == item
 
