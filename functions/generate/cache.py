@@ -85,7 +85,7 @@ def lookup(cache_key: str, user_id: str, settings) -> ContentItem | None:
 def serve(original: ContentItem, request, *, user_id: str, request_id: str) -> dict[str, Any]:
     """A new item for `user_id` from `original`, with its `cache_hit` ledger row, in one transaction."""
     from functions.generate.store import to_item
-    from shared import ledger
+    from functions.generate import ledger
     from shared.database import session_scope
 
     item = ContentItem(

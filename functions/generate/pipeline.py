@@ -9,7 +9,7 @@ weaknesses in the prompt, at most `MAX_GENERATIONS` in total, moving on to the
 next provider after `LOW_SCORES_BEFORE_FAILOVER` low scores from one provider.
 `GENERATION_DEADLINE_SECONDS` bounds the whole request (`Run.deadline`).
 
-Every call writes one ledger row (`shared.ledger.write`) under the request's
+Every call writes one ledger row (`functions.generate.ledger.write`) under the request's
 server-side `generation_id` and its user; the last one is written in the same
 transaction as the item (see `store.persist`).
 """
@@ -28,7 +28,7 @@ from functions.generate import budget, circuit, content_types, prompts, sanitize
 from functions.generate.deadline import Deadline
 from functions.generate.providers import Call, Completion, ProviderError, get_provider
 from shared import errors
-from shared import ledger
+from functions.generate import ledger
 from shared.logs import get_logger
 from shared.models import new_id, utcnow
 

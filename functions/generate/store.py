@@ -56,7 +56,7 @@ def persist(generated, request, *, user_id: str, request_id: str, cache_key: str
     """
     from sqlalchemy import update
 
-    from shared import ledger
+    from functions.generate import ledger
     from shared.database import session_scope
 
     report = generated.report

@@ -1,7 +1,7 @@
 """Cost honesty: every token class priced, every ledger row its owner's, and the totals reconcile.
 
 All provider calls go through the real SDKs against the local wire-format
-server; expected costs are worked out by hand from shared/prices.json.
+server; expected costs are worked out by hand from functions/generate/prices.json.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def test_plain_usage_without_cache_fields_still_prices(name, db, users, client_f
 
 
 def test_long_context_tier_applies_to_the_whole_call():
-    from shared.ledger import price_table
+    from functions.generate.ledger import price_table
 
     table = price_table()
     # claude-sonnet-4-5 above 200k input tokens: $6 input, $22.50 output for the whole call
@@ -107,7 +107,7 @@ def test_long_context_tier_applies_to_the_whole_call():
 def test_every_price_row_names_its_source_and_date():
     import json
 
-    from shared.ledger import PRICES_PATH
+    from functions.generate.ledger import PRICES_PATH
 
     raw = json.loads(PRICES_PATH.read_text())
     for key, row in raw["models"].items():
@@ -447,7 +447,7 @@ def test_cost_report_metrics_and_ledger_agree_to_the_cent(db, users, client_for,
     """Retries, failovers, repairs, a judge row and cache hits: three views of spend, one figure."""
     from sqlalchemy import func, select
 
-    from shared import ledger
+    from functions.generate import ledger
     from shared.database import session_scope
     from shared.models import UsageEvent
 

@@ -8,7 +8,7 @@ a budget hold that is settled in place into one of the others).
 
 Token classes (all counted inside `input_tokens` / `output_tokens`):
 cached input (cache reads), 5-minute and 1-hour cache writes, reasoning or
-thinking (billed as output). Prices come from `shared/prices.json`, per 1M
+thinking (billed as output). Prices come from `functions/generate/prices.json`, per 1M
 tokens, keyed `provider/model`, each row with its source and the date it was
 checked; a row may carry a long-context tier that applies to the whole call
 once its input exceeds the tier's threshold. A call whose token counts or model
