@@ -62,6 +62,7 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
             cur.close()
 
         return engine
