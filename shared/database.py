@@ -152,6 +152,15 @@ def session_scope(url: str | None = None) -> Iterator["Session"]:
         session.close()
 
 
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` is the database being unreachable (not a bad query or a missing table)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError)) and _is_connection_error(exc)
+
+
 def _is_connection_error(exc: Exception) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
     markers = ("connection", "connect", "server closed", "terminating", "could not translate", "timeout")

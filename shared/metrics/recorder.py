@@ -125,9 +125,9 @@ class MetricsRecorder:
                 try:
                     written += store.write_records(url, records)
                 except Exception as exc:  # noqa: BLE001 - metrics never break anything
-                    from shared.exits import database_failure
+                    from shared.database import is_outage
 
-                    if database_failure(exc) is not None:
+                    if is_outage(exc):
                         # An outage: keep the records (bounded) so its 5xx show once it is over.
                         self._requeue(records, settings.metrics_buffer_max)
                     else:
