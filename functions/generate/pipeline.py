@@ -4,9 +4,10 @@ The loop is flat and bounded: providers are tried once each in `AI_PROVIDERS`
 order (never recursively); each HTTP call gets at most `MAX_RETRIES` retries
 on 429/5xx honouring Retry-After; schema-invalid output gets one repair call,
 then the next provider; a document below the quality gate is regenerated with
-the gate's weaknesses in the prompt, at most `MAX_GENERATIONS` in total,
-moving on to the next provider after `LOW_SCORES_BEFORE_FAILOVER` low scores
-from one provider. Every call writes one ledger row; the last one is written
+the gate's weaknesses in the prompt, at most `MAX_GENERATIONS` in total, and
+each regeneration goes to the next provider in `AI_PROVIDERS` (quality-aware
+failover: a provider that wrote a failing document is not simply asked again
+while another is available). Every call writes one ledger row; the last one is written
 in the same transaction as the item (see `store.persist`).
 """
 
@@ -32,7 +33,6 @@ log = get_logger("lafactoria.generate")
 MAX_RETRIES = 2  # per HTTP call, on 429/5xx/connection errors
 MAX_RETRY_WAIT_SECONDS = 10.0  # a longer Retry-After means: go to the next provider instead
 MAX_GENERATIONS = 3  # quality gate: the first generation plus at most 2 more
-LOW_SCORES_BEFORE_FAILOVER = 2
 UNAVAILABLE_RETRY_AFTER = 30
 
 
@@ -101,7 +101,7 @@ def _assess(content_type: str, content: dict[str, Any], request) -> Any:
     from functions.generate import quality
 
     return quality.assess(content_type, content, topic=request.topic, audience=request.audience,
-                          learning_objectives=list(request.learning_objectives or []))
+                          learning_objectives=list(request.learning_objectives or []), language=request.language)
 
 
 @dataclass
@@ -273,30 +273,32 @@ class Run:
         generations = 0
         weaknesses: list[str] = []
         budget_problem: errors.Problem | None = None
-        for provider in providers:
-            low_scores = 0
-            while generations < MAX_GENERATIONS:
-                try:
-                    candidate = self._generate_once(provider, generations + 1, weaknesses)
-                except _ProviderFailed as exc:
-                    if exc.outage:
-                        circuit.record_failure(provider.name)
-                    break
-                except errors.Problem as problem:  # a budget cap: no more calls for this request
-                    budget_problem = problem
-                    break
-                circuit.record_success(provider.name, states[provider.name])
-                generations += 1
-                if best is None or candidate.report.overall > best.report.overall:
-                    best = candidate
-                if candidate.report.passed:
-                    return self._result(candidate)
-                weaknesses = list(candidate.report.weaknesses)
-                low_scores += 1
-                if low_scores >= LOW_SCORES_BEFORE_FAILOVER:
-                    break
-            if budget_problem is not None or generations >= MAX_GENERATIONS:
+        # Quality-aware failover: a document below the gate sends the next generation to the next
+        # provider in AI_PROVIDERS order (round robin: one provider alone is simply asked again);
+        # a provider that cannot serve (outage, invalid output twice, no price) leaves the rotation.
+        rotation = list(providers)
+        turn = 0
+        while rotation and generations < MAX_GENERATIONS:
+            provider = rotation[turn % len(rotation)]
+            try:
+                candidate = self._generate_once(provider, generations + 1, weaknesses)
+            except _ProviderFailed as exc:
+                if exc.outage:
+                    circuit.record_failure(provider.name)
+                turn = rotation.index(provider)
+                rotation.remove(provider)
+                continue
+            except errors.Problem as problem:  # a budget cap: no more calls for this request
+                budget_problem = problem
                 break
+            circuit.record_success(provider.name, states[provider.name])
+            generations += 1
+            if best is None or candidate.report.overall > best.report.overall:
+                best = candidate
+            if candidate.report.passed:
+                return self._result(candidate)
+            weaknesses = list(candidate.report.weaknesses)
+            turn += 1
         if best is not None:
             return self._result(best)
         if budget_problem is not None:

@@ -54,7 +54,7 @@ def assess(
     struct_value, struct_weak = structure.score(content_type, content)
     doc = analyse(content if isinstance(content, dict) else {})
     doc.language = language_base(language)
-    integrity = coherence.score(doc, language)
+    integrity = coherence.score(doc, language, topic)
     read_value, read_weak, _ = readability.score(doc, audience, language)
     cover_value, cover_weak = coverage.score(doc, topic, learning_objectives, content_type)
     edu_value, edu_weak = pedagogy.educational_value(doc, content_type)

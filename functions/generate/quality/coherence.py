@@ -22,7 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from functions.generate.quality import language
-from functions.generate.quality.text import WORD_RE, Document
+from functions.generate.quality.text import WORD_RE, Document, tokens
 
 MIN_SENTENCE_WORDS = 4
 MIN_FUNCTION_SHARE = 0.2  # below this a sentence is a list of words, not prose
@@ -32,7 +32,8 @@ REPEAT_FLOOR, REPEAT_SPAN = 0.1, 0.25  # repeated 4-gram share: 0.1 -> 1, 0.35 a
 WRONG_LANGUAGE_SHARE = 0.15  # another language's function words cover this much of the text
 PLACEHOLDER_FACTOR = 0.3
 
-_PUNCTUATION = re.compile(r"[,;:()\[\]\u2013\u2014\"]")
+_BREAKS = frozenset(",;:()[]\u2013\u2014\"")
+_WORD_OR_BREAK = re.compile(WORD_RE.pattern + r"|[,;:()\[\]\u2013\u2014\"]")
 _PLACEHOLDER = re.compile(
     r"\{\{?\s*[a-z_]+\s*\}\}?|\[(?:insert|add|your|topic|placeholder|todo)[^\]]*\]|lorem ipsum"
     r"|coming soon|goes here|sample text|replace (?:this|with real)|to be written|write this part"
@@ -66,43 +67,50 @@ def _prose_share(doc: Document, vocab: frozenset[str]) -> tuple[float, str | Non
     checked = prose = 0
     worst: str | None = None
     for sentence in doc.sentences:
-        n = function = longest = 0
+        n = function = longest = run = 0
         # A run of content words ends at punctuation ("movable metal type, oil-based ink") and
         # skips capitalised names inside the sentence ("Johannes Gutenberg").
-        for segment in _PUNCTUATION.split(sentence):
-            run = 0
-            for i, raw in enumerate(WORD_RE.findall(segment)):
-                n += 1
-                w = raw.lower().replace("\u2019", "'")
-                if w in vocab:
-                    function += 1
-                    run = 0
-                elif not (raw[:1].isupper() and (i or n > 1)):
-                    run += 1
-                    longest = max(longest, run)
+        for raw in _WORD_OR_BREAK.findall(sentence):
+            if len(raw) == 1 and raw in _BREAKS:
+                run = 0
+                continue
+            n += 1
+            w = raw.lower().replace("\u2019", "'")
+            if w in vocab:
+                function += 1
+                run = 0
+            elif n == 1 or not raw[0].isupper():
+                run += 1
+                if run > longest:
+                    longest = run
         if n < MIN_SENTENCE_WORDS:
             continue
         checked += 1
-        ws = range(n)
-        if function / len(ws) >= MIN_FUNCTION_SHARE and longest <= MAX_CONTENT_RUN:
+        if function / n >= MIN_FUNCTION_SHARE and longest <= MAX_CONTENT_RUN:
             prose += 1
         elif worst is None:
             worst = sentence
     return (prose / checked if checked else 1.0), worst
 
 
-def _repeated(doc: Document) -> tuple[float, str | None]:
+def _repeated(doc: Document, topic: str) -> tuple[float, str | None]:
     toks = doc.toks
     if len(toks) < 8:
         return 0.0, None
     grams = Counter(zip(toks, toks[1:], toks[2:], toks[3:]))
+    # Naming a long topic again and again is not repetition of content: its own 4-grams are skipped.
+    named = tokens(topic)
+    for gram in zip(named, named[1:], named[2:], named[3:]):
+        grams.pop(gram, None)
+    if not grams:
+        return 0.0, None
     total = len(toks) - 3
     repeats = sum(n - 1 for n in grams.values())
     top, count = grams.most_common(1)[0]
     return repeats / total, (" ".join(top) if count >= 3 else None)
 
 
-def score(doc: Document, requested: str) -> Integrity:
+def score(doc: Document, requested: str, topic: str = "") -> Integrity:
     weaknesses: list[str] = []
     code = language.base(requested)
     vocab = language.function_words(code)
@@ -126,7 +134,7 @@ def score(doc: Document, requested: str) -> Integrity:
                 f"coherence: {1 - prose_share:.0%} of the sentences are strings of unrelated words rather than "
                 f"statements (e.g. {example[:90]!r}); write sentences that explain the topic")
 
-    repeated_share, phrase = _repeated(doc)
+    repeated_share, phrase = _repeated(doc, topic)
     repeat_value = _clamp(1 - (repeated_share - REPEAT_FLOOR) / REPEAT_SPAN)
     if repeat_value < 1.0:
         shown = f" ({phrase!r} again and again)" if phrase else ""

@@ -15,12 +15,13 @@ from __future__ import annotations
 from itertools import combinations
 
 from functions.generate.quality.language import FUNCTION_WORDS
-from functions.generate.quality.text import Document, stem, tokens
+from functions.generate.quality.text import Document, stem
 
 MIN_SHARED = 4
 MIN_OVERLAP = 0.6  # shared / the smaller sentence's stems, for an antonym
 MIN_JACCARD = 0.5  # shared / all stems of both, for a negation or different numbers (a stricter test)
-MAX_SENTENCES = 400  # bound the pair search on very long documents
+MAX_SENTENCES = 400
+MAX_SHARING = 12  # bound the pair search on very long documents
 
 _NEGATIONS = frozenset("""not no never none neither nor cannot can't don't doesn't didn't isn't aren't wasn't
     weren't won't wouldn't shouldn't couldn't hasn't haven't hadn't""".split())
@@ -48,11 +49,11 @@ _POLE = {w: axis for axis, forms in _AXES.items() for w in forms}
 _ENGLISH = FUNCTION_WORDS["en"]
 
 
-def _profile(sentence: str) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
+def _profile(toks: list[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
     """(content stems, stems a negation applies to, numbers, antonym poles) of one sentence."""
     stems, numbers, poles, negated = set(), set(), set(), set()
     pending = 0  # content words still to look at after a negation ("do not carry", "never override")
-    for w in tokens(sentence):
+    for w in toks:
         if w in _NEGATIONS:
             pending = 3
             continue
@@ -89,15 +90,18 @@ def _differ(a, b, shared: int) -> str | None:
 
 def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
     """Up to `limit` pairs of sentences (first, later) that contradict each other."""
-    sentences = [s for s in dict.fromkeys(doc.sentences)][:MAX_SENTENCES]
-    profiles = [_profile(s) for s in sentences]
+    first = {}
+    for s, toks in zip(doc.sentences, doc.sentence_tokens):
+        first.setdefault(s, toks)
+    sentences = list(first)[:MAX_SENTENCES]
+    profiles = [_profile(first[s]) for s in sentences]
     index: dict[str, list[int]] = {}
     for i, (stems, *_rest) in enumerate(profiles):
         for s in stems:
             index.setdefault(s, []).append(i)
     shared: dict[tuple[int, int], int] = {}
     for ids in index.values():
-        if len(ids) > 40:  # a word in every sentence (the topic) says nothing about a pair
+        if len(ids) > MAX_SHARING:  # a word in many sentences (the topic) says nothing about a pair
             continue
         for pair in combinations(ids, 2):
             shared[pair] = shared.get(pair, 0) + 1

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from functions.generate.quality.text import Document, content_words, stem, word_set, words
+from functions.generate.quality.text import STOPWORDS, Document, content_words, stem, word_set, words
 
 MAX_TERMS = 12  # a long topic is judged on its most specific (longest) words
 RELATED_HITS = 2  # related-vocabulary words that put a part on topic without naming it
@@ -45,8 +45,8 @@ def _share(terms: dict[str, str], doc: Document) -> tuple[float, list[str]]:
 def _related(doc: Document, terms: dict[str, str]) -> set[str]:
     """Stems of the content words in body sentences that name the topic: the topic's vocabulary here."""
     related: set[str] = set()
-    for sentence in doc.sentences:
-        found = {stem(w) for w in content_words(sentence)}
+    for toks in doc.sentence_tokens:
+        found = {stem(w) for w in toks if len(w) > 2 and w not in STOPWORDS and not w.isdigit()}
         if found & terms.keys():
             related |= found
     return related - terms.keys()

@@ -325,7 +325,7 @@ def _opener_variety(doc: Document) -> tuple[float, str]:
     if not qs:
         return 0.0, "has no questions"
     openers = {m.group(1).lower() for q in qs if (m := _QUESTION_OPENER.match(q))}
-    return _sat(len(openers) / len(qs), 0.5), "questions all start the same way; vary them (why, how, what if, in your view)"
+    return _sat(len(openers) / len(qs), 0.5), "questions all start the same way; ask different kinds of question"
 
 
 _ENG_SIGNALS: dict[str, Signal] = {

@@ -277,6 +277,11 @@ class Document:
         self.stem_prefixes = _prefix_index(self.stems, 6)
         self.word_prefixes = _prefix_index(lowered, 5)
 
+    @functools.cached_property
+    def sentence_tokens(self) -> list[list[str]]:
+        """`tokens()` of each sentence, computed once for the dimensions that read sentence by sentence."""
+        return [tokens(s) for s in self.sentences]
+
     def has_word(self, word: str) -> bool:
         """Whether the document uses this word in some form: the same stem, or a long shared
         beginning that differs only in the ending ("differs"/"difference", "photosynthesis"/"photosynthetic")."""
