@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import requests
 
-from shared.ledger import price_table
+from functions.generate.ledger import price_table
 from tests.conftest import auth
 from tests.generate.conftest import provider_env
 from tests.generate.documents import sound
