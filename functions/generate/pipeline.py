@@ -5,13 +5,15 @@ order (never recursively); each HTTP call gets at most `MAX_RETRIES` retries
 on 429/5xx honouring Retry-After; schema-invalid or truncated output gets one
 repair call, then the next provider; a refusal goes to the next provider at
 once; a document below the quality gate is regenerated with the gate's
-weaknesses in the prompt, at most `MAX_GENERATIONS` in total, moving on to the
-next provider after `LOW_SCORES_BEFORE_FAILOVER` low scores from one provider.
-`GENERATION_DEADLINE_SECONDS` bounds the whole request (`Run.deadline`).
+weaknesses in the prompt, at most `MAX_GENERATIONS` in total, and each
+regeneration goes to the next provider in `AI_PROVIDERS` (quality-aware
+failover: a provider that wrote a failing document is not simply asked again
+while another is available). `GENERATION_DEADLINE_SECONDS` bounds the whole
+request, judge included (`Run.deadline`).
 
-Every call writes one ledger row (`functions.generate.ledger.write`) under the request's
-server-side `generation_id` and its user; the last one is written in the same
-transaction as the item (see `store.persist`).
+Every call writes one ledger row (`functions.generate.ledger.write`) under the
+request's server-side `generation_id` and its user; the last one is written in
+the same transaction as the item (see `store.persist`).
 """
 
 from __future__ import annotations
@@ -37,7 +39,6 @@ log = get_logger("lafactoria.generate")
 MAX_RETRIES = 2  # per HTTP call, on 429/5xx/connection errors
 MAX_RETRY_WAIT_SECONDS = 10.0  # a longer Retry-After means: go to the next provider instead
 MAX_GENERATIONS = 3  # quality gate: the first generation plus at most 2 more
-LOW_SCORES_BEFORE_FAILOVER = 2
 UNAVAILABLE_RETRY_AFTER = 30
 CREDENTIALS_ALERT_RULE = "provider_credentials"
 
@@ -118,7 +119,7 @@ def _assess(content_type: str, content: dict[str, Any], request) -> Any:
     from functions.generate import quality
 
     return quality.assess(content_type, content, topic=request.topic, audience=request.audience,
-                          learning_objectives=list(request.learning_objectives or []))
+                          learning_objectives=list(request.learning_objectives or []), language=request.language)
 
 
 @dataclass
@@ -236,11 +237,8 @@ class Run:
             return None, ["the reply was cut off at the output length limit; write a shorter document"], raw
         data = completion.data
         if data is None:
-            text = raw.strip()
-            if text.startswith("```"):
-                text = text.strip("`").removeprefix("json").strip()
             try:
-                data = json.loads(text)
+                data = _json_reply(raw)
             except ValueError:
                 return None, ["the reply was not valid JSON"], raw
         if not isinstance(data, dict):
@@ -278,8 +276,9 @@ class Run:
                     self.settle(reservation, self.ledger_fields(provider, kind, "error", completion,
                                                                 latency_ms=latency, note="quality assessment failed"))
                     raise
-                fields = self.ledger_fields(provider, kind, "success" if report.passed else "low_quality",
-                                            completion, latency_ms=latency)
+                fields = self.ledger_fields(provider, kind, "success", completion, latency_ms=latency)
+                report = self._judged(provider, ctype.id, content, report)
+                fields["outcome"] = "success" if report.passed else "low_quality"
                 pending = {"fields": fields, "reservation": reservation}
                 if not report.passed:
                     self.settle(reservation, fields)
@@ -295,6 +294,58 @@ class Run:
                             call.max_output_tokens, generation)
                 kind = "repair"
         raise _ProviderFailed("output invalid after one repair", outage=False)
+
+    # --- the quality judge (QUALITY_JUDGE) ----------------------------------------------------------
+
+    def _judged(self, generator, content_type: str, content: dict[str, Any], report):
+        """`report` informed by a review from another paid provider, when one is configured; otherwise
+        (no judge, judge down, over budget, unusable review) `report` unchanged: factual unverified."""
+        from functions.generate.quality import QualityReport, judge
+
+        if not isinstance(report, QualityReport):  # a caller's own scorer: nothing to inform
+            return report
+        if not (report.passed or set(report.failed_thresholds()) <= {"factual", "educational_value"}):
+            return report  # fails on what no review can change (nonsense, off-topic, shape): save the call
+        configured = [n for n in judge.PAID if get_provider(n, self.settings).configured()]
+        name = judge.select(self.settings.quality_judge, configured, self.settings.providers, generator.name)
+        if name is None:
+            return report
+        state = circuit.states([name])[name]
+        now = utcnow()
+        if state.is_open(now) or (state.half_open(now) and not circuit.claim_probe(name, self.deadline.remaining())):
+            return report
+        reviewer = get_provider(name, self.settings)
+        system, user = judge.prompt_parts(content_type, content, self.request)
+        call = Call(judge.REVIEW_TYPE, self.request, prompts.Prompt(system, user), judge.REVIEW_SCHEMA,
+                    judge.MAX_OUTPUT_TOKENS)
+        # `Run.call` gives the judge what the request's deadline leaves, like any other call.
+        try:
+            completion, reservation, latency = self.call(reviewer, call, "judge")
+        except _ProviderFailed as exc:
+            if exc.outage:
+                circuit.record_failure(name)
+            else:
+                circuit.record_success(name, state)
+            log.warning("quality judge unavailable; factual stays unverified", extra={"provider": name})
+            return report
+        except _DeadlineReached:
+            circuit.release_probe(name, state)
+            log.info("quality judge skipped: generation deadline", extra={"provider": name})
+            return report
+        except errors.Problem:  # a budget cap: the document keeps its unverified score
+            circuit.release_probe(name, state)
+            log.info("quality judge skipped: budget", extra={"provider": name})
+            return report
+        circuit.record_success(name, state)
+        try:
+            verdict = judge.parse(completion.data if completion.data is not None else _json_reply(completion.text))
+        except ValueError as exc:
+            self.settle(reservation, self.ledger_fields(reviewer, "judge", "invalid_output", completion,
+                                                        latency_ms=latency, note=f"review: {exc}"))
+            log.warning("quality judge replied outside its schema", extra={"provider": name})
+            return report
+        self.settle(reservation, self.ledger_fields(reviewer, "judge", "success", completion, latency_ms=latency))
+        return judge.apply(report, verdict, name)
 
     # --- the whole request -------------------------------------------------------------------------
 
@@ -327,41 +378,50 @@ class Run:
         weaknesses: list[str] = []
         budget_problem: errors.Problem | None = None
         out_of_time = False
-        for provider in providers:
+        # Quality-aware failover: a document below the gate sends the next generation to the next
+        # provider in AI_PROVIDERS order (round robin: one provider alone is simply asked again);
+        # a provider that cannot serve (outage, invalid output twice, refusal, no price) leaves the
+        # rotation. A provider is admitted once per request: closed, or half-open with our probe.
+        rotation = list(providers)
+        turn = 0
+        admitted: set[str] = set()
+        while rotation and generations < MAX_GENERATIONS:
+            provider = rotation[turn % len(rotation)]
             state = states[provider.name]
-            if not self._usable(provider, state, utcnow()):
+            if provider.name not in admitted:
+                if not self._usable(provider, state, utcnow()):
+                    turn = rotation.index(provider)
+                    rotation.remove(provider)
+                    continue
+                admitted.add(provider.name)
+            try:
+                candidate = self._generate_once(provider, generations + 1, weaknesses)
+            except _ProviderFailed as exc:
+                if exc.outage:
+                    circuit.record_failure(provider.name)
+                else:  # the provider answered: it is up, whatever was wrong with the answer
+                    circuit.record_success(provider.name, state)
+                    states[provider.name] = circuit.CircuitState()
+                turn = rotation.index(provider)
+                rotation.remove(provider)
                 continue
-            low_scores = 0
-            while generations < MAX_GENERATIONS:
-                try:
-                    candidate = self._generate_once(provider, generations + 1, weaknesses)
-                except _ProviderFailed as exc:
-                    if exc.outage:
-                        circuit.record_failure(provider.name)
-                    else:  # the provider answered: it is up, whatever was wrong with the answer
-                        circuit.record_success(provider.name, state)
-                    break
-                except _DeadlineReached:
-                    circuit.release_probe(provider.name, state)
-                    out_of_time = True
-                    break
-                except errors.Problem as problem:  # a budget cap: no more calls for this request
-                    circuit.release_probe(provider.name, state)
-                    budget_problem = problem
-                    break
-                circuit.record_success(provider.name, state)
-                state = circuit.CircuitState()
-                generations += 1
-                if best is None or candidate.report.overall > best.report.overall:
-                    best = candidate
-                if candidate.report.passed:
-                    return self._result(candidate)
-                weaknesses = list(candidate.report.weaknesses)
-                low_scores += 1
-                if low_scores >= LOW_SCORES_BEFORE_FAILOVER:
-                    break
-            if budget_problem is not None or out_of_time or generations >= MAX_GENERATIONS:
+            except _DeadlineReached:
+                circuit.release_probe(provider.name, state)
+                out_of_time = True
                 break
+            except errors.Problem as problem:  # a budget cap: no more calls for this request
+                circuit.release_probe(provider.name, state)
+                budget_problem = problem
+                break
+            circuit.record_success(provider.name, state)
+            states[provider.name] = circuit.CircuitState()
+            generations += 1
+            if best is None or candidate.report.overall > best.report.overall:
+                best = candidate
+            if candidate.report.passed:
+                return self._result(candidate)
+            weaknesses = list(candidate.report.weaknesses)
+            turn += 1
         if best is not None:
             return self._result(best)
         if budget_problem is not None:
@@ -401,6 +461,14 @@ def _alert_credentials(provider, exc: ProviderError) -> None:
                         {"provider": provider.name, "model": provider.model, "status": exc.status})
     except Exception:  # noqa: BLE001 - alerting must not turn a failover into a 500
         log.exception("could not record the provider credentials alert", extra={"provider": provider.name})
+
+
+def _json_reply(text: str | None) -> Any:
+    """The JSON in a model's text reply (Markdown fences tolerated); ValueError if it is not JSON."""
+    text = (text or "").strip()
+    if text.startswith("```"):
+        text = text.strip("`").removeprefix("json").strip()
+    return json.loads(text)
 
 
 def generate(request, *, user_id: str, request_id: str, settings=None,
