@@ -6,6 +6,9 @@ from functions.health import handlers
 from shared.http import PUBLIC, FunctionApp, Route
 
 _METRICS = "functions.health.metrics"
+_ALERTS = "functions.health.alerts"
+_JOBS = "functions.health.jobs_status"
+_OPS = frozenset({"ops", "admin"})
 _FAILING = {"description": "Status fail: a required dependency fails",
             "content": {"application/health+json": {"schema": {"type": "object"}}}}
 
@@ -21,6 +24,16 @@ app = FunctionApp(
         Route("/v1/metrics", f"{_METRICS}:metrics", roles=frozenset({"ops", "admin"}), query=f"{_METRICS}:MetricsQuery",
               response=f"{_METRICS}:MetricsReport", summary="Operational metrics for a window (ops, admin)",
               responses={403: "The caller's role is not ops or admin", 422: "Unknown window"}),
+        Route("/v1/alerts", f"{_ALERTS}:list_alerts", roles=_OPS, query=f"{_ALERTS}:AlertsQuery",
+              response=f"{_ALERTS}:AlertList", summary="Alerts, newest first (ops, admin)",
+              responses={403: "The caller's role is not ops or admin", 422: "Unknown state or bad limit"}),
+        Route("/v1/alerts/<alert_id>/ack", f"{_ALERTS}:ack", methods=("POST",), roles=_OPS,
+              response=f"{_ALERTS}:AlertView", summary="Acknowledge an open alert: no escalation follows (ops, admin)",
+              responses={403: "The caller's role is not ops or admin", 404: "No such alert",
+                         409: "The alert is resolved already"}),
+        Route("/v1/jobs", f"{_JOBS}:list_jobs", roles=_OPS, response=f"{_JOBS}:JobList",
+              summary="Every job's schedule, latest run and next due time (ops, admin)",
+              responses={403: "The caller's role is not ops or admin"}),
     ],
 )
 
