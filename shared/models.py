@@ -383,3 +383,17 @@ class AlertSilence(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
     created_by: Mapped[str] = mapped_column(String(64))  # cli | api
     reason: Mapped[str | None] = mapped_column(Text)
+
+
+class MetricRollup(Base):
+    """Totals of rows the retention job deleted, per metric and label set, so the counters
+    and histograms of `GET /metrics` (live rows + rollups) never go down."""
+
+    __tablename__ = "metric_rollups"
+
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    labels: Mapped[str] = mapped_column(String(500), primary_key=True)  # canonical JSON of the label values
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)
+    buckets: Mapped[dict[str, Any]] = mapped_column(default=dict)  # upper bound -> cumulative count
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -8,6 +8,7 @@ from shared.http import PUBLIC, FunctionApp, Route
 _METRICS = "functions.health.metrics"
 _ALERTS = "functions.health.alerts"
 _JOBS = "functions.health.jobs_status"
+_PROM = "functions.health.prometheus"
 _OPS = frozenset({"ops", "admin"})
 _FAILING = {"description": "Status fail: a required dependency fails",
             "content": {"application/health+json": {"schema": {"type": "object"}}}}
@@ -24,6 +25,9 @@ app = FunctionApp(
         Route("/v1/metrics", f"{_METRICS}:metrics", roles=frozenset({"ops", "admin"}), query=f"{_METRICS}:MetricsQuery",
               response=f"{_METRICS}:MetricsReport", summary="Operational metrics for a window (ops, admin)",
               responses={403: "The caller's role is not ops or admin", 422: "Unknown window"}),
+        Route("/metrics", f"{_PROM}:metrics", roles=_OPS, response=f"{_PROM}:Exposition",
+              summary="Prometheus text exposition (format 0.0.4), platform-wide from the database (ops, admin)",
+              responses={403: "The caller's role is not ops or admin"}),
         Route("/v1/alerts", f"{_ALERTS}:list_alerts", roles=_OPS, query=f"{_ALERTS}:AlertsQuery",
               response=f"{_ALERTS}:AlertList", summary="Alerts, newest first (ops, admin)",
               responses={403: "The caller's role is not ops or admin", 422: "Unknown state or bad limit"}),

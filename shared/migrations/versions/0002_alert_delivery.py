@@ -1,4 +1,4 @@
-"""alert delivery: severity 'error', acknowledgement, escalation, dedup key, silences
+"""alert delivery: severity 'error', acknowledgement, escalation, dedup key, silences; metric rollups
 
 Expand only: new nullable columns, a new table and a wider severity check, so the
 previous release (which writes critical/warning/info and none of the new columns)
@@ -10,6 +10,9 @@ Create Date: 2026-12-02
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
+
+JSON = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
 
 revision = '0002'
 down_revision = '0001'
@@ -45,8 +48,20 @@ def upgrade() -> None:
     with op.batch_alter_table('alert_silences', schema=None) as batch_op:
         batch_op.create_index('ix_alert_silences_expires_at', ['expires_at'], unique=False)
 
+    # Totals of rows retention deleted, so the /metrics counters never go down.
+    op.create_table('metric_rollups',
+    sa.Column('metric', sa.String(length=100), nullable=False),
+    sa.Column('labels', sa.String(length=500), nullable=False),
+    sa.Column('count', sa.BigInteger(), nullable=False),
+    sa.Column('total', sa.Float(), nullable=False),
+    sa.Column('buckets', JSON, nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('metric', 'labels')
+    )
+
 
 def downgrade() -> None:
+    op.drop_table('metric_rollups')
     with op.batch_alter_table('alert_silences', schema=None) as batch_op:
         batch_op.drop_index('ix_alert_silences_expires_at')
     op.drop_table('alert_silences')
