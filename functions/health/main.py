@@ -9,6 +9,8 @@ _METRICS = "functions.health.metrics"
 _ALERTS = "functions.health.alerts"
 _JOBS = "functions.health.jobs_status"
 _PROM = "functions.health.prometheus"
+_CONSOLE = "functions.health.console"
+_SPEND = "functions.health.spend"
 _OPS = frozenset({"ops", "admin"})
 _FAILING = {"description": "Status fail: a required dependency fails",
             "content": {"application/health+json": {"schema": {"type": "object"}}}}
@@ -35,6 +37,13 @@ app = FunctionApp(
               response=f"{_ALERTS}:AlertView", summary="Acknowledge an open alert: no escalation follows (ops, admin)",
               responses={403: "The caller's role is not ops or admin", 404: "No such alert",
                          409: "The alert is resolved already"}),
+        Route("/v1/spend", f"{_SPEND}:spend", roles=_OPS, query=f"{_SPEND}:SpendQuery",
+              response=f"{_SPEND}:SpendReport", summary="Known spend per UTC day and provider (ops, admin)",
+              responses={403: "The caller's role is not ops or admin", 422: "days outside 1..92"}),
+        Route("/console", f"{_CONSOLE}:page", roles=PUBLIC, response=f"{_CONSOLE}:Page",
+              summary="The ops console (its data needs an ops or admin key)"),
+        Route("/console/<name>", f"{_CONSOLE}:asset", roles=PUBLIC, summary="The ops console's script, styles and icon",
+              responses={404: "No such asset"}),
         Route("/v1/jobs", f"{_JOBS}:list_jobs", roles=_OPS, response=f"{_JOBS}:JobList",
               summary="Every job's schedule, latest run and next due time (ops, admin)",
               responses={403: "The caller's role is not ops or admin"}),
