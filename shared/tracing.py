@@ -97,7 +97,7 @@ class TracingMiddleware:
     def _start(self, ctx: "RequestContext") -> None:
         from opentelemetry import context, propagate, trace
 
-        parent = propagate.extract(dict(ctx.request.headers))
+        parent = propagate.extract({k.lower(): v for k, v in ctx.request.headers.items()})
         method = ctx.request.method
         span = _tracer().start_span(
             f"{method} {ctx.route_template}", context=parent, kind=trace.SpanKind.SERVER,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from jobs import JOBS
+from shared.job_schedule import JOBS
 from shared.database import session_scope
 from shared.models import Alert, ContentItem, JobRun, RequestMetric, UsageEvent
 from tests.conftest import make_user

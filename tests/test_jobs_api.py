@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from jobs import JOBS
+from shared.job_schedule import JOBS
 from shared.database import session_scope
 from shared.models import JobRun
 from tests.conftest import auth, make_user

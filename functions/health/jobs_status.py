@@ -49,7 +49,7 @@ def latest_runs(session, names) -> dict:
 def jobs_report(session, now: datetime | None = None) -> list[dict]:
     from croniter import croniter
 
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
 
     now = now or datetime.now(timezone.utc)
     runs = latest_runs(session, JOBS)

@@ -4,6 +4,7 @@ import functions_framework
 
 from functions.health import handlers
 from shared.http import PUBLIC, FunctionApp, Route
+from shared.middleware import standard_middleware
 
 _METRICS = "functions.health.metrics"
 _ALERTS = "functions.health.alerts"
@@ -48,6 +49,7 @@ app = FunctionApp(
               summary="Every job's schedule, latest run and next due time (ops, admin)",
               responses={403: "The caller's role is not ops or admin"}),
     ],
+    middleware=standard_middleware("health"),
 )
 
 

@@ -94,7 +94,7 @@ class DatabaseCollector:
         from prometheus_client.core import GaugeMetricFamily
         from sqlalchemy import func, select
 
-        from jobs import JOBS
+        from shared.job_schedule import JOBS
         from shared.models import JobRun
 
         real = (JobRun.dry_run.is_(False), JobRun.job.in_(list(JOBS)))
@@ -118,7 +118,7 @@ class DatabaseCollector:
     def _backup(self):
         from prometheus_client.core import GaugeMetricFamily
 
-        from functions.health import checks
+        from shared import health_checks as checks
 
         age = GaugeMetricFamily("lafactoria_backup_age_seconds", "Age of the newest backup in the store.")
         up = GaugeMetricFamily("lafactoria_backup_store_up", "1 when the backup store could be listed, else 0.")
