@@ -325,3 +325,32 @@ def test_erasing_the_acknowledging_operator_unlinks_the_alert(db, client_for):
     with session_scope() as s:
         alert = s.get(Alert, alert_id)
         assert alert.acknowledged_by is None and alert.acknowledged_at is not None
+
+
+def test_database_down_reaches_pagerduty_and_resolves_with_the_same_key(pg, receivers, env):
+    """alert-check's database_down (sent without the database) takes the one delivery path."""
+    from tests.faults import TcpProxy
+
+    pd, hook = receivers
+    proxy = TcpProxy(target_port=5432)
+    try:
+        env(database_url=pg.url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"))
+        healthy_baseline()
+        check()
+        pd.events(), hook.take()
+        proxy.cut()
+        code, summary = check()
+        assert code == 1 and summary["firing"]["critical"] == ["database_down"]
+        sent = list(pd.messages)
+        assert pd.events() == [("trigger", "lafactoria/test/database_down")] and pd.rejected == []
+        assert sent[0]["payload"]["severity"] == "critical"
+        assert sent[0]["payload"]["summary"].startswith("Database unreachable")
+        assert hook.take() == [("open", "critical", "database_down")]
+        proxy.restore()
+        check()
+        assert ("resolve", "lafactoria/test/database_down") in pd.events()
+        with session_scope() as s:
+            row = s.scalar(select(Alert).where(Alert.rule == "database_down"))
+            assert row.status == "resolved" and row.dedup_key == "lafactoria/test/database_down"
+    finally:
+        proxy.close()
