@@ -22,14 +22,30 @@ if TYPE_CHECKING:
 
 _engines: dict[str, "Engine"] = {}
 _lock = threading.Lock()
+_statement_timeout_ms: int | None = None  # None: DB_STATEMENT_TIMEOUT_MS (functions)
 
 
 class DatabaseUnavailable(RuntimeError):
     """The database could not be reached; HTTP turns this into 503."""
 
 
-def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | None = None) -> "Engine":
-    """Build an engine for `url` with the platform's connection policy."""
+def use_statement_timeout(ms: int | None) -> None:
+    """Bound statements of engines built from now on by `ms` (0: unbounded; None: back to
+    `DB_STATEMENT_TIMEOUT_MS`): jobs and CLI commands run longer statements than requests."""
+    global _statement_timeout_ms
+    _statement_timeout_ms = ms
+    dispose_engines()
+
+
+def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | None = None,
+                statement_timeout_ms: int | None = None) -> "Engine":
+    """Build an engine for `url` with the platform's connection policy.
+
+    Every PostgreSQL call is bounded: connecting by `DB_CONNECT_TIMEOUT_SECONDS`,
+    waiting for a pooled connection by the same, each statement by the server's
+    `statement_timeout`, and a peer that stops answering mid-call by TCP keepalives
+    and `tcp_user_timeout`, so a hung database turns into `DatabaseUnavailable`.
+    """
     from sqlalchemy import create_engine, event
 
     settings = get_settings()
@@ -53,18 +69,41 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     bouncer = settings.db_pgbouncer if pgbouncer is None else pgbouncer
-    connect_args: dict = {"connect_timeout": 5, "application_name": "lafactoria"}
+    timeout_ms = next(t for t in (statement_timeout_ms, _statement_timeout_ms, settings.db_statement_timeout_ms)
+                      if t is not None)
+    connect_s = settings.db_connect_timeout_seconds
+    connect_args: dict = {
+        "connect_timeout": connect_s, "application_name": "lafactoria",
+        "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 1, "keepalives_count": 3,
+        # A sent query unacknowledged this long drops the connection (a peer gone silent).
+        "tcp_user_timeout": (connect_s * 1000 + timeout_ms) if timeout_ms else 0,
+    }
     if bouncer:
-        connect_args["prepare_threshold"] = None
-    return create_engine(
+        connect_args["prepare_threshold"] = None  # transaction pooling: no server-side statements
+    elif timeout_ms:
+        connect_args["options"] = f"-c statement_timeout={int(timeout_ms)}"
+    engine = create_engine(
         url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=2,
         pool_pre_ping=True,
         pool_recycle=1800,
-        pool_timeout=10,
+        pool_timeout=connect_s,
         connect_args=connect_args,
     )
+    if bouncer and timeout_ms:
+        _bound_each_transaction(engine, timeout_ms)
+    return engine
+
+
+def _bound_each_transaction(engine: "Engine", timeout_ms: int) -> None:
+    """Behind PgBouncer's transaction pooling a session setting (or the `options` startup
+    parameter, which PgBouncer refuses) would not stick, so each transaction sets its own."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "begin")
+    def _local_timeout(conn):
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
 
 
 def get_engine(url: str | None = None) -> "Engine":

@@ -15,6 +15,7 @@ from shared import errors
 from shared.database import session_scope
 from shared.erasure import ErasureNotVerified, Identifiers, erase_rows, find_residue, identifiers, record
 from shared.http import RequestContext
+from shared.identity import LastAdminError, ensure_not_last_admin
 from shared.logs import get_logger
 
 from functions.gdpr import subjects
@@ -38,6 +39,10 @@ def erase(ctx: RequestContext, user_id: str | None = None) -> ErasureReceipt:
             ids = identifiers(s, who.user_id, lock=True)
             if ids is None:
                 raise errors.NotFound("No such user.")
+            try:
+                ensure_not_last_admin(s, ids.user_id)
+            except LastAdminError as exc:
+                raise errors.Conflict(f"Refused: {exc}.") from None
             counts = erase_rows(s, ids)
             ledger = record(s, who.subject, who.requested_by, counts.deleted)
             subjects.audit(s, ctx, who, "gdpr.erasure", {

@@ -8,6 +8,7 @@ import functions_framework
 
 from shared.http import FunctionApp, Route
 from shared.middleware import standard_middleware
+from shared.readiness import readiness_routes
 
 USERS = frozenset({"user", "admin"})
 
@@ -22,7 +23,7 @@ def _payload(name: str) -> str:
 
 app = FunctionApp(
     "generate",
-    [
+    readiness_routes({"providers:configured": "functions.generate.readiness:check_providers"}) + [
         Route("/v1/content-types", _handler("list_content_types"), response=_payload("ContentTypeList"),
               summary="The 8 content types with the JSON Schema of each type's output"),
         Route("/v1/content", _handler("create_content"), methods=("POST",), roles=USERS, body=_payload("GenerateRequest"),
