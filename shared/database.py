@@ -62,6 +62,7 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
             cur.close()
 
         return engine
@@ -149,6 +150,15 @@ def session_scope(url: str | None = None) -> Iterator["Session"]:
         raise
     finally:
         session.close()
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` is the database being unreachable (not a bad query or a missing table)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError)) and _is_connection_error(exc)
 
 
 def _is_connection_error(exc: Exception) -> bool:
