@@ -30,7 +30,7 @@ from typing import Any
 
 from jobs.alert_rules import RULES, Evaluation, Finding
 from jobs.runner import JobContext, JobResult
-from shared.alerts.delivery import SEVERITIES
+from shared.alerts.notification import SEVERITIES
 
 
 def open_rules() -> set[str]:

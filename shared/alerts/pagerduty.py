@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.alerts.delivery import PAGED_SEVERITIES, Notification, dedup_key
+from shared.alerts.notification import PAGED_SEVERITIES, Notification, dedup_key
 from shared.alerts.transport import post_json
 
 _ACTION = {"trigger": "trigger", "escalate": "trigger", "acknowledge": "acknowledge", "resolve": "resolve"}

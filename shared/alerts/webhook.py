@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from shared.alerts.delivery import PUSHED_SEVERITIES, Notification
+from shared.alerts.notification import PUSHED_SEVERITIES, Notification
 from shared.alerts.transport import post_json
 
 _EMOJI = {"critical": ":red_circle:", "error": ":large_orange_circle:", "warning": ":warning:",
