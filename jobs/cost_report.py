@@ -1,4 +1,4 @@
-"""`cost-report`: spend for the report day and month to date, budget and anomaly checks.
+"""`cost-report [--from DATE --to DATE]`: spend for a period and month to date, budget and anomaly checks.
 
 Spend comes from the usage ledger (`usage_events`), aggregated in the
 database: one GROUP BY (day, provider, model, content type) over the window
@@ -11,15 +11,19 @@ and content type are the same numbers and add up to the ledger exactly.
   `unknown_cost_events`, never as $0.
 - Users appear as keyed pseudonyms; `COST_REPORT_INCLUDE_USER_IDS=true` (for an
   admin running it by hand) adds the raw ids.
-- Budgets: `DAILY_BUDGET_USD` against the report day, `MONTHLY_BUDGET_USD`
-  against month to date. At 80 % an info alert, above the budget a warning.
+- Budgets: `DAILY_BUDGET_USD` against every day of the period (the worst one
+  decides), `MONTHLY_BUDGET_USD` against each month the period touches, to
+  date. At 80 % an info alert, above the budget a warning.
 - Anomaly: a day whose spend is above `COST_REPORT_ANOMALY_FACTOR` (2) times the
-  mean of its trailing 7 days; an anomalous report day raises a warning.
-- Any breach or anomaly of the report day exits 1.
+  mean of its trailing 7 days; an anomalous day in the period raises a warning.
+- Any breach or anomaly inside the period exits 1.
 
-Writes `cost/<day>/cost-report.json`, `.csv` and `.png` (matplotlib, Agg
-backend, imported only here) to `REPORTS_URL`. The report day defaults to
-yesterday (UTC); `COST_REPORT_DAY=YYYY-MM-DD` reruns an earlier day.
+The period is `--from DATE --to DATE` (UTC days, both included; either alone
+means that one day). It defaults to yesterday; `COST_REPORT_DAY=YYYY-MM-DD`
+changes the default day. Money is written as plain decimal strings (8 places,
+never exponent form). Writes `cost/<day>/cost-report.json`, `.csv` and `.png`
+for one day, `cost/<from>_<to>/...` for a longer period, to `REPORTS_URL`
+(matplotlib with the Agg canvas, imported only here).
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from jobs.runner import JobConfigError, JobContext, JobResult, JobUnavailable
 from shared.models import UsageEvent
 
-CENT = Decimal("0.01")
+MAX_PERIOD_DAYS = 400
 EXACT = Decimal("0.00000001")
 NEAR_BUDGET = Decimal("0.8")
 DIMENSIONS = ("provider", "model", "content_type")
@@ -76,8 +80,54 @@ class Cell:
 
 
 def money(value: Decimal) -> str:
-    """Exact ledger precision as a string (JSON floats would lose cents)."""
-    return str(value.quantize(EXACT))
+    """Exact ledger precision as a plain decimal string: JSON floats would lose cents, and
+    `str(Decimal)` writes zero as "0E-8"."""
+    return format(Decimal(value).quantize(EXACT), "f")
+
+
+def add_arguments(group) -> None:
+    """The job's own flags (see jobs.runner)."""
+    group.add_argument("--from", dest="date_from", metavar="DATE", type=_iso_date,
+                       help="first UTC day of the period, YYYY-MM-DD (default: --to, else yesterday)")
+    group.add_argument("--to", dest="date_to", metavar="DATE", type=_iso_date,
+                       help="last UTC day of the period, included, YYYY-MM-DD (default: --from, else yesterday)")
+
+
+def _iso_date(value: str) -> date:
+    import argparse
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+def period(options: dict[str, Any], default_day: date | None) -> tuple[date, date]:
+    """The report's (first, last) day from the job's flags; JobConfigError when they make no sense."""
+    def day_of(value: Any) -> date | None:
+        if value is None or isinstance(value, date):
+            return value
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise JobConfigError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+    first, last = day_of(options.get("date_from")), day_of(options.get("date_to"))
+    default = default_day or (datetime.now(timezone.utc).date() - timedelta(days=1))
+    first, last = first or last or default, last or first or default
+    if first > last:
+        raise JobConfigError(f"--from {first} is after --to {last}")
+    if (last - first).days + 1 > MAX_PERIOD_DAYS:
+        raise JobConfigError(f"the period is longer than {MAX_PERIOD_DAYS} days")
+    if last > datetime.now(timezone.utc).date():
+        raise JobConfigError(f"--to {last} is in the future")
+    return first, last
+
+
+def report_prefix(first: date, last: date) -> str:
+    """Where a period's files go in `REPORTS_URL` (other reports link to it)."""
+    name = first.isoformat() if first == last else f"{first}_{last}"
+    return f"cost/{name}/cost-report"
 
 
 def _day_expr(dialect: str) -> ColumnElement:
@@ -109,7 +159,7 @@ def cube(session, start: date, end: date) -> dict[tuple[str, str, str, str], Cel
 
 
 def top_users(session, start: date, day: date, end: date, limit: int) -> list[tuple[str, Decimal, Decimal, int]]:
-    """(user_id, month-to-date spend, report-day spend, events) of the biggest spenders, by the database."""
+    """(user_id, spend in [start, end), spend on `day`, events) of the biggest spenders, by the database."""
     if limit == 0:
         return []
     mtd = func.coalesce(func.sum(UsageEvent.cost_usd), 0)
@@ -175,34 +225,109 @@ def _csv(report: dict[str, Any]) -> bytes:
             for row in win.get(f"by_{dim}", []):
                 w.writerow([name, dim, row["key"], row["spend_usd"], row["events"], row["unknown_cost_events"]])
     for row in report["top_users"]:
-        w.writerow(["month_to_date", "user", row["user"], row["spend_usd"], row["events"], ""])
+        w.writerow([report["top_users_window"]["name"], "user", row["user"], row["spend_usd"], row["events"], ""])
     return buf.getvalue().encode()
 
 
 def _import_plotting() -> None:
-    """matplotlib's object API with the Agg canvas: no pyplot global state, no GUI backend probing."""
+    """matplotlib's object API with the Agg canvas: no pyplot global state, no GUI backend probing.
+
+    Its INFO chatter ("generated new fontManager" on a fresh machine) is not for operators: the
+    library's loggers start at WARNING. Without a writable home it would warn and build its font
+    cache in a new temporary folder on every run; it gets a stable one instead.
+    """
+    import logging
+    import os
+
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)
+    if "MPLCONFIGDIR" not in os.environ and not os.access(os.path.expanduser("~"), os.W_OK):
+        import tempfile
+
+        os.environ["MPLCONFIGDIR"] = os.path.join(tempfile.gettempdir(), "lafactoria-matplotlib")
     import matplotlib.backends.backend_agg  # noqa: F401
     import matplotlib.figure  # noqa: F401
 
 
+def figure(report: dict[str, Any], daily_budget: Decimal | None):
+    """The spend chart: one bar per day, anomalies in red with the trailing window they were
+    measured against shaded and its mean drawn, the budget line labelled, the legend below the
+    plot (never over the bars), and a $0-$1 axis with a note when nothing was spent."""
+    _import_plotting()
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import StrMethodFormatter
+
+    rows = report["chart"]["days"]
+    keys = [r["key"] for r in rows]
+    spend = [float(r["spend_usd"]) for r in rows]
+    first = report["chart"]["from"]
+    anomalous = {a["day"]: a for a in report["anomalies"] if a["day"] in keys}
+    colours = ["#b0b7c3" if k < first else "#c0392b" if k in anomalous else "#4a7bd0" for k in keys]
+    fig = Figure(figsize=(10, 4.8), dpi=100, layout="constrained")
+    ax = fig.add_subplot()
+    x = list(range(len(keys)))  # positions, not date strings: no categorical-units guessing
+    ax.bar(x, spend, color=colours, width=0.8, zorder=2)
+    handles = [_patch("#4a7bd0", "spend per day")]
+    if any(k < first for k in keys):
+        handles.append(_patch("#b0b7c3", "before the period (trailing window)"))
+    tops = [max(spend, default=0.0)]
+    trailing = report["anomaly_rule"]["trailing_days"]
+    for n, (key, a) in enumerate(sorted(anomalous.items())):
+        i = keys.index(key)
+        left, mean = max(-0.5, i - trailing - 0.5), float(a["trailing_mean_usd"])
+        ax.axvspan(left, i - 0.5, color="#f5b041", alpha=0.18, linewidth=0, zorder=0)
+        ax.hlines(mean, left, i - 0.5, colors="#e67e22", linestyles="--", linewidth=1.5, zorder=3)
+        if n == 0:
+            handles += [_patch("#c0392b", f"anomaly (> {report['anomaly_rule']['factor']}x trailing mean)"),
+                        _patch("#f5b041", f"trailing {trailing}-day window", alpha=0.4),
+                        _line("#e67e22", "--", "trailing mean")]
+        tops.append(mean)
+    if daily_budget is not None:
+        budget = float(daily_budget)
+        ax.axhline(budget, color="#7d3c98", linestyle=":", linewidth=1.5, zorder=3)
+        ax.annotate(f"daily budget ${budget:,.2f}", xy=(0, budget), xycoords=("axes fraction", "data"),
+                    xytext=(4, 3), textcoords="offset points", ha="left", va="bottom", color="#7d3c98",
+                    fontsize=8, zorder=4, bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
+                                                "alpha": 0.85})
+        handles.append(_line("#7d3c98", ":", "daily budget"))
+        tops.append(budget)
+    top = max(tops)
+    if top <= 0:
+        ax.set_ylim(0, 1)
+        ax.text(0.5, 0.5, "no spend in this period", transform=ax.transAxes, ha="center", va="center",
+                color="#566573")
+    else:
+        ax.set_ylim(0, top * 1.15)
+    ax.yaxis.set_major_formatter(StrMethodFormatter("${x:,.2f}"))
+    step = max(1, -(-len(keys) // 31))
+    ax.set_xticks(x[::step], [k[5:] if len(keys) <= 62 else k for k in keys][::step],
+                  rotation=60, fontsize=7)
+    ax.set_xlim(-0.6, len(keys) - 0.4)
+    ax.set_ylabel("USD")
+    ax.set_title(f"La Factoria spend, {report['chart']['title']}")
+    ax.grid(axis="y", color="#e5e8e8", linewidth=0.8, zorder=1)
+    ax.set_axisbelow(True)
+    fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4), fontsize=8,
+               frameon=False)
+    return fig
+
+
+def _patch(colour: str, label: str, alpha: float = 1.0):
+    from matplotlib.patches import Patch
+
+    return Patch(facecolor=colour, alpha=alpha, label=label)
+
+
+def _line(colour: str, style: str, label: str):
+    from matplotlib.lines import Line2D
+
+    return Line2D([], [], color=colour, linestyle=style, label=label)
+
+
 def _chart(report: dict[str, Any], daily_budget: Decimal | None) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
 
-    rows = report["windows"]["month_to_date"]["by_day"]
-    days = [r["key"][5:] for r in rows]
-    spend = [float(r["spend_usd"]) for r in rows]
-    fig = Figure(figsize=(9, 4), dpi=100)
+    fig = figure(report, daily_budget)
     FigureCanvasAgg(fig)
-    ax = fig.add_subplot()
-    ax.bar(days, spend, color="#4a7bd0", label="spend (USD)")
-    if daily_budget is not None:
-        ax.axhline(float(daily_budget), color="#c0392b", linestyle="--", label="daily budget")
-    ax.set_title(f"La Factoria spend, month to date ({report['day']})")
-    ax.set_ylabel("USD")
-    ax.tick_params(axis="x", labelrotation=60, labelsize=7)
-    ax.legend(loc="upper left")
-    fig.tight_layout()
     out = io.BytesIO()
     fig.savefig(out, format="png")
     return out.getvalue()
@@ -220,39 +345,84 @@ def _in_session(fn, *args):
         return fn(session, *args)
 
 
-def build_report(day: date, opts: CostReportOptions) -> dict[str, Any]:
-    """The report; the two aggregate scans run at once on two connections (the database does the work)."""
+def build_report(first: date, last: date, opts: CostReportOptions) -> dict[str, Any]:
+    """The report for the days [first, last]; the two aggregate scans run at once on two
+    connections (the database does the work)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from shared.pseudonyms import pseudonym
 
-    month_start = day.replace(day=1)
-    end = day + timedelta(days=1)
-    start = month_start - timedelta(days=opts.trailing_days)
+    month_start = last.replace(day=1)
+    end = last + timedelta(days=1)
+    scan_from = min(first.replace(day=1), month_start)  # every month the period touches, to date
+    start = scan_from - timedelta(days=opts.trailing_days)
+    users_from = month_start if first == last else first  # a day's report ranks month to date
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="cost-report") as pool:
         cells_f = pool.submit(_in_session, cube, start, end)
-        users_f = pool.submit(_in_session, top_users, month_start, day, end, opts.top_users)
+        users_f = pool.submit(_in_session, top_users, users_from, last, end, opts.top_users)
         cells, top = cells_f.result(), users_f.result()
-    mtd_days = {(month_start + timedelta(n)).isoformat() for n in range((end - month_start).days)}
-    windows = {"day": _window(cells, {day.isoformat()}), "month_to_date": _window(cells, mtd_days)}
+
+    def days(a: date, b: date) -> set[str]:
+        return {(a + timedelta(n)).isoformat() for n in range((b - a).days + 1)}
+
     daily = _daily(cells, start, end)
-    windows["month_to_date"]["by_day"] = [{"key": d.isoformat()} | c.as_dict()
-                                          for d, c in sorted(daily.items()) if d >= month_start]
+    windows = {"period": _window(cells, days(first, last)), "day": _window(cells, {last.isoformat()}),
+               "month_to_date": _window(cells, days(month_start, last))}
+    for name, lo in (("period", first), ("month_to_date", month_start)):
+        windows[name]["by_day"] = [{"key": d.isoformat()} | c.as_dict()
+                                   for d, c in sorted(daily.items()) if lo <= d <= last]
     users = []
-    for uid, mtd, on_day, n in top:
-        entry = {"user": pseudonym(uid), "spend_usd": money(mtd), "spend_usd_day": money(on_day), "events": n}
+    for uid, total, on_day, n in top:
+        entry = {"user": pseudonym(uid), "spend_usd": money(total), "spend_usd_day": money(on_day), "events": n}
         if opts.include_user_ids:
             entry["user_id"] = uid
         users.append(entry)
+    found = anomalies(daily, min(first, month_start), opts.anomaly_factor, opts.trailing_days)
+    chart_from = first if first < last else month_start
+    earliest = min([date.fromisoformat(a["day"]) for a in found if a["day"] >= chart_from.isoformat()],
+                   default=chart_from)
+    drawn_from = max(start, min(chart_from, earliest - timedelta(days=opts.trailing_days)))
     return {
         "report": "cost", "currency": "USD", "generated_at": datetime.now(timezone.utc).isoformat(),
-        "day": day.isoformat(), "month_to_date": {"from": month_start.isoformat(), "to": day.isoformat()},
+        "period": {"from": first.isoformat(), "to": last.isoformat(), "days": (last - first).days + 1},
+        "day": last.isoformat(), "month_to_date": {"from": month_start.isoformat(), "to": last.isoformat()},
         "windows": windows, "top_users": users,
+        "top_users_window": {"name": "month_to_date" if first == last else "period",
+                             "from": users_from.isoformat(), "to": last.isoformat()},
         "user_ids": "raw" if opts.include_user_ids else "pseudonymised",
-        "anomalies": anomalies(daily, month_start, opts.anomaly_factor, opts.trailing_days),
+        "anomalies": found,
         "anomaly_rule": {"factor": str(opts.anomaly_factor), "trailing_days": opts.trailing_days},
+        "chart": {"from": chart_from.isoformat(),
+                  "title": f"{first} to {last}" if first < last else f"month to date ({last})",
+                  "days": [{"key": d.isoformat(), "spend_usd": money(c.spend)}
+                           for d, c in sorted(daily.items()) if drawn_from <= d <= last]},
         "_daily": daily,
     }
+
+
+def budgets(daily: dict[date, Cell], first: date, last: date, daily_limit: Decimal | None,
+            monthly_limit: Decimal | None) -> dict[str, Any]:
+    """Daily budget against every day of the period (the worst decides); monthly budget against
+    each month the period touches, to date (the last month's figures on top)."""
+    order = {"unset": 0, "ok": 1, "near": 2, "breach": 3}
+    in_period = sorted((d, c.spend) for d, c in daily.items() if first <= d <= last)
+    worst_day = max(in_period, key=lambda kv: kv[1])
+    day_check = _budget(daily_limit, worst_day[1]) | {"day": worst_day[0].isoformat()}
+    if daily_limit is not None:
+        day_check["breach_days"] = [d.isoformat() for d, spend in in_period if spend > daily_limit]
+    months = []
+    month = first.replace(day=1)
+    while month <= last:
+        nxt = (month + timedelta(days=32)).replace(day=1)
+        spend = sum((c.spend for d, c in daily.items() if month <= d <= min(last, nxt - timedelta(days=1))),
+                    Decimal(0))
+        months.append({"month": month.isoformat()[:7]} | _budget(monthly_limit, spend))
+        month = nxt
+    month_check = dict(months[-1])
+    month_check["status"] = max((m["status"] for m in months), key=order.__getitem__)
+    if len(months) > 1:
+        month_check["months"] = months
+    return {"daily": day_check, "monthly": month_check}
 
 
 def _alerts(ctx: JobContext, report: dict[str, Any]) -> list[str]:
@@ -275,13 +445,15 @@ def _alerts(ctx: JobContext, report: dict[str, Any]) -> list[str]:
                 ctx.resolve(rule)
             if b["status"] != "near":
                 ctx.resolve(rule + "-near")
-    today = [a for a in report["anomalies"] if a["day"] == report["day"]]
-    if today:
+    period = report["period"]
+    inside = [a for a in report["anomalies"] if period["from"] <= a["day"] <= period["to"]]
+    if inside:
         problems.append("anomaly")
+        latest = inside[-1]
         if not ctx.dry_run:
             ctx.alert("cost-report:anomaly", "warning",
-                      f"Spend on {report['day']} (${today[0]['spend_usd']}) is {today[0]['ratio']}x its "
-                      f"trailing {report['anomaly_rule']['trailing_days']}-day mean", today[0])
+                      f"Spend on {latest['day']} (${latest['spend_usd']}) is {latest['ratio']}x its "
+                      f"trailing {report['anomaly_rule']['trailing_days']}-day mean", latest)
     elif not ctx.dry_run:
         ctx.resolve("cost-report:anomaly")
     return problems
@@ -296,30 +468,28 @@ def run(ctx: JobContext) -> JobResult:
         opts = CostReportOptions()
     except ValidationError as exc:
         raise JobConfigError(f"bad COST_REPORT_* setting: {exc.errors()[0]['loc'][0]}") from None
-    day = opts.day or (datetime.now(timezone.utc).date() - timedelta(days=1))
+    first, last = period(ctx.options, opts.day)
     if not ctx.dry_run:  # load the plotting library while the database aggregates
         import threading
 
         threading.Thread(target=_import_plotting, name="cost-report-import", daemon=True).start()
-    report = build_report(day, opts)
+    report = build_report(first, last, opts)
     daily = report.pop("_daily")
-    report["budgets"] = {
-        "daily": _budget(ctx.settings.daily_budget_usd, daily[day].spend),
-        "monthly": _budget(ctx.settings.monthly_budget_usd,
-                           sum((c.spend for d, c in daily.items() if d >= day.replace(day=1)), Decimal(0))),
-    }
+    report["budgets"] = budgets(daily, first, last, ctx.settings.daily_budget_usd, ctx.settings.monthly_budget_usd)
     problems = _alerts(ctx, report)
-    summary = {"day": report["day"], "spend_usd_day": report["windows"]["day"]["spend_usd"],
+    prefix = report_prefix(first, last)
+    summary = {"from": first.isoformat(), "to": last.isoformat(), "day": report["day"],
+               "spend_usd_period": report["windows"]["period"]["spend_usd"],
+               "spend_usd_day": report["windows"]["day"]["spend_usd"],
                "spend_usd_month_to_date": report["windows"]["month_to_date"]["spend_usd"],
                "unknown_cost_events_month_to_date": report["windows"]["month_to_date"]["unknown_cost_events"],
                "budgets": {k: v["status"] for k, v in report["budgets"].items()},
                "anomalies": len(report["anomalies"]), "problems": problems}
     if ctx.dry_run:
-        ctx.emit({"would_write": f"cost/{report['day']}/cost-report.json,csv,png"})
+        ctx.emit({"would_write": f"{prefix}.json,csv,png"})
     else:
         try:
             store = open_store(ctx.settings.reports_url)
-            prefix = f"cost/{report['day']}/cost-report"
             store.put_bytes(prefix + ".json", json.dumps(report, indent=2).encode(), "application/json")
             store.put_bytes(prefix + ".csv", _csv(report), "text/csv")
             store.put_bytes(prefix + ".png", _chart(report, ctx.settings.daily_budget_usd), "image/png")

@@ -1,7 +1,8 @@
 """The job runner: lock, ledger, summary line, exit codes (contract in DESIGN.md).
 
 A job is a module `jobs/<name with underscores>.py` defining
-`run(ctx: JobContext) -> JobResult`. The runner:
+`run(ctx: JobContext) -> JobResult`, and optionally `add_arguments(group)` to
+declare its own flags (argparse; their values arrive in `ctx.options`). The runner:
 
 - takes a lock so overlapping runs never both work (PostgreSQL advisory lock
   held on its own connection; on SQLite an exclusive `flock` beside the file),
@@ -65,13 +66,15 @@ class JobResult:
 class JobContext:
     """What a job gets: flags, settings, logging, progress bars, alerts, checkpoints."""
 
-    def __init__(self, name: str, run_id: str, *, dry_run: bool, json_output: bool) -> None:
+    def __init__(self, name: str, run_id: str, *, dry_run: bool, json_output: bool,
+                 options: dict[str, Any] | None = None) -> None:
         from shared.settings import get_settings
 
         self.name = name
         self.run_id = run_id
         self.dry_run = dry_run
         self.json_output = json_output
+        self.options = dict(options or {})  # the job's own flags (`add_arguments`), by dest name
         self.settings = get_settings()
         self.log = get_logger(f"lafactoria.jobs.{name}")
 
@@ -218,8 +221,12 @@ def _record_skipped(name: str, dry_run: bool, reason: str) -> str | None:
         return None
 
 
-def run_job(name: str, *, dry_run: bool = False, json_output: bool = False) -> tuple[int, dict[str, Any]]:
-    """Run one job with lock and ledger; returns (exit code, summary)."""
+def run_job(name: str, *, dry_run: bool = False, json_output: bool = False,
+            options: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+    """Run one job with lock and ledger; returns (exit code, summary).
+
+    `options` are the job's own flags (what its `add_arguments` declares), by dest name.
+    """
     from shared.database import DatabaseUnavailable, dispose_engines
 
     started = datetime.now(timezone.utc)
@@ -247,7 +254,7 @@ def run_job(name: str, *, dry_run: bool = False, json_output: bool = False) -> t
                     return finish(EXIT_UNAVAILABLE, "skipped", run_id=run_id, error="another run holds the lock")
                 run_id = _record_start(name, dry_run)
                 base["run_id"] = run_id
-                ctx = JobContext(name, run_id, dry_run=dry_run, json_output=json_output)
+                ctx = JobContext(name, run_id, dry_run=dry_run, json_output=json_output, options=options)
                 try:
                     result = module.run(ctx)
                 except JobConfigError as exc:
@@ -277,16 +284,30 @@ def run_job(name: str, *, dry_run: bool = False, json_output: bool = False) -> t
         dispose_engines()
 
 
-def build_parser(prog: str = "python -m jobs") -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser(prog: str = "python -m jobs", job: str | None = None) -> argparse.ArgumentParser:
+    """The runner's parser; with `job`, also that job's own flags (its module's `add_arguments`)."""
+    parser = _Parser(
         prog=prog,
         description="Run one scheduled job. The last line on stdout is a one-line JSON summary. "
-        "Exit codes: 0 healthy, 1 problem found, 2 bad usage, 3 could not run.",
+        "Exit codes: 0 healthy, 1 problem found, 2 bad usage, 3 could not run. "
+        "`NAME --help` lists a job's own flags.",
     )
-    parser.add_argument("name", metavar="NAME", help="one of: " + ", ".join(JOBS))
+    parser.add_argument("name", metavar="NAME", help="the job to run, one of: " + ", ".join(JOBS))
     parser.add_argument("--dry-run", action="store_true", help="report what would be done; change nothing")
     parser.add_argument("--json", action="store_true", help="make all output JSON")
+    add_arguments = getattr(_job_module(job), "add_arguments", None) if job in JOBS else None
+    if add_arguments is not None:
+        add_arguments(parser.add_argument_group(f"{job} options"))
     return parser
+
+
+def _job_module(name: str):
+    try:
+        return importlib.import_module(module_name(name))
+    except ModuleNotFoundError as exc:
+        if exc.name == module_name(name):
+            return None
+        raise
 
 
 class _Parser(argparse.ArgumentParser):
@@ -297,14 +318,16 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m jobs") -> int:
-    parser = build_parser(prog)
-    parser.__class__ = _Parser
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    first = next((a for a in argv if not a.startswith("-")), None)  # the job name, to add its own flags
+    args = build_parser(prog, first).parse_args(argv)
+    base = {"name", "dry_run", "json"}
+    options = {k: v for k, v in vars(args).items() if k not in base}
     try:
         configure_logging()
     except Exception as exc:  # noqa: BLE001 - unsafe production settings and the like
         print(json.dumps({"job": args.name, "status": "error", "exit_code": EXIT_USAGE, "error": str(exc)}))
         return EXIT_USAGE
-    code, summary = run_job(args.name, dry_run=args.dry_run, json_output=args.json)
+    code, summary = run_job(args.name, dry_run=args.dry_run, json_output=args.json, options=options)
     print(json.dumps(summary, default=str), flush=True)
     return code

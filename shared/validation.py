@@ -1,41 +1,88 @@
 """Reusable pydantic field types for user-supplied text.
 
-Every free-text field goes through `SafeText`/`text_field`: control characters
-and null bytes are refused with 422 (they break logs, terminals and some
-databases), surrounding whitespace is trimmed, and lengths are bounded.
+Every free-text field goes through `SafeText`/`text_field`. Surrounding
+whitespace is trimmed, then the text is refused with 422 when it holds:
+
+- C0 and C1 control characters (category Cc, null bytes included; tab, line
+  feed and carriage return are allowed in multi-line fields): they break logs,
+  terminals and some databases;
+- format characters (category Cf: zero-width spaces and joiners, word joiners,
+  soft hyphens, the byte-order mark, bidi embeddings, overrides and isolates):
+  invisible, they make a text display differently from what it is ("Trojan
+  Source" tricks) or look empty while being long;
+- line and paragraph separators (U+2028, U+2029) and lone surrogates.
+
+Lengths count visible characters: combining marks (categories Mn, Me, such as
+an accent or a variation selector written after its letter) add nothing, so
+"é" is one character however it is encoded. A field accepts at most four code
+points per visible character, so stacked marks cannot grow a text without bound.
 """
 
 from __future__ import annotations
 
-import re
+import unicodedata
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
-# Bidi embedding/override/isolate controls (U+202A-202E, U+2066-2069) are refused too:
-# they make text display differently from what it is ("Trojan Source" tricks).
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u2028\u2029\ufeff\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-_CONTROL_SINGLE_LINE = re.compile(r"[\x00-\x1f\x7f\u2028\u2029\ufeff\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
-
-
-def _no_control(value: str) -> str:
-    if _CONTROL.search(value):
-        raise ValueError("must not contain control characters or null bytes")
-    return value
+_REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Zl", "Zp"})
+_MULTILINE_CONTROLS = frozenset("\t\n\r")
+_INVISIBLE_MARKS = frozenset({"Mn", "Me"})
+CODE_POINTS_PER_CHARACTER = 4
 
 
-def _single_line(value: str) -> str:
-    if _CONTROL_SINGLE_LINE.search(value):
-        raise ValueError("must be one line without control characters or null bytes")
-    return value
+def refused_character(value: str, *, multiline: bool) -> str | None:
+    """The first character `value` must not hold, or None."""
+    if value.isprintable():  # fast path: no Cc, Cf, Cs, Zl or Zp at all
+        return None
+    for ch in value:
+        if unicodedata.category(ch) in _REFUSED_CATEGORIES and not (multiline and ch in _MULTILINE_CONTROLS):
+            return ch
+    return None
+
+
+def visible_length(value: str) -> int:
+    """Characters a reader sees: code points minus combining marks."""
+    if value.isascii():
+        return len(value)
+    return sum(1 for ch in value if unicodedata.category(ch) not in _INVISIBLE_MARKS)
+
+
+def _checker(min_length: int, max_length: int, multiline: bool):
+    def check(value: str) -> str:
+        ch = refused_character(value, multiline=multiline)
+        if ch is not None:
+            kind = "control" if unicodedata.category(ch) == "Cc" else "invisible formatting"
+            raise PydanticCustomError(
+                "text_refused_character",
+                "must not contain {kind} characters (U+{code}){lines}",
+                {"kind": kind, "code": f"{ord(ch):04X}", "lines": "" if multiline else "; one line only"})
+        n = visible_length(value)
+        if n < min_length:
+            raise PydanticCustomError("string_too_short", "should have at least {min_length} visible "
+                                      "character{s}", {"min_length": min_length, "s": "" if min_length == 1 else "s"})
+        if n > max_length or len(value) > max_length * CODE_POINTS_PER_CHARACTER:
+            raise PydanticCustomError("string_too_long", "should have at most {max_length} visible characters",
+                                      {"max_length": max_length})
+        return value
+
+    return check
 
 
 def text_field(min_length: int = 0, max_length: int = 1000, *, multiline: bool = True):
-    """An annotated `str` type: trimmed, bounded, free of control characters."""
+    """An annotated `str` type: trimmed, free of control and format characters, its visible
+    length within [min_length, max_length]."""
+    rule = "" if multiline else "One line. "
     return Annotated[
         str,
-        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
-        AfterValidator(_no_control if multiline else _single_line),
+        StringConstraints(strip_whitespace=True),
+        AfterValidator(_checker(min_length, max_length, multiline)),
+        WithJsonSchema({
+            "type": "string", "minLength": min_length, "maxLength": max_length,
+            "description": f"{rule}Trimmed; lengths count visible characters (combining marks add none); "
+                           "control and format characters (Unicode Cc, Cf) are refused.",
+        }),
     ]
 
 

@@ -192,3 +192,124 @@ def test_bad_option_is_usage_error(db, env):
     env(cost_report_day="yesterday-ish")
     code, summary = run_job("cost-report")
     assert code == 2
+
+
+# --- a chosen period, plain decimals, the chart ---------------------------------------------
+
+def test_from_to_period_totals_budgets_and_path(ledger, env):
+    env(daily_budget_usd="0.20")
+    first, last = date(2026, 3, 10), DAY
+    code, summary = run_job("cost-report", options={"date_from": first, "date_to": last})
+    assert summary["from"] == "2026-03-10" and summary["to"] == "2026-03-15"
+    base = reports_dir() / "cost/2026-03-10_2026-03-15"
+    report = json.loads((base / "cost-report.json").read_text())
+    assert report["period"] == {"from": "2026-03-10", "to": "2026-03-15", "days": 6}
+    win = report["windows"]["period"]
+    assert Decimal(win["spend_usd"]) == expected_spend(ledger["rows"], first, last + timedelta(days=1))
+    assert [r["key"] for r in win["by_day"]] == [f"2026-03-{n}" for n in range(10, 16)]
+    assert summary["spend_usd_period"] == win["spend_usd"]
+    # the 15th (0.24 with the midnight vertex row) is the only day above 0.20
+    assert report["budgets"]["daily"]["breach_days"] == ["2026-03-15"]
+    assert code == 1 and summary["problems"] == ["daily_budget"]
+    assert report["top_users_window"] == {"name": "period", "from": "2026-03-10", "to": "2026-03-15"}
+
+
+def test_period_spanning_months_checks_each_month(ledger, env):
+    env(monthly_budget_usd="1.00")  # February's trailing week is 1.05: over; March to date is 2.43: over
+    code, summary = run_job("cost-report", options={"date_from": "2026-02-20", "date_to": "2026-03-02"})
+    report = json.loads((reports_dir() / "cost/2026-02-20_2026-03-02/cost-report.json").read_text())
+    months = report["budgets"]["monthly"]["months"]
+    assert [m["month"] for m in months] == ["2026-02", "2026-03"]
+    assert months[0]["status"] == "breach" and months[1]["status"] == "ok"
+    assert report["budgets"]["monthly"]["status"] == "breach" and code == 1
+
+
+def test_bad_periods_are_usage_errors(db, env):
+    assert run_job("cost-report", options={"date_from": "2026-03-10", "date_to": "2026-03-01"})[0] == 2
+    assert run_job("cost-report", options={"date_from": "2020-01-01", "date_to": "2026-01-01"})[0] == 2
+    assert run_job("cost-report", options={"date_to": "2999-01-01"})[0] == 2
+    code, summary = run_job("cost-report", options={"date_from": "March"})
+    assert code == 2 and "March" in summary["error"]
+
+
+def test_money_is_never_in_exponent_form(db, env):
+    from jobs.cost_report import money
+
+    assert money(Decimal(0)) == "0.00000000" and money(Decimal("0E-8")) == "0.00000000"
+    assert money(Decimal("1E+3")) == "1000.00000000" and money(Decimal("0.000000015")) == "0.00000002"
+    env(cost_report_day=DAY.isoformat())
+    code, summary = run_job("cost-report")  # an empty ledger: every figure is zero
+    assert code == 0 and summary["spend_usd_day"] == "0.00000000"
+    raw = (reports_dir() / f"cost/{DAY}/cost-report.json").read_text() + \
+        (reports_dir() / f"cost/{DAY}/cost-report.csv").read_text()
+    assert "E-" not in raw and "E+" not in raw
+
+
+def _chart_of(report_path: Path, budget):
+    from jobs.cost_report import figure
+
+    fig = figure(json.loads(report_path.read_text()), budget)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return fig
+
+
+def test_chart_legend_outside_bars_trailing_window_and_budget_label(db, env, tmp_path):
+    day = date(2026, 3, 3)  # an anomaly early in the month: its trailing week starts in February
+    env(cost_report_day=day.isoformat(), daily_budget_usd="1.50")
+    user, _ = make_user()
+    insert_rows([usage(user, at(day - timedelta(days=n)), Decimal("1.00")) for n in range(1, 8)]
+                + [usage(user, at(day), Decimal("3.00"))])
+    code, summary = run_job("cost-report")
+    assert code == 1 and summary["problems"] == ["daily_budget", "anomaly"]
+    fig = _chart_of(reports_dir() / f"cost/{day}/cost-report.json", Decimal("1.50"))
+    (tmp_path / "chart.png").write_bytes((reports_dir() / f"cost/{day}/cost-report.png").read_bytes())
+    ax = fig.axes[0]
+    legend = fig.legends[0]
+    renderer = fig.canvas.get_renderer()
+    assert not legend.get_window_extent(renderer).overlaps(ax.get_window_extent(renderer))
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert {"trailing 7-day window", "trailing mean", "daily budget", "before the period (trailing window)"} \
+        <= set(labels) and any(t.startswith("anomaly") for t in labels)
+    # the trailing week is drawn although it lies before the month shown, and shaded
+    ticks = [t.get_text() for t in ax.get_xticklabels()]
+    assert ticks[0] == "02-24" and ticks[-1] == "03-03"
+    spans = [p for p in ax.patches if abs(p.get_width() - 7) < 0.01]  # the axvspan over 7 bars
+    assert len(spans) == 1
+    assert [line.get_segments()[0][0][1] for line in ax.collections] == [1.0]  # the trailing mean, $1.00
+    assert any(t.get_text() == "daily budget $1.50" for t in ax.texts)
+    assert ax.get_ylim()[1] > 3.0
+
+
+def test_chart_of_zero_spend_has_a_sensible_axis(db, env):
+    env(cost_report_day=DAY.isoformat())
+    run_job("cost-report")
+    fig = _chart_of(reports_dir() / f"cost/{DAY}/cost-report.json", None)
+    ax = fig.axes[0]
+    assert ax.get_ylim() == (0.0, 1.0)
+    assert any(t.get_text() == "no spend in this period" for t in ax.texts)
+    assert [t.get_text() for t in ax.get_yticklabels()][-1] == "$1.00"
+
+
+def test_cli_period_flags_and_no_matplotlib_noise_on_stderr(tmp_path):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "ENVIRONMENT": "test", "AI_PROVIDERS": "mock",
+           "DATABASE_URL": f"sqlite:///{tmp_path}/f.db", "REPORTS_URL": f"file://{tmp_path}/reports",
+           "MPLCONFIGDIR": str(tmp_path / "mpl")}
+    subprocess.run([sys.executable, "-m", "cli.main", "db", "upgrade"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    done = subprocess.run([sys.executable, "-m", "jobs", "cost-report", "--from", "2026-03-01", "--to",
+                           "2026-03-07"], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout.splitlines()[-1])
+    assert summary["from"] == "2026-03-01" and summary["to"] == "2026-03-07"
+    assert "matplotlib" not in done.stderr and "Warning" not in done.stderr, done.stderr
+    bad = subprocess.run([sys.executable, "-m", "jobs", "cost-report", "--from", "2026-02-30"], cwd=ROOT,
+                         env=env, capture_output=True, text=True)
+    assert bad.returncode == 2 and json.loads(bad.stdout.splitlines()[-1])["status"] == "error"
+    assert "Traceback" not in bad.stderr

@@ -71,6 +71,15 @@ BAD_TEXT = {
     "bidi isolate": "x\u2066y\u2069",
     "lone surrogate": "\ud800abc",
     "delete char": "a\x7fb",
+    "C1 next line": "a\u0085b",
+    "C1 control sequence introducer": "\u009b31mred",
+    "zero-width space": "pay\u200bpal",
+    "zero-width joiner": "a\u200db",
+    "word joiner": "a\u2060b",
+    "soft hyphen": "ad\u00admin",
+    "left-to-right mark": "\u200eabc",
+    "interlinear annotation": "a\ufff9b",
+    "tag character": "hi\U000e0041",
 }
 
 
@@ -86,6 +95,33 @@ def test_control_and_unicode_tricks_are_422_with_field(db, client, key, what):
 def test_multiline_text_keeps_newlines_and_tabs(db, client, key):
     resp = client.post("/echo", json={"title": "ok", "body": "line 1\n\tline 2 ünïcödé 漢字 🙂"}, headers=auth(key))
     assert resp.status_code == 200 and resp.get_json()["body"] == "line 1\n\tline 2 ünïcödé 漢字 🙂"
+
+
+def test_lengths_count_visible_characters(db, client, key):
+    post = lambda payload: client.post("/echo", json=payload, headers=auth(key))  # noqa: E731
+    # a combining accent adds no length: 200 decomposed "é" fill a 200-character line exactly
+    assert post({"title": "e\u0301" * 200}).status_code == 200
+    assert _problem(post({"title": "e\u0301" * 201}), 422)["errors"][0]["field"] == "title"
+    # marks alone are no visible text
+    body = _problem(post({"title": "\u0301\u0302"}), 422)
+    assert body["errors"] == [{"field": "title", "message": "should have at least 1 visible character"}]
+    # stacked marks cannot grow a text without bound: four code points per visible character at most
+    assert _problem(post({"tags": ["a" + "\u0301" * 200]} | {"title": "t"}), 422)["errors"][0]["field"] == "tags.0"
+
+
+def test_invisible_topic_is_422_and_never_titles_a_document(db, users):
+    from functions.generate.payloads import GenerateRequest
+
+    client = function_client("generate")
+    key = users("user")[1]
+    for topic in ("\u200b" * 4, "\u2060\u2060\u2060\u2060", "ab\u200b", "\u00ad\u00ad\u00adx"):
+        resp = client.post("/v1/content", json={"content_type": "flashcards", "topic": topic}, headers=auth(key))
+        body = _problem(resp, 422)
+        assert [e["field"] for e in body["errors"]] == ["topic"]
+    assert client.get("/v1/content", headers=auth(key)).get_json()["items"] == []
+    # the documented schema says how lengths are counted
+    topic = GenerateRequest.model_json_schema()["properties"]["topic"]
+    assert topic["minLength"] == 3 and topic["maxLength"] == 500 and "visible" in topic["description"]
 
 
 def test_one_megabyte_string_is_413(db, client, key):
