@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import shutil
 import subprocess
 import tempfile
@@ -69,6 +70,12 @@ def _client_process(port: int, path: str, headers: dict[str, str], clients: int,
         t.join()
     out.send(([v for r in results for v in r], sum(errors), time.perf_counter() - start_at))
     out.close()
+
+
+def _pgbouncer_program() -> str | None:
+    """The pgbouncer executable (Debian puts it in /usr/sbin, often not on a user's PATH)."""
+    found = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    return found if Path(found).is_file() else None
 
 
 def _load(ports: list[int], path: str, headers: dict[str, str], clients: int, seconds: float,
@@ -139,8 +146,11 @@ def _pgbouncer(url: str):
             f"logfile = {tmp}/pgbouncer.log\n"
         )
         (Path(tmp) / "users.txt").write_text('"postgres" ""\n')
-        proc = subprocess.Popen([shutil.which("pgbouncer"), str(ini)], stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        command = [_pgbouncer_program(), str(ini)]
+        if os.geteuid() == 0:  # pgbouncer refuses to run as root: drop to the postgres account
+            os.chmod(tmp, 0o777)
+            command[1:1] = ["-u", "postgres"]
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         try:
             import psycopg
 
@@ -185,8 +195,6 @@ def _measure(label: str, sources: list[tuple[str, str, str]], env: dict[str, str
 
 
 def run(sizes: dict[str, int] = FULL) -> None:
-    import os
-
     from shared.database import dispose_engines
     from shared.settings import get_settings
 
@@ -208,7 +216,7 @@ def run(sizes: dict[str, int] = FULL) -> None:
                         {"Content-Type": "application/json"}, sizes, 200, None, None)
         _measure(f"generate x {n}, PostgreSQL direct", [(*gen, "/openapi.json")] * n, env | {"DATABASE_URL": url},
                  headers, sizes, 201, url, base)
-        if shutil.which("pgbouncer") is None:
+        if _pgbouncer_program() is None:
             print("generate through PgBouncer: not measured, `pgbouncer` is not installed (apt-get install pgbouncer)")
             return
         with _pgbouncer(url) as bouncer_url:
