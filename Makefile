@@ -30,7 +30,7 @@ bench: install  ## benchmarks; results go in docs/PERFORMANCE.md
 	$(PY) -m bench
 
 openapi: install  ## rewrite the committed OpenAPI documents from the code
-	$(PY) -m shared.openapi_export
+	$(PY) -m cli.openapi_export
 
 clean:
 	rm -rf $(VENV) var .pytest_cache

@@ -245,7 +245,7 @@ def run(sizes: dict[str, int] = FULL) -> None:
               f"ratio {big_erase_s / small_erase_s:.1f}x for {big_n // small_n}x the rows)")
         print(f"  rows left for the user: {left}; anonymised usage rows kept: {usage:,}")
 
-        from shared.erasure_ledger import Identifiers, find_residue
+        from shared.erasure import Identifiers, find_residue
 
         probe = Identifiers(user_id="00000000-0000-4000-8000-000000000000", email="nobody@example.org",
                             key_ids=("00000000-0000-4000-8000-000000000001",), key_prefixes=("0123456789ab",))

@@ -38,6 +38,7 @@ def create_dev_app():
     from flask import Flask, request
 
     from shared.http import FunctionApp, Route, json_response
+    from shared.middleware import standard_middleware
 
     apps = load_apps()
 
@@ -46,7 +47,8 @@ def create_dev_app():
 
         return json_response(merge_documents([a.openapi_document() for a in apps.values()]))
 
-    fallback = FunctionApp("dev", [Route("/openapi.json", merged_openapi, roles=None)])
+    fallback = FunctionApp("dev", [Route("/openapi.json", merged_openapi, roles=None)],
+                           middleware=standard_middleware("dev"))
     flask_app = Flask("lafactoria-dev")
 
     @flask_app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])

@@ -6,7 +6,7 @@ import argparse
 
 
 def register(sub) -> None:
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
 
     p = sub.add_parser("jobs", help="run scheduled jobs by hand")
     jsub = p.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)

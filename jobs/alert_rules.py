@@ -21,8 +21,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from functions.health.metrics import GENERATION_ROUTE, generation_stats, known_cost, request_stats
 from shared.settings import Settings
+from shared.window_stats import GENERATION_ROUTE, generation_stats, known_cost, request_stats
 
 
 @dataclass(frozen=True)
@@ -186,7 +186,7 @@ def generation_success(ev: Evaluation) -> list[Finding]:
 # -- platform ---------------------------------------------------------------------------
 def readiness(ev: Evaluation) -> list[Finding]:
     """The same checks as GET /readyz (database, migrations, providers)."""
-    from functions.health import checks
+    from shared import health_checks as checks
 
     results = checks.run(checks.READINESS_KEYS)
     failing = {key: [item.get("output", "") for item in items if item["status"] == "fail"]
@@ -232,7 +232,7 @@ def missed_jobs(ev: Evaluation) -> list[Finding]:
     from croniter import croniter
     from sqlalchemy import func, select
 
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
     from shared.models import JobRun
 
     grace = timedelta(minutes=ev.settings.alert_job_grace_minutes)

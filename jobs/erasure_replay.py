@@ -1,8 +1,8 @@
-"""Re-applying past erasures to a restored database: the job side of `shared.erasure_ledger`.
+"""Re-applying past erasures to a restored database: the job side of `shared.erasure`.
 
 A backup taken before someone exercised their right to erasure still holds
 them. Erasing them again and proving nothing remains is the GDPR erasure's
-own code (`shared.erasure_ledger.replay_erasures`), so a restore removes
+own code (`shared.erasure.replay_erasures`), so a restore removes
 exactly what a live erasure removes. What only a restore needs lives here:
 the live database's ledger (`erasures`: keyed pseudonyms, never an id or
 email) knows erasures made after the backup was taken, so its rows are read
@@ -56,7 +56,7 @@ def reapply(engine: Engine, live_ledger: list[LedgerEntry]) -> ReplayResult:
     """
     from sqlalchemy.orm import Session
 
-    from shared.erasure_ledger import record, replay_erasures
+    from shared.erasure import record, replay_erasures
     from shared.models import Erasure
 
     with Session(engine) as session, session.begin():

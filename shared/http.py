@@ -6,7 +6,9 @@ paths); every error is RFC 9457 problem+json; every response carries a request
 id, the security headers and CORS headers for allowed origins only.
 
 Cross-cutting concerns (rate limits, request metrics) plug in as middleware:
-objects with optional `before(ctx)` and `after(ctx, response)` methods.
+objects with optional `before(ctx)` and `after(ctx, response)` methods, passed
+by each function's wiring (`FunctionApp(..., middleware=...)`); this layer
+knows none of them.
 """
 
 from __future__ import annotations
@@ -208,19 +210,6 @@ def empty_response(status: int = 204, headers: dict[str, str] | None = None) -> 
     return Response(status=status, headers=headers)
 
 
-def standard_middleware(function_name: str) -> list[Middleware]:
-    """The middleware every function gets (rate limits, request metrics), in order.
-
-    Kept here so a function's `main.py` never changes when a cross-cutting
-    concern is added. Each middleware must be cheap to construct (no I/O).
-    """
-    from shared.metrics import RequestMetricsMiddleware
-    from shared.ratelimit import RateLimitMiddleware
-
-    # Metrics first, so requests refused by the rate limiter are still measured.
-    return [RequestMetricsMiddleware(function_name), RateLimitMiddleware(function_name)]
-
-
 class FunctionApp:
     """A routed HTTP function: `app(request) -> Response`, with no import-time I/O."""
 
@@ -230,7 +219,7 @@ class FunctionApp:
             Route("/openapi.json", self._serve_openapi, roles=PUBLIC, summary="This function's OpenAPI 3.1 document")
         ]
         self._openapi: dict[str, Any] | None = None
-        self.middleware = list(standard_middleware(name) if middleware is None else middleware)
+        self.middleware = list(middleware or ())
         self._by_endpoint = {str(i): r for i, r in enumerate(self.routes)}
         rules = []
         for endpoint, r in self._by_endpoint.items():

@@ -83,7 +83,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     health_cache_seconds: float = Field(5.0, ge=0)
 
-    # Request metrics capture (shared/metrics.py): buffered, written in batches.
+    # Request metrics capture (shared/metrics/): buffered, written in batches.
     metrics_enabled: bool = True
     metrics_flush_seconds: float = Field(2.0, gt=0, le=300)
     metrics_batch_size: int = Field(500, ge=1, le=100_000)

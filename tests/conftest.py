@@ -40,7 +40,7 @@ _CLEARED = [
 
 def reset_process_state() -> None:
     """Forget cached settings, engines and health results after the environment changed."""
-    from functions.health import checks
+    from shared import health_checks as checks
     from shared.database import dispose_engines
     from shared.settings import get_settings
 

@@ -16,7 +16,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from sqlalchemy import delete, select
 
-from jobs import JOBS
+from shared.job_schedule import JOBS
 from jobs.runner import run_job
 from shared.database import session_scope
 from shared.models import Alert, ContentItem, JobRun, RequestMetric, UsageEvent

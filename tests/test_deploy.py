@@ -58,7 +58,7 @@ def test_config_follows_railway_schema(path):
 
 
 def test_every_service_has_exactly_one_config():
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
 
     assert set(all_configs()) == set(FUNCTIONS.values()) | {f"railway/cron-{job}.json" for job in JOBS}
 
@@ -117,7 +117,7 @@ def test_openapi_health_path_is_served_by_every_function_app():
 def test_cron_runs_a_real_job_on_a_valid_schedule(path):
     from croniter import croniter
 
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
     from jobs.runner import build_parser
 
     deploy = load(path)["deploy"]
@@ -140,7 +140,7 @@ def test_cron_runs_a_real_job_on_a_valid_schedule(path):
 def test_daily_jobs_are_spaced_and_verify_follows_backup():
     from croniter import croniter
 
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
 
     start = datetime(2026, 1, 1, tzinfo=timezone.utc)
     first = {job: croniter(JOBS[job], start).get_next(datetime) for job in JOBS if job != "alert-check"}
@@ -159,7 +159,7 @@ def load_iac():
 def test_railway_iac_builds_the_whole_project():
     from railway_sdk import create_railway_context
 
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
 
     graph = load_iac().main(create_railway_context(environment="production")).to_graph()
     json.dumps(graph)  # serialisable as the CLI expects

@@ -3,9 +3,10 @@
 import pytest
 from sqlalchemy import func, select
 
-from shared import erasure_ledger
+from shared import erasure as erasure_ledger
+from shared.erasure import rows as erasure_rows
 from shared.database import session_scope
-from shared.models import Alert, AuditEntry, ContentItem, Erasure, RateLimitCounter, UsageEvent, User
+from shared.models import Alert, ApiKey, AuditEntry, ContentItem, Erasure, RateLimitCounter, UsageEvent, User
 from shared.pseudonyms import pseudonym
 from tests.conftest import auth
 from tests.gdpr_seed import ledger_totals, occurrences, seed_person, seed_unrelated, table_counts
@@ -141,7 +142,7 @@ def test_failure_halfway_changes_nothing(db, two_people, client_for, monkeypatch
         calls.append(session.scalar(select(func.count()).select_from(ContentItem).where(ContentItem.user_id == alice_id)))
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(erasure_ledger, "_unlink_usage", broken)
+    monkeypatch.setattr(erasure_rows, "_unlink_usage", broken)
     resp = client.delete("/v1/me", json=CONFIRM, headers=auth(alice_key))
     assert resp.status_code == 500
     body = resp.get_json()
@@ -220,7 +221,7 @@ def test_erasure_also_drops_redis_counters(db, users, client_for, env):
     alice_id, alice_key = users("user")
     bob_id, _ = users("user")
     with session_scope() as s:
-        key_id = s.scalar(select(erasure_ledger.ApiKey.id).where(erasure_ledger.ApiKey.user_id == alice_id))
+        key_id = s.scalar(select(ApiKey.id).where(ApiKey.user_id == alice_id))
     r = redis.Redis.from_url(REDIS_TEST_URL)
     now = utcnow()
     mine = [minute_bucket(alice_id, key_id, "generate", now)[0], daily_generation_bucket(alice_id, now)[0]]

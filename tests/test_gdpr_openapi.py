@@ -2,7 +2,7 @@
 
 import json
 
-from shared.openapi_export import OUT_DIR, render
+from cli.openapi_export import OUT_DIR, render
 
 
 def test_served_document_matches_committed_copy(client_for):

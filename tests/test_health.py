@@ -4,8 +4,8 @@ import json
 import urllib.request
 from datetime import datetime, timedelta, timezone
 
-from functions.health import checks
-from jobs import JOBS
+from shared import health_checks as checks
+from shared.job_schedule import JOBS
 from shared.alerts import raise_alert
 from shared.database import session_scope
 from shared.models import JobRun

@@ -492,7 +492,7 @@ def test_health_report_sees_the_new_backup(db, client_for):
     body = client_for("health").get("/health", headers=auth(ops_key)).get_json()
     assert body["checks"]["backups:age"][0]["status"] == "warn"  # no backup yet
     assert run_job("backup")[0] == 0
-    from functions.health import checks
+    from shared import health_checks as checks
 
     checks.cache.clear()  # the report caches its slow (store) checks
     body = client_for("health").get("/health", headers=auth(ops_key)).get_json()

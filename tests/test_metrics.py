@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from shared.http import PUBLIC, FunctionApp, Route
 from shared.metrics import MetricRecord, MetricsRecorder, RequestMetricsMiddleware, recorder
+from shared.middleware import standard_middleware
 from tests.conftest import auth
 
 
@@ -22,7 +23,8 @@ def _boom(ctx):
 def app_client(name: str = "demo"):
     """A FunctionApp with the standard middleware, served by Flask like functions-framework does."""
     fn = FunctionApp(name, [Route("/items/<item_id>", _item), Route("/boom", _boom, roles=PUBLIC),
-                            Route("/open/<item_id>", _item, roles=PUBLIC)])
+                            Route("/open/<item_id>", _item, roles=PUBLIC)],
+                     middleware=standard_middleware(name))
     return fn.test_client()
 
 
@@ -52,7 +54,6 @@ def grant(user_id: str, purpose: str = "analytics", granted: bool = True, at=Non
 
 
 def test_standard_middleware_includes_metrics():
-    from shared.http import standard_middleware
 
     assert any(isinstance(m, RequestMetricsMiddleware) and m.function_name == "gdpr"
                for m in standard_middleware("gdpr"))
@@ -222,7 +223,7 @@ def test_user_erased_during_the_write_keeps_the_figures_unlinked(db, users, monk
     app_client().get("/open/2")
     with session_scope() as s:
         s.delete(s.get(User, uid))
-    monkeypatch.setattr("shared.metrics.consented_since",
+    monkeypatch.setattr("shared.metrics.store.consented_since",
                         lambda session, ids: {i: utcnow() - timedelta(days=1) for i in ids})
     assert recorder.flush() == 2
     assert recorder.stats()["failed"] == 0

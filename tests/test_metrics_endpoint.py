@@ -143,7 +143,7 @@ def test_sqlite_percentiles_equal_postgres_percentile_cont(pg, tmp_path):
 
     from sqlalchemy.orm import Session
 
-    from functions.health.metrics import request_stats
+    from shared.window_stats import request_stats
     from shared import migrations
     from shared.database import get_engine
     from shared.models import RequestMetric

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict
 from cli.dev import load_apps
 from shared.http import PUBLIC, Route
 from shared.openapi import build_document, merge_documents, openapi_path
-from shared.openapi_export import OUT_DIR, render
+from cli.openapi_export import OUT_DIR, render
 from tests.conftest import auth, function_client
 
 APPS = load_apps()

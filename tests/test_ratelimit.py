@@ -14,7 +14,8 @@ import pytest
 from sqlalchemy import select
 
 from shared.database import session_scope
-from shared.http import PUBLIC, FunctionApp, Route, standard_middleware
+from shared.http import PUBLIC, FunctionApp, Route
+from shared.middleware import standard_middleware
 from shared.models import RateLimitCounter, User
 from shared.ratelimit import (
     DatabaseBackend,

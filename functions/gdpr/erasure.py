@@ -1,7 +1,7 @@
 """Erasure (Art. 17): one transaction, then proof that nothing about the person remains.
 
 Steps, all in one database transaction: lock the user row, delete or unlink
-every row about them (`shared.erasure_ledger.erase_rows`), add the erasure
+every row about them (`shared.erasure.erase_rows`), add the erasure
 ledger row and the audit entry (pseudonyms only), then scan every string and
 JSON column of every table for their id, email and key identifiers. Only if
 the scan is clean does the transaction commit and the receipt say
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from shared import errors
 from shared.database import session_scope
-from shared.erasure_ledger import ErasureNotVerified, Identifiers, erase_rows, find_residue, identifiers, record
+from shared.erasure import ErasureNotVerified, Identifiers, erase_rows, find_residue, identifiers, record
 from shared.http import RequestContext
 from shared.logs import get_logger
 

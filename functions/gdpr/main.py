@@ -9,6 +9,7 @@ import functions_framework
 from functions.gdpr import handlers
 from shared.auth import ANY_ROLE
 from shared.http import FunctionApp, Route
+from shared.middleware import standard_middleware
 
 ADMIN = frozenset({"admin"})
 
@@ -46,6 +47,7 @@ def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
 app = FunctionApp(
     "gdpr",
     _routes("/v1/me", ANY_ROLE, "the caller") + _routes("/v1/users/<user_id>", ADMIN, "a user (admin)"),
+    middleware=standard_middleware("gdpr"),
 )
 
 

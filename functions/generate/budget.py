@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from shared import errors
-from shared.ledger import price_table, usage_event
+from functions.generate.ledger import price_table, usage_event
 from shared.models import UsageEvent, utcnow
 
 ADVISORY_LOCK_KEY = 0x1AFAC7041A  # "la factoria budget": one lock for every cap

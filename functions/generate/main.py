@@ -4,6 +4,7 @@ import functions_framework
 
 from functions.generate import handlers
 from shared.http import FunctionApp, Route
+from shared.middleware import standard_middleware
 
 USERS = frozenset({"user", "admin"})
 
@@ -33,6 +34,7 @@ app = FunctionApp(
         Route("/v1/content/<item_id>/feedback", handlers.add_feedback, methods=("POST",), roles=USERS,
               body=_payload("FeedbackIn"), response=_payload("FeedbackOut"), status=201, summary="Rate an item (owner only)"),
     ],
+    middleware=standard_middleware("generate"),
 )
 
 

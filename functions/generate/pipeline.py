@@ -23,7 +23,7 @@ from typing import Any
 from functions.generate import budget, circuit, content_types, prompts, sanitize
 from functions.generate.providers import Call, Completion, ProviderError, get_provider
 from shared import errors
-from shared.ledger import usage_event
+from functions.generate.ledger import usage_event, write_event
 from shared.logs import get_logger
 from shared.models import utcnow
 
@@ -312,22 +312,6 @@ class Run:
             reservation = chosen.pending["reservation"]
         return Generated(chosen.content, chosen.report, chosen.provider, chosen.model, prompts.PROMPT_VERSION,
                          self.attempts, final_event, reservation)
-
-
-def write_event(session, event, reservation_id: str | None) -> None:
-    """Add `event` to the ledger: settle the reservation row in place, or insert a new row."""
-    if reservation_id is None:
-        session.add(event)
-        return
-    from sqlalchemy import update
-
-    from shared.models import UsageEvent
-
-    columns = {c: getattr(event, c) for c in (
-        "kind", "outcome", "input_tokens", "output_tokens", "cost_usd", "cost_known", "price_version",
-        "latency_ms", "error", "attempt", "content_id")}
-    session.execute(update(UsageEvent).where(UsageEvent.id == reservation_id).values(**columns))
-    event.id = reservation_id
 
 
 def generate(request, *, user_id: str, request_id: str, settings=None,

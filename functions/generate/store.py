@@ -48,7 +48,7 @@ def persist(generated, request, *, user_id: str, request_id: str) -> dict[str, A
     """Store the item and its final ledger row in one transaction; returns the item."""
     from sqlalchemy import update
 
-    from functions.generate.pipeline import write_event
+    from functions.generate.ledger import write_event
     from shared.database import session_scope
 
     report = generated.report

@@ -7,7 +7,7 @@ from importlib import metadata
 
 from flask import Response
 
-from functions.health import checks
+from shared import health_checks as checks
 from shared.http import RequestContext, json_response
 
 HEALTH_JSON = "application/health+json"

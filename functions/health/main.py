@@ -4,6 +4,7 @@ import functions_framework
 
 from functions.health import handlers
 from shared.http import PUBLIC, FunctionApp, Route
+from shared.middleware import standard_middleware
 
 _METRICS = "functions.health.metrics"
 _FAILING = {"description": "Status fail: a required dependency fails",
@@ -22,6 +23,7 @@ app = FunctionApp(
               response=f"{_METRICS}:MetricsReport", summary="Operational metrics for a window (ops, admin)",
               responses={403: "The caller's role is not ops or admin", 422: "Unknown window"}),
     ],
+    middleware=standard_middleware("health"),
 )
 
 

@@ -341,7 +341,7 @@ def test_no_llm_sdk_imported_on_the_mock_path(db, users):
 
 def test_openapi_document_is_committed_and_served(client_for):
     from functions.generate.main import app
-    from shared.openapi_export import OUT_DIR, render
+    from cli.openapi_export import OUT_DIR, render
 
     assert (OUT_DIR / "generate.json").read_text() == render(app.openapi_document())
     served = client_for("generate").get("/openapi.json").get_json()

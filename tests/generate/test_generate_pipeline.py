@@ -115,7 +115,7 @@ def test_unconfigured_provider_is_skipped(db, users, client_for, use_providers, 
 
 def _spend(user_id, usd: str, **kw):
     from shared.database import session_scope
-    from shared.ledger import record
+    from functions.generate.ledger import record
 
     with session_scope() as s:
         record(s, user_id=user_id, provider="openai", model="gpt-4o-mini", kind="initial", outcome="success",

@@ -42,7 +42,7 @@ def test_success_uses_wire_format_and_prices_tokens(name, db, users, client_for,
     item = resp.get_json()
     assert item["provider"] == name and item["attempts"] == 1
     assert item["usage"]["input_tokens"] == 1000 and item["usage"]["output_tokens"] == 2000
-    from shared.ledger import price_table
+    from functions.generate.ledger import price_table
     from shared.settings import get_settings
 
     model = {"openai": get_settings().openai_model, "anthropic": get_settings().anthropic_model,

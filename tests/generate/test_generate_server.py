@@ -8,7 +8,7 @@ from decimal import Decimal
 import requests
 
 from functions.generate import mock_content
-from shared.ledger import price_table
+from functions.generate.ledger import price_table
 from tests.conftest import auth
 from tests.generate.conftest import provider_env
 from tests.generate.fake_providers import Reply

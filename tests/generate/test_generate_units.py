@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from functions.generate import content_types, prompts, sanitize
 from functions.generate.payloads import GenerateRequest
 from functions.generate.providers.base import error_for_status, parse_retry_after
-from shared.ledger import price_table
+from functions.generate.ledger import price_table
 from tests.generate.documents import document
 
 

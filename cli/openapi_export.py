@@ -1,4 +1,4 @@
-"""`python -m shared.openapi_export`: write each function's OpenAPI document to docs/openapi/."""
+"""`python -m cli.openapi_export`: write each function's OpenAPI document to docs/openapi/."""
 
 from __future__ import annotations
 

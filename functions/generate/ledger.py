@@ -1,7 +1,7 @@
 """The usage ledger and its price table: what every provider call cost.
 
 One `usage_events` row per provider attempt (success or not) and per budget
-reservation. Prices come from `shared/prices.json` (versioned, per 1M input
+reservation. Prices come from `functions/generate/prices.json` (versioned, per 1M input
 and per 1M output tokens, keyed `provider/model`). A call whose token counts
 or model price are unknown is recorded with `cost_usd = NULL` and
 `cost_known = false`: never as $0, so budgets and reports can see the gap.
@@ -88,3 +88,19 @@ def record(session: "Session", **fields: Any) -> "UsageEvent":
     event = usage_event(**fields)
     session.add(event)
     return event
+
+
+def write_event(session, event, reservation_id: str | None) -> None:
+    """Add `event` to the ledger: settle the reservation row in place, or insert a new row."""
+    if reservation_id is None:
+        session.add(event)
+        return
+    from sqlalchemy import update
+
+    from shared.models import UsageEvent
+
+    columns = {c: getattr(event, c) for c in (
+        "kind", "outcome", "input_tokens", "output_tokens", "cost_usd", "cost_known", "price_version",
+        "latency_ms", "error", "attempt", "content_id")}
+    session.execute(update(UsageEvent).where(UsageEvent.id == reservation_id).values(**columns))
+    event.id = reservation_id

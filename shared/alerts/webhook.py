@@ -1,9 +1,4 @@
-"""Alerts: stored, always logged, and sent to a Slack-compatible webhook.
-
-One open alert per rule: raising it again while open updates its details but
-sends nothing; resolving it sends one resolution message. Jobs and the
-`alert-check` rules all go through here.
-"""
+"""The Slack-compatible alert webhook (`ALERT_WEBHOOK_URL`): payload and delivery with retries."""
 
 from __future__ import annotations
 
@@ -14,14 +9,9 @@ import urllib.request
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session
-
 from shared.logs import get_logger
-from shared.models import Alert, utcnow
 from shared.settings import get_settings
 
-SEVERITIES = ("critical", "warning", "info")
 _EMOJI = {"critical": ":red_circle:", "warning": ":warning:", "info": ":information_source:", "resolved": ":white_check_mark:"}
 log = get_logger("lafactoria.alerts")
 
@@ -64,36 +54,3 @@ def send_webhook(payload: dict[str, Any], *, url: str | None = None, attempts: i
             time.sleep(min(0.5 * 2 ** (attempt - 1), 4))
     log.error("alert webhook unreachable after retries", extra={"attempts": attempts})
     return False
-
-
-def raise_alert(session: Session, rule: str, severity: str, message: str, details: dict[str, Any] | None = None) -> Alert:
-    """Open an alert for `rule` and notify, unless one is already open (then only update it)."""
-    if severity not in SEVERITIES:
-        raise ValueError(f"unknown severity {severity!r}")
-    log_fn = log.error if severity == "critical" else log.warning if severity == "warning" else log.info
-    existing = session.scalar(select(Alert).where(Alert.rule == rule, Alert.status == "open").limit(1))
-    if existing is not None:
-        existing.details = details or {}
-        existing.message = message
-        log_fn("alert still open", extra={"rule": rule, "severity": severity, "alert": message})
-        return existing
-    alert = Alert(rule=rule, severity=severity, message=message, details=details or {})
-    session.add(alert)
-    session.flush()
-    log_fn("alert raised", extra={"rule": rule, "severity": severity, "alert": message})
-    if send_webhook(webhook_payload(severity, message, rule=rule, status="open", details=details)):
-        alert.notified_at = utcnow()
-    return alert
-
-
-def resolve_alert(session: Session, rule: str, message: str | None = None) -> Alert | None:
-    """Resolve the open alert for `rule`, sending one resolution message; None if none was open."""
-    alert = session.scalar(select(Alert).where(Alert.rule == rule, Alert.status == "open").limit(1))
-    if alert is None:
-        return None
-    alert.status = "resolved"
-    alert.resolved_at = utcnow()
-    text = message or f"Resolved: {alert.message}"
-    log.info("alert resolved", extra={"rule": rule, "alert": text})
-    send_webhook(webhook_payload(alert.severity, text, rule=rule, status="resolved"))
-    return alert

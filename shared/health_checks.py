@@ -5,6 +5,9 @@ backup yet, a job that never ran) is `warn`, never a crash; a check that
 itself raises is reported as `fail` with its reason. Results are cached for
 `HEALTH_CACHE_SECONDS` per process so frequent probes stay cheap, and the
 backup-store checks (a network listing on S3) for a minute.
+
+In `shared` because two parts run them: the health function (`/readyz`,
+`/health`) and the `alert-check` job's readiness rule.
 """
 
 from __future__ import annotations
@@ -163,7 +166,7 @@ def check_backup_age() -> list[Check]:
 def check_jobs() -> list[Check]:
     from sqlalchemy import func, select
 
-    from jobs import JOBS
+    from shared.job_schedule import JOBS
     from shared.database import session_scope
     from shared.models import JobRun
 

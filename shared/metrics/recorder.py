@@ -1,0 +1,152 @@
+"""The per-process buffer of captured requests and the daemon thread that writes it."""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from shared.logs import get_logger
+from shared.metrics import store
+from shared.metrics.config import MetricsConfig, loaded_settings
+from shared.metrics.record import MetricRecord
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
+
+log = get_logger("lafactoria.metrics")
+_ERROR_LOG_INTERVAL = 60.0
+
+
+def _settings() -> "Settings":
+    from shared.settings import get_settings
+
+    return get_settings()
+
+
+class MetricsRecorder:
+    """A bounded per-process buffer of records and the thread that writes them.
+
+    `record` is the hot path: a lock, a length check and an append. Nothing is
+    started at import; the writer thread starts with the first record (and
+    again in a forked child, which does not inherit threads or the buffer).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._buffer: list[MetricRecord] = []
+        self._thread: threading.Thread | None = None
+        self._atexit_registered = False
+        os.register_at_fork(after_in_child=self._after_fork)
+        self._last_error_log = 0.0
+        self._last_drop_log = 0.0
+        self._dropped_reported = 0
+        self.dropped = 0
+        self.written = 0
+        self.failed = 0
+
+    # -- hot path ---------------------------------------------------------------
+    def record(self, rec: MetricRecord, settings: "Settings | None" = None) -> None:
+        config = MetricsConfig.of(settings)
+        buffer_max, batch_size = config.buffer_max, config.batch_size
+        with self._lock:
+            if len(self._buffer) >= buffer_max:
+                self.dropped += 1
+                return
+            self._buffer.append(rec)
+            pending = len(self._buffer)
+            if self._thread is None:
+                self._start()
+        if pending >= batch_size:
+            self._wake.set()
+
+    # -- writer -------------------------------------------------------------------
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="metrics-writer", daemon=True)
+        self._thread.start()
+        if not self._atexit_registered:
+            atexit.register(self.flush)
+            self._atexit_registered = True
+
+    def _after_fork(self) -> None:
+        # A forked child has no writer thread, may have inherited a held lock, and must not
+        # write the parent's buffered records a second time.
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = None
+        self._buffer = []
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(MetricsConfig.of(loaded_settings()).flush_seconds)
+            self._wake.clear()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the writer thread must never die
+                log.exception("metrics writer loop failed")
+
+    def take(self) -> list[MetricRecord]:
+        with self._lock:
+            batch, self._buffer = self._buffer, []
+        return batch
+
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    def discard(self) -> int:
+        """Drop buffered records without writing them (tests, between databases)."""
+        return len(self.take())
+
+    def flush(self) -> int:
+        """Write everything buffered now; returns the rows written. Never raises."""
+        with self._flush_lock:
+            self._report_drops()
+            batch = self.take()
+            if not batch:
+                return 0
+            by_url: dict[str, list[MetricRecord]] = {}
+            try:
+                settings = _settings()
+            except Exception as exc:  # noqa: BLE001 - e.g. invalid settings: nothing can be written
+                self.failed += len(batch)
+                self._log_failure(exc, len(batch))
+                return 0
+            for rec in batch:
+                if rec.database_url is None and not settings.metrics_enabled:
+                    continue  # captured before the settings were loaded, and capture is off
+                by_url.setdefault(rec.database_url or settings.database_url, []).append(rec)
+            written = 0
+            for url, records in by_url.items():
+                try:
+                    written += store.write_records(url, records)
+                except Exception as exc:  # noqa: BLE001 - metrics never break anything
+                    self.failed += len(records)
+                    self._log_failure(exc, len(records))
+            self.written += written
+            return written
+
+    def _report_drops(self) -> None:
+        """Warn (at most once a minute, off the request path) that the full buffer dropped records."""
+        now = time.monotonic()
+        if self.dropped > self._dropped_reported and now - self._last_drop_log >= _ERROR_LOG_INTERVAL:
+            log.warning("request metrics buffer full; records dropped",
+                        extra={"dropped": self.dropped - self._dropped_reported, "dropped_total": self.dropped})
+            self._dropped_reported, self._last_drop_log = self.dropped, now
+
+    def _log_failure(self, exc: Exception, count: int) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log >= _ERROR_LOG_INTERVAL:
+            self._last_error_log = now
+            log.error("request metrics could not be written; batch dropped",
+                      extra={"rows": count, "error": type(exc).__name__, "failed_total": self.failed})
+
+    def stats(self) -> dict[str, int]:
+        return {"pending": self.pending(), "written": self.written, "dropped": self.dropped, "failed": self.failed}
+
+
+recorder = MetricsRecorder()

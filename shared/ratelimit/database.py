@@ -1,0 +1,123 @@
+"""The database backend: counters in `rate_limit_counters`, shared by every instance."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from shared.ratelimit.buckets import Charge, Outcome, user_bucket_prefix
+
+if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.orm import Session
+
+
+class DatabaseBackend:
+    """Counters in `rate_limit_counters`, one transaction per request.
+
+    Each charge is an `INSERT ... ON CONFLICT (bucket) DO UPDATE SET count =
+    count + cost WHERE count + cost <= limit RETURNING count` (PostgreSQL and
+    SQLite >= 3.35): the row lock (PostgreSQL) or the write lock (SQLite)
+    makes it atomic across instances. If any charge returns no row the whole
+    transaction is rolled back, so nothing is consumed.
+    """
+
+    name = "database"
+
+    def consume(self, charges: Sequence[Charge], now: datetime) -> Outcome:
+        from sqlalchemy import select
+
+        from shared.database import session_scope
+        from shared.models import RateLimitCounter
+
+        with session_scope() as session:
+            _relax_durability(session)
+            counts: list[int] = []
+            for charge in charges:  # a fixed order (minute, then day) so two requests never deadlock
+                count = self._try_add(session, charge) if charge.cost <= charge.limit else None
+                if count is None:
+                    session.rollback()
+                    current = dict(session.execute(
+                        select(RateLimitCounter.bucket, RateLimitCounter.count)
+                        .where(RateLimitCounter.bucket.in_([c.bucket for c in charges]))
+                    ).all())
+                    return Outcome(False, tuple(int(current.get(c.bucket, 0)) for c in charges))
+                counts.append(count)
+            return Outcome(True, tuple(counts))
+
+    @staticmethod
+    def _try_add(session: "Session", charge: Charge) -> int | None:
+        from shared.models import RateLimitCounter
+
+        table = RateLimitCounter.__table__
+        if session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        stmt = insert(table).values(bucket=charge.bucket, count=charge.cost, expires_at=charge.expires_at)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[table.c.bucket],
+            set_={"count": table.c.count + stmt.excluded.count},
+            where=(table.c.count + stmt.excluded.count) <= charge.limit,
+        ).returning(table.c.count)
+        return session.execute(stmt).scalar()
+
+    def refund(self, charges: Sequence[Charge]) -> None:
+        from sqlalchemy import case, update
+
+        from shared.database import session_scope
+        from shared.models import RateLimitCounter
+
+        with session_scope() as session:
+            for charge in charges:
+                new = RateLimitCounter.count - charge.cost
+                session.execute(
+                    update(RateLimitCounter)
+                    .where(RateLimitCounter.bucket == charge.bucket)
+                    .values(count=case((new < 0, 0), else_=new))
+                )
+
+    def forget_user(self, user_id: str, session: "Session | None" = None) -> int:
+        from shared.database import session_scope
+
+        if session is not None:
+            return delete_user_counters(session, user_id)
+        with session_scope() as own:
+            return delete_user_counters(own, user_id)
+
+
+def _relax_durability(session: "Session") -> None:
+    """Counters are ephemeral: on PostgreSQL their commits need not wait for the WAL flush.
+
+    `SET LOCAL synchronous_commit = off` lasts for this transaction only (safe
+    behind PgBouncer in transaction mode). A database crash can lose the last
+    few hundred milliseconds of increments, never corrupt them; that is worth
+    a commit that no longer waits for the disk on every request.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
+def delete_user_counters(session: "Session", user_id: str) -> int:
+    """Delete `user_id`'s database counters in the caller's transaction (used by erasure)."""
+    from sqlalchemy import delete
+
+    from shared.models import RateLimitCounter
+
+    prefix = user_bucket_prefix(user_id).replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    result = session.execute(
+        delete(RateLimitCounter).where(RateLimitCounter.bucket.like(prefix + "%", escape="\\"))
+    )
+    return int(result.rowcount or 0)
+
+
+def purge_expired(session: "Session", now: datetime | None = None) -> int:
+    """Delete counters past their window + 1 minute (called by retention-expiry)."""
+    from sqlalchemy import delete
+
+    from shared.models import RateLimitCounter
+
+    now = now or datetime.now(timezone.utc)
+    return int(session.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at < now)).rowcount or 0)
