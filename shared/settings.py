@@ -63,6 +63,7 @@ class Settings(BaseSettings):
 
     allowed_origins: str = "http://localhost:3000"
     max_body_bytes: int = Field(65536, ge=1024)
+    auth_cache_seconds: float = Field(2.0, ge=0, le=30)
 
     backup_url: str = f"file://{VAR_DIR / 'backups'}"
     s3_endpoint_url: str | None = None

@@ -41,12 +41,14 @@ _CLEARED = [
 def reset_process_state() -> None:
     """Forget cached settings, engines and health results after the environment changed."""
     from shared import health_checks as checks
+    from shared.auth import key_cache
     from shared.database import dispose_engines
     from shared.settings import get_settings
 
     get_settings.cache_clear()
     dispose_engines()
     checks.cache.clear()
+    key_cache.clear()
     from shared.metrics import recorder
 
     recorder.discard()  # buffered request metrics belong to the previous test's database
