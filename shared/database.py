@@ -60,7 +60,7 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
     engine = create_engine(
         url,
         pool_size=pool_size or settings.db_pool_size,
-        max_overflow=2,
+        max_overflow=0,  # DB_POOL_SIZE is the instance's ceiling: N instances never hold more than N x it
         pool_recycle=1800,
         pool_timeout=10,
         connect_args=connect_args,

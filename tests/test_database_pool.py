@@ -1,5 +1,6 @@
-"""Pre-ping only for idle pooled connections: a warm request pays no ping round trip, and a
-database restart (every server connection dropped) is still survived without a process restart."""
+"""The connection pool: DB_POOL_SIZE is a ceiling per instance, and pre-ping is only for idle
+connections (a warm request pays no ping round trip) while a database restart (every server
+connection dropped) is still survived without a process restart."""
 
 from __future__ import annotations
 
@@ -71,3 +72,28 @@ def test_a_dead_connection_used_at_once_fails_once_then_the_pool_recovers(pg, mo
             s.execute(text("SELECT 1"))
     with session_scope() as s:  # the disconnect invalidated the pool: a fresh connection
         assert s.execute(text("SELECT 7")).scalar() == 7
+
+
+def test_an_instance_never_holds_more_than_db_pool_size_connections(pg, env):
+    import threading
+
+    import psycopg
+
+    env(db_pool_size="2")
+    seen, done = [], []
+
+    def busy():
+        with session_scope() as s:
+            s.execute(text("SELECT pg_sleep(0.3)"))
+        done.append(1)
+
+    threads = [threading.Thread(target=busy) for _ in range(5)]
+    for t in threads:
+        t.start()
+    with psycopg.connect(pg.url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True) as conn:
+        while any(t.is_alive() for t in threads):
+            seen.append(conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                     "AND application_name = 'lafactoria'").fetchone()[0])
+    for t in threads:
+        t.join()
+    assert max(seen) == 2 and len(done) == 5  # five callers queue for two connections, none is refused
