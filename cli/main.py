@@ -32,17 +32,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; bad settings exit 2 and an unreachable database exit 3, each with
+    one line on stderr (shared.exits), never a traceback."""
+    from shared.exits import classify
     from shared.logs import configure_logging
-    from shared.settings import UnsafeSettingsError
+    from shared.settings import get_settings
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         configure_logging()
+        from shared.database import use_statement_timeout
+
+        # Every command validates the whole configuration first, and runs with the jobs' bound.
+        use_statement_timeout(get_settings().job_statement_timeout_ms)
         code = args.func(args)
-    except UnsafeSettingsError as exc:
-        print(f"factoria: {exc}", file=sys.stderr)
-        return 2
+    except Exception as exc:
+        known = classify(exc)
+        if known is None:
+            raise
+        print(f"factoria: {known[1]}", file=sys.stderr)
+        return known[0]
+    finally:
+        from shared.database import dispose_engines
+
+        dispose_engines()
     return int(code or 0)
 
 

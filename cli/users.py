@@ -63,7 +63,7 @@ def _set_role(args) -> int:
 
     from shared.audit import audit
     from shared.database import session_scope
-    from shared.identity import IdentityError, normalise_email
+    from shared.identity import IdentityError, ensure_not_last_admin, normalise_email
     from shared.models import User
 
     try:
@@ -74,6 +74,8 @@ def _set_role(args) -> int:
                 user = session.scalar(select(User).where(User.email == normalise_email(args.email)))
             if user is None:
                 raise IdentityError("no such user")
+            if user.role == "admin" and args.role != "admin":
+                ensure_not_last_admin(session, user.id)
             old_role, user.role = user.role, args.role
             if old_role != args.role:
                 audit(session, "user.role_changed", actor="cli", actor_role="operator", subject=user.id,

@@ -6,6 +6,13 @@ For every finding of every rule in `jobs.alert_rules.RULES`:
 - not firing but open: resolved, one resolution message sent;
 - otherwise nothing.
 
+With the database unreachable the job still speaks (DESIGN "Operators' exits"):
+the runner hands the failure to `database_unreachable`, which sends a critical
+`database_down` alert without touching the database, deduplicated through Redis
+(`REDIS_URL`) so an outage notifies once, else at most once per run; the first
+run that reaches the database again records the outage in the alerts table and
+sends its resolution.
+
 Exit code (DESIGN "1 the job ran and found a problem"): 1 while any critical
 rule of this job is firing, or when a rule could not be evaluated; 0 when only
 warnings or information are firing (they are notified, not a failed check).
@@ -14,6 +21,8 @@ warnings or information are firing (they are notified, not a failed check).
 
 from __future__ import annotations
 
+import contextlib
+import json
 from datetime import datetime, timezone
 from typing import Any
 
@@ -47,11 +56,113 @@ def evaluate_all(ctx: JobContext, now: datetime) -> tuple[list[Finding], list[di
     return findings, errors
 
 
+DATABASE_DOWN = "database_down"
+_OUTAGE_KEY = "lafactoria:alert:database_down"
+
+
+class OutageMarker:
+    """Where an open `database_down` lives while the database cannot hold it: Redis when
+    configured (shared by every cron container), else a file beside the embedded data
+    (survives between runs on one host only)."""
+
+    def __init__(self, settings) -> None:
+        import hashlib
+
+        self.redis_url = settings.redis_url
+        # One Redis may serve several environments: each database has its own outage.
+        self.key = f"{_OUTAGE_KEY}:{hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]}"
+
+    def _client(self):
+        import redis
+
+        return redis.Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2)
+
+    def _path(self):
+        from shared.settings import VAR_DIR
+
+        return VAR_DIR / f".alert-database_down-{self.key.rsplit(':', 1)[1]}.json"
+
+    def open(self, record: dict[str, Any]) -> bool:
+        """Store `record` unless an outage is already open; True if this call opened it."""
+        if self.redis_url:
+            return bool(self._client().set(self.key, json.dumps(record), nx=True))
+        path = self._path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record))
+        return True  # no shared store: notify on every run (at most once per run)
+
+    def pop(self) -> dict[str, Any] | None:
+        if self.redis_url:
+            raw = self._client().getdel(self.key)
+        else:
+            path = self._path()
+            raw = path.read_text() if path.exists() else None
+            path.unlink(missing_ok=True)
+        return json.loads(raw) if raw else None
+
+
+def database_unreachable(reason: str, *, dry_run: bool, log) -> JobResult:
+    """The finding when the database cannot be reached: a critical alert, no database needed."""
+    from shared.alerts import notify
+    from shared.settings import get_settings
+
+    settings = get_settings()
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    message = f"Database unreachable: {reason.removeprefix('database unreachable: ')}"
+    marker = OutageMarker(settings)
+    summary: dict[str, Any] = {"rules": 1, "firing": {"critical": [DATABASE_DOWN], "warning": [], "info": []},
+                               "database": "unreachable", "error": reason}
+    log.error("alert", extra={"rule": DATABASE_DOWN, "severity": "critical", "alert": message})
+    if dry_run:
+        return JobResult.problem(**summary, opened=[], still_open=[], resolved=[], notified=False)
+    try:
+        first = marker.open({"opened_at": now, "message": message})
+    except Exception as exc:  # noqa: BLE001 - Redis down as well: still say it, once this run
+        log.warning("outage marker unavailable; notifying anyway", extra={"error": type(exc).__name__})
+        first = True
+    notified = False
+    if first:
+        notified = notify("critical", message, rule=DATABASE_DOWN, status="open",
+                          details={"reason": reason, "opened_at": now})
+        if not notified and settings.redis_url:
+            with contextlib.suppress(Exception):  # undelivered: let the next run try again
+                marker.pop()
+    change = "opened" if first else "still_open"
+    return JobResult.problem(**summary, opened=[DATABASE_DOWN] if first else [],
+                             still_open=[] if first else [DATABASE_DOWN], resolved=[], notified=notified,
+                             change=change)
+
+
+def resolve_database_down(ctx: JobContext) -> bool:
+    """The database answers: close an outage opened while it did not (alerts table + notice)."""
+    from shared.alerts import notify
+    from shared.database import session_scope
+    from shared.models import Alert, utcnow
+
+    try:
+        outage = OutageMarker(ctx.settings).pop()
+    except Exception as exc:  # noqa: BLE001 - Redis down: try again next run
+        ctx.log.warning("outage marker unavailable", extra={"error": type(exc).__name__})
+        return False
+    if outage is None:
+        return False
+    opened = datetime.fromisoformat(outage["opened_at"])
+    text = f"Resolved: the database answers again (unreachable since {outage['opened_at']})"
+    with session_scope() as session:  # the outage enters the alert history once it can
+        session.add(Alert(rule=DATABASE_DOWN, severity="critical", status="resolved", message=outage["message"],
+                          details={"opened_while": "database unreachable"}, opened_at=opened,
+                          resolved_at=utcnow(), notified_at=opened))
+    notify("critical", text, rule=DATABASE_DOWN, status="resolved")
+    ctx.emit({"rule": DATABASE_DOWN, "severity": "critical", "change": "resolved", "message": text})
+    return True
+
+
 def run(ctx: JobContext) -> JobResult:
     now = datetime.now(timezone.utc)
+    recovered = False if ctx.dry_run else resolve_database_down(ctx)
     already_open = open_rules()
     findings, errors = evaluate_all(ctx, now)
-    changes: dict[str, list[str]] = {"opened": [], "still_open": [], "resolved": []}
+    changes: dict[str, list[str]] = {"opened": [], "still_open": [], "resolved": [DATABASE_DOWN] if recovered else []}
     for f in findings:
         if f.firing:
             change = "still_open" if f.rule in already_open else "opened"

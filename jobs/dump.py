@@ -192,7 +192,8 @@ def restore(dump: Path, database: str, url: str) -> None:
 def _admin_engine(url: str) -> Engine:
     from shared.database import make_engine
 
-    return make_engine(url, pool_size=1).execution_options(isolation_level="AUTOCOMMIT")
+    # CREATE / DROP DATABASE wait for other sessions to leave: no statement bound.
+    return make_engine(url, pool_size=1, statement_timeout_ms=0).execution_options(isolation_level="AUTOCOMMIT")
 
 
 def create_pg_database(server_url: str, name: str) -> str:

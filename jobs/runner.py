@@ -227,7 +227,7 @@ def run_job(name: str, *, dry_run: bool = False, json_output: bool = False,
 
     `options` are the job's own flags (what its `add_arguments` declares), by dest name.
     """
-    from shared.database import DatabaseUnavailable, dispose_engines
+    from shared.database import dispose_engines
 
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
@@ -240,6 +240,16 @@ def run_job(name: str, *, dry_run: bool = False, json_output: bool = False,
 
     if name not in JOBS:
         return finish(EXIT_USAGE, "error", error=f"unknown job {name!r}; jobs: {', '.join(JOBS)}")
+    from shared.exits import classify
+    from shared.settings import SettingsError, get_settings
+
+    try:
+        settings = get_settings()
+    except SettingsError as exc:
+        return finish(EXIT_USAGE, "error", error=str(exc))
+    from shared.database import use_statement_timeout
+
+    use_statement_timeout(settings.job_statement_timeout_ms)
     try:
         module = importlib.import_module(module_name(name))
     except ModuleNotFoundError as exc:
@@ -259,9 +269,12 @@ def run_job(name: str, *, dry_run: bool = False, json_output: bool = False,
                     result = module.run(ctx)
                 except JobConfigError as exc:
                     code, summary = finish(EXIT_USAGE, "error", error=str(exc))
-                except (JobUnavailable, DatabaseUnavailable) as exc:
+                except JobUnavailable as exc:
                     code, summary = finish(EXIT_UNAVAILABLE, "error", error=str(exc) or "unavailable")
                 except Exception as exc:  # noqa: BLE001 - a crash is recorded, alerted and exits 3
+                    known = classify(exc)
+                    if known is not None:  # an outage or bad settings met mid-run: no traceback
+                        raise
                     log.exception("job crashed", extra={"job": name})
                     code, summary = finish(EXIT_UNAVAILABLE, "error", error=f"crashed: {type(exc).__name__}")
                     with contextlib.suppress(Exception):
@@ -272,14 +285,16 @@ def run_job(name: str, *, dry_run: bool = False, json_output: bool = False,
                     code, summary = finish(code, result.status, **result.summary)
                 _record_end(run_id, summary["status"], code, summary)
                 return code, summary
-        except DatabaseUnavailable as exc:
-            return finish(EXIT_UNAVAILABLE, "error", error=f"database unreachable: {exc}")
-        except Exception as exc:  # noqa: BLE001 - e.g. OperationalError while taking the lock
-            from sqlalchemy.exc import OperationalError
-
-            if isinstance(exc, OperationalError):
-                return finish(EXIT_UNAVAILABLE, "error", error="database unreachable")
-            raise
+        except Exception as exc:  # noqa: BLE001 - e.g. the database gone while taking the lock
+            known = classify(exc)
+            if known is None:
+                raise
+            speaks = getattr(module, "database_unreachable", None)
+            if known[0] == EXIT_UNAVAILABLE and speaks is not None:
+                # A job whose finding is the outage itself (alert-check): it ran, and found it.
+                result = speaks(known[1], dry_run=dry_run, log=log)
+                return finish(EXIT_OK if result.status == "ok" else EXIT_PROBLEM, result.status, **result.summary)
+            return finish(known[0], "error", error=known[1])
     finally:
         dispose_engines()
 
@@ -323,11 +338,10 @@ def main(argv: list[str] | None = None, prog: str = "python -m jobs") -> int:
     args = build_parser(prog, first).parse_args(argv)
     base = {"name", "dry_run", "json"}
     options = {k: v for k, v in vars(args).items() if k not in base}
-    try:
-        configure_logging()
-    except Exception as exc:  # noqa: BLE001 - unsafe production settings and the like
-        print(json.dumps({"job": args.name, "status": "error", "exit_code": EXIT_USAGE, "error": str(exc)}))
-        return EXIT_USAGE
+    configure_logging()
     code, summary = run_job(args.name, dry_run=args.dry_run, json_output=args.json, options=options)
+    if code in (EXIT_USAGE, EXIT_UNAVAILABLE) and summary.get("error"):
+        # The operator's one line; the JSON summary stays the last line on stdout.
+        print(f"{prog}: {args.name}: {summary['error']}", file=sys.stderr, flush=True)
     print(json.dumps(summary, default=str), flush=True)
     return code

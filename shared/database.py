@@ -23,14 +23,30 @@ if TYPE_CHECKING:
 
 _engines: dict[str, "Engine"] = {}
 _lock = threading.Lock()
+_statement_timeout_ms: int | None = None  # None: DB_STATEMENT_TIMEOUT_MS (functions)
 
 
 class DatabaseUnavailable(RuntimeError):
     """The database could not be reached; HTTP turns this into 503."""
 
 
-def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | None = None) -> "Engine":
-    """Build an engine for `url` with the platform's connection policy."""
+def use_statement_timeout(ms: int | None) -> None:
+    """Bound statements of engines built from now on by `ms` (0: unbounded; None: back to
+    `DB_STATEMENT_TIMEOUT_MS`): jobs and CLI commands run longer statements than requests."""
+    global _statement_timeout_ms
+    _statement_timeout_ms = ms
+    dispose_engines()
+
+
+def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | None = None,
+                statement_timeout_ms: int | None = None) -> "Engine":
+    """Build an engine for `url` with the platform's connection policy.
+
+    Every PostgreSQL call is bounded: connecting by `DB_CONNECT_TIMEOUT_SECONDS`,
+    waiting for a pooled connection by the same, each statement by the server's
+    `statement_timeout`, and a peer that stops answering mid-call by TCP keepalives
+    and `tcp_user_timeout`, so a hung database turns into `DatabaseUnavailable`.
+    """
     from sqlalchemy import create_engine, event
 
     settings = get_settings()
@@ -47,6 +63,7 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
             cur.close()
 
         return engine
@@ -54,19 +71,41 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     bouncer = settings.db_pgbouncer if pgbouncer is None else pgbouncer
-    connect_args: dict = {"connect_timeout": 5, "application_name": "lafactoria"}
+    timeout_ms = next(t for t in (statement_timeout_ms, _statement_timeout_ms, settings.db_statement_timeout_ms)
+                      if t is not None)
+    connect_s = settings.db_connect_timeout_seconds
+    connect_args: dict = {
+        "connect_timeout": connect_s, "application_name": "lafactoria",
+        "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 1, "keepalives_count": 3,
+        # A sent query unacknowledged this long drops the connection (a peer gone silent).
+        "tcp_user_timeout": (connect_s * 1000 + timeout_ms) if timeout_ms else 0,
+    }
     if bouncer:
-        connect_args["prepare_threshold"] = None
+        connect_args["prepare_threshold"] = None  # transaction pooling: no server-side statements
+    elif timeout_ms:
+        connect_args["options"] = f"-c statement_timeout={int(timeout_ms)}"
     engine = create_engine(
         url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=0,  # DB_POOL_SIZE is the instance's ceiling: N instances never hold more than N x it
         pool_recycle=1800,
-        pool_timeout=10,
+        pool_timeout=connect_s,
         connect_args=connect_args,
     )
+    if bouncer and timeout_ms:
+        _bound_each_transaction(engine, timeout_ms)
     _ping_when_idle(engine)
     return engine
+
+
+def _bound_each_transaction(engine: "Engine", timeout_ms: int) -> None:
+    """Behind PgBouncer's transaction pooling a session setting (or the `options` startup
+    parameter, which PgBouncer refuses) would not stick, so each transaction sets its own."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "begin")
+    def _local_timeout(conn):
+        conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
 
 
 # A pooled connection back in use within this many seconds is not pinged again.
@@ -149,6 +188,15 @@ def session_scope(url: str | None = None) -> Iterator["Session"]:
         raise
     finally:
         session.close()
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` is the database being unreachable (not a bad query or a missing table)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError)) and _is_connection_error(exc)
 
 
 def _is_connection_error(exc: Exception) -> bool:

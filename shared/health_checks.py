@@ -15,17 +15,23 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from shared import readiness
 from shared.logs import get_logger
 
 log = get_logger("lafactoria.health")
 
-Check = dict[str, Any]
-STATUS_ORDER = {"pass": 0, "warn": 1, "fail": 2}
-READINESS_KEYS = ("database:responseTime", "database:migrations", "providers:configured")
+Check = readiness.Check
+STATUS_ORDER = readiness.STATUS_ORDER
+# The health service needs only the database to serve (DESIGN "Readiness per service").
+READINESS_KEYS = readiness.DATABASE_KEYS
 _BACKUP_CACHE_SECONDS = 60.0
+_FAILURE_WINDOW = timedelta(hours=1)
+_check = readiness.check
+check_database = readiness.check_database
+check_migrations = readiness.check_migrations
 
 
 def get_settings():
@@ -34,83 +40,43 @@ def get_settings():
     return _get()
 
 
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def _check(status: str, component_type: str, output: str = "", **fields: Any) -> Check:
-    item: Check = {"componentType": component_type, "status": status, "time": _now()}
-    if output:
-        item["output"] = output
-    item.update(fields)
-    return item
-
-
-def check_database() -> list[Check]:
-    from sqlalchemy import text
-
-    from shared.database import get_engine
-
-    started = time.perf_counter()
-    try:
-        with get_engine().connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except Exception as exc:  # noqa: BLE001 - any failure means not ready
-        log.warning("database check failed", extra={"error": type(exc).__name__})
-        return [_check("fail", "datastore", "database unreachable")]
-    elapsed = (time.perf_counter() - started) * 1000
-    status = "pass" if elapsed < 500 else "warn"
-    return [_check(status, "datastore", observedValue=round(elapsed, 2), observedUnit="ms")]
-
-
-def check_migrations() -> list[Check]:
-    """Pass at head; warn if the database is ahead (a newer release migrated: expand-first);
-    fail if behind or never migrated (this code needs tables that are not there)."""
-    from alembic.script import ScriptDirectory
-
-    from shared.database import get_engine
-    from shared.migrations import alembic_config, current_revision
-
-    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
-    head = script.get_current_head()
-    try:
-        with get_engine().connect() as conn:
-            current = current_revision(conn)
-    except Exception:  # noqa: BLE001
-        return [_check("fail", "datastore", "cannot read the schema revision")]
-    if current == head:
-        return [_check("pass", "datastore", observedValue=current)]
-    if current is None:
-        return [_check("fail", "datastore", f"database not migrated; run 'factoria db upgrade' (head {head})")]
-    known = {rev.revision for rev in script.walk_revisions()}
-    if current not in known:
-        return [_check("warn", "datastore", f"database at {current}, newer than this release's head {head}",
-                       observedValue=current)]
-    return [_check("fail", "datastore", f"database at {current}, behind head {head}; run 'factoria db upgrade'",
-                   observedValue=current)]
-
-
-def provider_readiness(name: str) -> tuple[bool, str]:
-    """Whether `name` has what it needs to be called; reads settings only, never calls out."""
-    s = get_settings()
-    if name == "mock":
-        return (not s.is_production, "offline mock provider" if not s.is_production else "mock refused in production")
-    if name == "openai":
-        return (bool(s.openai_api_key), f"model {s.openai_model}" if s.openai_api_key else "OPENAI_API_KEY missing")
-    if name == "anthropic":
-        return (bool(s.anthropic_api_key), f"model {s.anthropic_model}" if s.anthropic_api_key else "ANTHROPIC_API_KEY missing")
-    if name == "vertex":
-        ok = bool(s.google_api_key or s.google_cloud_project)
-        return (ok, f"model {s.vertex_model}" if ok else "GOOGLE_API_KEY or GOOGLE_CLOUD_PROJECT missing")
-    return (False, "unknown provider")
-
-
 def check_providers() -> list[Check]:
+    """Each provider of `AI_PROVIDERS` (and any the ledger knows) from the state every generate
+    instance shares in the database: circuit, last success, failure share over the last hour.
+    Never this process's credentials: the health service holds no provider secrets."""
+    from sqlalchemy import case, func, select
+
+    from shared.database import session_scope
+    from shared.models import ProviderCircuit, UsageEvent, utcnow
+
+    settings = get_settings()
+    now = utcnow()
+    attempts = UsageEvent.outcome.notin_(("reserved", "released"))
+    with session_scope() as session:
+        circuits = {c.provider: c for c in session.scalars(select(ProviderCircuit))}
+        stats = {row.provider: row for row in session.execute(
+            select(UsageEvent.provider, func.count().label("calls"),
+                   func.sum(case((UsageEvent.outcome == "success", 0), else_=1)).label("failed"))
+            .where(attempts, UsageEvent.created_at >= now - _FAILURE_WINDOW).group_by(UsageEvent.provider))}
+        last_ok = dict(session.execute(
+            select(UsageEvent.provider, func.max(UsageEvent.created_at))
+            .where(UsageEvent.outcome == "success").group_by(UsageEvent.provider)).all())
     out = []
-    for name in get_settings().providers:
-        ok, why = provider_readiness(name)
-        out.append(_check("pass" if ok else "warn", "component", why, componentId=name))
-    if not any(item["status"] == "pass" for item in out):
+    for name in dict.fromkeys([*settings.providers, *circuits]):
+        circuit, stat = circuits.get(name), stats.get(name)
+        fields: dict[str, Any] = {"componentId": name}
+        if stat is not None and stat.calls:
+            fields |= {"observedValue": round((stat.failed or 0) / stat.calls, 4), "observedUnit": "failure share 1h"}
+        if last_ok.get(name) is not None:
+            fields["lastSuccess"] = readiness.iso(last_ok[name])
+        if name == "mock" and settings.is_production:
+            out.append(_check("fail", "component", "mock refused in production", **fields))
+        elif circuit is not None and circuit.open_until is not None and readiness.aware(circuit.open_until) > now:
+            out.append(_check("warn", "component", f"circuit open until {readiness.iso(circuit.open_until)} "
+                              f"after {circuit.failures} consecutive failures", **fields))
+        else:
+            out.append(_check("pass", "component", "offline mock provider" if name == "mock" else "", **fields))
+    if out and not any(item["status"] == "pass" for item in out):
         for item in out:
             item["status"] = "fail"
     return out
@@ -175,7 +141,9 @@ def check_jobs() -> list[Check]:
         with session_scope() as session:
             latest = (
                 select(JobRun.job, func.max(JobRun.started_at).label("started"))
-                .where(JobRun.job.in_(list(JOBS)))
+                # A run skipped because another held the lock says nothing about the job's health:
+                # the run that held it is the one that counts.
+                .where(JobRun.job.in_(list(JOBS)), JobRun.status != "skipped")
                 .group_by(JobRun.job)
                 .subquery()
             )
@@ -230,6 +198,7 @@ CHECKS: dict[str, Callable[[], list[Check]]] = {
     "alerts:open": check_alerts,
 }
 _SLOW_KEYS = {"backups:storage", "backups:age"}
+_NEEDS_DATABASE = frozenset(CHECKS) - _SLOW_KEYS
 
 
 class CheckCache:
@@ -250,6 +219,8 @@ class CheckCache:
         except Exception as exc:  # noqa: BLE001 - a broken check reports, never crashes
             log.exception("health check crashed", extra={"check": key})
             result = [_check("fail", "component", f"check failed: {type(exc).__name__}")]
+        if key == "database:responseTime" and result[0]["status"] == "fail":
+            return result  # an outage is not cached: the next probe looks again
         with self._lock:
             self._entries[key] = (now, result)
         return result
@@ -262,13 +233,9 @@ class CheckCache:
 cache = CheckCache()
 
 
-def overall(checks: dict[str, list[Check]]) -> str:
-    worst = 0
-    for items in checks.values():
-        for item in items:
-            worst = max(worst, STATUS_ORDER[item["status"]])
-    return {0: "pass", 1: "warn", 2: "fail"}[worst]
+overall = readiness.overall
 
 
 def run(keys: tuple[str, ...] | list[str]) -> dict[str, list[Check]]:
-    return {key: cache.get(key) for key in keys}
+    """The checks for `keys`; with the database down, the database-backed ones say so at once."""
+    return readiness.run_checks(CHECKS, keys, needs_database=_NEEDS_DATABASE, get=cache.get)

@@ -60,6 +60,18 @@ def split_key(api_key: str) -> str | None:
     return prefix
 
 
+class LastAdminError(IdentityError):
+    """Erasing or demoting this user would leave no admin (HTTP 409, CLI exit 2)."""
+
+
+def ensure_not_last_admin(session: Session, user_id: str) -> None:
+    """Refuse to remove the last admin. Locks every admin row (PostgreSQL `FOR UPDATE`, in id
+    order) so two admins removing each other at once serialise and one of them is refused."""
+    admins = session.scalars(select(User.id).where(User.role == "admin").order_by(User.id).with_for_update()).all()
+    if user_id in admins and len(admins) == 1:
+        raise LastAdminError("this is the last admin; create or promote another admin first")
+
+
 def create_user(session: Session, email: str, role: str = "user", display_name: str | None = None) -> User:
     if role not in ROLES:
         raise IdentityError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")

@@ -21,7 +21,12 @@ DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 PROVIDER_NAMES = ("openai", "anthropic", "vertex", "mock")
 
 
-class UnsafeSettingsError(RuntimeError):
+class SettingsError(RuntimeError):
+    """A setting is malformed or unsafe. Its message is one line naming the variable and
+    why, fit for an operator: jobs and the CLI print it and exit 2, never a traceback."""
+
+
+class UnsafeSettingsError(SettingsError):
     """Raised when production is configured with a value only fit for development."""
 
 
@@ -35,6 +40,10 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     db_pool_size: int = Field(5, ge=1, le=100)
     db_pgbouncer: bool = False
+    # Bounds on every database call, so a database that accepts and never answers hangs nobody.
+    db_connect_timeout_seconds: int = Field(2, ge=1, le=60)
+    db_statement_timeout_ms: int = Field(5000, ge=0, le=3_600_000)  # functions; 0: no limit
+    job_statement_timeout_ms: int = Field(600_000, ge=0, le=86_400_000)  # jobs and CLI commands
     secret_key: str = DEV_SECRET_KEY
 
     ai_providers: str = "mock"
@@ -120,6 +129,14 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix):]
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            scheme = value.split(":", 1)[0] or "empty"
+            raise ValueError(f"scheme {scheme!r} is not supported; use postgresql:// or sqlite:///")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _log_level(cls, value: str) -> str:
@@ -154,9 +171,22 @@ class Settings(BaseSettings):
             problems.append("ALLOWED_ORIGINS contains '*'")
         if "mock" in self.providers:
             problems.append("AI_PROVIDERS contains the offline 'mock' provider")
+        missing = [f"{name} ({need})" for name in self.providers if (need := self.missing_credentials(name))]
+        if missing:
+            problems.append("AI_PROVIDERS names providers without credentials: " + ", ".join(missing))
         if problems:
             raise UnsafeSettingsError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    def missing_credentials(self, name: str) -> str | None:
+        """What provider `name` lacks to be called (None when it has credentials)."""
+        if name == "openai" and not self.openai_api_key:
+            return "OPENAI_API_KEY missing"
+        if name == "anthropic" and not self.anthropic_api_key:
+            return "ANTHROPIC_API_KEY missing"
+        if name == "vertex" and not (self.google_api_key or self.google_cloud_project):
+            return "GOOGLE_API_KEY or GOOGLE_CLOUD_PROJECT missing"
+        return None
 
     @property
     def providers(self) -> list[str]:
@@ -177,5 +207,25 @@ class Settings(BaseSettings):
 
 @functools.lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env."""
-    return Settings()
+    """The process-wide settings; tests call `get_settings.cache_clear()` after changing env.
+
+    The one loader for functions, jobs and the CLI: any invalid value becomes a
+    `SettingsError` whose message names each variable and why (never its value,
+    which may be a secret).
+    """
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None
+
+
+def describe_errors(exc) -> str:
+    """One line for a pydantic ValidationError: `VARIABLE: why; VARIABLE: why`."""
+    parts = []
+    for err in exc.errors(include_url=False, include_input=False, include_context=False):
+        name = "_".join(str(p) for p in err.get("loc", ()) if isinstance(p, str)).upper() or "settings"
+        why = err.get("msg", "invalid value").removeprefix("Value error, ")
+        parts.append(f"{name}: {why}")
+    return "invalid settings: " + "; ".join(parts)

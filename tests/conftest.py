@@ -42,10 +42,11 @@ def reset_process_state() -> None:
     """Forget cached settings, engines and health results after the environment changed."""
     from shared import health_checks as checks
     from shared.auth import key_cache
-    from shared.database import dispose_engines
+    from shared.database import dispose_engines, use_statement_timeout
     from shared.settings import get_settings
 
     get_settings.cache_clear()
+    use_statement_timeout(None)
     dispose_engines()
     checks.cache.clear()
     key_cache.clear()

@@ -244,7 +244,19 @@ def test_missed_job_schedule(db, hook):
 
 
 def test_readiness_failing(db, hook, env):
-    scenario(hook, lambda: env(ai_providers="openai"), lambda: env(ai_providers="mock"),
+    """The readiness the services report (database and schema), not provider keys: the
+    alert-check container holds none."""
+    from sqlalchemy import text
+
+    def set_revision(sql):
+        with session_scope() as s:
+            s.execute(text(sql))
+
+    with session_scope() as s:
+        head = s.execute(text("SELECT version_num FROM alembic_version")).scalar_one()
+    env(ai_providers="openai")  # no key here: must not fire
+    scenario(hook, lambda: set_revision("DELETE FROM alembic_version"),
+             lambda: set_revision(f"INSERT INTO alembic_version (version_num) VALUES ('{head}')"),
              {("critical", "readiness")}, exit_while_firing=1)
 
 

@@ -130,6 +130,6 @@ def test_database_down_is_503_not_500(client, env):
 
 def test_plain_http_refused_in_production(client, env):
     env(environment="production", secret_key="p" * 40, database_url="postgresql://u@h/db",
-        ai_providers="openai", allowed_origins="https://app.example")
+        ai_providers="openai", openai_api_key="sk-test-not-real", allowed_origins="https://app.example")
     resp = client.get("/nowhere", headers={"X-Forwarded-Proto": "http"})
     assert_problem(resp, 403)

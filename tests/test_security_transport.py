@@ -14,7 +14,7 @@ from tests.conftest import auth, function_client
 APPS = load_apps()
 NAMES = list(APPS)
 ORIGIN = "http://localhost:3000"
-PROD = dict(environment="production", secret_key="p" * 40, ai_providers="openai",
+PROD = dict(environment="production", secret_key="p" * 40, ai_providers="openai", openai_api_key="sk-test-not-real",
             allowed_origins="https://app.example")
 
 

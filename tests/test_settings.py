@@ -8,6 +8,8 @@ SAFE_PROD = dict(
     database_url="postgresql://u:p@db:5432/app",
     allowed_origins="https://app.lafactoria.dev",
     ai_providers="openai,anthropic",
+    openai_api_key="sk-test-not-real",
+    anthropic_api_key="sk-ant-test-not-real",
 )
 
 
@@ -33,6 +35,8 @@ def test_safe_production_accepted():
         ({"database_url": "sqlite:///x.db"}, "SQLite"),
         ({"allowed_origins": "*"}, "ALLOWED_ORIGINS"),
         ({"ai_providers": "openai,mock"}, "mock"),
+        ({"ai_providers": "openai,vertex"}, "without credentials: vertex \\(GOOGLE_API_KEY"),
+        ({"openai_api_key": None}, "OPENAI_API_KEY missing"),
     ],
 )
 def test_production_refuses_unsafe_values(override, message):

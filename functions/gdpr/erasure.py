@@ -15,6 +15,7 @@ from shared import errors
 from shared.database import session_scope
 from shared.erasure import ErasureNotVerified, Identifiers, erase_rows, find_residue, identifiers, record
 from shared.http import RequestContext
+from shared.identity import LastAdminError, ensure_not_last_admin
 from shared.logs import get_logger
 
 from functions.gdpr import subjects
@@ -38,6 +39,10 @@ def erase(ctx: RequestContext, user_id: str | None = None) -> ErasureReceipt:
             ids = identifiers(s, who.user_id, lock=True)
             if ids is None:
                 raise errors.NotFound("No such user.")
+            try:
+                ensure_not_last_admin(s, ids.user_id)
+            except LastAdminError as exc:
+                raise errors.Conflict(f"Refused: {exc}.") from None
             counts = erase_rows(s, ids)
             ledger = record(s, who.subject, who.requested_by, counts.deleted)
             subjects.audit(s, ctx, who, "gdpr.erasure", {
@@ -60,7 +65,23 @@ def erase(ctx: RequestContext, user_id: str | None = None) -> ErasureReceipt:
     log.info("erasure done", extra={"subject": who.subject, "erasure_id": receipt.erasure_id,
                                     "requested_by": who.requested_by})
     _purge_shared_counters(ids)
+    _checkpoint_sqlite()
     return receipt
+
+
+def _checkpoint_sqlite() -> None:
+    """SQLite keeps erased rows' old pages in `-wal` until a checkpoint: fold them into the
+    file and truncate the log now. (PostgreSQL's dead tuples: docs/OPERATIONS.md.)"""
+    from shared.database import get_engine
+    from shared.settings import get_settings
+
+    if not get_settings().is_sqlite:
+        return
+    try:
+        with get_engine().connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except Exception:  # noqa: BLE001 - the erasure is committed; the next checkpoint will do it
+        log.warning("erasure: WAL checkpoint failed", exc_info=True)
 
 
 def _purge_shared_counters(ids: Identifiers) -> None:

@@ -9,6 +9,7 @@ import functions_framework
 from functions.gdpr import handlers
 from shared.auth import ANY_ROLE
 from shared.http import FunctionApp, Route
+from shared.readiness import readiness_routes
 from shared.middleware import standard_middleware
 
 ADMIN = frozenset({"admin"})
@@ -28,7 +29,8 @@ def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
               response=_schema("UserOut"), responses={409: "Email already in use", **unknown},
               summary=f"Rectify the email or display name of {who} (Art. 16)"),
         Route(prefix, handlers.erase, methods=("DELETE",), roles=roles, body=_schema("ErasureConfirmation"),
-              response=_schema("ErasureReceipt"), responses={500: "Erasure could not be verified; nothing changed", **unknown},
+              response=_schema("ErasureReceipt"), responses={409: "The last remaining admin cannot be erased",
+                                                         500: "Erasure could not be verified; nothing changed", **unknown},
               summary=f"Erase {who} (Art. 17); body {{\"confirm\": \"erase my data\"}}"),
         Route(prefix + "/export", handlers.export, roles=roles, response=_schema("ExportDocument"), responses=unknown,
               summary=f"Everything held about {who}, as one streamed JSON document (Art. 15, 20)"),
@@ -46,7 +48,7 @@ def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
 
 app = FunctionApp(
     "gdpr",
-    _routes("/v1/me", ANY_ROLE, "the caller") + _routes("/v1/users/<user_id>", ADMIN, "a user (admin)"),
+    readiness_routes() + _routes("/v1/me", ANY_ROLE, "the caller") + _routes("/v1/users/<user_id>", ADMIN, "a user (admin)"),
     middleware=standard_middleware("gdpr"),
 )
 

@@ -4,6 +4,7 @@ import functions_framework
 
 from functions.generate import handlers
 from shared.http import FunctionApp, Route
+from shared.readiness import readiness_routes
 from shared.middleware import standard_middleware
 
 USERS = frozenset({"user", "admin"})
@@ -15,7 +16,7 @@ def _payload(name: str) -> str:
 
 app = FunctionApp(
     "generate",
-    [
+    readiness_routes({"providers:configured": "functions.generate.readiness:check_providers"}) + [
         Route("/v1/content-types", handlers.list_content_types, response=_payload("ContentTypeList"),
               summary="The 8 content types with the JSON Schema of each type's output"),
         Route("/v1/content", handlers.create_content, methods=("POST",), roles=USERS, body=_payload("GenerateRequest"),

@@ -2,10 +2,12 @@
 
 Jobs (the runner and the `alert-check` rules) go through `raise_alert` and
 `resolve_alert` (`store.py`), which keep one open alert per rule and notify
-through `webhook.py`.
+through `delivery.notify`, the one delivery path (also used without the database
+by alert-check's `database_down`).
 """
 
+from shared.alerts.delivery import notify
 from shared.alerts.store import SEVERITIES, raise_alert, resolve_alert
 from shared.alerts.webhook import send_webhook, webhook_payload
 
-__all__ = ["SEVERITIES", "raise_alert", "resolve_alert", "send_webhook", "webhook_payload"]
+__all__ = ["SEVERITIES", "notify", "raise_alert", "resolve_alert", "send_webhook", "webhook_payload"]

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.alerts.webhook import send_webhook, webhook_payload
+from shared.alerts.delivery import notify
 from shared.logs import get_logger
 from shared.models import Alert, utcnow
 
@@ -34,7 +34,7 @@ def raise_alert(session: Session, rule: str, severity: str, message: str, detail
     session.add(alert)
     session.flush()
     log_fn("alert raised", extra={"rule": rule, "severity": severity, "alert": message})
-    if send_webhook(webhook_payload(severity, message, rule=rule, status="open", details=details)):
+    if notify(severity, message, rule=rule, status="open", details=details):
         alert.notified_at = utcnow()
     return alert
 
@@ -48,5 +48,5 @@ def resolve_alert(session: Session, rule: str, message: str | None = None) -> Al
     alert.resolved_at = utcnow()
     text = message or f"Resolved: {alert.message}"
     log.info("alert resolved", extra={"rule": rule, "alert": text})
-    send_webhook(webhook_payload(alert.severity, text, rule=rule, status="resolved"))
+    notify(alert.severity, text, rule=rule, status="resolved")
     return alert
