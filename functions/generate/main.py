@@ -1,9 +1,11 @@
 """Generate function: `functions-framework --source functions/generate/main.py --target generate`."""
 
+import os
+
 import functions_framework
 
 from functions.generate import handlers
-from shared.http import FunctionApp, Route
+from shared.http import FunctionApp, Route, get_settings
 from shared.readiness import readiness_routes
 from shared.middleware import standard_middleware
 
@@ -37,6 +39,9 @@ app = FunctionApp(
     ],
     middleware=standard_middleware("generate"),
 )
+
+if os.environ.get("ENVIRONMENT", "").strip().lower() == "production":
+    get_settings().require_provider_credentials()  # refuse to start without a callable provider
 
 
 @functions_framework.http
