@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     quality_threshold_overall: float = Field(0.70, ge=0, le=1)
     quality_threshold_educational: float = Field(0.75, ge=0, le=1)
     quality_threshold_factual: float = Field(0.85, ge=0, le=1)
+    # auto: a paid provider other than the generator reviews claims and teaching value; off; or a provider name.
+    quality_judge: str = "auto"
 
     rate_limit_per_minute: int = Field(60, ge=1)
     generations_per_day: int = Field(200, ge=1)
@@ -156,6 +158,15 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError("AI_PROVIDERS lists a provider twice")
         return ",".join(names)
+
+    @field_validator("quality_judge")
+    @classmethod
+    def _judge(cls, value: str) -> str:
+        value = value.strip().lower()
+        allowed = {"auto", "off"} | (set(PROVIDER_NAMES) - {"mock"})
+        if value not in allowed:
+            raise ValueError(f"QUALITY_JUDGE must be one of: {', '.join(sorted(allowed))} (the mock cannot judge)")
+        return value
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

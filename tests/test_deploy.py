@@ -146,6 +146,7 @@ def test_cron_services_come_from_the_job_registry():
         assert min((b - a).total_seconds() for a, b in zip(fires, fires[1:])) >= 300
         assert deploy["restartPolicyType"] == "NEVER"
         assert "healthcheckPath" not in deploy and "preDeployCommand" not in deploy
+        assert importlib.util.find_spec("jobs." + job.replace("-", "_")) is not None, f"no module for job {job}"
 
 
 def test_openapi_health_path_is_served_by_every_function_app():

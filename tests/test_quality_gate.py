@@ -35,7 +35,11 @@ def test_report_shape_and_api_dict():
     report = _run("podcast_script", doc, spec)
     assert set(report.dimensions) == DIMENSIONS
     assert all(0.0 <= v <= 1.0 for v in report.dimensions.values())
-    assert set(report.as_dict()) == {"overall", "passed", "dimensions", "thresholds"}
+    assert set(report.as_dict()) == {"overall", "passed", "dimensions", "thresholds", "factual_verified",
+                                     "not_assessed", "judge"}
+    # No judge: the factual score is the unverified screen, never a perfect score by default.
+    assert report.as_dict()["factual_verified"] is False and report.as_dict()["judge"] is None
+    assert report.dimensions["factual"] <= 0.9 and report.as_dict()["not_assessed"] == []
     assert report.as_dict()["thresholds"] == {"overall": 0.70, "educational_value": 0.75, "factual": 0.85}
     json.dumps(report.as_dict())  # serialisable as is
     assert sum(WEIGHTS.values()) == pytest.approx(1.0)
@@ -58,11 +62,10 @@ def test_thresholds_come_from_settings(env):
 @pytest.mark.parametrize("key", ["overall", "educational_value", "factual"])
 def test_each_threshold_is_enforced(key):
     spec, doc = _good("podcast_script")
-    doc["main_content"] += " Vaccines always help, and they are definitely worth it. That is certainly true."
+    doc["main_content"] += " Most vaccines are given in childhood, and they usually protect for many years."
     report = _run("podcast_script", doc, spec)
     assert report.passed
     value = report.overall if key == "overall" else report.dimensions[key]
-    assert value < 1.0
     failing = _run("podcast_script", doc, spec, thresholds={key: value + 0.001})
     assert not failing.passed and failing.failed_thresholds() == [key]
     at_value = _run("podcast_script", doc, spec, thresholds={key: value})
@@ -161,7 +164,7 @@ def test_debunked_myth_is_not_penalised():
     base, report = _with_sentence(
         "podcast_script", "main_content",
         "It is a myth that we only use 10% of our brains; brain scans show activity everywhere.")
-    assert report.dimensions["factual"] == base.dimensions["factual"] == 1.0
+    assert report.dimensions["factual"] == base.dimensions["factual"] >= 0.85
 
 
 def test_absolutes_lower_factual_and_hedging_is_fine():
@@ -174,7 +177,7 @@ def test_absolutes_lower_factual_and_hedging_is_fine():
     _, hedged = _with_sentence(
         "one_pager_summary", "main_content",
         "Compounding usually works in your favour over long periods, although returns may vary from year to year.")
-    assert hedged.dimensions["factual"] == 1.0
+    assert hedged.dimensions["factual"] >= base.dimensions["factual"] >= 0.85
 
 
 def test_unsourced_statistics_and_vague_authority():

@@ -33,8 +33,13 @@ class Usage(BaseModel):
 class Quality(BaseModel):
     overall: float = Field(ge=0, le=1)
     passed: bool
-    dimensions: dict[str, float]
+    dimensions: dict[str, float] = Field(description="each 0..1; a dimension listed in not_assessed is absent")
     thresholds: dict[str, float]
+    factual_verified: bool = Field(False, description="false: no judge checked the claims; factual is the "
+                                                      "offline screen (a neutral prior, evidence and red flags)")
+    not_assessed: list[str] = Field(default_factory=list, description="dimensions with no valid method for "
+                                                                      "this document (readability in a language without a formula)")
+    judge: str | None = Field(None, description="the provider that reviewed the claims and teaching value, if any")
 
 
 class Item(BaseModel):

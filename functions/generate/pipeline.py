@@ -4,9 +4,10 @@ The loop is flat and bounded: providers are tried once each in `AI_PROVIDERS`
 order (never recursively); each HTTP call gets at most `MAX_RETRIES` retries
 on 429/5xx honouring Retry-After; schema-invalid output gets one repair call,
 then the next provider; a document below the quality gate is regenerated with
-the gate's weaknesses in the prompt, at most `MAX_GENERATIONS` in total,
-moving on to the next provider after `LOW_SCORES_BEFORE_FAILOVER` low scores
-from one provider. Every call writes one ledger row; the last one is written
+the gate's weaknesses in the prompt, at most `MAX_GENERATIONS` in total, and
+each regeneration goes to the next provider in `AI_PROVIDERS` (quality-aware
+failover: a provider that wrote a failing document is not simply asked again
+while another is available). Every call writes one ledger row; the last one is written
 in the same transaction as the item (see `store.persist`).
 """
 
@@ -32,7 +33,6 @@ log = get_logger("lafactoria.generate")
 MAX_RETRIES = 2  # per HTTP call, on 429/5xx/connection errors
 MAX_RETRY_WAIT_SECONDS = 10.0  # a longer Retry-After means: go to the next provider instead
 MAX_GENERATIONS = 3  # quality gate: the first generation plus at most 2 more
-LOW_SCORES_BEFORE_FAILOVER = 2
 UNAVAILABLE_RETRY_AFTER = 30
 
 
@@ -101,7 +101,7 @@ def _assess(content_type: str, content: dict[str, Any], request) -> Any:
     from functions.generate import quality
 
     return quality.assess(content_type, content, topic=request.topic, audience=request.audience,
-                          learning_objectives=list(request.learning_objectives or []))
+                          learning_objectives=list(request.learning_objectives or []), language=request.language)
 
 
 @dataclass
@@ -197,11 +197,8 @@ class Run:
             return None, ["the reply was cut off at the output length limit; write a shorter document"], raw
         data = completion.data
         if data is None:
-            text = raw.strip()
-            if text.startswith("```"):
-                text = text.strip("`").removeprefix("json").strip()
             try:
-                data = json.loads(text)
+                data = _json_reply(raw)
             except ValueError:
                 return None, ["the reply was not valid JSON"], raw
         if not isinstance(data, dict):
@@ -234,8 +231,9 @@ class Run:
                     self._settle(reservation, self._ledger_fields(provider, used_kind, "error", completion,
                                                                   latency_ms=latency, note="quality assessment failed"))
                     raise
-                fields = self._ledger_fields(provider, used_kind, "success" if report.passed else "low_quality",
-                                             completion, latency_ms=latency)
+                fields = self._ledger_fields(provider, used_kind, "success", completion, latency_ms=latency)
+                report = self._judged(provider, ctype.id, content, report)
+                fields["outcome"] = "success" if report.passed else "low_quality"
                 pending = {"fields": fields, "reservation": reservation}
                 if not report.passed:
                     self._settle(reservation, fields)
@@ -249,6 +247,52 @@ class Run:
                             call.max_output_tokens, generation)
                 kind = "repair"
         raise _ProviderFailed("output invalid after one repair", outage=False)
+
+    # --- the quality judge (QUALITY_JUDGE) ----------------------------------------------------------
+
+    def _judged(self, generator, content_type: str, content: dict[str, Any], report):
+        """`report` informed by a review from another paid provider, when one is configured; otherwise
+        (no judge, judge down, over budget, unusable review) `report` unchanged: factual unverified."""
+        from functions.generate.quality import QualityReport, judge
+
+        if not isinstance(report, QualityReport):  # a caller's own scorer: nothing to inform
+            return report
+        if not (report.passed or set(report.failed_thresholds()) <= {"factual", "educational_value"}):
+            return report  # fails on what no review can change (nonsense, off-topic, shape): save the call
+        configured = [n for n in judge.PAID if get_provider(n, self.settings).configured()]
+        name = judge.select(self.settings.quality_judge, configured, self.settings.providers, generator.name)
+        if name is None:
+            return report
+        state = circuit.states([name])[name]
+        if state.is_open(utcnow()):
+            return report
+        reviewer = get_provider(name, self.settings)
+        system, user = judge.prompt_parts(content_type, content, self.request)
+        call = Call(judge.REVIEW_TYPE, self.request, prompts.Prompt(system, user), judge.REVIEW_SCHEMA,
+                    judge.MAX_OUTPUT_TOKENS)
+        # The judge's call is bounded like any other by PROVIDER_TIMEOUT_SECONDS (the adapter's timeout);
+        # where a request deadline applies (GENERATION_DEADLINE_SECONDS), this is the one place to cap
+        # it at the request's remaining time.
+        try:
+            completion, reservation, latency, kind = self._call(reviewer, call, "judge")
+        except _ProviderFailed as exc:
+            if exc.outage:
+                circuit.record_failure(name)
+            log.warning("quality judge unavailable; factual stays unverified", extra={"provider": name})
+            return report
+        except errors.Problem:  # a budget cap: the document keeps its unverified score
+            log.info("quality judge skipped: budget", extra={"provider": name})
+            return report
+        circuit.record_success(name, state)
+        try:
+            verdict = judge.parse(completion.data if completion.data is not None else _json_reply(completion.text))
+        except ValueError as exc:
+            self._settle(reservation, self._ledger_fields(reviewer, kind, "invalid_output", completion,
+                                                          latency_ms=latency, note=f"review: {exc}"))
+            log.warning("quality judge replied outside its schema", extra={"provider": name})
+            return report
+        self._settle(reservation, self._ledger_fields(reviewer, kind, "success", completion, latency_ms=latency))
+        return judge.apply(report, verdict, name)
 
     # --- the whole request -------------------------------------------------------------------------
 
@@ -273,30 +317,32 @@ class Run:
         generations = 0
         weaknesses: list[str] = []
         budget_problem: errors.Problem | None = None
-        for provider in providers:
-            low_scores = 0
-            while generations < MAX_GENERATIONS:
-                try:
-                    candidate = self._generate_once(provider, generations + 1, weaknesses)
-                except _ProviderFailed as exc:
-                    if exc.outage:
-                        circuit.record_failure(provider.name)
-                    break
-                except errors.Problem as problem:  # a budget cap: no more calls for this request
-                    budget_problem = problem
-                    break
-                circuit.record_success(provider.name, states[provider.name])
-                generations += 1
-                if best is None or candidate.report.overall > best.report.overall:
-                    best = candidate
-                if candidate.report.passed:
-                    return self._result(candidate)
-                weaknesses = list(candidate.report.weaknesses)
-                low_scores += 1
-                if low_scores >= LOW_SCORES_BEFORE_FAILOVER:
-                    break
-            if budget_problem is not None or generations >= MAX_GENERATIONS:
+        # Quality-aware failover: a document below the gate sends the next generation to the next
+        # provider in AI_PROVIDERS order (round robin: one provider alone is simply asked again);
+        # a provider that cannot serve (outage, invalid output twice, no price) leaves the rotation.
+        rotation = list(providers)
+        turn = 0
+        while rotation and generations < MAX_GENERATIONS:
+            provider = rotation[turn % len(rotation)]
+            try:
+                candidate = self._generate_once(provider, generations + 1, weaknesses)
+            except _ProviderFailed as exc:
+                if exc.outage:
+                    circuit.record_failure(provider.name)
+                turn = rotation.index(provider)
+                rotation.remove(provider)
+                continue
+            except errors.Problem as problem:  # a budget cap: no more calls for this request
+                budget_problem = problem
                 break
+            circuit.record_success(provider.name, states[provider.name])
+            generations += 1
+            if best is None or candidate.report.overall > best.report.overall:
+                best = candidate
+            if candidate.report.passed:
+                return self._result(candidate)
+            weaknesses = list(candidate.report.weaknesses)
+            turn += 1
         if best is not None:
             return self._result(best)
         if budget_problem is not None:
@@ -312,6 +358,14 @@ class Run:
             reservation = chosen.pending["reservation"]
         return Generated(chosen.content, chosen.report, chosen.provider, chosen.model, prompts.PROMPT_VERSION,
                          self.attempts, final_event, reservation)
+
+
+def _json_reply(text: str | None) -> Any:
+    """The JSON in a model's text reply (Markdown fences tolerated); ValueError if it is not JSON."""
+    text = (text or "").strip()
+    if text.startswith("```"):
+        text = text.strip("`").removeprefix("json").strip()
+    return json.loads(text)
 
 
 def generate(request, *, user_id: str, request_id: str, settings=None,

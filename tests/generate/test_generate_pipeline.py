@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from tests.conftest import auth
 from tests.generate.conftest import StubReport
-from tests.generate.documents import document
+from tests.generate.documents import document, sound
 from tests.generate.fake_providers import Reply
 from tests.generate.test_generate_providers import _events, _post
 
@@ -51,10 +52,38 @@ def test_gate_gives_up_after_three_generations_and_returns_the_best(db, users, c
     _, key = users()
     item = _post(client_for("generate"), key).get_json()
     assert item["quality"]["passed"] is False and item["quality"]["overall"] == 0.65
-    # two low scores on openai, then the third generation moves to anthropic
-    assert len(server.calls("openai")) == 2 and len(server.calls("anthropic")) == 1
-    assert item["provider"] == "openai" and item["attempts"] == 3
+    # each low score moves the next generation to the next provider: openai, anthropic, openai again
+    assert [c["kind"] for c in server.calls()] == ["openai", "anthropic", "openai"]
+    assert item["provider"] == "anthropic" and item["attempts"] == 3
     assert [e.outcome for e in _events()] == ["low_quality"] * 3
+
+
+def test_a_provider_writing_nonsense_fails_over_to_the_next_on_quality(db, users, client_for, use_providers):
+    """The real gate, two fake providers: openai answers with schema-valid word salad, anthropic with a
+    sound document. The salad fails the gate, so the regeneration goes to anthropic, with the gate's
+    content problems in its prompt, and both calls are costed in the ledger."""
+    import json as _json
+    from pathlib import Path
+
+    body, good = sound("faq_collection")
+    corpus = _json.loads((Path(__file__).parent.parent / "quality_corpus" / "faq_collection.json").read_text())
+    salad = next(e for e in corpus["must_fail"] if e["kind"] == "word_salad" and e["topic"] == body["topic"])
+    server = use_providers("openai,anthropic")
+    server.script("openai", Reply(document=salad["content"], input_tokens=1000, output_tokens=2000))
+    server.script("anthropic", Reply(document=good, input_tokens=1500, output_tokens=2500))
+    _, key = users()
+    resp = client_for("generate").post("/v1/content", json=body, headers=auth(key))
+    assert resp.status_code == 201, resp.get_json()
+    item = resp.get_json()
+    assert item["provider"] == "anthropic" and item["quality"]["passed"] is True and item["attempts"] == 2
+    assert [c["kind"] for c in server.calls()] == ["openai", "anthropic"]
+    regeneration_prompt = _json.dumps(server.calls("anthropic")[0]["json"])
+    assert "strings of unrelated words" in regeneration_prompt
+    events = _events()
+    assert [(e.provider, e.kind, e.outcome) for e in events] == [
+        ("openai", "initial", "low_quality"), ("anthropic", "regeneration", "success")]
+    assert all(e.cost_known and e.cost_usd > 0 for e in events)
+    assert Decimal(str(item["usage"]["cost_usd"])) == sum(e.cost_usd for e in events)
 
 
 def test_circuit_opens_after_repeated_failures_and_is_shared(db, users, client_for, use_providers, stub_gate):
@@ -115,11 +144,11 @@ def test_unconfigured_provider_is_skipped(db, users, client_for, use_providers, 
 
 def _spend(user_id, usd: str, **kw):
     from shared.database import session_scope
-    from functions.generate.ledger import record
+    from functions.generate.ledger import usage_event
 
     with session_scope() as s:
-        record(s, user_id=user_id, provider="openai", model="gpt-4o-mini", kind="initial", outcome="success",
-               input_tokens=1, output_tokens=1, cost_usd=Decimal(usd), cost_known=True, **kw)
+        s.add(usage_event(user_id=user_id, provider="openai", model="gpt-4o-mini", kind="initial", outcome="success",
+               input_tokens=1, output_tokens=1, cost_usd=Decimal(usd), cost_known=True, **kw))
 
 
 def test_user_budget_refuses_before_any_provider_call(db, users, client_for, use_providers, stub_gate):
