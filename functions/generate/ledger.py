@@ -20,8 +20,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from shared.models import UsageEvent
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
@@ -81,13 +79,6 @@ def usage_event(**fields: Any) -> "UsageEvent":
     if fields.get("error"):
         fields["error"] = str(fields["error"])[:500]
     return UsageEvent(**fields)
-
-
-def record(session: "Session", **fields: Any) -> "UsageEvent":
-    """Add one priced ledger row to `session` (committed with the caller's transaction)."""
-    event = usage_event(**fields)
-    session.add(event)
-    return event
 
 
 def write_event(session, event, reservation_id: str | None) -> None:
