@@ -4,9 +4,11 @@ Handlers, payload models and the rate weight are `"module:attr"` references,
 imported on the first request that needs them (docs/ARCHITECTURE.md, "Lazy imports").
 """
 
+import os
+
 import functions_framework
 
-from shared.http import FunctionApp, Route
+from shared.http import FunctionApp, Route, get_settings
 from shared.middleware import standard_middleware
 from shared.readiness import readiness_routes
 
@@ -44,6 +46,9 @@ app = FunctionApp(
     ],
     middleware=standard_middleware("generate"),
 )
+
+if os.environ.get("ENVIRONMENT", "").strip().lower() == "production":
+    get_settings().require_provider_credentials()  # refuse to start without a callable provider
 
 
 @functions_framework.http
