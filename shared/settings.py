@@ -77,6 +77,7 @@ class Settings(BaseSettings):
 
     allowed_origins: str = "http://localhost:3000"
     max_body_bytes: int = Field(65536, ge=1024)
+    auth_cache_seconds: float = Field(2.0, ge=0, le=30)
 
     backup_url: str = f"file://{VAR_DIR / 'backups'}"
     s3_endpoint_url: str | None = None
@@ -85,6 +86,10 @@ class Settings(BaseSettings):
     backup_retention_days: int = Field(30, ge=1)
     reports_url: str = f"file://{VAR_DIR / 'reports'}"
     alert_webhook_url: str | None = None
+    # Alert delivery (shared/alerts): PagerDuty Events API v2 for critical and error alerts.
+    alert_pagerduty_routing_key: str | None = None
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    alert_escalate_minutes: int = Field(30, ge=1)
 
     # Retention periods (DESIGN.md "Data classes and retention").
     retention_content_days: int = Field(365, ge=1)
@@ -184,12 +189,17 @@ class Settings(BaseSettings):
             problems.append("ALLOWED_ORIGINS contains '*'")
         if "mock" in self.providers:
             problems.append("AI_PROVIDERS contains the offline 'mock' provider")
-        missing = [f"{name} ({need})" for name in self.providers if (need := self.missing_credentials(name))]
-        if missing:
-            problems.append("AI_PROVIDERS names providers without credentials: " + ", ".join(missing))
         if problems:
             raise UnsafeSettingsError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    def require_provider_credentials(self) -> None:
+        """Production refuses a provider in `AI_PROVIDERS` without credentials. Only generate
+        calls providers, so only generate checks this: health, gdpr and the jobs hold no keys."""
+        missing = [f"{name} ({need})" for name in self.providers if (need := self.missing_credentials(name))]
+        if self.is_production and missing:
+            raise UnsafeSettingsError("refusing to start in production: AI_PROVIDERS names providers without "
+                                      "credentials: " + ", ".join(missing))
 
     def missing_credentials(self, name: str) -> str | None:
         """What provider `name` lacks to be called (None when it has credentials)."""

@@ -264,3 +264,33 @@ def test_every_dimension_can_fail():
     lowest = {d: min(v, empty.dimensions[d]) for d, v in lowest.items()}
     assert all(v <= 0.25 for v in lowest.values()), lowest
     assert empty.dimensions["readability"] == 0.0 and empty.dimensions["educational_value"] < 0.2
+
+
+def test_a_fluent_falsehood_is_never_perfectly_factual_offline():
+    """Offline nothing is verified: a wrong claim with no red flag keeps the neutral prior and says so."""
+    base, report = _with_sentence("podcast_script", "main_content",
+                                  "World War II ended in 1066 when Napoleon landed on Mars.")
+    assert report.dimensions["factual"] == base.dimensions["factual"] <= 0.9
+    assert report.factual_verified is False and report.as_dict()["factual_verified"] is False
+
+
+def test_vaccines_cause_autism_fails_as_a_stated_claim_and_passes_debunked():
+    _, stated = _with_sentence("podcast_script", "main_content", "Studies are clear that vaccines cause autism.")
+    assert not stated.passed and stated.dimensions["factual"] < stated.thresholds["factual"]
+    assert any("vaccines cause autism" in w for w in stated.weaknesses)
+    _, debunked = _with_sentence("podcast_script", "main_content",
+                                 "It is a myth that vaccines cause autism; large studies found no link.")
+    assert debunked.passed
+
+
+def test_readability_is_not_assessed_without_a_formula_for_the_language():
+    doc = {"title": "Domande sulla lettura: I promessi sposi",
+           "questions": ["Perché Renzo e Lucia non possono sposarsi all'inizio del romanzo?",
+                         "Come descrive l'autore il carattere di don Abbondio?",
+                         "Quali scelte della monaca di Monza mostrano il peso della famiglia?",
+                         "Perché la peste di Milano cambia il destino dei personaggi?",
+                         "Che cosa pensi del perdono finale dell'Innominato?"]}
+    report = assess("reading_guide_questions", doc, topic="I promessi sposi di Alessandro Manzoni",
+                    audience="high_school", language="it")
+    assert report.not_assessed == ["readability"] and "readability" not in report.dimensions
+    assert report.as_dict()["not_assessed"] == ["readability"]

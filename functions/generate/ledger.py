@@ -30,8 +30,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from shared.models import UsageEvent
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
@@ -184,12 +182,3 @@ def write(session: "Session", event: "UsageEvent", reservation_id: str | None = 
                     f"{event.provider}/{event.model} has no row in the price table; its cost is recorded as unknown",
                     {"provider": event.provider, "model": event.model, "price_version": event.price_version})
     return event
-
-
-def record(session: "Session", **fields: Any) -> "UsageEvent":
-    """Price and write one ledger row in `session` (committed with the caller's transaction).
-
-    The entry point for any caller outside the generation loop (the quality
-    judge's `kind="judge"` rows, for example).
-    """
-    return write(session, usage_event(**fields))

@@ -29,8 +29,8 @@ from typing import Any
 from functions.generate import budget, circuit, content_types, prompts, sanitize
 from functions.generate.deadline import Deadline
 from functions.generate.providers import Call, Completion, ProviderError, get_provider
-from shared import errors
 from functions.generate import ledger
+from shared import errors, tracing
 from shared.logs import get_logger
 from shared.models import new_id, utcnow
 
@@ -204,8 +204,10 @@ class Run:
                 raise _ProviderFailed("unpriceable model under a budget cap", outage=False) from None
             started = time.perf_counter()
             try:
-                completion = provider.complete(Call(call.content_type, call.request, call.prompt, call.schema,
-                                                    call.max_output_tokens, call.generation, timeout))
+                with tracing.genai_call(provider.name, provider.model) as span:
+                    completion = provider.complete(Call(call.content_type, call.request, call.prompt, call.schema,
+                                                        call.max_output_tokens, call.generation, timeout))
+                    span.usage(completion.input_tokens, completion.output_tokens, completion.model)
             except ProviderError as exc:
                 latency = (time.perf_counter() - started) * 1000
                 self.settle(reservation, self.ledger_fields(provider, kind, exc.outcome, error=exc,

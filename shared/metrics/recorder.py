@@ -83,7 +83,11 @@ class MetricsRecorder:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(MetricsConfig.of(loaded_settings()).flush_seconds)
+            try:
+                settings = loaded_settings()
+            except Exception:  # noqa: BLE001 - invalid settings: flush() counts the batch as failed
+                settings = None
+            self._wake.wait(MetricsConfig.of(settings).flush_seconds)
             self._wake.clear()
             try:
                 self.flush()

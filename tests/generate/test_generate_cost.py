@@ -473,8 +473,8 @@ def test_cost_report_metrics_and_ledger_agree_to_the_cent(db, users, client_for,
     for _ in range(3):
         assert _post(client, key).get_json()["cached"] is True  # cache hits: $0
     with session_scope() as s:  # a quality judge's call, as the judge records it
-        ledger.record(s, user_id=alice, provider="anthropic", model="claude-haiku-4-5", kind="judge",
-                      outcome="success", input_tokens=2_222, output_tokens=333, attempt=1)
+        ledger.write(s, ledger.usage_event(user_id=alice, provider="anthropic", model="claude-haiku-4-5", kind="judge",
+                      outcome="success", input_tokens=2_222, output_tokens=333, attempt=1))
     with session_scope() as s:
         kinds = {k for k, in s.execute(select(UsageEvent.kind).distinct())}
         ledger_sum = Decimal(s.scalar(select(func.sum(UsageEvent.cost_usd)).where(

@@ -146,11 +146,12 @@ def test_unconfigured_provider_is_skipped(db, users, client_for, use_providers, 
 
 def _spend(user_id, usd: str, **kw):
     from shared.database import session_scope
-    from functions.generate.ledger import record
+    from functions.generate.ledger import usage_event, write
 
     with session_scope() as s:
-        record(s, user_id=user_id, provider="openai", model="gpt-4o-mini", kind="generation", outcome="success",
-               input_tokens=1, output_tokens=1, cost_usd=Decimal(usd), cost_known=True, **kw)
+        write(s, usage_event(user_id=user_id, provider="openai", model="gpt-4o-mini", kind="generation",
+                             outcome="success", input_tokens=1, output_tokens=1, cost_usd=Decimal(usd),
+                             cost_known=True, **kw))
 
 
 def test_user_budget_refuses_before_any_provider_call(db, users, client_for, use_providers, stub_gate):

@@ -135,9 +135,10 @@ def test_retry_after_parsing():
 def test_rate_weight_hint_follows_content_type():
     from functions.generate import handlers
     from functions.generate.main import app
+    from shared.http import resolve
 
     post = next(r for r in app.routes if r.rule == "/v1/content" and "POST" in r.methods)
-    weigh = post.options["rate_weight"]
+    weigh = resolve(post.options["rate_weight"])  # a "module:attr" reference, like the handlers
 
     class Ctx:
         def __init__(self, body):
