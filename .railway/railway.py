@@ -1,20 +1,23 @@
 """La Factoria on Railway, as infrastructure as code (railway-sdk; `railway config plan|apply`).
 
-Railway deprecates `railway.json` config-as-code (read until 2026-12-01) in
-favour of this file. To keep one source of truth during the move, each
-service's build and deploy settings are read from the same per-service JSON
-files Railway still honours (`railway.json` for health, `railway/*.json` for
-the others); this file adds what they cannot hold: the project, the database,
-the bucket, and the variables wiring them together.
+The one source of truth for the deployment: Railway stopped reading
+`railway.json` / `railway.toml` config-as-code on 2026-12-01, so every build
+and deploy setting lives here, written with `railway_sdk.service()`'s own
+arguments (`start`, `preDeploy`, `healthcheck`, `healthcheckTimeout`,
+`replicas`, `env`) and the `build` / `deploy` mappings it passes through
+(`watchPatterns`, `restartPolicyType`, `cronSchedule`). The SDK drops unknown
+arguments silently; tests/test_deploy.py builds this graph with the SDK and
+checks every setting landed.
 
-Services: three HTTP functions (generate, gdpr, health) and five cron jobs
-(backup, backup-verify, retention-expiry, cost-report, alert-check), plus
-PostgreSQL and an S3-compatible bucket for backups and cost reports.
+Services: three HTTP functions (generate, gdpr, health), each polled on its
+own `/readyz` during a deploy, and one cron service per job of the shared job
+registry (`shared/job_schedule.py`: a job added there is scheduled here),
+plus PostgreSQL and an S3-compatible bucket for backups and reports.
 """
 
 from __future__ import annotations
 
-import json
+import importlib.util
 from pathlib import Path
 from typing import Any
 
@@ -22,21 +25,54 @@ from railway_sdk import bucket, database, define_railway, github, project, servi
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO = "lafactoria/lafactoria"
-FUNCTIONS = {"health": "railway.json", "generate": "railway/generate.json", "gdpr": "railway/gdpr.json"}
-CRON_JOBS = ("backup", "backup-verify", "retention-expiry", "cost-report", "alert-check")
+FUNCTIONS = ("generate", "gdpr", "health")
+REPLICAS = {"generate": 2, "gdpr": 1, "health": 1}
 # pg_dump must be at least the server's major version: the jobs image gets Debian's
 # postgresql-client (15), so the database is pinned to the same major as CI.
 POSTGRES_IMAGE = "ghcr.io/railwayapp-templates/postgres-ssl:15"
 JOBS_NEEDING_PG_TOOLS = ("backup", "backup-verify")
+BUILD_COMMAND = "pip install --no-cache-dir -c constraints.txt ."
+COMMON_WATCH = ["shared/**", "pyproject.toml", "constraints.txt", ".railway/railway.py"]
+HEALTHCHECK_TIMEOUT_S = 120
 
 
-def config_file(path: str) -> dict[str, Any]:
-    return json.loads((ROOT / path).read_text())
+def job_schedules() -> dict[str, str]:
+    """The shared job registry, read from its file (this runs outside the installed package)."""
+    spec = importlib.util.spec_from_file_location("lafactoria_job_schedule", ROOT / "shared" / "job_schedule.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return dict(module.JOBS)
 
 
-def _service(name: str, path: str, env: dict[str, Any]):
-    cfg = config_file(path)
-    return service(name, source=github(REPO), build=cfg["build"], deploy=cfg["deploy"], configFile=path, env=env)
+def _build(watch: list[str]) -> dict[str, Any]:
+    return {"builder": "RAILPACK", "buildCommand": BUILD_COMMAND, "watchPatterns": watch + COMMON_WATCH}
+
+
+def function_service(name: str, env: dict[str, Any]):
+    return service(
+        name,
+        source=github(REPO),
+        build=_build([f"functions/{name}/**", "functions/__init__.py"]),
+        start=f"functions-framework --source functions/{name}/main.py --target {name} --port $PORT",
+        preDeploy="factoria db upgrade",
+        healthcheck="/readyz",
+        healthcheckTimeout=HEALTHCHECK_TIMEOUT_S,
+        replicas=REPLICAS[name],
+        deploy={"restartPolicyType": "ON_FAILURE", "restartPolicyMaxRetries": 10},
+        env=env,
+    )
+
+
+def cron_service(job: str, schedule: str, env: dict[str, Any]):
+    # The process must exit; a failed run waits for the next schedule instead of restarting.
+    return service(
+        f"cron-{job}",
+        source=github(REPO),
+        build=_build(["jobs/**"]),
+        start=f"python -m jobs {job}",
+        deploy={"cronSchedule": schedule, "restartPolicyType": "NEVER"},
+        env=env,
+    )
 
 
 @define_railway
@@ -71,14 +107,14 @@ def main(ctx=None):
     budgets = {key: secret(key) for key in ("DAILY_BUDGET_USD", "MONTHLY_BUDGET_USD", "USER_DAILY_BUDGET_USD")}
 
     functions = [
-        _service("generate", FUNCTIONS["generate"], common | providers | budgets),
-        _service("gdpr", FUNCTIONS["gdpr"], common),
-        _service("health", FUNCTIONS["health"], common | storage),  # reports backup age and store
+        function_service("generate", common | providers | budgets),  # the only holder of provider keys
+        function_service("gdpr", common),
+        function_service("health", common | storage),  # reports backup age and store
     ]
     crons = []
-    for job in CRON_JOBS:
+    for job, schedule in job_schedules().items():
         env = common | storage | budgets
         if job in JOBS_NEEDING_PG_TOOLS:
             env = env | {"RAILPACK_DEPLOY_APT_PACKAGES": "postgresql-client"}
-        crons.append(_service(f"cron-{job}", f"railway/cron-{job}.json", env))
+        crons.append(cron_service(job, schedule, env))
     return project("lafactoria", resources=[db, store, *functions, *crons])

@@ -24,9 +24,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python bench/bench_gdpr.py`
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-BIG = int(os.environ.get("BENCH_GDPR_ITEMS", "100000"))
-SMALL = 1000
-OTHERS = 20000  # other people's rows the residue scan must read too
+# big: the measured person; small: the baseline person; others: rows the residue scan must read too.
+FULL = {"big": int(os.environ.get("BENCH_GDPR_ITEMS", "100000")), "small": 1000, "others": 20000}
+SMOKE = {"big": 200, "small": 20, "others": 50}
 ERASURE_BUDGET_S = 2.0
 
 _SEED_SQL = """
@@ -46,7 +46,7 @@ FROM generate_series(1, :n) AS g
 _USAGE_SQL = """
 INSERT INTO usage_events (id, user_id, content_id, request_id, content_type, provider, model, attempt, kind,
     outcome, input_tokens, output_tokens, cost_usd, cost_known, created_at)
-SELECT gen_random_uuid()::text, user_id, id, md5(id), content_type, provider, model, 1, 'initial', 'success',
+SELECT gen_random_uuid()::text, user_id, id, md5(id), content_type, provider, model, 1, 'generation', 'success',
     input_tokens, output_tokens, cost_usd, true, created_at
 FROM content_items WHERE user_id = :uid
 """
@@ -172,7 +172,8 @@ def _erase(client, key: str) -> dict:
     return resp.get_json()
 
 
-def run() -> None:
+def run(sizes: dict[str, int] = FULL) -> None:
+    big_n, small_n, others_n = sizes["big"], sizes["small"], sizes["others"]
     from sqlalchemy import text
 
     from shared import migrations
@@ -184,13 +185,13 @@ def run() -> None:
         _setup_env(url)
         migrations.upgrade(url)
         t0 = time.perf_counter()
-        big_id, big_key = _person(BIG, "big@example.org")
-        small_id, small_key = _person(SMALL, "small@example.org")
-        _person(OTHERS, "other@example.org")
+        big_id, big_key = _person(big_n, "big@example.org")
+        small_id, small_key = _person(small_n, "small@example.org")
+        _person(others_n, "other@example.org")
         with session_scope() as s:
             s.execute(text("ANALYZE"))
             shared_buffers = s.execute(text("SHOW shared_buffers")).scalar()
-        print(f"seeded {BIG:,} + {SMALL:,} + {OTHERS:,} content items (and as many usage rows) "
+        print(f"seeded {big_n:,} + {small_n:,} + {others_n:,} content items (and as many usage rows) "
               f"in {time.perf_counter() - t0:.1f} s")
         client = function_client("gdpr")
 
@@ -201,13 +202,13 @@ def run() -> None:
         _, _, small_peak = _export(client, small_key, trace=True)
         naive_peak = _materialised_peak(big_id)
         mib = 1024 * 1024
-        print(f"export {BIG:,} items: {big_s:.2f} s, {big_bytes / mib:.1f} MiB, "
-              f"{BIG / big_s:,.0f} items/s, peak Python memory growth {big_peak / mib:.1f} MiB")
-        print(f"export {SMALL:,} items (baseline): {small_s:.3f} s, {small_bytes / mib:.2f} MiB, "
+        print(f"export {big_n:,} items: {big_s:.2f} s, {big_bytes / mib:.1f} MiB, "
+              f"{big_n / big_s:,.0f} items/s, peak Python memory growth {big_peak / mib:.1f} MiB")
+        print(f"export {small_n:,} items (baseline): {small_s:.3f} s, {small_bytes / mib:.2f} MiB, "
               f"peak growth {small_peak / mib:.1f} MiB")
-        print(f"  memory ratio {BIG:,} vs {SMALL:,} items: {big_peak / small_peak:.2f}x "
+        print(f"  memory ratio {big_n:,} vs {small_n:,} items: {big_peak / small_peak:.2f}x "
               f"for {big_bytes / small_bytes:.0f}x the data (bounded: streaming)")
-        print(f"  building the {BIG:,}-item content list in memory instead: peak {naive_peak / mib:.1f} MiB "
+        print(f"  building the {big_n:,}-item content list in memory instead: peak {naive_peak / mib:.1f} MiB "
               f"= {naive_peak / big_peak:.0f}x the streamed export")
 
         # erasure, against reading the same rows once
@@ -231,7 +232,7 @@ def run() -> None:
             left = s.execute(text("SELECT count(*) FROM content_items WHERE user_id = :u"), {"u": big_id}).scalar()
             usage = s.execute(text("SELECT count(*) FROM usage_events WHERE user_id IS NULL")).scalar()
         verdict = "within" if big_erase_s <= ERASURE_BUDGET_S else "OVER"
-        print(f"erasure of {BIG:,} items: {big_erase_s:.2f} s ({verdict} the {ERASURE_BUDGET_S:.0f} s budget), "
+        print(f"erasure of {big_n:,} items: {big_erase_s:.2f} s ({verdict} the {ERASURE_BUDGET_S:.0f} s budget), "
               f"verified={receipt['verified']}, deleted={receipt['deleted']}")
         wal_mib = (wal_lsn() - wal0) / 1024 / 1024
         rest = big_erase_s - sum(spent.values())
@@ -240,8 +241,8 @@ def run() -> None:
               f"{wal_mib:.0f} MiB of WAL (shared_buffers {shared_buffers})")
         print(f"  baseline SELECT count(*) + size over the same rows: {count_s:.3f} s "
               f"-> erasure/read ratio {big_erase_s / count_s:.1f}x")
-        print(f"  erasure of {SMALL:,} items: {small_erase_s:.2f} s (the residue scan of every table dominates: "
-              f"ratio {big_erase_s / small_erase_s:.1f}x for {BIG // SMALL}x the rows)")
+        print(f"  erasure of {small_n:,} items: {small_erase_s:.2f} s (the residue scan of every table dominates: "
+              f"ratio {big_erase_s / small_erase_s:.1f}x for {big_n // small_n}x the rows)")
         print(f"  rows left for the user: {left}; anonymised usage rows kept: {usage:,}")
 
         from shared.erasure import Identifiers, find_residue
@@ -253,7 +254,7 @@ def run() -> None:
             with session_scope() as s:
                 assert find_residue(s, probe) == []
 
-        print(f"  residue scan alone over the {OTHERS:,} remaining items and every other table: "
+        print(f"  residue scan alone over the {others_n:,} remaining items and every other table: "
               f"{_time(scan, 3):.3f} s")
     finally:
         dispose_engines()

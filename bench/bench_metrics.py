@@ -10,8 +10,7 @@
    against the 200 ms budget; and once more with all 1M rows inside the last
    24 hours (a busy day), the worst case for the 24h and 7d windows.
 
-Run: `.venv/bin/python -m bench.bench_metrics` (or `python -m bench metrics`
-once bench/__main__.py exists). Needs PostgreSQL on 127.0.0.1:5432.
+Run: `.venv/bin/python -m bench metrics`. Needs PostgreSQL on 127.0.0.1:5432.
 """
 
 from __future__ import annotations
@@ -23,7 +22,9 @@ import uuid
 
 from bench.common import scratch_postgres
 
-ROWS = int(os.environ.get("BENCH_METRIC_ROWS", "1000000"))
+FULL = {"rows": int(os.environ.get("BENCH_METRIC_ROWS", "1000000")), "blocks": 15, "per_block": 400,
+        "hook_calls": 50_000, "repeats": 7}
+SMOKE = {"rows": 2000, "blocks": 2, "per_block": 10, "hook_calls": 100, "repeats": 1}
 BUDGET_MS = 200.0
 
 
@@ -49,12 +50,12 @@ def _serve(with_metrics: bool):
     return fn.test_client()
 
 
-def bench_capture(blocks: int = 15, per_block: int = 400) -> dict[str, float]:
+def bench_capture(blocks: int, per_block: int, hook_calls: int) -> dict[str, float]:
     from shared.metrics import recorder
 
     clients = {False: _serve(False), True: _serve(True)}
     for client in clients.values():  # warm up
-        for _ in range(200):
+        for _ in range(min(200, per_block)):
             client.get("/items/1")
     timings: dict[bool, list[float]] = {False: [], True: []}
     for _ in range(blocks):
@@ -76,7 +77,7 @@ def bench_capture(blocks: int = 15, per_block: int = 400) -> dict[str, float]:
     ctx = SimpleNamespace(principal=None, route_template="/items/<item_id>", started=time.perf_counter(),
                           request=SimpleNamespace(method="GET"))
     resp = SimpleNamespace(status_code=200)
-    n = 50_000
+    n = hook_calls
     t0 = time.perf_counter()
     for _ in range(n):
         mw.after(ctx, resp)
@@ -112,7 +113,7 @@ SEED_SQL = [
     """INSERT INTO usage_events (id, request_id, provider, model, attempt, kind, outcome, cost_usd, cost_known,
                                  created_at)
        SELECT gen_random_uuid()::text, 'r' || (g / 2), 'mock', 'm', 1 + g % 2,
-              CASE WHEN g % 40 = 0 THEN 'reservation' ELSE 'initial' END,
+              CASE WHEN g % 40 = 0 THEN 'reservation' ELSE 'generation' END,
               CASE WHEN g % 9 = 0 THEN 'error' ELSE 'success' END, (random() / 100)::numeric(18, 8), true,
               now() - (:span)::interval * (1 - g::float8 / :usage)
        FROM generate_series(1, :usage) AS g""",
@@ -123,12 +124,12 @@ SEED_SQL = [
 ]
 
 
-def seed(url: str, span: str) -> float:
+def seed(url: str, span: str, rows: int) -> float:
     from sqlalchemy import create_engine, text
 
     engine = create_engine(url)
     t0 = time.perf_counter()
-    params = {"rows": ROWS, "items": ROWS // 20, "usage": ROWS // 10, "feedback": ROWS // 100, "span": span}
+    params = {"rows": rows, "items": rows // 20, "usage": rows // 10, "feedback": rows // 100, "span": span}
     with engine.begin() as conn:
         for sql in SEED_SQL[:-1]:
             conn.execute(text(sql), params)
@@ -138,7 +139,7 @@ def seed(url: str, span: str) -> float:
     return time.perf_counter() - t0
 
 
-def time_report(repeats: int = 7) -> dict[str, tuple[float, float]]:
+def time_report(repeats: int) -> dict[str, tuple[float, float]]:
     """(median, best) ms per window; the best run is the least disturbed by other load."""
     from functions.health.metrics import WINDOWS, build_report
     from shared.database import session_scope
@@ -156,7 +157,7 @@ def time_report(repeats: int = 7) -> dict[str, tuple[float, float]]:
     return out
 
 
-def time_http(repeats: int = 7) -> float:
+def time_http(repeats: int) -> float:
     """The whole GET /v1/metrics?window=1h path: auth, query, JSON."""
     from functions_framework import create_app
 
@@ -179,7 +180,7 @@ def time_http(repeats: int = 7) -> float:
     return statistics.median(samples)
 
 
-def time_count_baseline(window_hours: float, repeats: int = 7) -> float:
+def time_count_baseline(window_hours: float, repeats: int) -> float:
     """A bare COUNT(*) over the same window: the floor any aggregate pays."""
     from sqlalchemy import text
 
@@ -195,13 +196,15 @@ def time_count_baseline(window_hours: float, repeats: int = 7) -> float:
     return statistics.median(samples)
 
 
-def run() -> None:
+def run(sizes: dict[str, int] = FULL) -> None:
+    rows, repeats = sizes["rows"], sizes["repeats"]
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     with scratch_postgres("lf_bench_metrics") as url:
         try:
             _use(url, METRICS_FLUSH_SECONDS="0.5")
-            cap = bench_capture()
-            print("== request metric capture (trivial function, Flask test client, 6,000 requests each, medians)")
+            cap = bench_capture(sizes["blocks"], sizes["per_block"], sizes["hook_calls"])
+            print(f"== request metric capture (trivial function, Flask test client, "
+                  f"{sizes['blocks'] * sizes['per_block']:,} requests each, medians)")
             print(f"without capture: {cap['without_us']:.1f} us/request")
             print(f"with capture:    {cap['with_us']:.1f} us/request "
                   f"(ratio {cap['ratio']:.3f}, +{cap['with_us'] - cap['without_us']:.1f} us)")
@@ -217,16 +220,16 @@ def run() -> None:
                                       "api_keys, users CASCADE"))
                 engine.dispose()
                 _use(url, METRICS_ENABLED="false")
-                took = seed(url, span)
-                print(f"\n== GET /v1/metrics on PostgreSQL, {ROWS:,} request_metrics rows {label} "
-                      f"(+{ROWS // 20:,} content, {ROWS // 10:,} usage, {ROWS // 100:,} feedback; seeded in {took:.1f} s)")
-                times = time_report()
-                base = time_count_baseline(1)
+                took = seed(url, span, rows)
+                print(f"\n== GET /v1/metrics on PostgreSQL, {rows:,} request_metrics rows {label} "
+                      f"(+{rows // 20:,} content, {rows // 10:,} usage, {rows // 100:,} feedback; seeded in {took:.1f} s)")
+                times = time_report(repeats)
+                base = time_count_baseline(1, repeats)
                 for window, (ms, best) in times.items():
                     print(f"window {window:>3}: median {ms:7.1f} ms, best {best:7.1f} ms  "
                           f"(median = {ms / BUDGET_MS:.2f} of the 200 ms budget)")
                 print(f"baseline COUNT(*) over 1h: {base:.1f} ms; window 1h / baseline = {times['1h'][0] / base:.1f}x")
-                print(f"HTTP GET /v1/metrics?window=1h (auth + queries + JSON): {time_http():.1f} ms")
+                print(f"HTTP GET /v1/metrics?window=1h (auth + queries + JSON): {time_http(repeats):.1f} ms")
         finally:
             from shared.metrics import recorder
 

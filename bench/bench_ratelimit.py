@@ -16,7 +16,8 @@ from datetime import datetime, timedelta, timezone
 
 from bench.common import latencies, row, scratch_postgres, summary
 
-N = 400
+FULL = {"requests": 400, "per_thread": 100}
+SMOKE = {"requests": 5, "per_thread": 3}
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 
 
@@ -39,7 +40,7 @@ def _settings(**env) -> None:
     dispose_engines()
 
 
-def _contended(consume, threads: int = 4, per_thread: int = 100) -> float:
+def _contended(consume, per_thread: int, threads: int = 4) -> float:
     """Charges per second with `threads` threads on one bucket."""
     def work():
         for _ in range(per_thread):
@@ -54,7 +55,8 @@ def _contended(consume, threads: int = 4, per_thread: int = 100) -> float:
     return threads * per_thread / (time.perf_counter() - t0)
 
 
-def run() -> None:
+def run(sizes: dict[str, int] = FULL) -> None:
+    n = sizes["requests"]
     from shared.ratelimit import Charge, DatabaseBackend, RateLimitMiddleware, RedisBackend, forget_user
     from tests.conftest import auth, make_user
 
@@ -65,13 +67,13 @@ def run() -> None:
         headers = auth(key)
         try:
             base_client = _client([])
-            base = summary(latencies(lambda: base_client.get("/thing", headers=headers), N))
+            base = summary(latencies(lambda: base_client.get("/thing", headers=headers), n))
             db_client = _client([RateLimitMiddleware("bench")])
-            db = summary(latencies(lambda: db_client.get("/thing", headers=headers), N))
+            db = summary(latencies(lambda: db_client.get("/thing", headers=headers), n))
             _settings(REDIS_URL=REDIS_URL)
             redis_client = _client([RateLimitMiddleware("bench")])
-            red = summary(latencies(lambda: redis_client.get("/thing", headers=headers), N))
-            print(f"  request through a FunctionApp (auth + route), PostgreSQL, {N} sequential requests")
+            red = summary(latencies(lambda: redis_client.get("/thing", headers=headers), n))
+            print(f"  request through a FunctionApp (auth + route), PostgreSQL, {n} sequential requests")
             for label, s in (("no limiter (baseline)", base), ("database limiter", db), ("Redis limiter", red)):
                 row(f"{label} p50", s["p50"], "ms", base["p50"])
                 row(f"{label} p95", s["p95"], "ms", base["p95"])
@@ -79,14 +81,14 @@ def run() -> None:
             now = datetime.now(timezone.utc)
             charge = [Charge(f"rl:u:{user_id}:k:bench:f:bench:m:x", 1, 10**9, now + timedelta(minutes=1))]
             db_backend, redis_backend = DatabaseBackend(), RedisBackend(REDIS_URL)
-            db_op = summary(latencies(lambda: db_backend.consume(charge, now), N))
-            redis_op = summary(latencies(lambda: redis_backend.consume(charge, now), N))
+            db_op = summary(latencies(lambda: db_backend.consume(charge, now), n))
+            redis_op = summary(latencies(lambda: redis_backend.consume(charge, now), n))
             print("  one consume() call (the limiter's own work)")
             row("database consume p50", db_op["p50"], "ms", redis_op["p50"])
             row("database consume p95", db_op["p95"], "ms", redis_op["p95"])
             row("Redis consume p50 (baseline)", redis_op["p50"], "ms", redis_op["p50"])
-            db_rate = _contended(lambda: db_backend.consume(charge, now))
-            redis_rate = _contended(lambda: redis_backend.consume(charge, now))
+            db_rate = _contended(lambda: db_backend.consume(charge, now), sizes["per_thread"])
+            redis_rate = _contended(lambda: redis_backend.consume(charge, now), sizes["per_thread"])
             print("  4 threads on one bucket (contention)")
             row("database charges/s", db_rate, "/s", redis_rate)
             row("Redis charges/s (baseline)", redis_rate, "/s", redis_rate)

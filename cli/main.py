@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("cli.db", "cli.users", "cli.keys", "cli.dev", "cli.jobs", "cli.backup")
+COMMAND_MODULES = ("cli.db", "cli.users", "cli.keys", "cli.dev", "cli.jobs", "cli.backup", "cli.alerts")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -20,14 +20,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="La Factoria operations: database, users and keys, local dev server, jobs, backups.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:
-                continue  # command not built in this release
-            raise
-        module.register(sub)
+    for name in COMMAND_MODULES:  # a static registry: a missing module is an error, never skipped
+        importlib.import_module(name).register(sub)
     return parser
 
 

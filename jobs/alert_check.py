@@ -5,6 +5,8 @@ For every finding of every rule in `jobs.alert_rules.RULES`:
 - firing and already open: stays open, details refreshed, nothing sent;
 - not firing but open: resolved, one resolution message sent;
 - otherwise nothing.
+Then every open critical alert still unacknowledged after ALERT_ESCALATE_MINUTES
+is notified once more as an escalation (`shared.alerts.escalate_due`).
 
 With the database unreachable the job still speaks (DESIGN "Operators' exits"):
 the runner hands the failure to `database_unreachable`, which sends a critical
@@ -28,6 +30,7 @@ from typing import Any
 
 from jobs.alert_rules import RULES, Evaluation, Finding
 from jobs.runner import JobContext, JobResult
+from shared.alerts.notification import SEVERITIES
 
 
 def open_rules() -> set[str]:
@@ -54,6 +57,17 @@ def evaluate_all(ctx: JobContext, now: datetime) -> tuple[list[Finding], list[di
             ctx.log.exception("alert rule failed", extra={"rule": rule.name})
             errors.append({"rule": rule.name, "error": type(exc).__name__})
     return findings, errors
+
+
+def escalate(ctx: JobContext) -> list[str]:
+    from shared.alerts import escalate_due
+    from shared.database import session_scope
+
+    with session_scope() as session:
+        rules = [a.rule for a in escalate_due(session, ctx.settings.alert_escalate_minutes)]
+    for rule in rules:
+        ctx.emit({"rule": rule, "severity": "critical", "change": "escalated"})
+    return rules
 
 
 DATABASE_DOWN = "database_down"
@@ -103,14 +117,15 @@ class OutageMarker:
 
 def database_unreachable(reason: str, *, dry_run: bool, log) -> JobResult:
     """The finding when the database cannot be reached: a critical alert, no database needed."""
-    from shared.alerts import notify
+    from shared.alerts import Notification, deliver
     from shared.settings import get_settings
 
     settings = get_settings()
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     message = f"Database unreachable: {reason.removeprefix('database unreachable: ')}"
     marker = OutageMarker(settings)
-    summary: dict[str, Any] = {"rules": 1, "firing": {"critical": [DATABASE_DOWN], "warning": [], "info": []},
+    summary: dict[str, Any] = {"rules": 1, "firing": {"critical": [DATABASE_DOWN], "error": [], "warning": [],
+                                                      "info": []},
                                "database": "unreachable", "error": reason}
     log.error("alert", extra={"rule": DATABASE_DOWN, "severity": "critical", "alert": message})
     if dry_run:
@@ -122,8 +137,8 @@ def database_unreachable(reason: str, *, dry_run: bool, log) -> JobResult:
         first = True
     notified = False
     if first:
-        notified = notify("critical", message, rule=DATABASE_DOWN, status="open",
-                          details={"reason": reason, "opened_at": now})
+        notified = deliver(Notification(DATABASE_DOWN, "critical", "trigger", message,
+                                        {"reason": reason, "opened_at": now})).delivered
         if not notified and settings.redis_url:
             with contextlib.suppress(Exception):  # undelivered: let the next run try again
                 marker.pop()
@@ -135,7 +150,7 @@ def database_unreachable(reason: str, *, dry_run: bool, log) -> JobResult:
 
 def resolve_database_down(ctx: JobContext) -> bool:
     """The database answers: close an outage opened while it did not (alerts table + notice)."""
-    from shared.alerts import notify
+    from shared.alerts import Notification, dedup_key, deliver
     from shared.database import session_scope
     from shared.models import Alert, utcnow
 
@@ -151,8 +166,8 @@ def resolve_database_down(ctx: JobContext) -> bool:
     with session_scope() as session:  # the outage enters the alert history once it can
         session.add(Alert(rule=DATABASE_DOWN, severity="critical", status="resolved", message=outage["message"],
                           details={"opened_while": "database unreachable"}, opened_at=opened,
-                          resolved_at=utcnow(), notified_at=opened))
-    notify("critical", text, rule=DATABASE_DOWN, status="resolved")
+                          resolved_at=utcnow(), notified_at=opened, dedup_key=dedup_key(DATABASE_DOWN)))
+    deliver(Notification(DATABASE_DOWN, "critical", "resolve", text))
     ctx.emit({"rule": DATABASE_DOWN, "severity": "critical", "change": "resolved", "message": text})
     return True
 
@@ -177,12 +192,14 @@ def run(ctx: JobContext) -> JobResult:
         changes[change].append(f.rule)
         ctx.emit({"rule": f.rule, "severity": f.severity, "change": change,
                   "message": f.resolution if change == "resolved" else f.message})
+    escalated = [] if ctx.dry_run else escalate(ctx)
     firing = [f for f in findings if f.firing]
     critical = sorted(f.rule for f in firing if f.severity == "critical")
     summary: dict[str, Any] = {
         "rules": len(findings),
-        "firing": {sev: sorted(f.rule for f in firing if f.severity == sev) for sev in ("critical", "warning", "info")},
+        "firing": {sev: sorted(f.rule for f in firing if f.severity == sev) for sev in SEVERITIES},
         **changes,
+        "escalated": escalated,
     }
     if errors:
         summary["errors"] = errors

@@ -7,7 +7,14 @@ exactly what a live erasure removes. What only a restore needs lives here:
 the live database's ledger (`erasures`: keyed pseudonyms, never an id or
 email) knows erasures made after the backup was taken, so its rows are read
 from there and copied, time and requester intact, into the restored
-database before the replay. One transaction: all or nothing.
+database before the replay.
+
+The copied ledger rows and the re-erasures run in one transaction: if
+anything raises, none of it is committed. Residue is not an error: when the
+proof still finds an erased person in some column, everything erasure knows
+about is erased and committed all the same, and the caller reports the
+columns (`erased_person_present`) rather than keeping the person by rolling
+back.
 """
 
 from __future__ import annotations
@@ -51,8 +58,8 @@ def read_ledger(engine: Engine) -> list[LedgerEntry]:
 def reapply(engine: Engine, live_ledger: list[LedgerEntry]) -> ReplayResult:
     """Complete the ledger of the database at `engine` with `live_ledger`, then erase everyone in it.
 
-    Commits even when residue is found: everything erasure knows about is
-    gone, and the caller reports the columns (`erased_person_present`).
+    One transaction, committed even when residue is found (see the module docstring);
+    rolled back only if something raises.
     """
     from sqlalchemy.orm import Session
 

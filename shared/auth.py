@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -47,14 +50,104 @@ def authenticate(authorization: str | None) -> Principal:
         raise Unauthorized("Send 'Authorization: Bearer <api key>'.")
     from shared.database import session_scope
     from shared.identity import verify_key
+    from shared.settings import get_settings
 
+    settings = get_settings()
+    ttl = settings.auth_cache_seconds
+    cache_key = (settings.database_url, hashlib.sha256(token.encode()).digest()) if ttl else None
+    if cache_key is not None:
+        cached = key_cache.get(cache_key)
+        if cached is not None:
+            return cached
+    generation = key_cache.generation
     with session_scope() as session:
         found = verify_key(session, token)
         if found is not None:
             key, user = found
-            return Principal(user_id=user.id, role=user.role, key_id=key.id, restricted_at=user.restricted_at)
+            principal = Principal(user_id=user.id, role=user.role, key_id=key.id, restricted_at=user.restricted_at)
+    if found is not None:
+        if cache_key is not None:
+            key_cache.put(cache_key, principal, ttl, generation)
+        return principal
     _audit_failure(token)
     raise Unauthorized("The API key is invalid or revoked.")
+
+
+class KeyCache:
+    """Verified keys per process for a few seconds (`AUTH_CACHE_SECONDS`), so a warm request skips
+    the key lookup: a round trip, a pooled connection and a commit.
+
+    Only successes are kept, under the SHA-256 of the key (never the key). Any change to users or
+    API keys written through SQLAlchemy in this process (revocation, role, restriction, erasure)
+    empties the cache at once; a change made by another process is seen when the entry expires.
+    An entry looked up before such a change is not stored (the generation check), so a lookup
+    racing a revocation cannot put the revoked key back.
+    """
+
+    MAX_ENTRIES = 10_000
+
+    def __init__(self, clock=time.monotonic) -> None:
+        self.clock = clock
+        self._entries: dict[tuple[str, bytes], tuple[float, Principal]] = {}
+        self._lock = threading.Lock()
+        self.generation = 0
+        self._watching = False
+
+    def get(self, cache_key: tuple[str, bytes]) -> Principal | None:
+        self._watch()  # before any lookup whose result may be stored
+        entry = self._entries.get(cache_key)
+        if entry is None or entry[0] <= self.clock():
+            return None
+        return entry[1]
+
+    def put(self, cache_key: tuple[str, bytes], principal: Principal, ttl: float, generation: int) -> None:
+        with self._lock:
+            if generation != self.generation:
+                return
+            if len(self._entries) >= self.MAX_ENTRIES:
+                now = self.clock()
+                self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
+                if len(self._entries) >= self.MAX_ENTRIES:
+                    self._entries.clear()
+            self._entries[cache_key] = (self.clock() + ttl, principal)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.generation += 1
+            self._entries = {}
+
+    def _watch(self) -> None:
+        """Listen (once, on first use) for ORM writes to users and API keys."""
+        if self._watching:
+            return
+        from sqlalchemy import event, inspect
+        from sqlalchemy.orm import Session
+
+        from shared.models import ApiKey, User
+
+        watched = (User, ApiKey)
+
+        def changed(obj) -> bool:  # a key's once-a-minute last_used_at touch changes nothing we keep
+            state = inspect(obj)
+            return any(attr.history.has_changes() for attr in state.attrs if attr.key != "last_used_at")
+
+        def after_flush(session, _context) -> None:
+            if any(isinstance(obj, watched) for obj in session.deleted) or any(
+                    isinstance(obj, watched) and changed(obj) for obj in session.dirty):
+                self.clear()
+
+        def do_orm_execute(state) -> None:
+            if (state.is_update or state.is_delete) and any(m.class_ in watched for m in state.all_mappers):
+                self.clear()
+
+        with self._lock:
+            if not self._watching:
+                event.listen(Session, "after_flush", after_flush)
+                event.listen(Session, "do_orm_execute", do_orm_execute)
+                self._watching = True
+
+
+key_cache = KeyCache()
 
 
 def _audit_failure(token: str | None) -> None:

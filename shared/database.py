@@ -1,7 +1,8 @@
 """Engine and session handling: one code path for SQLite and PostgreSQL.
 
 Engines are created lazily (cold start) and cached per URL. PostgreSQL engines
-keep a small pre-pinged pool so a restarted database is survived without a
+keep a small pre-pinged pool (a connection idle for more than a second is pinged
+before use) so a restarted database is survived without a
 process restart; with `DB_PGBOUNCER=true` server-side prepared statements are
 turned off for PgBouncer's transaction mode. SQLite gets WAL and a busy timeout
 so several local processes can share the embedded file.
@@ -62,9 +63,10 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
             cur.close()
 
-        return engine
+        return _traced(engine)
 
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -85,15 +87,15 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
     engine = create_engine(
         url,
         pool_size=pool_size or settings.db_pool_size,
-        max_overflow=2,
-        pool_pre_ping=True,
+        max_overflow=0,  # DB_POOL_SIZE is the instance's ceiling: N instances never hold more than N x it
         pool_recycle=1800,
         pool_timeout=connect_s,
         connect_args=connect_args,
     )
     if bouncer and timeout_ms:
         _bound_each_transaction(engine, timeout_ms)
-    return engine
+    _ping_when_idle(engine)
+    return _traced(engine)
 
 
 def _bound_each_transaction(engine: "Engine", timeout_ms: int) -> None:
@@ -104,6 +106,52 @@ def _bound_each_transaction(engine: "Engine", timeout_ms: int) -> None:
     @event.listens_for(engine, "begin")
     def _local_timeout(conn):
         conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
+
+
+def _traced(engine: "Engine") -> "Engine":
+    """Database spans when tracing is on (shared.tracing); otherwise the engine untouched."""
+    from shared import tracing
+
+    if tracing.enabled():
+        tracing.instrument_engine(engine)
+    return engine
+
+
+# A pooled connection back in use within this many seconds is not pinged again.
+PING_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: "Engine") -> None:
+    """Pre-ping, but only connections that sat idle in the pool (SQLAlchemy's `pool_pre_ping`
+    pings on every checkout: one round trip per transaction, several per request).
+
+    A restarted database drops every pooled connection; any idle for more than
+    `PING_IDLE_SECONDS` is pinged and, if dead, replaced before the request uses it. One that
+    fails although used a moment ago raises a disconnect error, on which SQLAlchemy invalidates
+    the whole pool, so the next checkout connects afresh (the request gets 503, like any request
+    in flight during a restart).
+    """
+    import time
+
+    from sqlalchemy import event, exc
+
+    @event.listens_for(engine, "connect")
+    def _fresh(_dbapi_conn, record):
+        record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn, record):
+        if record is not None:
+            record.info["returned_at"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn, record, _proxy):
+        if time.monotonic() - record.info.get("returned_at", 0.0) <= PING_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as error:  # noqa: BLE001 - any failure means the connection is unusable
+            raise exc.DisconnectionError() from error
 
 
 def get_engine(url: str | None = None) -> "Engine":
@@ -149,6 +197,15 @@ def session_scope(url: str | None = None) -> Iterator["Session"]:
         raise
     finally:
         session.close()
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` is the database being unreachable (not a bad query or a missing table)."""
+    if isinstance(exc, DatabaseUnavailable):
+        return True
+    from sqlalchemy.exc import InterfaceError, OperationalError
+
+    return isinstance(exc, (OperationalError, InterfaceError)) and _is_connection_error(exc)
 
 
 def _is_connection_error(exc: Exception) -> bool:

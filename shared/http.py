@@ -34,7 +34,7 @@ log = get_logger("lafactoria.http")
 
 PUBLIC = None  # roles=None: no authentication
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
-_CORS_ALLOW_HEADERS = "Authorization, Content-Type, Idempotency-Key, X-Request-ID"
+_CORS_ALLOW_HEADERS = "Authorization, Cache-Control, Content-Type, Idempotency-Key, X-Request-ID"
 _CORS_EXPOSE_HEADERS = (  # what browser code may read (the contract's list, and Location of a 201)
     "X-Request-ID, Retry-After, Idempotent-Replayed, Content-Disposition, RateLimit-Limit, RateLimit-Remaining, "
     "RateLimit-Reset, Location"

@@ -32,6 +32,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -130,12 +131,19 @@ class ContentItem(Base):
     input_tokens: Mapped[int | None] = mapped_column(Integer)
     output_tokens: Mapped[int | None] = mapped_column(Integer)
     cost_usd: Mapped[Decimal | None] = mapped_column()
+    cached_input_tokens: Mapped[int | None] = mapped_column(Integer)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)
     attempts: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Generation cache: an original (cached = false) with a key can serve later identical requests;
+    # a copy served from it has cached = true and is never itself a cache entry.
+    cached: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    cache_key: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (
         Index("ix_content_items_user_created", "user_id", "created_at", "id"),
         Index("ix_content_items_created", "created_at"),
+        Index("ix_content_items_cache_key", "cache_key", "created_at"),
     )
 
 
@@ -152,16 +160,22 @@ class UsageEvent(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     content_id: Mapped[str | None] = mapped_column(String(36))
-    request_id: Mapped[str | None] = mapped_column(String(64))
+    generation_id: Mapped[str | None] = mapped_column(String(36))  # server-side: the rows of one request
+    request_id: Mapped[str | None] = mapped_column(String(64))  # the client's X-Request-ID: a label only
     content_type: Mapped[str | None] = mapped_column(String(64))
     provider: Mapped[str] = mapped_column(String(32))
     model: Mapped[str] = mapped_column(String(100))
     attempt: Mapped[int] = mapped_column(Integer, default=1)
-    kind: Mapped[str] = mapped_column(String(16), default="initial")  # initial|retry|repair|regeneration|reservation
+    kind: Mapped[str] = mapped_column(String(16), default="generation")  # generation|repair|judge|cache_hit|reservation
     outcome: Mapped[str] = mapped_column(String(24))  # success|error|timeout|rate_limited|invalid_output|low_quality|reserved|released
     input_tokens: Mapped[int | None] = mapped_column(Integer)
-    output_tokens: Mapped[int | None] = mapped_column(Integer)
+    output_tokens: Mapped[int | None] = mapped_column(Integer)  # reasoning/thinking included
+    cached_input_tokens: Mapped[int | None] = mapped_column(Integer)  # inside input_tokens
+    cache_write_tokens: Mapped[int | None] = mapped_column(Integer)  # inside input_tokens (5-minute writes)
+    cache_write_1h_tokens: Mapped[int | None] = mapped_column(Integer)  # inside input_tokens (1-hour writes)
+    reasoning_tokens: Mapped[int | None] = mapped_column(Integer)  # inside output_tokens
     cost_usd: Mapped[Decimal | None] = mapped_column()
+    cost_avoided_usd: Mapped[Decimal | None] = mapped_column()  # cache_hit rows: what the original cost
     reserved_usd: Mapped[Decimal | None] = mapped_column()
     cost_known: Mapped[bool] = mapped_column(Boolean, default=True)
     price_version: Mapped[str | None] = mapped_column(String(32))
@@ -172,6 +186,7 @@ class UsageEvent(Base):
     __table_args__ = (
         Index("ix_usage_events_created", "created_at"),
         Index("ix_usage_events_user_created", "user_id", "created_at"),
+        Index("ix_usage_events_generation", "generation_id"),
     )
 
 
@@ -305,6 +320,7 @@ class ProviderCircuit(Base):
     provider: Mapped[str] = mapped_column(String(32), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
     open_until: Mapped[datetime | None] = mapped_column()
+    probe_until: Mapped[datetime | None] = mapped_column()  # half-open: the one probe's lease
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
@@ -337,21 +353,63 @@ class JobCheckpoint(Base):
 
 
 class Alert(Base):
-    """Alerts raised by jobs and rules; an open alert for a rule is not re-sent."""
+    """Alerts raised by jobs and rules: one open alert per rule, notified by severity.
+
+    The incident history (opened, acknowledged, escalated, resolved) is read by
+    the ops report; `acknowledged_by` is the acknowledging operator's user id
+    (set to NULL if that person is erased) and `acknowledged_via` says where
+    (`api`, `console` or `cli`).
+    """
 
     __tablename__ = "alerts"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     rule: Mapped[str] = mapped_column(String(100))
-    severity: Mapped[str] = mapped_column(String(16))  # critical | warning | info
+    severity: Mapped[str] = mapped_column(String(16))  # critical | error | warning | info
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column()
     notified_at: Mapped[datetime | None] = mapped_column()
+    dedup_key: Mapped[str | None] = mapped_column(String(255))
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    acknowledged_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    acknowledged_via: Mapped[str | None] = mapped_column(String(16))
+    escalated_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
         Index("ix_alerts_rule_status", "rule", "status"),
-        CheckConstraint("severity IN ('critical', 'warning', 'info')", name="ck_alerts_severity"),
+        Index("ix_alerts_opened", "opened_at"),
+        CheckConstraint("severity IN ('critical', 'error', 'warning', 'info')", name="ck_alerts_severity"),
     )
+
+
+class AlertSilence(Base):
+    """`factoria alerts silence RULE --for 2h`: alerts of matching rules are recorded, not notified.
+
+    `rule` is a rule name or an fnmatch pattern (`job:*:missed`).
+    """
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    rule: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_by: Mapped[str] = mapped_column(String(64))  # cli | api
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class MetricRollup(Base):
+    """Totals of rows the retention job deleted, per metric and label set, so the counters
+    and histograms of `GET /metrics` (live rows + rollups) never go down."""
+
+    __tablename__ = "metric_rollups"
+
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    labels: Mapped[str] = mapped_column(String(500), primary_key=True)  # canonical JSON of the label values
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)
+    buckets: Mapped[dict[str, Any]] = mapped_column(default=dict)  # upper bound -> cumulative count
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -59,10 +59,15 @@ class Settings(BaseSettings):
     vertex_base_url: str | None = None
     vertex_model: str = "gemini-2.5-flash"
     provider_timeout_seconds: float = Field(60.0, gt=0, le=600)
+    generation_deadline_seconds: float = Field(120.0, gt=0, le=3600)
+    generation_cache: Literal["user", "global", "off"] = "user"
+    generation_cache_max_age_hours: float = Field(168.0, gt=0)
 
     quality_threshold_overall: float = Field(0.70, ge=0, le=1)
     quality_threshold_educational: float = Field(0.75, ge=0, le=1)
     quality_threshold_factual: float = Field(0.85, ge=0, le=1)
+    # auto: a paid provider other than the generator reviews claims and teaching value; off; or a provider name.
+    quality_judge: str = "auto"
 
     rate_limit_per_minute: int = Field(60, ge=1)
     generations_per_day: int = Field(200, ge=1)
@@ -72,6 +77,7 @@ class Settings(BaseSettings):
 
     allowed_origins: str = "http://localhost:3000"
     max_body_bytes: int = Field(65536, ge=1024)
+    auth_cache_seconds: float = Field(2.0, ge=0, le=30)
 
     backup_url: str = f"file://{VAR_DIR / 'backups'}"
     s3_endpoint_url: str | None = None
@@ -80,6 +86,10 @@ class Settings(BaseSettings):
     backup_retention_days: int = Field(30, ge=1)
     reports_url: str = f"file://{VAR_DIR / 'reports'}"
     alert_webhook_url: str | None = None
+    # Alert delivery (shared/alerts): PagerDuty Events API v2 for critical and error alerts.
+    alert_pagerduty_routing_key: str | None = None
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    alert_escalate_minutes: int = Field(30, ge=1)
 
     # Retention periods (DESIGN.md "Data classes and retention").
     retention_content_days: int = Field(365, ge=1)
@@ -157,6 +167,15 @@ class Settings(BaseSettings):
             raise ValueError("AI_PROVIDERS lists a provider twice")
         return ",".join(names)
 
+    @field_validator("quality_judge")
+    @classmethod
+    def _judge(cls, value: str) -> str:
+        value = value.strip().lower()
+        allowed = {"auto", "off"} | (set(PROVIDER_NAMES) - {"mock"})
+        if value not in allowed:
+            raise ValueError(f"QUALITY_JUDGE must be one of: {', '.join(sorted(allowed))} (the mock cannot judge)")
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":
         if self.environment != "production":
@@ -170,12 +189,17 @@ class Settings(BaseSettings):
             problems.append("ALLOWED_ORIGINS contains '*'")
         if "mock" in self.providers:
             problems.append("AI_PROVIDERS contains the offline 'mock' provider")
-        missing = [f"{name} ({need})" for name in self.providers if (need := self.missing_credentials(name))]
-        if missing:
-            problems.append("AI_PROVIDERS names providers without credentials: " + ", ".join(missing))
         if problems:
             raise UnsafeSettingsError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    def require_provider_credentials(self) -> None:
+        """Production refuses a provider in `AI_PROVIDERS` without credentials. Only generate
+        calls providers, so only generate checks this: health, gdpr and the jobs hold no keys."""
+        missing = [f"{name} ({need})" for name in self.providers if (need := self.missing_credentials(name))]
+        if self.is_production and missing:
+            raise UnsafeSettingsError("refusing to start in production: AI_PROVIDERS names providers without "
+                                      "credentials: " + ", ".join(missing))
 
     def missing_credentials(self, name: str) -> str | None:
         """What provider `name` lacks to be called (None when it has credentials)."""

@@ -202,7 +202,7 @@ def generation_stats(session, start: datetime, end: datetime) -> GenerationStats
     ).all()
     # One hash aggregate per request (did any attempt deliver a valid document?), then two counts.
     # "low_quality" is valid output the gate scored low: the request still returned an item.
-    request_key = func.coalesce(U.request_id, U.content_id, U.id)
+    request_key = func.coalesce(U.generation_id, U.request_id, U.content_id, U.id)
     per_request = select(func.max(case((U.outcome.in_(("success", "low_quality")), 1), else_=0)).label("ok")).where(
         U.created_at >= start, U.created_at <= end, U.kind != "reservation").group_by(request_key).subquery()
     led = session.execute(select(

@@ -30,10 +30,12 @@ _BASE_ENV = {
     "SECRET_KEY": "test-secret-key-0123456789abcdef0123456789",
     "LOG_LEVEL": "info",
     "HEALTH_CACHE_SECONDS": "0",
+    # Tests that repeat a request expect it to run again; the generation cache's own tests turn it on.
+    "GENERATION_CACHE": "off",
 }
 _CLEARED = [
     "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GOOGLE_CLOUD_PROJECT",
-    "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "VERTEX_BASE_URL", "ALERT_WEBHOOK_URL", "BACKUP_URL", "REPORTS_URL",
+    "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "VERTEX_BASE_URL", "ALERT_WEBHOOK_URL", "ALERT_PAGERDUTY_ROUTING_KEY", "PAGERDUTY_EVENTS_URL", "BACKUP_URL", "REPORTS_URL",
     "USER_DAILY_BUDGET_USD", "DAILY_BUDGET_USD", "MONTHLY_BUDGET_USD", "S3_ENDPOINT_URL",
 ]
 
@@ -41,6 +43,7 @@ _CLEARED = [
 def reset_process_state() -> None:
     """Forget cached settings, engines and health results after the environment changed."""
     from shared import health_checks as checks
+    from shared.auth import key_cache
     from shared.database import dispose_engines, use_statement_timeout
     from shared.settings import get_settings
 
@@ -48,6 +51,7 @@ def reset_process_state() -> None:
     use_statement_timeout(None)
     dispose_engines()
     checks.cache.clear()
+    key_cache.clear()
     from shared.metrics import recorder
 
     recorder.discard()  # buffered request metrics belong to the previous test's database
@@ -242,14 +246,15 @@ def free_port() -> int:
 class FunctionServer:
     """A real `functions-framework` process on a free port."""
 
-    def __init__(self, name: str, env: dict[str, str] | None = None, source: Path | None = None) -> None:
+    def __init__(self, name: str, env: dict[str, str] | None = None, source: Path | None = None,
+                 clean_env: bool = False) -> None:
         import tempfile
 
         self.name = name
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         bin_dir = Path(sys.executable).parent
-        full_env = {k: v for k, v in os.environ.items()}
+        full_env = {} if clean_env else {k: v for k, v in os.environ.items()}
         full_env.update(env or {})
         # stderr to a file, not a pipe: a chatty server never blocks on a full pipe, and its
         # logs are checked for secrets when it stops.
@@ -298,8 +303,9 @@ def function_server():
     """Factory for real servers: `function_server("health", env={...})`; stopped after the test."""
     started: list[FunctionServer] = []
 
-    def start(name: str, env: dict[str, str] | None = None, source: Path | None = None) -> FunctionServer:
-        server = FunctionServer(name, env, source)
+    def start(name: str, env: dict[str, str] | None = None, source: Path | None = None,
+              clean_env: bool = False) -> FunctionServer:
+        server = FunctionServer(name, env, source, clean_env)
         started.append(server)
         return server
 

@@ -60,7 +60,7 @@ def seed_person(user_id: str, tag: str) -> dict:
             s.add(UsageEvent(user_id=user_id, content_id=item.id, request_id=uuid.uuid4().hex,
                              content_type="flashcards", provider="mock", model="mock-1", outcome="success",
                              input_tokens=100 + i, output_tokens=200 + i, cost_usd=Decimal("0.00100000") * (i + 1)))
-        s.add(UsageEvent(user_id=user_id, provider="openai", model="gpt", outcome="error", kind="retry",
+        s.add(UsageEvent(user_id=user_id, provider="openai", model="gpt", outcome="error", kind="generation",
                          cost_known=False, error="timeout"))
         s.add(Consent(user_id=user_id, purpose="analytics", granted=True))
         s.add(ConsentEvent(user_id=user_id, purpose="analytics", granted=True, actor_role="self", actor=subject))

@@ -13,93 +13,140 @@ import pytest
 
 from tests.conftest import ROOT
 
-FUNCTIONS = {"health": "railway.json", "generate": "railway/generate.json", "gdpr": "railway/gdpr.json"}
-BUILD_KEYS = {"builder", "buildCommand", "watchPatterns", "dockerfilePath", "railpackVersion"}
-DEPLOY_KEYS = {"startCommand", "preDeployCommand", "healthcheckPath", "healthcheckTimeout", "restartPolicyType",
-               "restartPolicyMaxRetries", "cronSchedule", "numReplicas", "sleepApplication", "overlapSeconds",
-               "drainingSeconds", "region"}
+FUNCTIONS = ("generate", "gdpr", "health")
 
 
-def all_configs() -> dict[str, Path]:
-    files = {"railway.json": ROOT / "railway.json"}
-    files.update({f"railway/{p.name}": p for p in sorted((ROOT / "railway").glob("*.json"))})
-    return files
+def load_iac():
+    spec = importlib.util.spec_from_file_location("railway_iac", ROOT / ".railway" / "railway.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def load(path: str) -> dict:
-    return json.loads((ROOT / path).read_text())
+def graph() -> dict:
+    """The project graph as the Railway CLI gets it, built by railway-sdk itself."""
+    from railway_sdk import create_railway_context
+
+    return load_iac().main(create_railway_context(environment="production")).to_graph()
 
 
-def cron_files() -> dict[str, str]:
-    return {path: load(path)["deploy"]["startCommand"].split()[-1]
-            for path in all_configs() if "cronSchedule" in load(path)["deploy"]}
+def services() -> dict[str, dict]:
+    return {r["name"]: r for r in graph()["resources"] if r["type"] == "service"}
 
 
-@pytest.mark.parametrize("path", sorted(all_configs()))
-def test_config_follows_railway_schema(path):
-    cfg = load(path)
-    assert cfg["$schema"] == "https://railway.com/railway.schema.json"
-    assert set(cfg) <= {"$schema", "build", "deploy"}
-    build, deploy = cfg["build"], cfg["deploy"]
-    assert set(build) <= BUILD_KEYS and set(deploy) <= DEPLOY_KEYS, (set(build) - BUILD_KEYS, set(deploy) - DEPLOY_KEYS)
-    assert build["builder"] in {"RAILPACK", "DOCKERFILE", "NIXPACKS"}
-    assert isinstance(build["buildCommand"], str) and "constraints.txt" in build["buildCommand"]
-    assert all(isinstance(p, str) for p in build.get("watchPatterns", []))
-    assert path in build["watchPatterns"]  # a change to its own config redeploys the service
-    assert isinstance(deploy["startCommand"], str) and deploy["startCommand"].strip()
-    assert deploy["restartPolicyType"] in {"ON_FAILURE", "ALWAYS", "NEVER"}
-    if "restartPolicyMaxRetries" in deploy:
-        assert deploy["restartPolicyType"] == "ON_FAILURE"
-        assert isinstance(deploy["restartPolicyMaxRetries"], int) and 0 < deploy["restartPolicyMaxRetries"] <= 20
-    if "healthcheckTimeout" in deploy:
-        assert isinstance(deploy["healthcheckTimeout"], int) and 0 < deploy["healthcheckTimeout"] <= 300
-    if "preDeployCommand" in deploy:
-        assert isinstance(deploy["preDeployCommand"], list) and all(isinstance(c, str) for c in deploy["preDeployCommand"])
+def test_no_config_as_code_files_left():
+    """Railway no longer reads railway.json / railway.toml (since 2026-12-01): one source of truth."""
+    assert not (ROOT / "railway.json").exists() and not (ROOT / "railway.toml").exists()
+    assert not list((ROOT / "railway").glob("*.json")) if (ROOT / "railway").exists() else True
 
 
-def test_every_service_has_exactly_one_config():
-    from shared.job_schedule import JOBS
-
-    assert set(all_configs()) == set(FUNCTIONS.values()) | {f"railway/cron-{job}.json" for job in JOBS}
-
-
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_function_start_command_resolves_to_real_source_and_target(name):
-    deploy = load(FUNCTIONS[name])["deploy"]
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_service_settings_reach_the_graph(name):
+    svc = services()[name]
+    build, deploy = svc["build"], svc["deploy"]
+    assert build["builder"] == "RAILPACK" and "constraints.txt" in build["buildCommand"]
+    assert ".railway/railway.py" in build["watchPatterns"]
     argv = shlex.split(deploy["startCommand"])
     assert argv[0] == "functions-framework"
     opts = dict(zip(argv[1::2], argv[2::2]))
     assert opts["--source"] == f"functions/{name}/main.py" and opts["--target"] == name and opts["--port"] == "$PORT"
-    assert (ROOT / "functions" / name / "__init__.py").exists()
-    source = ROOT / opts["--source"]
-    if not source.exists():
-        pytest.skip(f"functions/{name}/main.py is built in another branch")
-    tree = ast.parse(source.read_text())
-    assert name in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, f"no def {name} in {source}"
-    assert deploy["restartPolicyType"] == "ON_FAILURE"
-
-
-@pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_pre_deploy_migrates_with_the_real_cli(name):
+    tree = ast.parse((ROOT / opts["--source"]).read_text())
+    assert name in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
+    assert deploy["healthcheckPath"] == "/readyz" and 0 < deploy["healthcheckTimeout"] <= 300
+    assert deploy["restartPolicyType"] == "ON_FAILURE" and 0 < deploy["restartPolicyMaxRetries"] <= 20
+    assert deploy["numReplicas"] >= 1
     from cli.main import build_parser
 
-    [command] = load(FUNCTIONS[name])["deploy"]["preDeployCommand"]
-    argv = shlex.split(command)
-    assert argv[0] == "factoria"
-    args = build_parser().parse_args(argv[1:])
+    [command] = deploy["preDeployCommand"]
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert shlex.split(command)[0] == "factoria"
     assert args.func.__module__ == "cli.db" and args.func.__name__ == "_upgrade" and args.revision == "head"
 
 
+def _imported_files(code: str) -> set[str]:
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", code + "\nimport sys, json\n"
+                          "print(json.dumps(sorted({m.__file__ for m in list(sys.modules.values()) "
+                          "if getattr(m, '__file__', None)})))"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    root = str(ROOT) + "/"
+    return {f[len(root):] for f in json.loads(out.stdout.strip().splitlines()[-1])
+            if f.startswith(root) and "/.venv/" not in f}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS + ("cron-backup",))
+def test_watch_patterns_follow_the_real_import_graph(name):
+    """Every repository file a service imports is watched, so a change to it redeploys the service."""
+    from fnmatch import fnmatch
+
+    if name.startswith("cron-"):
+        code = "import jobs.runner, pkgutil, importlib, jobs\n" \
+               "[importlib.import_module('jobs.' + m.name) for m in pkgutil.iter_modules(jobs.__path__) if m.name != '__main__']"
+    else:
+        code = (f"import pkgutil, importlib, functions.{name} as p, functions.{name}.main\n"
+                f"[importlib.import_module('functions.{name}.' + m.name) for m in pkgutil.walk_packages(p.__path__)]")
+    watch = services()[name]["build"]["watchPatterns"]
+    unwatched = sorted(f for f in _imported_files(code) if not any(fnmatch(f, pat) for pat in watch))
+    assert not unwatched, unwatched
+
+
 def test_health_paths_are_served(db, client_for):
-    """The deploy health check of each function answers 200 on a migrated database."""
-    path = load("railway.json")["deploy"]["healthcheckPath"]
-    assert path == "/readyz"
-    assert client_for("health").get(path).status_code == 200
-    for name in ("generate", "gdpr"):
-        path = load(FUNCTIONS[name])["deploy"]["healthcheckPath"]
-        assert path == "/openapi.json"  # every FunctionApp serves it without auth
-        if (ROOT / "functions" / name / "main.py").exists():
-            assert client_for(name).get(path).status_code == 200
+    for name, svc in services().items():
+        if name in FUNCTIONS:
+            assert client_for(name).get(svc["deploy"]["healthcheckPath"]).status_code == 200
+
+
+def test_each_service_is_ready_with_exactly_the_environment_railway_declares(pg, function_server):
+    """Each HTTP service started with the variables railway.py gives it (secrets faked, references
+    resolved to the test's own database) answers /readyz 200: health needs no provider key."""
+    import urllib.request
+
+    fake = {"SECRET_KEY": "s" * 48, "AI_PROVIDERS": "openai", "ALERT_WEBHOOK_URL": "",
+            "ALLOWED_ORIGINS": "https://app.example", "OPENAI_API_KEY": "sk-test-not-real",
+            "ANTHROPIC_API_KEY": "", "GOOGLE_API_KEY": ""}
+    for name in FUNCTIONS:
+        declared = services()[name]["variables"]
+        env = {"PATH": str(ROOT / ".venv" / "bin") + ":/usr/bin:/bin", "HOME": "/tmp"}
+        for key, value in declared.items():
+            if key == "DATABASE_URL":
+                env[key] = pg.url
+            elif value.get("type") == "sharedReference":
+                if fake.get(value["name"]):
+                    env[key] = fake[value["name"]]
+            elif value.get("type") == "reference":
+                env[key] = {"BACKUP_URL": "file:///tmp/lf-none", "REPORTS_URL": "file:///tmp/lf-none"}.get(key, "x")
+            else:
+                env[key] = str(value.get("value", ""))
+        env["BACKUP_URL"] = env.get("BACKUP_URL", "") and "file:///tmp/lf-none"
+        env = {k: v for k, v in env.items() if v}
+        server = function_server(name, env=env, clean_env=True)
+        with urllib.request.urlopen(server.url + "/readyz", timeout=30) as resp:
+            assert resp.status == 200, (name, resp.read())
+
+
+def test_cron_services_come_from_the_job_registry():
+    from croniter import croniter
+
+    from jobs.runner import build_parser
+    from shared.job_schedule import JOBS
+
+    svcs = services()
+    assert {n for n in svcs if n.startswith("cron-")} == {f"cron-{job}" for job in JOBS}
+    for job, schedule in JOBS.items():
+        deploy = svcs[f"cron-{job}"]["deploy"]
+        argv = shlex.split(deploy["startCommand"])
+        assert argv[:3] == ["python", "-m", "jobs"] and build_parser().parse_args(argv[3:]).name == job
+        assert deploy["cronSchedule"] == schedule and len(schedule.split()) == 5 and croniter.is_valid(schedule)
+        # UTC, at least 5 minutes apart, also across midnight
+        it = croniter(schedule, datetime(2026, 1, 1, tzinfo=timezone.utc))
+        fires = [it.get_next(datetime) for _ in range(400)]
+        assert min((b - a).total_seconds() for a, b in zip(fires, fires[1:])) >= 300
+        assert deploy["restartPolicyType"] == "NEVER"
+        assert "healthcheckPath" not in deploy and "preDeployCommand" not in deploy
+        assert importlib.util.find_spec("jobs." + job.replace("-", "_")) is not None, f"no module for job {job}"
 
 
 def test_openapi_health_path_is_served_by_every_function_app():
@@ -113,30 +160,6 @@ def test_openapi_health_path_is_served_by_every_function_app():
     assert response.status_code == 200 and response.get_json()["openapi"].startswith("3.1")
 
 
-@pytest.mark.parametrize("path", sorted(cron_files()))
-def test_cron_runs_a_real_job_on_a_valid_schedule(path):
-    from croniter import croniter
-
-    from shared.job_schedule import JOBS
-    from jobs.runner import build_parser
-
-    deploy = load(path)["deploy"]
-    argv = shlex.split(deploy["startCommand"])
-    assert argv[:3] == ["python", "-m", "jobs"] and len(argv) == 4
-    job = argv[3]
-    assert job in JOBS and path == f"railway/cron-{job}.json"
-    assert build_parser().parse_args(argv[3:]).name == job
-    schedule = deploy["cronSchedule"]
-    assert schedule == JOBS[job] and len(schedule.split()) == 5 and croniter.is_valid(schedule)
-    it = croniter(schedule, datetime(2026, 1, 1, tzinfo=timezone.utc))
-    fires = [it.get_next(datetime) for _ in range(400)]
-    assert min((b - a).total_seconds() for a, b in zip(fires, fires[1:])) >= 300
-    assert deploy["restartPolicyType"] == "NEVER"  # a failed run waits for the next schedule
-    assert "healthcheckPath" not in deploy and "preDeployCommand" not in deploy
-    if importlib.util.find_spec("jobs." + job.replace("-", "_")) is None:
-        pytest.skip(f"jobs/{job.replace('-', '_')}.py is built in another branch (schedule checked)")
-
-
 def test_daily_jobs_are_spaced_and_verify_follows_backup():
     from croniter import croniter
 
@@ -147,13 +170,6 @@ def test_daily_jobs_are_spaced_and_verify_follows_backup():
     times = sorted(first.values())
     assert min((b - a).total_seconds() for a, b in zip(times, times[1:])) >= 300
     assert first["backup-verify"] > first["backup"]
-
-
-def load_iac():
-    spec = importlib.util.spec_from_file_location("railway_iac", ROOT / ".railway" / "railway.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_railway_iac_builds_the_whole_project():
@@ -170,11 +186,9 @@ def test_railway_iac_builds_the_whole_project():
     assert len(by_type["bucket"]) == 1
     services = {s["name"]: s for s in by_type["service"]}
     assert set(services) == set(FUNCTIONS) | {f"cron-{job}" for job in JOBS}
-    for name, path in FUNCTIONS.items():
-        svc, cfg = services[name], load(path)
-        assert svc["deploy"]["startCommand"] == cfg["deploy"]["startCommand"]
-        assert svc["deploy"]["healthcheckPath"] == cfg["deploy"]["healthcheckPath"]
-        assert svc["deploy"]["preDeployCommand"] == ["factoria db upgrade"]
+    for name in FUNCTIONS:
+        assert services[name]["deploy"]["preDeployCommand"] == ["factoria db upgrade"]
+    assert not any(key.endswith("_API_KEY") for name in ("gdpr", "health") for key in services[name]["variables"])
     for job in JOBS:
         svc = services[f"cron-{job}"]
         assert svc["deploy"]["cronSchedule"] == JOBS[job]

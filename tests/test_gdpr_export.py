@@ -45,7 +45,9 @@ def test_export_matches_what_is_stored(db, users, client_for):
         assert item["topic"] == row.topic and item["content"] == row.content and item["quality"] == row.quality
         assert item["request"] == row.request and item["provider"] == row.provider
         assert item["usage"] == {"input_tokens": row.input_tokens, "output_tokens": row.output_tokens,
-                                 "cost_usd": float(row.cost_usd)}
+                                 "cached_input_tokens": row.cached_input_tokens,
+                                 "reasoning_tokens": row.reasoning_tokens, "cost_usd": float(row.cost_usd)}
+        assert item["cached"] is row.cached
         assert item["created_at"] == row.created_at.isoformat()
     assert [f["comment"] for f in doc["feedback"]] == [f.comment for f in feedback] == ["useful (alice)"]
     assert sorted(u["id"] for u in doc["usage"]) == sorted(u.id for u in usage) and len(usage) == 4

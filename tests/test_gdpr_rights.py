@@ -6,7 +6,6 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from shared.consent import has_consent
 from shared.database import session_scope
 from shared.models import CONSENT_PURPOSES, AuditEntry, ConsentEvent, User
 from shared.pseudonyms import pseudonym
@@ -81,6 +80,13 @@ def test_duplicate_email_under_a_race_is_409(pg, users, client_for):
 
 
 # --- consent -------------------------------------------------------------------------------------
+
+def has_consent(s, user_id: str, purpose: str) -> bool:
+    """The stored consent state (absent means not granted), read straight from the table."""
+    from shared.models import Consent
+
+    return bool(s.scalar(select(Consent.granted).where(Consent.user_id == user_id, Consent.purpose == purpose)))
+
 
 def test_consents_default_off_and_history_is_kept(db, users, client):
     user_id, key = users("user")

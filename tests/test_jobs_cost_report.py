@@ -23,7 +23,7 @@ def at(d: date, hour: int = 12, minute: int = 0, second: int = 0) -> datetime:
 
 
 def usage(user_id, created_at, cost, *, provider="openai", model="gpt-4o-mini", ctype="flashcards",
-          kind="initial"):
+          kind="generation"):
     return {"id": str(uuid.uuid4()), "user_id": user_id, "provider": provider, "model": model,
             "content_type": ctype, "kind": kind, "attempt": 1,
             "outcome": "reserved" if kind == "reservation" else "success",

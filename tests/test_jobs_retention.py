@@ -33,7 +33,7 @@ def seed(user_id: str, *, old: int, young: int) -> dict[str, int]:
 
     def usage(at):
         return {"id": str(uuid.uuid4()), "user_id": user_id, "provider": "mock", "model": "m", "attempt": 1,
-                "kind": "initial", "outcome": "success", "cost_known": True, "created_at": at}
+                "kind": "generation", "outcome": "success", "cost_known": True, "created_at": at}
 
     with session_scope() as s:
         old_content = [content(days_ago(400 + i / 1000)) for i in range(old)]

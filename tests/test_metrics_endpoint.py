@@ -27,7 +27,7 @@ def seed(user_id: str) -> None:
                            quality={}, quality_overall=score, quality_passed=passed, provider="mock",
                            model="mock-1", prompt_version="v1", created_at=at)
 
-    def usage(req, outcome, cost, *, kind="initial", known=True, at=IN, reserved=None):
+    def usage(req, outcome, cost, *, kind="generation", known=True, at=IN, reserved=None):
         return UsageEvent(user_id=user_id, request_id=req, provider="mock", model="mock-1", kind=kind,
                           outcome=outcome, cost_usd=None if cost is None else Decimal(cost), cost_known=known,
                           reserved_usd=reserved, created_at=at)
@@ -42,10 +42,10 @@ def seed(user_id: str) -> None:
         s.add_all(items)
         s.add_all([
             usage("A", "success", "0.01"),
-            usage("B", "error", None, known=False), usage("B", "success", "0.02", kind="retry"),
-            usage("C", "timeout", None, known=False), usage("C", "error", "0.005", kind="retry"),
+            usage("B", "error", None, known=False), usage("B", "success", "0.02", kind="generation"),
+            usage("C", "timeout", None, known=False), usage("C", "error", "0.005", kind="generation"),
             usage("D", "reserved", None, kind="reservation", reserved=Decimal("1.0")),
-            usage("E", "low_quality", "0.003"), usage("E", "success", "0.004", kind="regeneration"),
+            usage("E", "low_quality", "0.003"), usage("E", "success", "0.004", kind="generation"),
             usage("F", "success", None, known=False),
             usage("G", "success", "5.0", at=OUT),
         ])

@@ -51,7 +51,7 @@ def test_good_document_passes(content_type):
     assert report.passed, (report.dimensions, report.weaknesses)
     assert report.overall >= 0.8
     assert report.dimensions["structure"] == 1.0
-    assert report.dimensions["factual"] >= 0.9
+    assert report.dimensions["factual"] >= 0.85  # unverified: a neutral prior plus evidence, at most 0.9
     assert report.dimensions["coverage"] >= 0.9
 
 
@@ -63,7 +63,9 @@ def test_poor_document_fails_for_the_right_reason(content_type, case):
     low = case["low"]
     assert not report.passed
     assert report.overall < report.thresholds["overall"] or report.failed_thresholds()
-    assert report.dimensions[low] == min(report.dimensions.values()), report.dimensions
+    # Engagement is style (it never caps overall), so the flaw is the lowest of the other dimensions.
+    assert report.dimensions[low] == min(v for k, v in report.dimensions.items() if k != "engagement"), \
+        report.dimensions
     assert report.dimensions[low] <= good.dimensions[low] - 0.3
     text = "\n".join(report.weaknesses)
     assert any(w.startswith(f"{low}:") for w in report.weaknesses)

@@ -35,7 +35,11 @@ def test_report_shape_and_api_dict():
     report = _run("podcast_script", doc, spec)
     assert set(report.dimensions) == DIMENSIONS
     assert all(0.0 <= v <= 1.0 for v in report.dimensions.values())
-    assert set(report.as_dict()) == {"overall", "passed", "dimensions", "thresholds"}
+    assert set(report.as_dict()) == {"overall", "passed", "dimensions", "thresholds", "factual_verified",
+                                     "not_assessed", "judge"}
+    # No judge: the factual score is the unverified screen, never a perfect score by default.
+    assert report.as_dict()["factual_verified"] is False and report.as_dict()["judge"] is None
+    assert report.dimensions["factual"] <= 0.9 and report.as_dict()["not_assessed"] == []
     assert report.as_dict()["thresholds"] == {"overall": 0.70, "educational_value": 0.75, "factual": 0.85}
     json.dumps(report.as_dict())  # serialisable as is
     assert sum(WEIGHTS.values()) == pytest.approx(1.0)
@@ -58,11 +62,10 @@ def test_thresholds_come_from_settings(env):
 @pytest.mark.parametrize("key", ["overall", "educational_value", "factual"])
 def test_each_threshold_is_enforced(key):
     spec, doc = _good("podcast_script")
-    doc["main_content"] += " Vaccines always help, and they are definitely worth it. That is certainly true."
+    doc["main_content"] += " Most vaccines are given in childhood, and they usually protect for many years."
     report = _run("podcast_script", doc, spec)
     assert report.passed
     value = report.overall if key == "overall" else report.dimensions[key]
-    assert value < 1.0
     failing = _run("podcast_script", doc, spec, thresholds={key: value + 0.001})
     assert not failing.passed and failing.failed_thresholds() == [key]
     at_value = _run("podcast_script", doc, spec, thresholds={key: value})
@@ -161,7 +164,7 @@ def test_debunked_myth_is_not_penalised():
     base, report = _with_sentence(
         "podcast_script", "main_content",
         "It is a myth that we only use 10% of our brains; brain scans show activity everywhere.")
-    assert report.dimensions["factual"] == base.dimensions["factual"] == 1.0
+    assert report.dimensions["factual"] == base.dimensions["factual"] >= 0.85
 
 
 def test_absolutes_lower_factual_and_hedging_is_fine():
@@ -174,7 +177,7 @@ def test_absolutes_lower_factual_and_hedging_is_fine():
     _, hedged = _with_sentence(
         "one_pager_summary", "main_content",
         "Compounding usually works in your favour over long periods, although returns may vary from year to year.")
-    assert hedged.dimensions["factual"] == 1.0
+    assert hedged.dimensions["factual"] >= base.dimensions["factual"] >= 0.85
 
 
 def test_unsourced_statistics_and_vague_authority():
@@ -261,3 +264,33 @@ def test_every_dimension_can_fail():
     lowest = {d: min(v, empty.dimensions[d]) for d, v in lowest.items()}
     assert all(v <= 0.25 for v in lowest.values()), lowest
     assert empty.dimensions["readability"] == 0.0 and empty.dimensions["educational_value"] < 0.2
+
+
+def test_a_fluent_falsehood_is_never_perfectly_factual_offline():
+    """Offline nothing is verified: a wrong claim with no red flag keeps the neutral prior and says so."""
+    base, report = _with_sentence("podcast_script", "main_content",
+                                  "World War II ended in 1066 when Napoleon landed on Mars.")
+    assert report.dimensions["factual"] == base.dimensions["factual"] <= 0.9
+    assert report.factual_verified is False and report.as_dict()["factual_verified"] is False
+
+
+def test_vaccines_cause_autism_fails_as_a_stated_claim_and_passes_debunked():
+    _, stated = _with_sentence("podcast_script", "main_content", "Studies are clear that vaccines cause autism.")
+    assert not stated.passed and stated.dimensions["factual"] < stated.thresholds["factual"]
+    assert any("vaccines cause autism" in w for w in stated.weaknesses)
+    _, debunked = _with_sentence("podcast_script", "main_content",
+                                 "It is a myth that vaccines cause autism; large studies found no link.")
+    assert debunked.passed
+
+
+def test_readability_is_not_assessed_without_a_formula_for_the_language():
+    doc = {"title": "Domande sulla lettura: I promessi sposi",
+           "questions": ["Perché Renzo e Lucia non possono sposarsi all'inizio del romanzo?",
+                         "Come descrive l'autore il carattere di don Abbondio?",
+                         "Quali scelte della monaca di Monza mostrano il peso della famiglia?",
+                         "Perché la peste di Milano cambia il destino dei personaggi?",
+                         "Che cosa pensi del perdono finale dell'Innominato?"]}
+    report = assess("reading_guide_questions", doc, topic="I promessi sposi di Alessandro Manzoni",
+                    audience="high_school", language="it")
+    assert report.not_assessed == ["readability"] and "readability" not in report.dimensions
+    assert report.as_dict()["not_assessed"] == ["readability"]

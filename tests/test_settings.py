@@ -35,8 +35,6 @@ def test_safe_production_accepted():
         ({"database_url": "sqlite:///x.db"}, "SQLite"),
         ({"allowed_origins": "*"}, "ALLOWED_ORIGINS"),
         ({"ai_providers": "openai,mock"}, "mock"),
-        ({"ai_providers": "openai,vertex"}, "without credentials: vertex \\(GOOGLE_API_KEY"),
-        ({"openai_api_key": None}, "OPENAI_API_KEY missing"),
     ],
 )
 def test_production_refuses_unsafe_values(override, message):
@@ -73,3 +71,28 @@ def test_function_refuses_to_start_in_production_with_unsafe_settings(monkeypatc
     module = importlib.util.module_from_spec(spec)
     with pytest.raises(UnsafeSettingsError, match="SQLite.*mock"):
         spec.loader.exec_module(module)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"ai_providers": "openai,vertex"}, "without credentials: vertex \\(GOOGLE_API_KEY"),
+    ({"openai_api_key": None}, "OPENAI_API_KEY missing"),
+])
+def test_production_generate_refuses_a_provider_without_credentials(override, message):
+    settings = Settings(**(SAFE_PROD | override))  # health, gdpr and jobs hold no keys: they start
+    with pytest.raises(UnsafeSettingsError, match=message):
+        settings.require_provider_credentials()
+    Settings(**SAFE_PROD).require_provider_credentials()
+
+
+def test_generate_refuses_to_start_in_production_without_provider_keys(monkeypatch):
+    import importlib.util
+
+    from tests.conftest import ROOT, reset_process_state
+
+    for key, value in (SAFE_PROD | {"ai_providers": "openai"}).items():
+        monkeypatch.setenv(key.upper(), value)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    reset_process_state()
+    spec = importlib.util.spec_from_file_location("generate_main_prod", ROOT / "functions/generate/main.py")
+    with pytest.raises(UnsafeSettingsError, match="OPENAI_API_KEY missing"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))

@@ -2,7 +2,8 @@
 
 The current state is one `consents` row per (user, purpose); each change also
 appends a `consent_events` row saying who (self or admin, by pseudonym) and
-when. Other parts read consent through `shared.consent.has_consent`.
+when. Request metrics read the `analytics` consent themselves, one query per batch
+(`shared.metrics.store.consented_since`).
 """
 
 from __future__ import annotations

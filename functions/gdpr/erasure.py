@@ -74,7 +74,23 @@ def erase_subject(who: subjects.Acting, *, request_id: str | None = None) -> Era
     log.info("erasure done", extra={"subject": who.subject, "erasure_id": receipt.erasure_id,
                                     "requested_by": who.requested_by})
     _purge_shared_counters(ids)
+    _checkpoint_sqlite()
     return receipt
+
+
+def _checkpoint_sqlite() -> None:
+    """SQLite keeps erased rows' old pages in `-wal` until a checkpoint: fold them into the
+    file and truncate the log now. (PostgreSQL's dead tuples: docs/OPERATIONS.md.)"""
+    from shared.database import get_engine
+    from shared.settings import get_settings
+
+    if not get_settings().is_sqlite:
+        return
+    try:
+        with get_engine().connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    except Exception:  # noqa: BLE001 - the erasure is committed; the next checkpoint will do it
+        log.warning("erasure: WAL checkpoint failed", exc_info=True)
 
 
 def _purge_shared_counters(ids: Identifiers) -> None:

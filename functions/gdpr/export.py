@@ -97,7 +97,9 @@ def render_content(r) -> dict[str, Any]:
         "language": r.language, "request": r.request, "content": r.content, "quality": r.quality,
         "provider": r.provider, "model": r.model, "prompt_version": r.prompt_version,
         "usage": {"input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
+                  "cached_input_tokens": r.cached_input_tokens, "reasoning_tokens": r.reasoning_tokens,
                   "cost_usd": _money(r.cost_usd)},
+        "cached": r.cached,
         "attempts": r.attempts, "created_at": r.created_at,
     }
 
@@ -111,7 +113,10 @@ def render_usage(r) -> dict[str, Any]:
     return {
         "id": r.id, "content_id": r.content_id, "request_id": r.request_id, "content_type": r.content_type,
         "provider": r.provider, "model": r.model, "attempt": r.attempt, "kind": r.kind, "outcome": r.outcome,
-        "input_tokens": r.input_tokens, "output_tokens": r.output_tokens, "cost_usd": _money(r.cost_usd),
+        "generation_id": r.generation_id, "input_tokens": r.input_tokens, "output_tokens": r.output_tokens,
+        "cached_input_tokens": r.cached_input_tokens, "cache_write_tokens": r.cache_write_tokens,
+        "cache_write_1h_tokens": r.cache_write_1h_tokens, "reasoning_tokens": r.reasoning_tokens,
+        "cost_usd": _money(r.cost_usd), "cost_avoided_usd": _money(r.cost_avoided_usd),
         "reserved_usd": _money(r.reserved_usd), "cost_known": r.cost_known, "price_version": r.price_version,
         "latency_ms": r.latency_ms, "error": r.error, "created_at": r.created_at,
     }

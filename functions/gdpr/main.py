@@ -2,46 +2,46 @@
 
 Data-subject rights for the caller (`/v1/me/...`) and, for admins, on behalf of
 any user (`/v1/users/{user_id}/...`). Only wiring here; each right has its module.
+Handlers and payload models are `"module:attr"` references, imported on the first
+request that needs them (docs/ARCHITECTURE.md, "Lazy imports").
 """
 
 import functions_framework
 
-from functions.gdpr import handlers
 from shared.auth import ANY_ROLE
 from shared.http import FunctionApp, Route
-from shared.readiness import readiness_routes
 from shared.middleware import standard_middleware
+from shared.readiness import readiness_routes
 
 ADMIN = frozenset({"admin"})
 
 
 def _schema(name: str) -> str:
-    """Payload models by reference: imported on first use, so pydantic is not in the cold start."""
     return f"functions.gdpr.schemas:{name}"
 
 
 def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
     unknown = {404: "Unknown user"} if roles == ADMIN else {}
     return [
-        Route(prefix, handlers.show, roles=roles, response=_schema("UserOut"), responses=unknown,
+        Route(prefix, "functions.gdpr.rectification:show", roles=roles, response=_schema("UserOut"), responses=unknown,
               summary=f"The profile of {who}"),
-        Route(prefix, handlers.rectify, methods=("PATCH",), roles=roles, body=_schema("Rectification"),
+        Route(prefix, "functions.gdpr.rectification:rectify", methods=("PATCH",), roles=roles, body=_schema("Rectification"),
               response=_schema("UserOut"), responses={409: "Email already in use", **unknown},
               summary=f"Rectify the email or display name of {who} (Art. 16)"),
-        Route(prefix, handlers.erase, methods=("DELETE",), roles=roles, body=_schema("ErasureConfirmation"),
+        Route(prefix, "functions.gdpr.erasure:erase", methods=("DELETE",), roles=roles, body=_schema("ErasureConfirmation"),
               response=_schema("ErasureReceipt"), responses={409: "The last remaining admin cannot be erased",
                                                          500: "Erasure could not be verified; nothing changed", **unknown},
               summary=f"Erase {who} (Art. 17); body {{\"confirm\": \"erase my data\"}}"),
-        Route(prefix + "/export", handlers.export, roles=roles, response=_schema("ExportDocument"), responses=unknown,
+        Route(prefix + "/export", "functions.gdpr.export:export", roles=roles, response=_schema("ExportDocument"), responses=unknown,
               summary=f"Everything held about {who}, as one streamed JSON document (Art. 15, 20)"),
-        Route(prefix + "/consents", handlers.list_consents, roles=roles, response=_schema("ConsentsOut"), responses=unknown,
+        Route(prefix + "/consents", "functions.gdpr.consent:list_consents", roles=roles, response=_schema("ConsentsOut"), responses=unknown,
               summary=f"Consent of {who} per purpose (default not granted)"),
-        Route(prefix + "/consents/<purpose>", handlers.set_consent, methods=("PUT",), roles=roles,
+        Route(prefix + "/consents/<purpose>", "functions.gdpr.consent:set_consent", methods=("PUT",), roles=roles,
               body=_schema("ConsentChange"), response=_schema("ConsentOut"), responses={404: "Unknown purpose or user"},
               summary=f"Grant or withdraw one purpose for {who} (Art. 7)"),
-        Route(prefix + "/restriction", handlers.restrict, methods=("POST",), roles=roles, status=204,
+        Route(prefix + "/restriction", "functions.gdpr.restriction:restrict", methods=("POST",), roles=roles, status=204,
               responses=unknown, summary=f"Restrict processing for {who} (Art. 18): generation refused"),
-        Route(prefix + "/restriction", handlers.lift, methods=("DELETE",), roles=roles, status=204,
+        Route(prefix + "/restriction", "functions.gdpr.restriction:lift", methods=("DELETE",), roles=roles, status=204,
               responses=unknown, summary=f"Lift the restriction of processing for {who}"),
     ]
 

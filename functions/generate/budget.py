@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from shared import errors
+from functions.generate import ledger
 from functions.generate.ledger import price_table, usage_event
 from shared.models import UsageEvent, utcnow
 
@@ -93,7 +94,7 @@ def reserve(settings, *, user_id: str, provider: str, model: str, prompt_chars: 
             session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": ADVISORY_LOCK_KEY})
         row = usage_event(user_id=user_id, provider=provider, model=model, kind="reservation", outcome="reserved",
                           reserved_usd=worst, cost_usd=None, cost_known=False, created_at=now, **context)
-        session.add(row)
+        ledger.write(session, row)
         session.flush()  # takes SQLite's write lock before the sum
         day, month, user_day = _spend(session, user_id, day_start, month_start, now)
         if settings.user_daily_budget_usd is not None and user_day > settings.user_daily_budget_usd:

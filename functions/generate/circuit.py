@@ -2,10 +2,15 @@
 
 After `FAILURE_THRESHOLD` consecutive failed calls a provider is skipped for
 `COOL_DOWN_SECONDS` (LiteLLM's gateway uses 3 and 5 s; a generation call is far
-longer, so we cool down for 30 s). When the cool-down ends one request may try
-again (half-open): a success closes the circuit, a failure re-opens it at once
-because the failure count is still at the threshold. Updates are atomic
-upserts, so concurrent instances never lose a count.
+longer, so we cool down for 30 s). When the cool-down ends the circuit is
+half-open: exactly one request across all instances may probe it, by claiming
+a lease in the database (`claim_probe`, a conditional UPDATE: one round trip,
+and only while half-open); the others skip the provider. A success closes the
+circuit, a failure re-opens it at once because the failure count is still at
+the threshold, and a probe whose request ends otherwise releases its lease (a
+crashed instance's lease lapses by itself). Only outages count: the pipeline
+never records a failure for a 4xx that says our request was wrong. Updates are
+atomic upserts, so concurrent instances never lose a count.
 """
 
 from __future__ import annotations
@@ -24,9 +29,13 @@ IN_PROCESS = frozenset({"mock"})  # offline providers cannot have an outage; no 
 class CircuitState:
     failures: int = 0
     open_until: datetime | None = None
+    probe_until: datetime | None = None
 
     def is_open(self, now: datetime) -> bool:
         return self.open_until is not None and self.open_until > now
+
+    def half_open(self, now: datetime) -> bool:
+        return self.failures >= FAILURE_THRESHOLD and not self.is_open(now)
 
 
 def states(names: list[str]) -> dict[str, CircuitState]:
@@ -41,7 +50,7 @@ def states(names: list[str]) -> dict[str, CircuitState]:
 
     with session_scope() as session:
         for row in session.execute(select(ProviderCircuit).where(ProviderCircuit.provider.in_(wanted))).scalars():
-            found[row.provider] = CircuitState(row.failures, row.open_until)
+            found[row.provider] = CircuitState(row.failures, row.open_until, row.probe_until)
     return found
 
 
@@ -71,9 +80,42 @@ def record_failure(name: str) -> None:
             {
                 "failures": table.c.failures + 1,
                 "open_until": case((table.c.failures + 1 >= FAILURE_THRESHOLD, until), else_=table.c.open_until),
+                "probe_until": None,
                 "updated_at": now,
             },
         ))
+
+
+def claim_probe(name: str, lease_seconds: float) -> bool:
+    """Take the half-open circuit's single probe for `lease_seconds`; False when another request holds it."""
+    if name in IN_PROCESS:
+        return True
+    from sqlalchemy import or_, update
+
+    from shared.database import session_scope
+
+    now = utcnow()
+    c = ProviderCircuit
+    with session_scope() as session:
+        result = session.execute(
+            update(c).where(c.provider == name, c.failures >= FAILURE_THRESHOLD,
+                            or_(c.open_until.is_(None), c.open_until <= now),
+                            or_(c.probe_until.is_(None), c.probe_until <= now))
+            .values(probe_until=now + timedelta(seconds=max(1.0, lease_seconds)), updated_at=now))
+        return result.rowcount == 1
+
+
+def release_probe(name: str, previous: CircuitState) -> None:
+    """Give the probe back without a verdict (the request stopped before the provider answered)."""
+    if name in IN_PROCESS or previous.failures < FAILURE_THRESHOLD:
+        return
+    from sqlalchemy import update
+
+    from shared.database import session_scope
+
+    with session_scope() as session:
+        session.execute(update(ProviderCircuit).where(ProviderCircuit.provider == name)
+                        .values(probe_until=None, updated_at=utcnow()))
 
 
 def record_success(name: str, previous: CircuitState) -> None:
@@ -86,4 +128,4 @@ def record_success(name: str, previous: CircuitState) -> None:
 
     with session_scope() as session:
         session.execute(update(ProviderCircuit).where(ProviderCircuit.provider == name)
-                        .values(failures=0, open_until=None, updated_at=utcnow()))
+                        .values(failures=0, open_until=None, probe_until=None, updated_at=utcnow()))

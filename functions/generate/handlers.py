@@ -66,10 +66,7 @@ def create_content(ctx: RequestContext) -> Response:
                 headers["Location"] = f"/v1/content/{body['id']}"
             return json_response(body, status, headers)
     try:
-        from functions.generate import pipeline
-
-        generated = pipeline.generate(request, user_id=principal.user_id, request_id=ctx.request_id)
-        item = store.persist(generated, request, user_id=principal.user_id, request_id=ctx.request_id)
+        item = _generate(ctx, request)
     except BaseException:
         if key is not None:
             idempotency.release(principal.user_id, key)
@@ -77,6 +74,22 @@ def create_content(ctx: RequestContext) -> Response:
     if key is not None:
         idempotency.complete(principal.user_id, key, 201, item)
     return json_response(item, 201, {"Location": f"/v1/content/{item['id']}"})
+
+
+def _generate(ctx: RequestContext, request) -> dict[str, Any]:
+    """Serve from the generation cache when allowed and present, else generate and store."""
+    from functions.generate import cache, pipeline, store
+
+    user_id = ctx.user.user_id
+    rules = cache.policy(ctx.settings, ctx.request.headers.get("Cache-Control"))
+    cache_key = cache.key(request, ctx.settings, user_id) if rules.lookup or rules.store else None
+    if rules.lookup:
+        hit = cache.lookup(cache_key, user_id, ctx.settings)
+        if hit is not None:
+            return cache.serve(hit, request, user_id=user_id, request_id=ctx.request_id)
+    generated = pipeline.generate(request, user_id=user_id, request_id=ctx.request_id)
+    return store.persist(generated, request, user_id=user_id, request_id=ctx.request_id,
+                         cache_key=cache_key if rules.store else None)
 
 
 def list_content(ctx: RequestContext) -> dict[str, Any]:

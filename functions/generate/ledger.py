@@ -1,12 +1,22 @@
 """The usage ledger and its price table: what every provider call cost.
 
-One `usage_events` row per provider attempt (success or not) and per budget
-reservation. Prices come from `functions/generate/prices.json` (versioned, per 1M input
-and per 1M output tokens, keyed `provider/model`). A call whose token counts
-or model price are unknown is recorded with `cost_usd = NULL` and
-`cost_known = false`: never as $0, so budgets and reports can see the gap.
+One `usage_events` row per provider attempt (success or not), per cache hit and
+per budget reservation, each with the server-side `generation_id` of its
+request and its user; the client's `X-Request-ID` is kept only as a label.
+Row kinds: `generation`, `repair`, `judge`, `cache_hit` (and `reservation`,
+a budget hold that is settled in place into one of the others).
 
-Reading the ledger for spend: `SUM(cost_usd) WHERE kind <> 'reservation'`
+Token classes (all counted inside `input_tokens` / `output_tokens`):
+cached input (cache reads), 5-minute and 1-hour cache writes, reasoning or
+thinking (billed as output). Prices come from `functions/generate/prices.json`, per 1M
+tokens, keyed `provider/model`, each row with its source and the date it was
+checked; a row may carry a long-context tier that applies to the whole call
+once its input exceeds the tier's threshold. A call whose token counts or model
+price are unknown is recorded with `cost_usd = NULL` and `cost_known = false`
+(never $0), and an unpriced model raises an info alert.
+
+Every row is written through `write` (one place: budgets and reports hook
+there). Reading the ledger for spend: `SUM(cost_usd) WHERE kind <> 'reservation'`
 plus `SUM(reserved_usd) WHERE outcome = 'reserved'` for calls still in flight.
 """
 
@@ -20,19 +30,52 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
     from shared.models import UsageEvent
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
+KINDS = ("generation", "repair", "judge", "cache_hit", "reservation")
+TOKEN_CLASSES = ("cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens")
+UNPRICED_ALERT_RULE = "price_unknown"
 _MILLION = Decimal(1_000_000)
 _CENT_FRACTION = Decimal("0.00000001")  # Numeric(18, 8)
 
 
 @dataclass(frozen=True)
+class Rates:
+    """USD per 1M tokens of each billed class (cache rates default to the input rate when a provider has none)."""
+
+    input: Decimal
+    output: Decimal
+    cached_input: Decimal
+    cache_write_5m: Decimal
+    cache_write_1h: Decimal
+
+    @classmethod
+    def parse(cls, entry: dict[str, Any]) -> "Rates":
+        base = Decimal(str(entry["input"]))
+
+        def rate(name: str) -> Decimal:
+            return Decimal(str(entry[name])) if entry.get(name) is not None else base
+
+        return cls(base, Decimal(str(entry["output"])), rate("cached_input"), rate("cache_write_5m"),
+                   rate("cache_write_1h"))
+
+
+@dataclass(frozen=True)
 class Price:
-    input_per_million: Decimal
-    output_per_million: Decimal
+    rates: Rates
+    long_context_above: int | None = None  # input tokens above which `long_rates` apply to the whole call
+    long_rates: Rates | None = None
+    source: str = ""
+    checked: str = ""
+
+    @property
+    def input_per_million(self) -> Decimal:
+        return self.rates.input
+
+    @property
+    def output_per_million(self) -> Decimal:
+        return self.rates.output
 
 
 @dataclass(frozen=True)
@@ -43,38 +86,65 @@ class PriceTable:
     def price(self, provider: str, model: str) -> Price | None:
         return self.models.get(f"{provider}/{model}")
 
-    def cost(self, provider: str, model: str, input_tokens: int | None, output_tokens: int | None) -> Decimal | None:
-        """Cost in USD, or None when the model is unpriced or a token count is missing."""
+    def cost(self, provider: str, model: str, input_tokens: int | None, output_tokens: int | None, *,
+             cached_input_tokens: int | None = 0, cache_write_tokens: int | None = 0,
+             cache_write_1h_tokens: int | None = 0) -> Decimal | None:
+        """Cost in USD, or None when the model is unpriced or a token count is missing.
+
+        `input_tokens` is every input token of the call; cache reads and writes are
+        the parts of it billed at their own rates, the rest at the input rate.
+        """
         price = self.price(provider, model)
         if price is None or input_tokens is None or output_tokens is None:
             return None
-        total = (price.input_per_million * input_tokens + price.output_per_million * output_tokens) / _MILLION
+        cached, w5, w1 = (cached_input_tokens or 0), (cache_write_tokens or 0), (cache_write_1h_tokens or 0)
+        fresh = max(0, input_tokens - cached - w5 - w1)
+        rates = price.rates
+        if price.long_rates is not None and price.long_context_above is not None \
+                and input_tokens > price.long_context_above:
+            rates = price.long_rates
+        total = (rates.input * fresh + rates.cached_input * cached + rates.cache_write_5m * w5
+                 + rates.cache_write_1h * w1 + rates.output * output_tokens) / _MILLION
         return total.quantize(_CENT_FRACTION)
+
+
+def _parse_price(entry: dict[str, Any]) -> Price:
+    long = entry.get("long_context")
+    return Price(
+        rates=Rates.parse(entry),
+        long_context_above=int(long["above_input_tokens"]) if long else None,
+        long_rates=Rates.parse(long) if long else None,
+        source=str(entry.get("source", "")),
+        checked=str(entry.get("checked", "")),
+    )
 
 
 @cache
 def price_table() -> PriceTable:
     """The repository's price table (read once per process)."""
     raw = json.loads(PRICES_PATH.read_text())
-    models = {
-        key: Price(Decimal(str(entry["input"])), Decimal(str(entry["output"])))
-        for key, entry in raw["models"].items()
-    }
+    models = {key: _parse_price(entry) for key, entry in raw["models"].items()}
     return PriceTable(version=str(raw["version"]), models=models)
 
 
 def usage_event(**fields: Any) -> "UsageEvent":
-    """A ledger row for one provider attempt, priced from the table.
+    """A ledger row, priced from the table (not yet written: see `write`).
 
-    Pass `provider`, `model`, `input_tokens`, `output_tokens` and the context
-    fields (user_id, request_id, content_type, attempt, kind, outcome, latency_ms,
-    error). `cost_usd`/`cost_known`/`price_version` are filled in here unless given.
+    Pass `provider`, `model`, `kind`, `outcome`, the token counts (`input_tokens`,
+    `output_tokens` and any of `TOKEN_CLASSES`) and the context fields (user_id,
+    generation_id, request_id, content_type, attempt, latency_ms, error).
+    `cost_usd`/`cost_known`/`price_version` are filled in here unless given.
     """
     from shared.models import UsageEvent
 
+    kind = fields.setdefault("kind", "generation")
+    if kind not in KINDS:
+        raise ValueError(f"unknown ledger row kind {kind!r}")
     table = price_table()
     if "cost_usd" not in fields:
-        cost = table.cost(fields["provider"], fields["model"], fields.get("input_tokens"), fields.get("output_tokens"))
+        cost = table.cost(fields["provider"], fields["model"], fields.get("input_tokens"),
+                          fields.get("output_tokens"),
+                          **{k: fields.get(k) for k in TOKEN_CLASSES if k != "reasoning_tokens"})
         fields["cost_usd"] = cost
         fields["cost_known"] = cost is not None
     fields.setdefault("price_version", table.version)
@@ -83,24 +153,32 @@ def usage_event(**fields: Any) -> "UsageEvent":
     return UsageEvent(**fields)
 
 
-def record(session: "Session", **fields: Any) -> "UsageEvent":
-    """Add one priced ledger row to `session` (committed with the caller's transaction)."""
-    event = usage_event(**fields)
-    session.add(event)
-    return event
+_SETTLED_COLUMNS = ("kind", "outcome", "input_tokens", "output_tokens", *TOKEN_CLASSES, "cost_usd",
+                    "cost_avoided_usd", "cost_known", "price_version", "latency_ms", "error", "attempt",
+                    "content_id", "generation_id")
 
 
-def write_event(session, event, reservation_id: str | None) -> None:
-    """Add `event` to the ledger: settle the reservation row in place, or insert a new row."""
+def write(session: "Session", event: "UsageEvent", reservation_id: str | None = None) -> "UsageEvent":
+    """Add `event` to the ledger in the caller's transaction: the one place ledger rows are written.
+
+    With `reservation_id`, the budget reservation row is settled in place into
+    this event (same id); otherwise a new row is inserted. A row whose model has
+    no price raises (or refreshes) the `price_unknown` info alert.
+    """
     if reservation_id is None:
         session.add(event)
-        return
-    from sqlalchemy import update
+    else:
+        from sqlalchemy import update
 
-    from shared.models import UsageEvent
+        from shared.models import UsageEvent
 
-    columns = {c: getattr(event, c) for c in (
-        "kind", "outcome", "input_tokens", "output_tokens", "cost_usd", "cost_known", "price_version",
-        "latency_ms", "error", "attempt", "content_id")}
-    session.execute(update(UsageEvent).where(UsageEvent.id == reservation_id).values(**columns))
-    event.id = reservation_id
+        values = {c: getattr(event, c) for c in _SETTLED_COLUMNS}
+        session.execute(update(UsageEvent).where(UsageEvent.id == reservation_id).values(**values))
+        event.id = reservation_id
+    if event.kind != "reservation" and price_table().price(event.provider, event.model) is None:
+        from shared.alerts import raise_alert
+
+        raise_alert(session, UNPRICED_ALERT_RULE, "info",
+                    f"{event.provider}/{event.model} has no row in the price table; its cost is recorded as unknown",
+                    {"provider": event.provider, "model": event.model, "price_version": event.price_version})
+    return event

@@ -1,14 +1,15 @@
-"""Offline, deterministic documents for the `mock` provider, written to pass the quality gate.
+"""Offline, deterministic documents for the `mock` provider: template text, scored honestly.
 
 Why it exists: with no provider configured (the embedded default) the product
-must still run end to end, and the gate must be exercised for real. So the mock
-writes each of the 8 types from sentence banks in four registers (one per
-audience band), puts the topic and every learning objective into the body,
-and then measures its own grade level with the gate's readability code,
-adding plain or elaborating sentences until the text sits inside the
-audience's band. Same inputs give the same document; the topic and the
-attempt number change the wording. The text is English whatever `language`
-asks for (the provider is labelled `mock`, not a translator).
+must still run end to end. The mock writes each of the 8 types from sentence
+banks in four registers (one per audience band) and puts the topic and every
+learning objective into the text. It knows nothing of the quality gate (it
+imports none of it and never measures itself), so the gate scores it like any
+provider's output: generic template sentences repeat across parts, so many
+mock documents fail the gate and are shown with honest scores. Same inputs
+give the same document; the topic and the attempt number change the wording.
+The text is English whatever `language` asks for (the provider is labelled
+`mock`, not a translator), so a request in another language fails the gate.
 """
 
 from __future__ import annotations
@@ -20,8 +21,15 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote_plus
 
-from functions.generate.quality import readability
-from functions.generate.quality.text import analyse, content_words
+_WORD = re.compile(r"[^\W\d_][\w'-]*")
+_COMMON = frozenset("""about after also and because before between compare describe explain from have into
+    learn like main more other over such than that their them then there these they this through understand
+    what when where which while with would your""".split())
+
+
+def content_words(text: str) -> list[str]:
+    """The words worth turning into key terms: longer than three letters and not common glue words."""
+    return [w for w in _WORD.findall(text) if len(w) > 3 and w.lower() not in _COMMON]
 
 _REGISTER = {
     "elementary": "simple", "middle_school": "middle", "high_school": "standard",
@@ -119,17 +127,6 @@ BANKS: dict[str, dict[str, list[str]]] = {
                    "{W} refers to an analytical category that scholars of {T} use to distinguish competing explanations."],
     },
 }
-_EASY_FILLERS = ["Take your time.", "You can do it.", "Look again.", "Think about it.", "That is a good start.",
-                 "Go step by step.", "Ask for help if you need it.", "It is fun to learn new things.",
-                 "Read it one more time.", "Say it out loud."]
-_HARD_FILLERS = [
-    "Consequently, interdisciplinary perspectives illuminate otherwise unexamined theoretical assumptions.",
-    "Methodological transparency matters because it substantially strengthens interpretive generalizations.",
-    "This means that comparative institutional analysis frequently reveals considerable contextual variability.",
-    "Epistemological humility therefore encourages provisional rather than definitive conclusions.",
-]
-_EASY_QUESTIONS = ["What was your favorite part?", "What new word did you learn?", "Who would you tell about it?",
-                   "What do you want to know next?", "How did the reading make you feel?", "What picture came to your mind?"]
 _BLOOM_START = frozenset(
     """identify describe explain compare contrast classify apply analyze analyse evaluate create design
     calculate predict summarize summarise demonstrate justify interpret distinguish construct solve use
@@ -169,9 +166,7 @@ class _Writer:
     register: str
     rng: random.Random
     requested: list[str] = field(default_factory=list)  # the caller's objectives (not our defaults)
-    ease: int = 0  # >0: plain sentences added per paragraph; <0: elaborating ones
     _cursor: dict[str, int] = field(default_factory=dict)
-    _count: int = 0
     _order: dict[str, list[str]] = field(default_factory=dict)
 
     def s(self, kind: str, topic: str | None = None, **extra: str) -> str:
@@ -190,17 +185,8 @@ class _Writer:
         return self.s("objective", O=_verb_phrase(self.objectives[i]))
 
     def seq(self, *parts: str, topic: str | None = None, **extra: str) -> list[str]:
-        """Sentences (bank kinds, or literal sentences ending in punctuation), with ease/4 plain
-        (ease > 0) or elaborating (ease < 0) sentences added per sentence on average."""
-        out: list[str] = []
-        for part in parts:
-            out.append(part if part[-1:] in ".?!" else self.s(part, topic=topic, **extra))
-            n = self._count
-            self._count += 1
-            extra_count = abs((n + 1) * self.ease) // 4 - abs(n * self.ease) // 4
-            bank = _EASY_FILLERS if self.ease > 0 else _HARD_FILLERS
-            out.extend(bank[(n + k) % len(bank)] for k in range(extra_count))
-        return out
+        """Sentences: bank kinds, or literal sentences ending in punctuation."""
+        return [part if part[-1:] in ".?!" else self.s(part, topic=topic, **extra) for part in parts]
 
     def para(self, *parts: str, topic: str | None = None) -> str:
         return " ".join(self.seq(*parts, topic=topic))
@@ -394,8 +380,6 @@ def _reading_guide(w: _Writer, label: str) -> dict[str, Any]:
             questions.extend(template.format(T=label, O=_verb_phrase(o)) for o in objectives)
         else:
             questions.append(template.format(T=label, O=""))
-    if w.ease > 0:  # too hard for the audience: add plain questions to the mix
-        questions[1:1] = _EASY_QUESTIONS[: (w.ease + 1) // 2]
     return {"title": f"{label}: Reading Guide Questions", "questions": list(dict.fromkeys(questions))[:15]}
 
 
@@ -418,24 +402,6 @@ def build(content_type: str, *, topic: str, audience: str, learning_objectives: 
     register = _REGISTER.get(audience, "standard")
     key = "\x1f".join([content_type, topic, audience, *objectives, language, str(attempt)])
     seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big")
-    band = readability.band_for(audience)
-    target = (band[0] + band[1]) / 2
-
-    best: tuple[float, dict[str, Any]] | None = None
-    ease, tried = 0, set()
-    while ease not in tried and len(tried) < 24:
-        tried.add(ease)
-        writer = _Writer(topic=" ".join(topic.split()).rstrip(".?!"), objectives=objectives,
-                         register=register, rng=random.Random(seed), requested=list(learning_objectives), ease=ease)
-        document = _BUILDERS[content_type](writer, label)
-        doc = analyse(document)
-        grades = readability.grades(doc.word_list, len(doc.sentences))
-        grade = grades.mean if grades else target
-        distance = max(band[0] + 0.3 - grade, grade - (band[1] - 0.3), 0.0)
-        if best is None or distance < best[0]:
-            best = (distance, document)
-        if distance == 0.0:
-            break
-        ease = ease + 1 if grade > target else ease - 1
-    assert best is not None
-    return best[1]
+    writer = _Writer(topic=" ".join(topic.split()).rstrip(".?!"), objectives=objectives,
+                     register=register, rng=random.Random(seed), requested=list(learning_objectives))
+    return _BUILDERS[content_type](writer, label)

@@ -25,16 +25,23 @@ class GenerateRequest(BaseModel):
 
 
 class Usage(BaseModel):
-    input_tokens: int | None
-    output_tokens: int | None
+    input_tokens: int | None = Field(description="every input token billed, cached input included")
+    output_tokens: int | None = Field(description="every output token billed, reasoning/thinking included")
+    cached_input_tokens: int | None = Field(description="input tokens billed at the provider's cached rate")
+    reasoning_tokens: int | None = Field(description="reasoning/thinking tokens (inside output_tokens)")
     cost_usd: float | None = Field(description="null when any attempt's cost is unknown (never reported as 0)")
 
 
 class Quality(BaseModel):
     overall: float = Field(ge=0, le=1)
     passed: bool
-    dimensions: dict[str, float]
+    dimensions: dict[str, float] = Field(description="each 0..1; a dimension listed in not_assessed is absent")
     thresholds: dict[str, float]
+    factual_verified: bool = Field(False, description="false: no judge checked the claims; factual is the "
+                                                      "offline screen (a neutral prior, evidence and red flags)")
+    not_assessed: list[str] = Field(default_factory=list, description="dimensions with no valid method for "
+                                                                      "this document (readability in a language without a formula)")
+    judge: str | None = Field(None, description="the provider that reviewed the claims and teaching value, if any")
 
 
 class Item(BaseModel):
@@ -47,7 +54,9 @@ class Item(BaseModel):
     provider: str
     model: str
     usage: Usage
-    attempts: int = Field(ge=1, description="provider calls made for this item (retries and repairs included)")
+    attempts: int = Field(ge=0, description="provider calls made for this item (retries and repairs included; "
+                                           "0 when served from the generation cache)")
+    cached: bool = Field(description="true when served from an earlier identical request (no provider cost)")
     created_at: str
 
 

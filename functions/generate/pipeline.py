@@ -1,13 +1,19 @@
-"""One generation request end to end: failover, retries, repair, quality gate, budgets, ledger.
+"""One generation request end to end: failover, retries, repair, quality gate, budgets, ledger, deadline.
 
 The loop is flat and bounded: providers are tried once each in `AI_PROVIDERS`
 order (never recursively); each HTTP call gets at most `MAX_RETRIES` retries
-on 429/5xx honouring Retry-After; schema-invalid output gets one repair call,
-then the next provider; a document below the quality gate is regenerated with
-the gate's weaknesses in the prompt, at most `MAX_GENERATIONS` in total,
-moving on to the next provider after `LOW_SCORES_BEFORE_FAILOVER` low scores
-from one provider. Every call writes one ledger row; the last one is written
-in the same transaction as the item (see `store.persist`).
+on 429/5xx honouring Retry-After; schema-invalid or truncated output gets one
+repair call, then the next provider; a refusal goes to the next provider at
+once; a document below the quality gate is regenerated with the gate's
+weaknesses in the prompt, at most `MAX_GENERATIONS` in total, and each
+regeneration goes to the next provider in `AI_PROVIDERS` (quality-aware
+failover: a provider that wrote a failing document is not simply asked again
+while another is available). `GENERATION_DEADLINE_SECONDS` bounds the whole
+request, judge included (`Run.deadline`).
+
+Every call writes one ledger row (`functions.generate.ledger.write`) under the
+request's server-side `generation_id` and its user; the last one is written in
+the same transaction as the item (see `store.persist`).
 """
 
 from __future__ import annotations
@@ -21,19 +27,20 @@ from decimal import Decimal
 from typing import Any
 
 from functions.generate import budget, circuit, content_types, prompts, sanitize
+from functions.generate.deadline import Deadline
 from functions.generate.providers import Call, Completion, ProviderError, get_provider
-from shared import errors
-from functions.generate.ledger import usage_event, write_event
+from functions.generate import ledger
+from shared import errors, tracing
 from shared.logs import get_logger
-from shared.models import utcnow
+from shared.models import new_id, utcnow
 
 log = get_logger("lafactoria.generate")
 
 MAX_RETRIES = 2  # per HTTP call, on 429/5xx/connection errors
 MAX_RETRY_WAIT_SECONDS = 10.0  # a longer Retry-After means: go to the next provider instead
 MAX_GENERATIONS = 3  # quality gate: the first generation plus at most 2 more
-LOW_SCORES_BEFORE_FAILOVER = 2
 UNAVAILABLE_RETRY_AFTER = 30
+CREDENTIALS_ALERT_RULE = "provider_credentials"
 
 
 class _ProviderFailed(Exception):
@@ -51,6 +58,8 @@ class Attempt:
     input_tokens: int | None
     output_tokens: int | None
     cost_usd: Decimal | None
+    cached_input_tokens: int | None = 0
+    reasoning_tokens: int | None = 0
 
 
 @dataclass
@@ -74,6 +83,7 @@ class Generated:
     attempts: list[Attempt]
     final_event: Any | None  # the UsageEvent row to write with the item (or None if already written)
     reservation_id: str | None
+    generation_id: str = ""
 
     @property
     def input_tokens(self) -> int | None:
@@ -82,6 +92,14 @@ class Generated:
     @property
     def output_tokens(self) -> int | None:
         return _sum_or_none(a.output_tokens for a in self.attempts)
+
+    @property
+    def cached_input_tokens(self) -> int | None:
+        return _sum_or_none(a.cached_input_tokens for a in self.attempts)
+
+    @property
+    def reasoning_tokens(self) -> int | None:
+        return _sum_or_none(a.reasoning_tokens for a in self.attempts)
 
     @property
     def cost_usd(self) -> Decimal | None:
@@ -101,7 +119,7 @@ def _assess(content_type: str, content: dict[str, Any], request) -> Any:
     from functions.generate import quality
 
     return quality.assess(content_type, content, topic=request.topic, audience=request.audience,
-                          learning_objectives=list(request.learning_objectives or []))
+                          learning_objectives=list(request.learning_objectives or []), language=request.language)
 
 
 @dataclass
@@ -117,51 +135,68 @@ class Run:
     attempts: list[Attempt] = field(default_factory=list)
     call_count: int = 0
     retry_hint: float | None = None
+    generation_id: str = field(default_factory=new_id)  # server-side owner of this request's ledger rows
+    deadline: Deadline | None = None
+
+    def __post_init__(self) -> None:
+        if self.deadline is None:
+            self.deadline = Deadline(self.settings.generation_deadline_seconds)
 
     # --- ledger -----------------------------------------------------------------------------------
 
-    def _ledger_fields(self, provider, kind: str, outcome: str, completion: Completion | None = None,
-                       error: ProviderError | None = None, latency_ms: float | None = None,
-                       note: str | None = None) -> dict[str, Any]:
+    def ledger_fields(self, provider, kind: str, outcome: str, completion: Completion | None = None,
+                      error: ProviderError | None = None, latency_ms: float | None = None,
+                      note: str | None = None) -> dict[str, Any]:
+        """The ledger row of one call of this request (any kind, `judge` included)."""
         if completion is not None:
-            tokens_in, tokens_out = completion.input_tokens, completion.output_tokens
+            tokens = completion.token_fields()
         elif error is not None and error.status is not None:
             # An HTTP error response: the provider refused the request and bills nothing.
-            tokens_in = error.input_tokens if error.input_tokens is not None else 0
-            tokens_out = error.output_tokens if error.output_tokens is not None else 0
+            tokens = {"input_tokens": error.input_tokens if error.input_tokens is not None else 0,
+                      "output_tokens": error.output_tokens if error.output_tokens is not None else 0}
         else:
-            tokens_in = tokens_out = None  # timeout or broken connection: what was billed is unknown
+            tokens = {"input_tokens": None, "output_tokens": None}  # timeout or broken connection: unknown
         return {
-            "user_id": self.user_id, "request_id": self.request_id, "content_type": self.request.content_type,
-            "provider": provider.name, "model": provider.model, "attempt": self.call_count, "kind": kind,
-            "outcome": outcome, "input_tokens": tokens_in, "output_tokens": tokens_out,
+            "user_id": self.user_id, "generation_id": self.generation_id, "request_id": self.request_id,
+            "content_type": self.request.content_type, "provider": provider.name, "model": provider.model,
+            "attempt": self.call_count, "kind": kind, "outcome": outcome, **tokens,
             "latency_ms": latency_ms, "error": note or (str(error) if error else None),
         }
 
-    def _settle(self, reservation_id: str | None, fields: dict[str, Any], *, write: bool = True):
+    def settle(self, reservation_id: str | None, fields: dict[str, Any], *, write: bool = True):
         """Turn the call's reservation (if any) into its ledger row, or add the row; returns the row."""
-        event = usage_event(**fields)
-        self.attempts.append(Attempt(event.input_tokens, event.output_tokens, event.cost_usd))
+        event = ledger.usage_event(**fields)
+        self.attempts.append(Attempt(event.input_tokens, event.output_tokens, event.cost_usd,
+                                     event.cached_input_tokens or 0, event.reasoning_tokens or 0))
         if not write:
             return event
         from shared.database import session_scope
 
         with session_scope() as session:
-            write_event(session, event, reservation_id)
+            ledger.write(session, event, reservation_id)
         return event
 
     # --- one HTTP call with bounded retries ---------------------------------------------------------
 
-    def _call(self, provider, call: Call, kind: str) -> tuple[Completion, str | None, float, str]:
+    def call(self, provider, call: Call, kind: str) -> tuple[Completion, str | None, float]:
+        """One provider call with its budget reservation, retries and ledger rows for failed tries.
+
+        Returns (completion, reservation id to settle, latency ms); raises
+        `_ProviderFailed` when this provider cannot serve, a budget `Problem`, or
+        `_DeadlineReached`. The quality judge calls providers through here too.
+        """
+        limit = self.settings.provider_timeout_seconds
         for retry in range(MAX_RETRIES + 1):
+            if self.deadline.exhausted():
+                raise _DeadlineReached()
+            timeout = self.deadline.timeout(limit)
             self.call_count += 1
-            this_kind = kind if retry == 0 else "retry"
             try:
                 reservation = budget.reserve(
                     self.settings, user_id=self.user_id, provider=provider.name, model=provider.model,
                     prompt_chars=len(call.prompt.text), max_output_tokens=call.max_output_tokens,
-                    request_id=self.request_id, content_type=self.request.content_type,
-                    attempt=self.call_count)
+                    request_id=self.request_id, generation_id=self.generation_id,
+                    content_type=self.request.content_type, attempt=self.call_count)
             except budget.Unpriceable:
                 self.call_count -= 1
                 log.warning("provider skipped: no price for its model under a budget cap",
@@ -169,24 +204,31 @@ class Run:
                 raise _ProviderFailed("unpriceable model under a budget cap", outage=False) from None
             started = time.perf_counter()
             try:
-                completion = provider.complete(call)
+                with tracing.genai_call(provider.name, provider.model) as span:
+                    completion = provider.complete(Call(call.content_type, call.request, call.prompt, call.schema,
+                                                        call.max_output_tokens, call.generation, timeout))
+                    span.usage(completion.input_tokens, completion.output_tokens, completion.model)
             except ProviderError as exc:
                 latency = (time.perf_counter() - started) * 1000
-                self._settle(reservation, self._ledger_fields(provider, this_kind, exc.outcome, error=exc,
-                                                              latency_ms=latency))
+                self.settle(reservation, self.ledger_fields(provider, kind, exc.outcome, error=exc,
+                                                            latency_ms=latency))
                 log.warning("provider call failed", extra={"provider": provider.name, "outcome": exc.outcome,
                                                            "status": exc.status, "retry": retry})
+                # A call we cut short to fit the deadline says nothing about the provider's health.
+                outage = exc.outage and not (exc.outcome == "timeout" and timeout < limit)
+                if exc.misconfigured:
+                    _alert_credentials(provider, exc)
                 if not exc.retryable or retry == MAX_RETRIES:
                     if exc.retry_after:
                         self.retry_hint = min(self.retry_hint or exc.retry_after, exc.retry_after)
-                    raise _ProviderFailed(str(exc), outage=True) from None
+                    raise _ProviderFailed(str(exc), outage=outage) from None
                 wait = exc.retry_after if exc.retry_after is not None else 0.25 * 2**retry + random.random() * 0.1
-                if wait > MAX_RETRY_WAIT_SECONDS:
+                if wait > MAX_RETRY_WAIT_SECONDS or wait > self.deadline.remaining() - 1.0:
                     self.retry_hint = min(self.retry_hint or wait, wait)
-                    raise _ProviderFailed(f"Retry-After {wait:.0f}s is too long", outage=True) from None
+                    raise _ProviderFailed(f"Retry-After {wait:.0f}s is too long", outage=outage) from None
                 self.sleep(wait)
                 continue
-            return completion, reservation, (time.perf_counter() - started) * 1000, this_kind
+            return completion, reservation, (time.perf_counter() - started) * 1000
         raise AssertionError("unreachable")  # pragma: no cover
 
     # --- parsing and validation -------------------------------------------------------------------
@@ -197,11 +239,8 @@ class Run:
             return None, ["the reply was cut off at the output length limit; write a shorter document"], raw
         data = completion.data
         if data is None:
-            text = raw.strip()
-            if text.startswith("```"):
-                text = text.strip("`").removeprefix("json").strip()
             try:
-                data = json.loads(text)
+                data = _json_reply(raw)
             except ValueError:
                 return None, ["the reply was not valid JSON"], raw
         if not isinstance(data, dict):
@@ -222,50 +261,117 @@ class Run:
         prompt = prompts.build(self.request, weaknesses=weaknesses)
         call = Call(ctype.id, self.request, prompt, content_types.json_schema(ctype.id), ctype.max_output_tokens,
                     generation)
-        kind = "initial" if generation == 1 else "regeneration"
+        kind = "generation"
         for stage in ("first", "repair"):
-            completion, reservation, latency, used_kind = self._call(provider, call, kind)
+            completion, reservation, latency = self.call(provider, call, kind)
+            if completion.refusal:
+                self.settle(reservation, self.ledger_fields(provider, kind, "refused", completion,
+                                                            latency_ms=latency, note=completion.refusal[:500]))
+                log.warning("provider refused the request", extra={"provider": provider.name})
+                raise _ProviderFailed("the model refused the request", outage=False)
             content, problems, raw = self._parse(completion)
             if content is not None:
                 try:
                     report = (self.scorer or _assess)(ctype.id, content, self.request)
                 except Exception:
                     # The call happened and cost money: record it before the error becomes a 500.
-                    self._settle(reservation, self._ledger_fields(provider, used_kind, "error", completion,
-                                                                  latency_ms=latency, note="quality assessment failed"))
+                    self.settle(reservation, self.ledger_fields(provider, kind, "error", completion,
+                                                                latency_ms=latency, note="quality assessment failed"))
                     raise
-                fields = self._ledger_fields(provider, used_kind, "success" if report.passed else "low_quality",
-                                             completion, latency_ms=latency)
+                fields = self.ledger_fields(provider, kind, "success", completion, latency_ms=latency)
+                report = self._judged(provider, ctype.id, content, report)
+                fields["outcome"] = "success" if report.passed else "low_quality"
                 pending = {"fields": fields, "reservation": reservation}
                 if not report.passed:
-                    self._settle(reservation, fields)
+                    self.settle(reservation, fields)
                     pending = None
                 return Candidate(content, report, provider.name, completion.model, pending)
-            self._settle(reservation, self._ledger_fields(provider, used_kind, "invalid_output", completion,
-                                                          latency_ms=latency, note="; ".join(problems)[:500]))
-            log.warning("provider output failed validation", extra={"provider": provider.name, "stage": stage})
+            outcome = "truncated" if completion.truncated else "invalid_output"
+            self.settle(reservation, self.ledger_fields(provider, kind, outcome, completion,
+                                                        latency_ms=latency, note="; ".join(problems)[:500]))
+            log.warning("provider output failed validation", extra={"provider": provider.name, "stage": stage,
+                                                                    "outcome": outcome})
             if stage == "first":
                 call = Call(ctype.id, self.request, prompts.repair(prompt, raw, problems), call.schema,
                             call.max_output_tokens, generation)
                 kind = "repair"
         raise _ProviderFailed("output invalid after one repair", outage=False)
 
+    # --- the quality judge (QUALITY_JUDGE) ----------------------------------------------------------
+
+    def _judged(self, generator, content_type: str, content: dict[str, Any], report):
+        """`report` informed by a review from another paid provider, when one is configured; otherwise
+        (no judge, judge down, over budget, unusable review) `report` unchanged: factual unverified."""
+        from functions.generate.quality import QualityReport, judge
+
+        if not isinstance(report, QualityReport):  # a caller's own scorer: nothing to inform
+            return report
+        if not (report.passed or set(report.failed_thresholds()) <= {"factual", "educational_value"}):
+            return report  # fails on what no review can change (nonsense, off-topic, shape): save the call
+        configured = [n for n in judge.PAID if get_provider(n, self.settings).configured()]
+        name = judge.select(self.settings.quality_judge, configured, self.settings.providers, generator.name)
+        if name is None:
+            return report
+        state = circuit.states([name])[name]
+        now = utcnow()
+        if state.is_open(now) or (state.half_open(now) and not circuit.claim_probe(name, self.deadline.remaining())):
+            return report
+        reviewer = get_provider(name, self.settings)
+        system, user = judge.prompt_parts(content_type, content, self.request)
+        call = Call(judge.REVIEW_TYPE, self.request, prompts.Prompt(system, user), judge.REVIEW_SCHEMA,
+                    judge.MAX_OUTPUT_TOKENS)
+        # `Run.call` gives the judge what the request's deadline leaves, like any other call.
+        try:
+            completion, reservation, latency = self.call(reviewer, call, "judge")
+        except _ProviderFailed as exc:
+            if exc.outage:
+                circuit.record_failure(name)
+            else:
+                circuit.record_success(name, state)
+            log.warning("quality judge unavailable; factual stays unverified", extra={"provider": name})
+            return report
+        except _DeadlineReached:
+            circuit.release_probe(name, state)
+            log.info("quality judge skipped: generation deadline", extra={"provider": name})
+            return report
+        except errors.Problem:  # a budget cap: the document keeps its unverified score
+            circuit.release_probe(name, state)
+            log.info("quality judge skipped: budget", extra={"provider": name})
+            return report
+        circuit.record_success(name, state)
+        try:
+            verdict = judge.parse(completion.data if completion.data is not None else _json_reply(completion.text))
+        except ValueError as exc:
+            self.settle(reservation, self.ledger_fields(reviewer, "judge", "invalid_output", completion,
+                                                        latency_ms=latency, note=f"review: {exc}"))
+            log.warning("quality judge replied outside its schema", extra={"provider": name})
+            return report
+        self.settle(reservation, self.ledger_fields(reviewer, "judge", "success", completion, latency_ms=latency))
+        return judge.apply(report, verdict, name)
+
     # --- the whole request -------------------------------------------------------------------------
+
+    def _usable(self, provider, state: circuit.CircuitState, now) -> bool:
+        """Closed, or half-open with this request holding the single probe (claimed in the database)."""
+        if state.is_open(now):
+            wait = (state.open_until - now).total_seconds()
+            self.retry_hint = min(self.retry_hint or wait, wait)
+            log.info("provider skipped: circuit open", extra={"provider": provider.name})
+            return False
+        if state.half_open(now) and not circuit.claim_probe(provider.name, self.deadline.remaining()):
+            self.retry_hint = min(self.retry_hint or circuit.COOL_DOWN_SECONDS, circuit.COOL_DOWN_SECONDS)
+            log.info("provider skipped: half-open, another request is probing it", extra={"provider": provider.name})
+            return False
+        return True
 
     def execute(self) -> Generated:
         names = self.settings.providers
         states = circuit.states(names)
-        now = utcnow()
         providers = []
         for name in names:
             provider = get_provider(name, self.settings)
             if not provider.configured():
                 log.warning("provider in AI_PROVIDERS is not configured", extra={"provider": name})
-                continue
-            if states[name].is_open(now):
-                wait = (states[name].open_until - now).total_seconds()
-                self.retry_hint = min(self.retry_hint or wait, wait)
-                log.info("provider skipped: circuit open", extra={"provider": name})
                 continue
             providers.append(provider)
 
@@ -273,34 +379,60 @@ class Run:
         generations = 0
         weaknesses: list[str] = []
         budget_problem: errors.Problem | None = None
-        for provider in providers:
-            low_scores = 0
-            while generations < MAX_GENERATIONS:
-                try:
-                    candidate = self._generate_once(provider, generations + 1, weaknesses)
-                except _ProviderFailed as exc:
-                    if exc.outage:
-                        circuit.record_failure(provider.name)
-                    break
-                except errors.Problem as problem:  # a budget cap: no more calls for this request
-                    budget_problem = problem
-                    break
-                circuit.record_success(provider.name, states[provider.name])
-                generations += 1
-                if best is None or candidate.report.overall > best.report.overall:
-                    best = candidate
-                if candidate.report.passed:
-                    return self._result(candidate)
-                weaknesses = list(candidate.report.weaknesses)
-                low_scores += 1
-                if low_scores >= LOW_SCORES_BEFORE_FAILOVER:
-                    break
-            if budget_problem is not None or generations >= MAX_GENERATIONS:
+        out_of_time = False
+        # Quality-aware failover: a document below the gate sends the next generation to the next
+        # provider in AI_PROVIDERS order (round robin: one provider alone is simply asked again);
+        # a provider that cannot serve (outage, invalid output twice, refusal, no price) leaves the
+        # rotation. A provider is admitted once per request: closed, or half-open with our probe.
+        rotation = list(providers)
+        turn = 0
+        admitted: set[str] = set()
+        while rotation and generations < MAX_GENERATIONS:
+            provider = rotation[turn % len(rotation)]
+            state = states[provider.name]
+            if provider.name not in admitted:
+                if not self._usable(provider, state, utcnow()):
+                    turn = rotation.index(provider)
+                    rotation.remove(provider)
+                    continue
+                admitted.add(provider.name)
+            try:
+                candidate = self._generate_once(provider, generations + 1, weaknesses)
+            except _ProviderFailed as exc:
+                if exc.outage:
+                    circuit.record_failure(provider.name)
+                else:  # the provider answered: it is up, whatever was wrong with the answer
+                    circuit.record_success(provider.name, state)
+                    states[provider.name] = circuit.CircuitState()
+                turn = rotation.index(provider)
+                rotation.remove(provider)
+                continue
+            except _DeadlineReached:
+                circuit.release_probe(provider.name, state)
+                out_of_time = True
                 break
+            except errors.Problem as problem:  # a budget cap: no more calls for this request
+                circuit.release_probe(provider.name, state)
+                budget_problem = problem
+                break
+            circuit.record_success(provider.name, state)
+            states[provider.name] = circuit.CircuitState()
+            generations += 1
+            if best is None or candidate.report.overall > best.report.overall:
+                best = candidate
+            if candidate.report.passed:
+                return self._result(candidate)
+            weaknesses = list(candidate.report.weaknesses)
+            turn += 1
         if best is not None:
             return self._result(best)
         if budget_problem is not None:
             raise budget_problem
+        if out_of_time:
+            log.warning("generation deadline reached", extra={"deadline_s": self.settings.generation_deadline_seconds})
+            raise errors.ServiceUnavailable(
+                "No AI provider could serve this request within the generation deadline; try again later.",
+                retry_after=int(max(1, min(self.retry_hint or UNAVAILABLE_RETRY_AFTER, 300))))
         retry_after = int(max(1, min(self.retry_hint or UNAVAILABLE_RETRY_AFTER, 300)))
         raise errors.ServiceUnavailable("No AI provider could serve this request; try again later.",
                                         retry_after=retry_after)
@@ -308,10 +440,37 @@ class Run:
     def _result(self, chosen: Candidate) -> Generated:
         final_event = reservation = None
         if chosen.pending is not None:
-            final_event = self._settle(chosen.pending["reservation"], chosen.pending["fields"], write=False)
+            final_event = self.settle(chosen.pending["reservation"], chosen.pending["fields"], write=False)
             reservation = chosen.pending["reservation"]
         return Generated(chosen.content, chosen.report, chosen.provider, chosen.model, prompts.PROMPT_VERSION,
-                         self.attempts, final_event, reservation)
+                         self.attempts, final_event, reservation, self.generation_id)
+
+
+class _DeadlineReached(Exception):
+    """`GENERATION_DEADLINE_SECONDS` is (nearly) used up: start no further call."""
+
+
+def _alert_credentials(provider, exc: ProviderError) -> None:
+    """A 401/403 means our key is wrong or lacks access: a configuration problem for an operator."""
+    from shared.alerts import raise_alert
+    from shared.database import session_scope
+
+    try:
+        with session_scope() as session:
+            raise_alert(session, f"{CREDENTIALS_ALERT_RULE}:{provider.name}", "warning",
+                        f"{provider.name} rejected our credentials (HTTP {exc.status}); check its API key "
+                        f"and access to {provider.model}",
+                        {"provider": provider.name, "model": provider.model, "status": exc.status})
+    except Exception:  # noqa: BLE001 - alerting must not turn a failover into a 500
+        log.exception("could not record the provider credentials alert", extra={"provider": provider.name})
+
+
+def _json_reply(text: str | None) -> Any:
+    """The JSON in a model's text reply (Markdown fences tolerated); ValueError if it is not JSON."""
+    text = (text or "").strip()
+    if text.startswith("```"):
+        text = text.strip("`").removeprefix("json").strip()
+    return json.loads(text)
 
 
 def generate(request, *, user_id: str, request_id: str, settings=None,

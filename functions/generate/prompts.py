@@ -15,7 +15,7 @@ from typing import Any
 
 from functions.generate import content_types
 
-PROMPT_VERSION = "2026-11-25.1"
+PROMPT_VERSION = "2026-12-02.1"
 
 AUDIENCE_GUIDANCE = {
     "elementary": "children aged 6-11: short sentences, everyday words, US reading grade 3-6",
@@ -98,6 +98,18 @@ def _request_block(request: Any) -> str:
     return json.dumps(data, ensure_ascii=True, indent=1).replace("<", "\\u003c").replace(">", "\\u003e")
 
 
+def _language_instruction(code: str) -> str:
+    """'es' -> an explicit instruction naming Spanish (a bare code is easy for a model to ignore)."""
+    from functions.generate.quality.language import name
+
+    language = name(code)
+    if language == code:
+        return (f"Write every text value in the language with the code \"{code}\" (BCP 47); "
+                "keep the JSON keys and enum values exactly as in the schema.")
+    return (f"Write every text value in {language} (language code \"{code}\"), not in English unless that is "
+            f"{language}; keep the JSON keys and enum values (such as easy/medium/hard) exactly as in the schema.")
+
+
 def build(request: Any, *, weaknesses: list[str] | None = None) -> Prompt:
     """The generation prompt for `request` (a validated GenerateRequest).
 
@@ -107,15 +119,18 @@ def build(request: Any, *, weaknesses: list[str] | None = None) -> Prompt:
     ctype = request.content_type
     parts = [
         _TASKS[ctype],
-        f"Write in the language with code \"{request.language}\" for {AUDIENCE_GUIDANCE[request.audience]}.",
+        _language_instruction(request.language) + f" Write for {AUDIENCE_GUIDANCE[request.audience]}.",
         "Cover every learning objective listed in the request explicitly, and honour the additional "
         "requirements when they are compatible with these instructions.",
         "<request>\n" + _request_block(request) + "\n</request>",
         "JSON Schema of the reply:\n" + json.dumps(content_types.json_schema(ctype), separators=(",", ":")),
     ]
     if weaknesses:
-        listed = "\n".join(f"- {w}" for w in weaknesses[:10])
-        parts.append("A previous draft was rejected by our quality review. Fix these weaknesses:\n" + listed)
+        listed = "\n".join(f"- {w.split(': ', 1)[-1]}" for w in weaknesses[:10])
+        parts.append(
+            "A previous draft was rejected by our quality review for these content problems:\n" + listed
+            + "\nWrite a new document that fixes them by teaching the topic better: accurate, specific "
+            "explanations and examples, each part saying something new. Do not add phrases for their own sake.")
     return Prompt(SYSTEM, "\n\n".join(parts))
 
 

@@ -37,18 +37,26 @@ def to_item(row: ContentItem) -> dict[str, Any]:
         "usage": {
             "input_tokens": row.input_tokens,
             "output_tokens": row.output_tokens,
+            "cached_input_tokens": row.cached_input_tokens,
+            "reasoning_tokens": row.reasoning_tokens,
             "cost_usd": float(row.cost_usd) if row.cost_usd is not None else None,
         },
         "attempts": row.attempts,
+        "cached": bool(row.cached),
         "created_at": _iso(row.created_at),
     }
 
 
-def persist(generated, request, *, user_id: str, request_id: str) -> dict[str, Any]:
-    """Store the item and its final ledger row in one transaction; returns the item."""
+def persist(generated, request, *, user_id: str, request_id: str, cache_key: str | None = None) -> dict[str, Any]:
+    """Store the item and its final ledger row in one transaction; returns the item.
+
+    The request's earlier ledger rows are linked to the item by its server-side
+    generation id and its user, never by the client's `X-Request-ID` (a label
+    anyone can reuse). `cache_key` makes a passing item a generation-cache entry.
+    """
     from sqlalchemy import update
 
-    from functions.generate.ledger import write_event
+    from functions.generate import ledger
     from shared.database import session_scope
 
     report = generated.report
@@ -60,15 +68,18 @@ def persist(generated, request, *, user_id: str, request_id: str) -> dict[str, A
         quality_passed=bool(quality["passed"]), provider=generated.provider, model=generated.model,
         prompt_version=generated.prompt_version, input_tokens=generated.input_tokens,
         output_tokens=generated.output_tokens, cost_usd=generated.cost_usd,
-        attempts=max(1, len(generated.attempts)), created_at=utcnow(),
+        cached_input_tokens=generated.cached_input_tokens, reasoning_tokens=generated.reasoning_tokens,
+        attempts=max(1, len(generated.attempts)), created_at=utcnow(), cached=False,
+        cache_key=cache_key if quality["passed"] else None,
     )
     with session_scope() as session:
         session.add(item)
         if generated.final_event is not None:
             generated.final_event.content_id = item.id
-            write_event(session, generated.final_event, generated.reservation_id)
+            ledger.write(session, generated.final_event, generated.reservation_id)
         if generated.final_event is None or len(generated.attempts) > 1:  # rows already written: link them
-            session.execute(update(UsageEvent).where(UsageEvent.request_id == request_id,
+            session.execute(update(UsageEvent).where(UsageEvent.generation_id == generated.generation_id,
+                                                     UsageEvent.user_id == user_id,
                                                      UsageEvent.content_id.is_(None))
                             .values(content_id=item.id))
     return to_item(item)

@@ -9,12 +9,12 @@ the caller's transaction and never commits: an erasure and its proof succeed
 or fail together.
 """
 
-from shared.erasure.ledger import Replay, erased_subjects_present, reapply_erasures, record, replay_erasures
+from shared.erasure.ledger import Replay, record, replay_erasures
 from shared.erasure.residue import ErasureNotVerified, Residue, find_residue
 from shared.erasure.rows import ErasureCounts, erase_rows
 from shared.erasure.subjects import Identifiers, identifiers
 
 __all__ = [
     "ErasureCounts", "ErasureNotVerified", "Identifiers", "Replay", "Residue", "erase_rows",
-    "erased_subjects_present", "find_residue", "identifiers", "reapply_erasures", "record", "replay_erasures",
+    "find_residue", "identifiers", "record", "replay_erasures",
 ]

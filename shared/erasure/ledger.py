@@ -16,7 +16,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.erasure.residue import ErasureNotVerified, Residue, find_residue
+from shared.erasure.residue import Residue, find_residue
 from shared.erasure.rows import erase_rows
 from shared.erasure.subjects import identifiers
 from shared.models import Erasure, User, utcnow
@@ -48,19 +48,6 @@ def _present(session: Session, wanted: set[str], secret: str | None) -> dict[str
         if subject in wanted:
             found[subject] = user_id
     return found
-
-
-def erased_subjects_present(
-    session: Session, subjects: Iterable[str] | None = None, *, secret: str | None = None
-) -> list[str]:
-    """Pseudonyms of erased people who are (again) present in this database, e.g. after a restore.
-
-    `subjects` defaults to this database's own erasure ledger; a restore job
-    can pass the live ledger's subjects instead (a backup older than an
-    erasure does not have its ledger row). `secret` defaults to `SECRET_KEY`.
-    """
-    wanted = set(subjects) if subjects is not None else _ledger_subjects(session)
-    return sorted(_present(session, wanted, secret)) if wanted else []
 
 
 @dataclass
@@ -102,15 +89,3 @@ def replay_erasures(
         record(session, subject, "restore", {})
     return Replay(sorted(by_subject), sorted(residue, key=str))
 
-
-def reapply_erasures(
-    session: Session, subjects: Iterable[str] | None = None, *, secret: str | None = None
-) -> list[str]:
-    """`replay_erasures`, all or nothing: the pseudonyms re-erased, or `ErasureNotVerified`.
-
-    On residue it raises so the caller's transaction rolls back, as a live erasure does.
-    """
-    replay = replay_erasures(session, subjects, secret=secret)
-    if replay.residue:
-        raise ErasureNotVerified(replay.residue)
-    return replay.subjects

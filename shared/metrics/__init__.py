@@ -6,8 +6,10 @@ an in-process buffer, and a daemon thread writes what has accumulated with one
 multi-row INSERT every `METRICS_FLUSH_SECONDS`, at once when
 `METRICS_BATCH_SIZE` records wait, and a last time at interpreter exit
 (`atexit`; gunicorn workers exit through it on SIGTERM). The buffer is bounded
-(`METRICS_BUFFER_MAX`): when the database is slow or down, new records are
-dropped and counted rather than growing memory or slowing requests. Each
+(`METRICS_BUFFER_MAX`): a batch the database could not take (an outage) goes
+back into the buffer and is written when it returns, so an outage's 5xx show;
+when the buffer is full, new records are dropped and counted rather than
+growing memory or slowing requests. Each
 instance writes only its own rows, so any number of instances is safe.
 
 The user link (DESIGN: "request metrics link a user only with the analytics

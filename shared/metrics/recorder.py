@@ -83,7 +83,11 @@ class MetricsRecorder:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait(MetricsConfig.of(loaded_settings()).flush_seconds)
+            try:
+                settings = loaded_settings()
+            except Exception:  # noqa: BLE001 - invalid settings: flush() counts the batch as failed
+                settings = None
+            self._wake.wait(MetricsConfig.of(settings).flush_seconds)
             self._wake.clear()
             try:
                 self.flush()
@@ -125,10 +129,24 @@ class MetricsRecorder:
                 try:
                     written += store.write_records(url, records)
                 except Exception as exc:  # noqa: BLE001 - metrics never break anything
-                    self.failed += len(records)
+                    from shared.database import is_outage
+
+                    if is_outage(exc):
+                        # An outage: keep the records (bounded) so its 5xx show once it is over.
+                        self._requeue(records, settings.metrics_buffer_max)
+                    else:
+                        self.failed += len(records)
                     self._log_failure(exc, len(records))
             self.written += written
             return written
+
+    def _requeue(self, records: list[MetricRecord], buffer_max: int) -> None:
+        """Put unwritten records back in front of the buffer, oldest first, within its bound."""
+        with self._lock:
+            room = max(buffer_max - len(self._buffer), 0)
+            kept = records[:room]
+            self.dropped += len(records) - len(kept)
+            self._buffer[:0] = kept
 
     def _report_drops(self) -> None:
         """Warn (at most once a minute, off the request path) that the full buffer dropped records."""
@@ -142,7 +160,7 @@ class MetricsRecorder:
         now = time.monotonic()
         if now - self._last_error_log >= _ERROR_LOG_INTERVAL:
             self._last_error_log = now
-            log.error("request metrics could not be written; batch dropped",
+            log.error("request metrics could not be written",
                       extra={"rows": count, "error": type(exc).__name__, "failed_total": self.failed})
 
     def stats(self) -> dict[str, int]:

@@ -32,14 +32,14 @@ from shared.ratelimit.buckets import (
     user_bucket_prefix,
 )
 from shared.ratelimit.config import RateLimitConfig
-from shared.ratelimit.database import DatabaseBackend, delete_user_counters, purge_expired
+from shared.ratelimit.database import DatabaseBackend, delete_user_counters
 from shared.ratelimit.exceptions import RateLimitExceeded, RateLimitStoreUnavailable
 from shared.ratelimit.middleware import Decision, RateLimitMiddleware
-from shared.ratelimit.redis import RedisBackend, reset_clients
+from shared.ratelimit.redis import RedisBackend
 
 __all__ = [
     "BUCKET_PREFIX", "EXPIRY_GRACE", "Backend", "Charge", "DatabaseBackend", "Decision", "Outcome",
     "RateLimitConfig", "RateLimitExceeded", "RateLimitMiddleware", "RateLimitStoreUnavailable", "RedisBackend",
     "daily_generation_bucket", "delete_user_counters", "forget_user", "get_backend", "minute_bucket",
-    "purge_expired", "reset_clients", "user_bucket_prefix",
+    "user_bucket_prefix",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from shared.ratelimit.buckets import Charge, Outcome, user_bucket_prefix
@@ -112,12 +112,3 @@ def delete_user_counters(session: "Session", user_id: str) -> int:
     )
     return int(result.rowcount or 0)
 
-
-def purge_expired(session: "Session", now: datetime | None = None) -> int:
-    """Delete counters past their window + 1 minute (called by retention-expiry)."""
-    from sqlalchemy import delete
-
-    from shared.models import RateLimitCounter
-
-    now = now or datetime.now(timezone.utc)
-    return int(session.execute(delete(RateLimitCounter).where(RateLimitCounter.expires_at < now)).rowcount or 0)

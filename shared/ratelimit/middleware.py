@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from shared import errors
+from shared.http import resolve
 from shared.logs import get_logger
 from shared.ratelimit.backend import Backend, get_backend
 from shared.ratelimit.buckets import Charge, daily_generation_bucket, minute_bucket
@@ -65,6 +66,8 @@ class RateLimitMiddleware:
     def weight(self, ctx: "RequestContext") -> int:
         """The request's cost in the per-minute window (at least 1)."""
         option = ctx.route.options.get("rate_weight", 1) if ctx.route else 1
+        if isinstance(option, str):
+            option = resolve(option)  # a "module:attr" reference, like a route's handler
         if callable(option):
             try:
                 option = option(ctx)

@@ -64,14 +64,6 @@ def _redis(url: str):
     return client
 
 
-def reset_clients() -> None:
-    """Drop cached Redis clients (tests change `REDIS_URL`)."""
-    with _redis_lock:
-        for client in _redis_clients.values():
-            client.close()
-        _redis_clients.clear()
-
-
 class RedisBackend:
     """Counters in Redis: a Lua script checks every bucket, then INCRBY + EXPIRE each."""
 

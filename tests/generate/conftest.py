@@ -44,6 +44,9 @@ def provider_env(server, providers: str, **extra) -> dict[str, str]:
         "ANTHROPIC_API_KEY": "test-anthropic-key", "ANTHROPIC_BASE_URL": server.url,
         "GOOGLE_API_KEY": "test-google-key", "VERTEX_BASE_URL": server.url,
         "PROVIDER_TIMEOUT_SECONDS": "5",
+        # Every paid provider has credentials here, so QUALITY_JUDGE=auto would add a review call to each
+        # generation; the judge's own tests turn it on.
+        "QUALITY_JUDGE": "off",
     }
     env.update({k.upper(): str(v) for k, v in extra.items()})
     return env

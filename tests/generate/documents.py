@@ -80,3 +80,16 @@ def content_type_of(payload: dict[str, Any] | None) -> str | None:
                 if content_types.json_schema(ctype) == schema:
                     return ctype
     return None
+
+
+def sound(content_type: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(a request body, a document that passes the real gate for it): the first English must-pass
+    document of tests/quality_corpus for `content_type`."""
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).parent.parent / "quality_corpus" / f"{content_type}.json").read_text())
+    entry = next(e for e in data["must_pass"] if e["language"] == "en")
+    body = {"content_type": content_type, "topic": entry["topic"], "audience": entry["audience"],
+            "learning_objectives": entry["learning_objectives"]}
+    return body, entry["content"]

@@ -24,8 +24,13 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None  # the whole HTTP body, verbatim (malformed responses)
     delay: float = 0.0
-    input_tokens: int = 120
-    output_tokens: int = 480
+    input_tokens: int = 120  # every input token, in our convention (cache reads and writes included)
+    output_tokens: int = 480  # every output token (reasoning included)
+    cached_tokens: int = 0  # cache reads
+    cache_write_5m: int = 0  # Anthropic cache writes
+    cache_write_1h: int = 0
+    reasoning_tokens: int = 0  # OpenAI reasoning / Anthropic thinking / Gemini thoughts
+    refusal: str | None = None
 
 
 def wire(path: str) -> str:
@@ -47,33 +52,55 @@ def render(kind: str, reply: Reply) -> bytes:
         return json.dumps({"error": {"code": reply.status, "message": "scripted failure", "status": "UNAVAILABLE"}}).encode()
     text = reply.text if reply.text is not None else json.dumps(reply.document)
     if kind == "openai":
+        # Each provider's own convention: OpenAI counts cached inside prompt_tokens, reasoning inside completion.
+        message = {"role": "assistant", "content": None if reply.refusal else text, "refusal": reply.refusal}
         return json.dumps({
             "id": "chatcmpl-test", "object": "chat.completion", "created": 1700000000, "model": "gpt-4o-mini-2024",
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                         "finish_reason": "length" if reply.truncated else "stop"}],
+            "choices": [{"index": 0, "message": message, "finish_reason": "length" if reply.truncated else "stop"}],
             "usage": {"prompt_tokens": reply.input_tokens, "completion_tokens": reply.output_tokens,
-                      "total_tokens": reply.input_tokens + reply.output_tokens},
+                      "total_tokens": reply.input_tokens + reply.output_tokens,
+                      "prompt_tokens_details": {"cached_tokens": reply.cached_tokens, "audio_tokens": 0},
+                      "completion_tokens_details": {"reasoning_tokens": reply.reasoning_tokens, "audio_tokens": 0}},
         }).encode()
     if kind == "anthropic":
-        if reply.text is not None:
+        if reply.refusal is not None:
+            content = [{"type": "text", "text": reply.refusal}]
+        elif reply.text is not None:
             content = [{"type": "text", "text": reply.text}]
         else:
             content = [{"type": "tool_use", "id": "toolu_test", "name": "emit_content",
                         "input": {} if reply.truncated else reply.document}]
         return json.dumps({
             "id": "msg_test", "type": "message", "role": "assistant", "model": "claude-sonnet-4-5",
-            "content": content, "stop_reason": "max_tokens" if reply.truncated else "tool_use",
+            "content": content,
+            "stop_reason": "refusal" if reply.refusal else "max_tokens" if reply.truncated else "tool_use",
             "stop_sequence": None,
-            "usage": {"input_tokens": reply.input_tokens, "output_tokens": reply.output_tokens},
+            # Anthropic reports input_tokens beside (not including) cache reads and writes.
+            "usage": {"input_tokens": reply.input_tokens - reply.cached_tokens - reply.cache_write_5m
+                      - reply.cache_write_1h,
+                      "cache_read_input_tokens": reply.cached_tokens,
+                      "cache_creation_input_tokens": reply.cache_write_5m + reply.cache_write_1h,
+                      "cache_creation": {"ephemeral_5m_input_tokens": reply.cache_write_5m,
+                                         "ephemeral_1h_input_tokens": reply.cache_write_1h},
+                      "output_tokens": reply.output_tokens,
+                      "output_tokens_details": {"thinking_tokens": reply.reasoning_tokens}},
         }).encode()
     if kind == "vertex":
-        return json.dumps({
-            "candidates": [{"content": {"role": "model", "parts": [{"text": text}]},
-                            "finishReason": "MAX_TOKENS" if reply.truncated else "STOP"}],
-            "usageMetadata": {"promptTokenCount": reply.input_tokens, "candidatesTokenCount": reply.output_tokens,
-                              "totalTokenCount": reply.input_tokens + reply.output_tokens},
-            "modelVersion": "gemini-2.5-flash",
-        }).encode()
+        # Gemini: promptTokenCount includes cached content; thoughts are NOT inside candidatesTokenCount.
+        usage = {"promptTokenCount": reply.input_tokens,
+                 "candidatesTokenCount": reply.output_tokens - reply.reasoning_tokens,
+                 "totalTokenCount": reply.input_tokens + reply.output_tokens}
+        if reply.reasoning_tokens:
+            usage["thoughtsTokenCount"] = reply.reasoning_tokens
+        if reply.cached_tokens:
+            usage["cachedContentTokenCount"] = reply.cached_tokens
+        if reply.refusal:
+            candidate = {"content": {"role": "model", "parts": []}, "finishReason": "SAFETY"}
+        else:
+            candidate = {"content": {"role": "model", "parts": [{"text": text}]},
+                         "finishReason": "MAX_TOKENS" if reply.truncated else "STOP"}
+        return json.dumps({"candidates": [candidate], "usageMetadata": usage,
+                           "modelVersion": "gemini-2.5-flash"}).encode()
     raise ValueError(kind)
 
 

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
+from tests.conftest import auth
 from tests.generate.conftest import StubReport
-from tests.generate.documents import document
+from tests.generate.documents import document, sound
 from tests.generate.fake_providers import Reply
 from tests.generate.test_generate_providers import _events, _post
 
@@ -24,10 +25,11 @@ def test_failover_to_second_provider_records_every_attempt(db, users, client_for
     assert item["provider"] == "anthropic" and item["attempts"] == 4
     events = _events()
     assert [(e.provider, e.kind, e.outcome) for e in events] == [
-        ("openai", "initial", "error"), ("openai", "retry", "error"), ("openai", "retry", "error"),
-        ("anthropic", "initial", "success")]
+        ("openai", "generation", "error"), ("openai", "generation", "error"), ("openai", "generation", "error"),
+        ("anthropic", "generation", "success")]
     assert all(e.content_id == item["id"] for e in events)
-    assert item["usage"] == {"input_tokens": 700, "output_tokens": 900, "cost_usd": pytest.approx(0.0156)}
+    assert item["usage"] == {"input_tokens": 700, "output_tokens": 900, "cached_input_tokens": 0,
+                             "reasoning_tokens": 0, "cost_usd": pytest.approx(0.0156)}
 
 
 def test_low_quality_regenerates_with_weaknesses_then_passes(db, users, client_for, use_providers, stub_gate):
@@ -39,7 +41,7 @@ def test_low_quality_regenerates_with_weaknesses_then_passes(db, users, client_f
     first, second = server.calls("openai")
     assert "never mentions chlorophyll" not in json.dumps(first["json"])
     assert "never mentions chlorophyll" in json.dumps(second["json"])
-    assert [(e.kind, e.outcome) for e in _events()] == [("initial", "low_quality"), ("regeneration", "success")]
+    assert [(e.kind, e.outcome) for e in _events()] == [("generation", "low_quality"), ("generation", "success")]
 
 
 def test_gate_gives_up_after_three_generations_and_returns_the_best(db, users, client_for, use_providers, stub_gate):
@@ -51,15 +53,44 @@ def test_gate_gives_up_after_three_generations_and_returns_the_best(db, users, c
     _, key = users()
     item = _post(client_for("generate"), key).get_json()
     assert item["quality"]["passed"] is False and item["quality"]["overall"] == 0.65
-    # two low scores on openai, then the third generation moves to anthropic
-    assert len(server.calls("openai")) == 2 and len(server.calls("anthropic")) == 1
-    assert item["provider"] == "openai" and item["attempts"] == 3
+    # each low score moves the next generation to the next provider: openai, anthropic, openai again
+    assert [c["kind"] for c in server.calls()] == ["openai", "anthropic", "openai"]
+    assert item["provider"] == "anthropic" and item["attempts"] == 3
     assert [e.outcome for e in _events()] == ["low_quality"] * 3
+
+
+def test_a_provider_writing_nonsense_fails_over_to_the_next_on_quality(db, users, client_for, use_providers):
+    """The real gate, two fake providers: openai answers with schema-valid word salad, anthropic with a
+    sound document. The salad fails the gate, so the regeneration goes to anthropic, with the gate's
+    content problems in its prompt, and both calls are costed in the ledger."""
+    import json as _json
+    from pathlib import Path
+
+    body, good = sound("faq_collection")
+    corpus = _json.loads((Path(__file__).parent.parent / "quality_corpus" / "faq_collection.json").read_text())
+    salad = next(e for e in corpus["must_fail"] if e["kind"] == "word_salad" and e["topic"] == body["topic"])
+    server = use_providers("openai,anthropic")
+    server.script("openai", Reply(document=salad["content"], input_tokens=1000, output_tokens=2000))
+    server.script("anthropic", Reply(document=good, input_tokens=1500, output_tokens=2500))
+    _, key = users()
+    resp = client_for("generate").post("/v1/content", json=body, headers=auth(key))
+    assert resp.status_code == 201, resp.get_json()
+    item = resp.get_json()
+    assert item["provider"] == "anthropic" and item["quality"]["passed"] is True and item["attempts"] == 2
+    assert [c["kind"] for c in server.calls()] == ["openai", "anthropic"]
+    regeneration_prompt = _json.dumps(server.calls("anthropic")[0]["json"])
+    assert "strings of unrelated words" in regeneration_prompt
+    events = _events()
+    assert [(e.provider, e.kind, e.outcome) for e in events] == [
+        ("openai", "generation", "low_quality"), ("anthropic", "generation", "success")]
+    assert all(e.cost_known and e.cost_usd > 0 for e in events)
+    assert Decimal(str(item["usage"]["cost_usd"])) == sum(e.cost_usd for e in events)
 
 
 def test_circuit_opens_after_repeated_failures_and_is_shared(db, users, client_for, use_providers, stub_gate):
     server = use_providers("openai,anthropic")
-    server.script("openai", *[Reply(status=400) for _ in range(3)])  # non-retryable: one call each
+    # An outage whose Retry-After is too long to wait: one call each, counted against the circuit.
+    server.script("openai", *[Reply(status=503, headers={"Retry-After": "60"}) for _ in range(3)])
     _, key = users()
     client = client_for("generate")
     for _ in range(3):
@@ -77,7 +108,7 @@ def test_circuit_opens_after_repeated_failures_and_is_shared(db, users, client_f
 
 def test_success_closes_the_circuit(db, users, client_for, use_providers, stub_gate):
     server = use_providers("openai")
-    server.script("openai", Reply(status=400))
+    server.script("openai", Reply(status=503, headers={"Retry-After": "60"}))
     _, key = users()
     client = client_for("generate")
     assert _post(client, key).status_code == 503
@@ -115,11 +146,12 @@ def test_unconfigured_provider_is_skipped(db, users, client_for, use_providers, 
 
 def _spend(user_id, usd: str, **kw):
     from shared.database import session_scope
-    from functions.generate.ledger import record
+    from functions.generate.ledger import usage_event, write
 
     with session_scope() as s:
-        record(s, user_id=user_id, provider="openai", model="gpt-4o-mini", kind="initial", outcome="success",
-               input_tokens=1, output_tokens=1, cost_usd=Decimal(usd), cost_known=True, **kw)
+        write(s, usage_event(user_id=user_id, provider="openai", model="gpt-4o-mini", kind="generation",
+                             outcome="success", input_tokens=1, output_tokens=1, cost_usd=Decimal(usd),
+                             cost_known=True, **kw))
 
 
 def test_user_budget_refuses_before_any_provider_call(db, users, client_for, use_providers, stub_gate):
@@ -130,7 +162,7 @@ def test_user_budget_refuses_before_any_provider_call(db, users, client_for, use
     assert resp.status_code == 429
     assert "budget" in resp.get_json()["detail"] and int(resp.headers["Retry-After"]) >= 1
     assert server.calls() == []
-    assert [e.kind for e in _events()] == ["initial"]  # the refused reservation was rolled back
+    assert [e.kind for e in _events()] == ["generation"]  # the refused reservation was rolled back
 
 
 def test_global_budgets_are_503_and_other_users_spend_counts(db, users, client_for, use_providers, stub_gate):
@@ -157,7 +189,7 @@ def test_within_budget_reserves_then_settles_to_real_cost(db, users, client_for,
     _, key = users()
     item = _post(client_for("generate"), key).get_json()
     [event] = _events()
-    assert (event.kind, event.outcome) == ("initial", "success")
+    assert (event.kind, event.outcome) == ("generation", "success")
     assert event.reserved_usd > event.cost_usd == Decimal("0.00075")  # worst case reserved, real cost settled
     assert event.content_id == item["id"]
 

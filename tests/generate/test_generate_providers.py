@@ -69,7 +69,7 @@ def test_success_uses_wire_format_and_prices_tokens(name, db, users, client_for,
         assert sent["generationConfig"]["responseMimeType"] == "application/json"
         assert "responseJsonSchema" in sent["generationConfig"]
     [event] = _events()
-    assert (event.provider, event.outcome, event.kind, event.cost_known) == (name, "success", "initial", True)
+    assert (event.provider, event.outcome, event.kind, event.cost_known) == (name, "success", "generation", True)
     assert event.content_id == item["id"] and event.price_version == price_table().version
 
 
@@ -83,7 +83,7 @@ def test_429_with_retry_after_is_retried_after_waiting(name, db, users, client_f
     first, second = server.calls(name)
     assert second["at"] - first["at"] >= 0.95  # honoured Retry-After, and the SDK did not retry on its own
     events = _events()
-    assert [(e.kind, e.outcome) for e in events] == [("initial", "rate_limited"), ("retry", "success")]
+    assert [(e.kind, e.outcome) for e in events] == [("generation", "rate_limited"), ("generation", "success")]
     assert events[0].cost_usd == 0 and events[0].cost_known  # a refused call is billed nothing, knowingly
     assert resp.get_json()["attempts"] == 2
 
@@ -122,7 +122,7 @@ def test_malformed_json_gets_one_repair(name, db, users, client_for, use_provide
     assert resp.status_code == 201, resp.get_json()
     first, repair = server.calls(name)
     assert "did not match the schema" in json.dumps(repair["json"])
-    assert [(e.kind, e.outcome) for e in _events()] == [("initial", "invalid_output"), ("repair", "success")]
+    assert [(e.kind, e.outcome) for e in _events()] == [("generation", "invalid_output"), ("repair", "success")]
     assert resp.get_json()["attempts"] == 2
 
 
@@ -136,7 +136,7 @@ def test_truncated_output_twice_moves_on_and_ends_503(name, db, users, client_fo
     assert resp.status_code == 503
     assert len(server.calls(name)) == 2
     events = _events()
-    assert [(e.kind, e.outcome) for e in events] == [("initial", "invalid_output"), ("repair", "invalid_output")]
+    assert [(e.kind, e.outcome) for e in events] == [("generation", "truncated"), ("repair", "truncated")]
     assert "cut off" in events[0].error
     assert all(e.cost_known and e.cost_usd > 0 for e in events)  # truncated output is still billed
 

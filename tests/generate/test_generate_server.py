@@ -7,27 +7,23 @@ from decimal import Decimal
 
 import requests
 
-from functions.generate import mock_content
 from functions.generate.ledger import price_table
 from tests.conftest import auth
 from tests.generate.conftest import provider_env
+from tests.generate.documents import sound
 from tests.generate.fake_providers import Reply
 from tests.generate.test_generate_providers import _events
 
-BODY = {"content_type": "faq_collection", "topic": "How vaccines train the immune system", "audience": "high_school",
-        "learning_objectives": ["Describe memory cells"], "language": "en"}
-
 
 def test_failover_over_http_records_every_attempt(db, users, function_server, fake_server):
-    good = mock_content.build("faq_collection", topic=BODY["topic"], audience="high_school",
-                              learning_objectives=BODY["learning_objectives"], language="en", attempt=1)
+    body, good = sound("faq_collection")  # passes the real gate
     fake_server.script("openai", Reply(status=500), Reply(status=502), Reply(status=503))
     fake_server.script("anthropic", Reply(document=good, input_tokens=1500, output_tokens=2500))
     env = provider_env(fake_server, "openai,anthropic,vertex")
     env["DATABASE_URL"] = db.url
     server = function_server("generate", env={**os.environ, **env})
     _, key = users()
-    resp = requests.post(server.url + "/v1/content", json=BODY, headers=auth(key), timeout=60)
+    resp = requests.post(server.url + "/v1/content", json=body, headers=auth(key), timeout=60)
     assert resp.status_code == 201, resp.text
     item = resp.json()
     assert item["provider"] == "anthropic" and item["quality"]["passed"] is True and item["attempts"] == 4
@@ -35,16 +31,17 @@ def test_failover_over_http_records_every_attempt(db, users, function_server, fa
     assert fake_server.calls("vertex") == []
     events = _events()
     assert [(e.provider, e.attempt, e.kind, e.outcome, e.input_tokens, e.output_tokens) for e in events] == [
-        ("openai", 1, "initial", "error", 0, 0),
-        ("openai", 2, "retry", "error", 0, 0),
-        ("openai", 3, "retry", "error", 0, 0),
-        ("anthropic", 4, "initial", "success", 1500, 2500),
+        ("openai", 1, "generation", "error", 0, 0),
+        ("openai", 2, "generation", "error", 0, 0),
+        ("openai", 3, "generation", "error", 0, 0),
+        ("anthropic", 4, "generation", "success", 1500, 2500),
     ]
     expected = price_table().cost("anthropic", "claude-sonnet-4-5", 1500, 2500)
     assert expected == Decimal("0.042")
     assert [e.cost_usd for e in events] == [0, 0, 0, expected] and all(e.cost_known for e in events)
     assert all(e.content_id == item["id"] and e.request_id == resp.headers["X-Request-ID"] for e in events)
-    assert item["usage"] == {"input_tokens": 1500, "output_tokens": 2500, "cost_usd": 0.042}
+    assert item["usage"] == {"input_tokens": 1500, "output_tokens": 2500, "cached_input_tokens": 0,
+                             "reasoning_tokens": 0, "cost_usd": 0.042}
     fetched = requests.get(server.url + f"/v1/content/{item['id']}", headers=auth(key), timeout=10).json()
     assert fetched == item
 
@@ -59,12 +56,10 @@ def test_budget_holds_across_two_instances(db, users, function_server, fake_serv
     worst = budget.worst_case_usd("openai", "gpt-4o-mini", prompt_chars, 4096)
     env = provider_env(fake_server, "openai", USER_DAILY_BUDGET_USD=str(worst * 2 + worst / 4))
     env["DATABASE_URL"] = db.url
-    good = mock_content.build("flashcards", topic="Photosynthesis", audience="general", learning_objectives=[],
-                              language="en", attempt=1)  # passes the real gate: one call per admitted request
+    body, good = sound("flashcards")  # passes the real gate: one call per admitted request
     fake_server.script("openai", *[Reply(document=good, delay=1.5) for _ in range(6)])
     servers = [function_server("generate", env={**os.environ, **env}) for _ in range(2)]
     _, key = users()
-    body = {"content_type": "flashcards", "topic": "Photosynthesis"}
     statuses: list[int] = []
 
     def post(i: int) -> None:

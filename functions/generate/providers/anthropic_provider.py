@@ -1,10 +1,15 @@
-"""Anthropic through the official SDK; structured JSON by forcing one tool whose input schema is the type's."""
+"""Anthropic through the official SDK; structured JSON by forcing one tool whose input schema is the type's.
+
+Usage: Anthropic reports `input_tokens` beside (not including) cache reads and
+writes; they are added up here so `input_tokens` means every input token.
+A `max_tokens` stop reason is a truncated reply; a `refusal` stop reason a refusal.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from functions.generate.providers.base import Call, Completion, ProviderError, error_for_status
+from functions.generate.providers.base import Call, Completion, ProviderError, count, error_for_status
 
 TOOL_NAME = "emit_content"
 
@@ -44,6 +49,7 @@ class AnthropicProvider:
                     "input_schema": call.schema,
                 }],
                 tool_choice={"type": "tool", "name": TOOL_NAME},
+                timeout=call.timeout or self._timeout,
             )
         except anthropic.APITimeoutError:
             raise ProviderError("anthropic: request timed out", outcome="timeout") from None
@@ -62,11 +68,28 @@ class AnthropicProvider:
                 data = block.input if isinstance(block.input, dict) else None
             elif getattr(block, "type", None) == "text":
                 text_parts.append(block.text)
+        stop = getattr(response, "stop_reason", None)
+        text = "".join(text_parts) or None
+        fresh = getattr(usage, "input_tokens", None)
+        cache_read = count(getattr(usage, "cache_read_input_tokens", None))
+        cache_created = count(getattr(usage, "cache_creation_input_tokens", None))
+        split = getattr(usage, "cache_creation", None)  # 5-minute / 1-hour breakdown, when given
+        writes_1h = count(getattr(split, "ephemeral_1h_input_tokens", None))
+        writes_5m = count(getattr(split, "ephemeral_5m_input_tokens", None)) if split is not None \
+            else cache_created
+        if split is not None and writes_5m + writes_1h != cache_created:
+            writes_5m = max(0, cache_created - writes_1h)  # the total is what is billed
+        details = getattr(usage, "output_tokens_details", None)
         return Completion(
-            text="".join(text_parts) or None,
+            text=text,
             data=data,
-            input_tokens=getattr(usage, "input_tokens", None),
-            output_tokens=getattr(usage, "output_tokens", None),
+            input_tokens=None if fresh is None else fresh + cache_read + cache_created,
+            output_tokens=getattr(usage, "output_tokens", None),  # thinking included
+            cached_input_tokens=cache_read,
+            cache_write_tokens=writes_5m,
+            cache_write_1h_tokens=writes_1h,
+            reasoning_tokens=count(getattr(details, "thinking_tokens", None)),
             model=self.model,  # the configured name: the price table is keyed by it
-            truncated=getattr(response, "stop_reason", None) == "max_tokens",
+            truncated=stop == "max_tokens",
+            refusal=(text or "the model refused") if stop == "refusal" else None,
         )

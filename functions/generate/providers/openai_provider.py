@@ -1,10 +1,20 @@
-"""OpenAI (or a compatible endpoint) through the official SDK, with a JSON-schema response format."""
+"""OpenAI (or a compatible endpoint) through the official SDK, with a strict JSON-schema response format.
+
+Strict mode makes the schema binding rather than a hint, but accepts only a
+subset of JSON Schema (`strict_schema`); the full pydantic validation still runs
+on the reply. A `message.refusal` is its own outcome: the model declined.
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
-from functions.generate.providers.base import Call, Completion, ProviderError, error_for_status
+from functions.generate.providers.base import Call, Completion, ProviderError, count, error_for_status
+
+# Keywords strict mode rejects; the pipeline's pydantic validation enforces them after the call.
+_UNSUPPORTED = frozenset({"minLength", "maxLength", "default", "examples", "minProperties", "maxProperties",
+                          "uniqueItems", "contains", "patternProperties", "unevaluatedProperties"})
 
 
 @lru_cache(maxsize=8)
@@ -12,6 +22,47 @@ def _client(api_key: str, base_url: str | None, timeout: float):
     import openai  # lazy: ~0.5 s, only on this provider's call path
 
     return openai.OpenAI(api_key=api_key, base_url=base_url or None, timeout=timeout, max_retries=0)
+
+
+def strict_schema(schema: Any) -> Any:
+    """`schema` rewritten to what OpenAI's strict structured outputs accept.
+
+    Every object closes (`additionalProperties: false`) and lists every property
+    as required; a property that was optional becomes nullable instead (the reply's
+    nulls are dropped before validation, see `drop_nulls`). `$ref` stands alone.
+    """
+    if isinstance(schema, list):
+        return [strict_schema(s) for s in schema]
+    if not isinstance(schema, dict):
+        return schema
+    if "$ref" in schema:
+        return {"$ref": schema["$ref"]}
+    out: dict[str, Any] = {}
+    for key, value in schema.items():
+        if key in _UNSUPPORTED:
+            continue
+        if key in ("properties", "$defs", "definitions"):
+            out[key] = {name: strict_schema(sub) for name, sub in value.items()}
+        else:
+            out[key] = strict_schema(value)
+    if out.get("type") == "object" or "properties" in out:
+        props = out.setdefault("properties", {})
+        required = set(out.get("required", []))
+        for name in props:
+            if name not in required:
+                props[name] = {"anyOf": [props[name], {"type": "null"}]}
+        out["required"] = list(props)
+        out["additionalProperties"] = False
+    return out
+
+
+def drop_nulls(value: Any) -> Any:
+    """Remove the nulls strict mode makes the model write for optional properties."""
+    if isinstance(value, dict):
+        return {k: drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [drop_nulls(v) for v in value]
+    return value
 
 
 class OpenAIProvider:
@@ -27,6 +78,8 @@ class OpenAIProvider:
         return bool(self._key)
 
     def complete(self, call: Call) -> Completion:
+        import json
+
         import openai
 
         client = _client(self._key, self._base_url, self._timeout)
@@ -39,9 +92,10 @@ class OpenAIProvider:
                 ],
                 response_format={
                     "type": "json_schema",
-                    "json_schema": {"name": call.content_type, "schema": call.schema, "strict": False},
+                    "json_schema": {"name": call.content_type, "schema": strict_schema(call.schema), "strict": True},
                 },
                 max_completion_tokens=call.max_output_tokens,
+                timeout=call.timeout or self._timeout,
             )
         except openai.APITimeoutError:
             raise ProviderError("openai: request timed out", outcome="timeout") from None
@@ -53,15 +107,29 @@ class OpenAIProvider:
             raise ProviderError(f"openai: bad response ({type(exc).__name__})") from None
         try:
             choice = response.choices[0]
-            text = choice.message.content
+            message = choice.message
+            text = message.content
             finish = choice.finish_reason
         except (AttributeError, IndexError, TypeError):
             raise ProviderError("openai: response without a choice") from None
+        data = None
+        if text and finish != "length":
+            try:
+                parsed = json.loads(text)
+                data = drop_nulls(parsed) if isinstance(parsed, dict) else None
+            except ValueError:
+                data = None  # the pipeline reports invalid JSON and repairs
         usage = getattr(response, "usage", None)
+        prompt_details = getattr(usage, "prompt_tokens_details", None)
+        completion_details = getattr(usage, "completion_tokens_details", None)
         return Completion(
             text=text,
-            input_tokens=getattr(usage, "prompt_tokens", None),
-            output_tokens=getattr(usage, "completion_tokens", None),
+            data=data,
+            input_tokens=getattr(usage, "prompt_tokens", None),  # cached tokens included
+            output_tokens=getattr(usage, "completion_tokens", None),  # reasoning tokens included
+            cached_input_tokens=count(getattr(prompt_details, "cached_tokens", None)),
+            reasoning_tokens=count(getattr(completion_details, "reasoning_tokens", None)),
             model=self.model,  # the configured name: the price table is keyed by it
             truncated=finish == "length",
+            refusal=getattr(message, "refusal", None) or None,
         )

@@ -3,13 +3,18 @@
 An API key alone selects express mode (project and location are not passed);
 otherwise a project and location use application default credentials.
 `VERTEX_BASE_URL` goes to `http_options.base_url` (a proxy or a test server).
+
+Usage: `promptTokenCount` includes cached content; thinking tokens
+(`thoughtsTokenCount`, on by default for Gemini 2.5) are billed as output but
+are not inside `candidatesTokenCount`, so they are added to `output_tokens` here.
+A SAFETY / PROHIBITED_CONTENT finish is a refusal.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-from functions.generate.providers.base import Call, Completion, ProviderError, error_for_status
+from functions.generate.providers.base import Call, Completion, ProviderError, count, error_for_status
 
 
 @lru_cache(maxsize=8)
@@ -25,6 +30,9 @@ def _client(api_key: str | None, project: str | None, location: str, base_url: s
     if api_key:
         return genai.Client(vertexai=True, api_key=api_key, http_options=http_options)
     return genai.Client(vertexai=True, project=project, location=location, http_options=http_options)
+
+
+_REFUSALS = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"})
 
 
 def _is_timeout(exc: BaseException) -> bool:
@@ -59,6 +67,7 @@ class VertexProvider:
                     response_mime_type="application/json",
                     response_json_schema=call.schema,
                     max_output_tokens=call.max_output_tokens,
+                    http_options=types.HttpOptions(timeout=int((call.timeout or self._timeout) * 1000)),
                 ),
             )
         except errors.APIError as exc:
@@ -77,10 +86,20 @@ class VertexProvider:
             text = response.text
         except Exception:  # noqa: BLE001 - no text part
             text = None
+        finish_name = str(getattr(finish, "value", finish) or "")
+        prompt = getattr(usage, "prompt_token_count", None)
+        candidates = getattr(usage, "candidates_token_count", None)
+        thoughts = count(getattr(usage, "thoughts_token_count", None))
+        tool_prompt = count(getattr(usage, "tool_use_prompt_token_count", None))
+        if candidates is None and usage is not None and prompt is not None:
+            candidates = 0  # an empty (e.g. blocked) candidate: only the prompt and thoughts are billed
         return Completion(
             text=text,
-            input_tokens=getattr(usage, "prompt_token_count", None),
-            output_tokens=getattr(usage, "candidates_token_count", None),
+            input_tokens=None if prompt is None else prompt + tool_prompt,
+            output_tokens=None if candidates is None else candidates + thoughts,
+            cached_input_tokens=count(getattr(usage, "cached_content_token_count", None)),
+            reasoning_tokens=thoughts,
             model=self.model,  # the configured name: the price table is keyed by it
-            truncated=str(getattr(finish, "value", finish) or "") == "MAX_TOKENS",
+            truncated=finish_name == "MAX_TOKENS",
+            refusal=f"blocked ({finish_name})" if finish_name in _REFUSALS else None,
         )

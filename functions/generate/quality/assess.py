@@ -1,16 +1,21 @@
 """The quality gate: score a generated document on six dimensions and decide whether it passes.
 
-overall = min(weighted mean, weakest dimension + 0.25): one dimension failing
-badly (off-topic, unreadable for the audience, the wrong shape) cannot be
-averaged into a pass by the others. `passed` needs overall, educational_value
-and factual each at or above their thresholds.
+First the text's integrity (`coherence`: real prose, in the requested language, not repeating
+itself, no template left) multiplies coverage, educational value and engagement, so markers in
+nonsense count for nothing. overall = min(weighted mean, weakest gate dimension + 0.25): one
+dimension failing badly (off-topic, unreadable for the audience, the wrong shape) cannot be
+averaged into a pass by the others; engagement is style and only weighs in the mean. A dimension
+that cannot be assessed (readability in a language without a formula) is left out of both and
+listed in `not_assessed`. `passed` needs overall, educational_value and factual each at or above
+their thresholds. Without a judge, factual is an unverified screen (`factual_verified` false).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from functions.generate.quality import coverage, factual, pedagogy, readability, structure
+from functions.generate.quality import coherence, coverage, factual, pedagogy, readability, structure
+from functions.generate.quality.language import base as language_base
 from functions.generate.quality.report import THRESHOLD_KEYS, QualityReport, default_thresholds
 from functions.generate.quality.text import analyse
 
@@ -23,6 +28,8 @@ WEIGHTS: dict[str, float] = {
     "factual": 0.20,
 }
 WEAKEST_MARGIN = 0.25
+RELEVANCE_FLOOR, RELEVANCE_SPAN = 0.5, 0.3  # coverage 0.5 -> no educational value for this request, 0.8 -> full
+CAPPING = ("structure", "readability", "coverage", "educational_value", "factual")
 MAX_WEAKNESSES = 12
 
 
@@ -34,8 +41,9 @@ def assess(
     audience: str,
     learning_objectives: list[str] | None = None,
     thresholds: dict[str, float] | None = None,
+    language: str = "en",
 ) -> QualityReport:
-    """Score `content` (a document of `content_type`) for `audience` on `topic`."""
+    """Score `content` (a document of `content_type`, written in `language`) for `audience` on `topic`."""
     limits = default_thresholds()
     if thresholds:
         unknown = set(thresholds) - set(THRESHOLD_KEYS)
@@ -45,39 +53,60 @@ def assess(
 
     struct_value, struct_weak = structure.score(content_type, content)
     doc = analyse(content if isinstance(content, dict) else {})
-    read_value, read_weak, _ = readability.score(doc, audience)
-    cover_value, cover_weak = coverage.score(doc, topic, learning_objectives)
+    doc.language = language_base(language)
+    integrity = coherence.score(doc, language, topic)
+    read_value, read_weak, _ = readability.score(doc, audience, language)
+    cover_value, cover_weak = coverage.score(doc, topic, learning_objectives, content_type)
     edu_value, edu_weak = pedagogy.educational_value(doc, content_type)
     eng_value, eng_weak = pedagogy.engagement(doc, content_type)
-    fact_value, fact_weak = factual.score(doc, content_type)
+    fact_value, fact_weak = factual.score(doc, content_type, language)
+    g = integrity.value
+    # Teaching something other than what was asked is not educational for this request.
+    relevance = max(0.0, min(1.0, (cover_value - RELEVANCE_FLOOR) / RELEVANCE_SPAN))
 
     dimensions = {
         "structure": struct_value,
         "readability": read_value,
-        "coverage": cover_value,
-        "educational_value": edu_value,
-        "engagement": eng_value,
+        "coverage": cover_value * g,
+        "educational_value": edu_value * g * relevance,
+        "engagement": eng_value * g,
         "factual": fact_value,
     }
-    dimensions = {k: round(max(0.0, min(1.0, v)), 4) for k, v in dimensions.items()}
-    mean = sum(WEIGHTS[k] * v for k, v in dimensions.items())
-    overall = round(min(mean, min(dimensions.values()) + WEAKEST_MARGIN), 4)
-    values = {"overall": overall, **dimensions}
-    passed = all(values[k] >= limit for k, limit in limits.items())
-
-    # Weakest dimensions first, so a truncated list still names what matters most.
+    not_assessed = sorted(k for k, v in dimensions.items() if v is None)
     by_dimension = {
         "structure": struct_weak, "readability": read_weak, "coverage": cover_weak,
         "educational_value": edu_weak, "engagement": eng_weak, "factual": fact_weak,
     }
-    weaknesses: list[str] = []
+    return decide({k: v for k, v in dimensions.items() if v is not None}, limits, integrity.weaknesses,
+                  by_dimension, not_assessed=not_assessed)
+
+
+def decide(dimensions: dict[str, float], limits: dict[str, float], first: list[str],
+           by_dimension: dict[str, list[str]], *, not_assessed: list[str], factual_verified: bool = False,
+           judge: str | None = None) -> QualityReport:
+    """overall, passed and the ordered weaknesses from the dimension values (also used after a judge's review)."""
+    dimensions = {k: round(max(0.0, min(1.0, v)), 4) for k, v in dimensions.items()}
+    weights = {k: WEIGHTS[k] for k in dimensions}
+    mean = sum(weights[k] * v for k, v in dimensions.items()) / sum(weights.values())
+    weakest = min(v for k, v in dimensions.items() if k in CAPPING)
+    overall = round(min(mean, weakest + WEAKEST_MARGIN), 4)
+    values = {"overall": overall, **dimensions}
+    passed = all(values[k] >= limit for k, limit in limits.items())
+
+    # Integrity problems first, then the weakest dimensions, so a truncated list still names what matters most.
+    weaknesses: list[str] = list(first)
     for name in sorted(dimensions, key=lambda k: dimensions[k]):
         if dimensions[name] < 1.0 or name == "factual":
-            weaknesses.extend(by_dimension[name][:6])
+            weaknesses.extend(w for w in by_dimension.get(name, [])[:6] if w not in weaknesses)
     return QualityReport(
         overall=overall,
         passed=passed,
         dimensions=dimensions,
         thresholds=dict(limits),
         weaknesses=weaknesses[:MAX_WEAKNESSES],
+        factual_verified=factual_verified,
+        not_assessed=list(not_assessed),
+        judge=judge,
+        by_dimension={k: list(v) for k, v in by_dimension.items()},
+        first=list(first),
     )

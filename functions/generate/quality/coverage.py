@@ -3,13 +3,27 @@
 Matching is by word stems, not exact strings: "photosynthetic plants" covers the
 topic "plant photosynthesis". Objectives must be taught in the body: listing an
 objective in `learning_objectives` does not count as covering it.
+
+Meaning, not only mentions: a part (section, item, field) counts as on topic when it names
+the topic or uses the topic's own vocabulary, learnt from the document itself: the content
+words of the body sentences that name the topic (pseudo-relevance feedback). A well-written text
+about something else, titled with the requested topic, has no such sentences, so none of its
+parts is on topic. The author of "X by Author" need not be named.
 """
 
 from __future__ import annotations
 
-from functions.generate.quality.text import Document, content_words, stem, word_set, words
+import re
+
+from functions.generate.quality.text import STOPWORDS, Document, content_words, stem, word_set, words
 
 MAX_TERMS = 12  # a long topic is judged on its most specific (longest) words
+RELATED_HITS = 2  # related-vocabulary words that put a part on topic without naming it
+# Share of parts that should be on topic: every section of a reading, fewer cards or questions.
+SPREAD_TARGET = {"flashcards": 0.3, "reading_guide_questions": 0.3, "faq_collection": 0.4}
+# How much the learning objectives weigh against the topic (question lists teach by asking).
+OBJECTIVE_WEIGHT = {"flashcards": 0.3, "reading_guide_questions": 0.3, "faq_collection": 0.3}
+_AUTHOR = re.compile(r"\s+(?:by|von|de|par|di)\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*\s*$")
 
 
 def _terms(text: str) -> dict[str, str]:
@@ -28,21 +42,44 @@ def _share(terms: dict[str, str], doc: Document) -> tuple[float, list[str]]:
     return (1 - len(missing) / len(terms)) if terms else 1.0, missing
 
 
-def _topic_score(topic: str, doc: Document) -> tuple[float, list[str]]:
-    terms = _terms(topic)
+def _related(doc: Document, terms: dict[str, str]) -> set[str]:
+    """Stems of the content words in body sentences that name the topic: the topic's vocabulary here."""
+    related: set[str] = set()
+    for toks in doc.sentence_tokens:
+        found = {stem(w) for w in toks if len(w) > 2 and w not in STOPWORDS and not w.isdigit()}
+        if found & terms.keys():
+            related |= found
+    return related - terms.keys()
+
+
+# In a reading guide, "the novel", "the author", "the narrator" refer to the work the topic names.
+_WORK = frozenset(stem(w) for w in "novel author narrator text book story passage chapter poem play reading".split())
+
+
+def _on_topic(unit: str, terms: dict[str, str], related: set[str], work: bool = False) -> bool:
+    stems = {stem(w) for w in word_set(unit)}
+    return bool(stems & terms.keys()) or len(stems & related) >= RELATED_HITS or (work and bool(stems & _WORK))
+
+
+def _topic_score(topic: str, doc: Document, content_type: str) -> tuple[float, list[str]]:
+    terms = _terms(_AUTHOR.sub("", topic) or topic)
     if not terms:
         return 1.0, []
     share, missing = _share(terms, doc)
-    mentioning = sum(1 for u in doc.units if any(stem(w) in terms for w in word_set(u)))
+    related = _related(doc, terms)
+    work = content_type == "reading_guide_questions"
+    mentioning = sum(1 for u in doc.units if _on_topic(u, terms, related, work))
     spread = mentioning / len(doc.units) if doc.units else 0.0
     in_title = bool({stem(w) for w in words(doc.title)} & terms.keys())
-    value = 0.5 * min(1.0, share / 0.75) + 0.35 * min(1.0, spread / 0.5) + 0.15 * in_title
+    target = SPREAD_TARGET.get(content_type, 0.5)
+    value = 0.5 * min(1.0, share / 0.75) + 0.35 * min(1.0, spread / target) + 0.15 * in_title
     weaknesses = []
     if missing:
         weaknesses.append(f"coverage: the topic words {', '.join(repr(m) for m in missing)} never appear in the text")
-    if spread < 0.5 and doc.units:
+    if spread < target and doc.units:
         weaknesses.append(
-            f"coverage: only {mentioning} of {len(doc.units)} parts mention the topic {topic!r}; keep every part on it"
+            f"coverage: only {mentioning} of {len(doc.units)} parts are about {topic!r}; "
+            "the rest is about something else: keep every part on the topic"
         )
     if not in_title:
         weaknesses.append(f"coverage: the title does not name the topic {topic!r}")
@@ -63,8 +100,9 @@ def _objective_scores(objectives: list[str], doc: Document) -> tuple[list[float]
     return values, weaknesses
 
 
-def score(doc: Document, topic: str, learning_objectives: list[str] | None) -> tuple[float, list[str]]:
-    topic_value, weaknesses = _topic_score(topic, doc)
+def score(doc: Document, topic: str, learning_objectives: list[str] | None,
+          content_type: str = "study_guide") -> tuple[float, list[str]]:
+    topic_value, weaknesses = _topic_score(topic, doc, content_type)
     objectives = [o for o in (learning_objectives or []) if isinstance(o, str) and o.strip()]
     if not objectives:
         own = doc.content.get("learning_objectives")
@@ -72,4 +110,5 @@ def score(doc: Document, topic: str, learning_objectives: list[str] | None) -> t
     if not objectives:
         return topic_value, weaknesses
     values, objective_weaknesses = _objective_scores(objectives, doc)
-    return 0.5 * topic_value + 0.5 * sum(values) / len(values), weaknesses + objective_weaknesses
+    weight = OBJECTIVE_WEIGHT.get(content_type, 0.5)
+    return (1 - weight) * topic_value + weight * sum(values) / len(values), weaknesses + objective_weaknesses

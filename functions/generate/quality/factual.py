@@ -1,17 +1,27 @@
-"""Factual risk (1.0 = low risk): known myths, overconfident absolutes, vague authority, missing sources.
+"""Factual accuracy without a judge: a neutral prior, positive evidence, and red flags.
 
-We cannot check facts offline, but we can catch the signals that most often
-precede a wrong statement in generated teaching material: a well-known
-misconception stated as true, sweeping certainty without hedging, "studies
-show" with no study, statistics with no source, long reading material with no
-references. A myth that the text itself debunks ("It is a myth that...") is fine.
+Offline we cannot verify a claim, so no document is "perfectly factual" by default: the
+score starts at `UNVERIFIED_PRIOR` (0.85: nothing found against it, nothing verified) and stays
+at most `UNVERIFIED_CEILING` (0.9). Positive evidence (named sources, references, cited years,
+hedged claims) adds up to 0.05; red flags subtract: a well-known misconception stated as true,
+the document contradicting itself, sweeping certainty without hedging, "studies show" with no
+study, statistics with no source, reading material with no references. A myth that the text
+itself debunks ("It is a myth that...") is fine. The report says `factual_verified: false`;
+a judge (`quality/judge.py`) replaces the prior with its verdict on the claims.
 """
 
 from __future__ import annotations
 
 import re
 
+from functions.generate.quality import consistency
 from functions.generate.quality.text import Document, PhraseSet, as_text
+
+UNVERIFIED_PRIOR = 0.85
+UNVERIFIED_CEILING = 0.90
+SOURCED_BONUS = 0.03
+HEDGED_BONUS = 0.02
+CONTRADICTION_PENALTY = 0.3
 
 # (pattern over lowercase text, what is wrong). Patterns are deliberately specific.
 _MYTH_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
@@ -73,6 +83,11 @@ _MYTH_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"carrots[^.!?]{0,40}(?:see in the dark|night vision)", "carrots give you night vision"),
         (r"swallow[^.!?]{0,30}spiders[^.!?]{0,40}sleep", "people swallow spiders in their sleep"),
         (r"the (?:sun|moon) (?:orbits|goes around|revolves around) the earth", "the Sun orbits the Earth"),
+        (r"vaccines? (?:cause|causes|caused|lead to|leads to|trigger|triggers) autism|\bmmr\b[^.!?]{0,40}(?:causes?|linked to) autism",
+         "vaccines cause autism"),
+        (r"(?:put|putting|apply|applying|rub|rubbing) (?:some )?(?:butter|oil|toothpaste|ice) (?:on|onto|to) (?:a |the )?burns?"
+         r"|butter (?:on|onto) (?:a |the )?burns?",
+         "butter, oil, toothpaste or ice helps a burn (cool running water does)"),
     )
 )
 # Words one of which must be in the text before a myth's regex is worth running (speed).
@@ -82,6 +97,7 @@ _MYTH_KEYWORDS: tuple[tuple[str, ...], ...] = (
     ("shav",), ("head",), ("columbus", "flat"), ("heavier",), ("viking",), ("napoleon",), ("ostrich",),
     ("bird",), ("hemisphere",), ("monkey", "chimp", "apes"), ("soil",), ("antibiotic",), ("cold weather",),
     ("dinosaur",), ("after death",), ("carrot",), ("spider",), ("orbits the earth", "around the earth"),
+    ("autism",), ("burn",),
 )
 assert len(_MYTH_KEYWORDS) == len(_MYTH_PATTERNS)
 MYTHS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = tuple(
@@ -134,13 +150,15 @@ def _is_debunked(text: str, start: int, end: int) -> bool:
     return bool(re.search(r"\b(?:myths?|misconceptions?)\b[^.!?]*[.:!?]?\s*$", before))
 
 
-def score(doc: Document, content_type: str) -> tuple[float, list[str]]:
+def score(doc: Document, content_type: str, language: str = "en") -> tuple[float, list[str]]:
+    """The unverified factual score (prior + evidence - red flags) and its weaknesses."""
     text = doc.lower
     penalty = 0.0
     weaknesses: list[str] = []
+    english = language.split("-", 1)[0].lower() == "en"
 
     myths = []
-    for keys, pattern, why in MYTHS:
+    for keys, pattern, why in MYTHS if english else ():
         if not any(k in text for k in keys):
             continue
         match = pattern.search(text)
@@ -149,6 +167,12 @@ def score(doc: Document, content_type: str) -> tuple[float, list[str]]:
     if myths:
         penalty += min(0.9, 0.35 * len(myths))
         weaknesses.extend(f"factual: states a known misconception as fact: {why}" for why in myths)
+
+    contradictions = consistency.find(doc) if english else []
+    if contradictions:
+        penalty += min(0.6, CONTRADICTION_PENALTY * len(contradictions))
+        weaknesses.extend(f"factual: the document contradicts itself: {a[:100]!r} but elsewhere {b[:100]!r}"
+                          for a, b in contradictions)
 
     words = max(doc.word_count, 1)
     absolutes = _ABSOLUTES.find_in(doc) + ["100%"] * (text.count("100%") + text.count("100 %"))
@@ -174,11 +198,12 @@ def score(doc: Document, content_type: str) -> tuple[float, list[str]]:
             f"factual: appeals to unnamed authority ({', '.join(sorted(set(vague))[:3])}) without naming a source"
         )
     stats: list[str] = []
-    if not sourced and _STATISTIC.search(text):
+    if not sourced and english and _STATISTIC.search(text):
         for sentence in doc.sentences:
             if _DIGIT.search(sentence) and not _HYPOTHETICAL.any(sentence):
                 stats.extend(_STATISTIC.findall(sentence.lower()))
-    if len(stats) >= 3:
+    stats = list(dict.fromkeys(stats))  # a rate used again in a worked example is one statistic
+    if len(stats) >= 5:
         penalty += 0.1
         weaknesses.append(f"factual: {len(stats)} statistics ({', '.join(stats[:3])}) without any source")
 
@@ -195,4 +220,6 @@ def score(doc: Document, content_type: str) -> tuple[float, list[str]]:
             elif len(refs) < 2:
                 penalty += 0.05
                 weaknesses.append("factual: only one reference; cite 2 or more sources")
-    return max(0.0, 1.0 - penalty), weaknesses
+    evidence = (SOURCED_BONUS if sourced else 0.0) + (HEDGED_BONUS if _HEDGES.count_in(doc) else 0.0)
+    value = min(UNVERIFIED_CEILING, UNVERIFIED_PRIOR + evidence) - penalty
+    return max(0.0, value), weaknesses

@@ -4,7 +4,11 @@ and engagement (questions, direct address, vivid examples, activities, variety).
 Each dimension is a weighted mean of signal scores, with weights per content
 type: a flashcard deck is not expected to address the reader like a podcast,
 and a FAQ is not expected to state learning objectives. Every signal is
-measured from the text and can score 0.
+measured from the text and can score 0. Signals read phrases of the document's
+language (English, Spanish, German, French); a signal with no phrases for the
+language is left out of the mean rather than scored 0. These are signals of
+teaching only in real prose: `assess` multiplies both dimensions by the text's
+integrity (`coherence`), so markers strung into nonsense count for nothing.
 """
 
 from __future__ import annotations
@@ -22,13 +26,15 @@ def _expand(template: str, *choices: str) -> str:
 
 _EXAMPLE = PhraseSet(
     "for example|for instance|such as|e.g.|imagine|consider|picture this|to illustrate|an example|"
-    "a good example|case study|suppose|let's say|like when|think of|take the case"
+    "a good example|case study|suppose|let's say|like when|think of|take the case|like a|much like|"
+    "including|say you|if you|when you|a typical|in practice"
 )
 _EXPLAIN = PhraseSet(
     "because|therefore|so that|this means|which means|that means|as a result|that is why|that's why|"
     "in other words|the reason|lead to|leads to|led to|result in|results in|due to|thus|this is how|"
     "this is why|which is why|so the|cause|causes|allow|allows|help|helps|depend on|depends on|"
-    "consequently|hence|accordingly"
+    "consequently|hence|accordingly|since|so|means|in order to|makes|produces|drives|explains|"
+    "if|when|then|why|how|instead"
 )
 _PRACTICE = PhraseSet(
     "try|practice|practise|exercise|exercises|activity|activities|draw|write|sketch|calculate|solve|"
@@ -76,6 +82,61 @@ _ANCHOR = PhraseSet(
 )
 _QUESTION_OPENER = re.compile(r"^\W*(\w+)")
 
+# The same signals in other languages (the English sets above are the reference).
+_OTHER_LANGUAGES: dict[str, dict[str, str]] = {
+    "es": {
+        "example": "por ejemplo|como|imagina|imagine|piensa en|supongamos|tal como|es decir|pongamos",
+        "explain": "porque|por eso|por lo tanto|así que|ya que|debido a|es decir|esto significa|de modo que|"
+                   "hace que|permite|si|cuando|para que|por qué|cómo",
+        "higher_order": "por qué|cómo|qué pasaría|compara|explica|qué crees|qué piensas|cuál|puedes pensar",
+        "direct": "tú|tu|te|ti|puedes|piensa|prueba|nosotros|nuestro|usted|tus",
+        "anchor": "el texto|el autor|la autora|la lectura|el pasaje|el capítulo|la novela|el relato",
+        "vivid": "imagina|piensa en|por ejemplo|cerca de tu casa|en casa|en la vida real|cada día",
+        "practice": "prueba|dibuja|escribe|haz una lista|busca|compara|observa|mide|calcula",
+        "assess": "comprueba|repasa|puedes explicar",
+        "objective": "aprenderás|podrás|al final|el objetivo",
+    },
+    "de": {
+        "example": "zum beispiel|z.b.|etwa|wie|stell dir vor|angenommen|beispielsweise",
+        "explain": "weil|denn|deshalb|daher|also|dadurch|das bedeutet|sodass|damit|wenn|dass|warum|wie",
+        "higher_order": "warum|wie|was würde|vergleiche|erkläre|deutest|bedeuten|welche|was sagt",
+        "direct": "du|dich|dir|dein|deine|wir|uns|unser",
+        "anchor": "text|textstelle|textstellen|der autor|die erzählung|das kapitel|der roman|erzählung",
+        "vivid": "stell dir vor|zum beispiel|im alltag|zu hause",
+        "practice": "zeichne|schreibe|liste|vergleiche|beobachte|miss|berechne|versuche",
+        "assess": "überprüfe|wiederhole",
+        "objective": "du lernst|am ende|ziel ist",
+    },
+    "fr": {
+        "example": "par exemple|comme|imagine|imaginez|supposons|tel que|c'est-à-dire",
+        "explain": "parce que|car|donc|ainsi|c'est pourquoi|grâce à|cela signifie|si|quand|afin de|pourquoi|comment",
+        "higher_order": "pourquoi|comment|que se passerait|compare|explique|qu'en penses|quel|quelle",
+        "direct": "tu|te|toi|ton|ta|vous|votre|nous|notre",
+        "anchor": "le texte|l'auteur|le passage|le chapitre|le roman|le récit",
+        "vivid": "imagine|par exemple|dans la vie|à la maison|chaque jour",
+        "practice": "essaie|dessine|écris|fais une liste|compare|observe|mesure|calcule",
+        "assess": "vérifie|révise",
+        "objective": "tu apprendras|à la fin|l'objectif",
+    },
+}
+_ENGLISH_SETS = {"example": _EXAMPLE, "explain": _EXPLAIN, "higher_order": _HIGHER_ORDER, "direct": _DIRECT,
+                 "anchor": _ANCHOR, "vivid": _VIVID, "practice": _PRACTICE, "assess": _ASSESS,
+                 "objective": _OBJECTIVE_STATEMENT}
+_compiled: dict[tuple[str, str], PhraseSet] = {}
+
+
+def _set(kind: str, doc: Document) -> PhraseSet | None:
+    """The phrases of `kind` in the document's language; None when we have none for it."""
+    if doc.language == "en":
+        return _ENGLISH_SETS[kind]
+    phrases = _OTHER_LANGUAGES.get(doc.language, {}).get(kind)
+    if phrases is None:
+        return None
+    key = (doc.language, kind)
+    if key not in _compiled:
+        _compiled[key] = PhraseSet(phrases)
+    return _compiled[key]
+
 
 def _sat(value: float, target: float) -> float:
     """Saturating ratio: value/target capped at 1 (0 when target is unreachable)."""
@@ -106,51 +167,68 @@ def _objectives(doc: Document) -> tuple[float, str]:
         measurable = sum(1 for o in listed if {w.lower() for w in words(o)[:4]} & _BLOOM)
         value = 0.5 * _sat(len(listed), 3) + 0.5 * measurable / len(listed)
         return value, "learning objectives should each start with a measurable verb (explain, compare, calculate...)"
-    stated = _OBJECTIVE_STATEMENT.find_in(doc)
-    return (1.0 if stated else 0.0), "never tells the learner what they will be able to do (e.g. 'By the end, you will be able to...')"
+    phrases = _set("objective", doc)
+    if phrases is None:
+        return None, ""
+    stated = phrases.find_in(doc)
+    return (1.0 if stated else 0.0), "never tells the learner what they will be able to do by the end"
 
 
 def _examples_target(doc: Document) -> float:
-    return max(2.0, min(6.0, doc.word_count / 250))
+    return max(1.0, min(4.0, doc.word_count / 300))
 
 
-def _examples(doc: Document) -> tuple[float, str]:
-    n = _EXAMPLE.count_in(doc)
+def _examples(doc: Document) -> tuple[float | None, str]:
+    phrases = _set("example", doc)
+    if phrases is None:
+        return None, ""
+    n = phrases.count_in(doc)
     target = _examples_target(doc)
-    return _sat(n, target), f"has {n} concrete examples (for example, such as, imagine); aim for at least {target:.0f}"
+    return _sat(n, target), f"gives {n} concrete examples or cases; show the idea at work in at least {target:.0f}"
 
 
 def _explanation(doc: Document) -> tuple[float, str]:
-    n = _EXPLAIN.count_in(doc)
+    phrases = _set("explain", doc)
+    if phrases is None:
+        return None, ""
+    n = phrases.count_in(doc)
     rate = n * 100 / max(doc.word_count, 1)
-    return _sat(rate, 1.2), "states facts without explaining them; say why and how (because, this means, as a result)"
+    return _sat(rate, 1.0), "states facts without explaining them; say why things happen and how they connect"
 
 
 def _practice(doc: Document) -> tuple[float, str]:
     exercises = _texts(doc.content.get("practice_exercises"))
     if "practice_exercises" in doc.content:
-        active = sum(1 for e in exercises if _PRACTICE.any(e) or "?" in e)
+        phrases = _set("practice", doc)
+        active = sum(1 for e in exercises if (phrases is not None and phrases.any(e)) or "?" in e)
         return 0.5 * _sat(len(exercises), 3) + 0.5 * (active / len(exercises) if exercises else 0.0), \
-            "practice exercises should ask the learner to do something (solve, draw, write, compare)"
-    n = _PRACTICE.count_in(doc)
-    return _sat(n, max(2.0, doc.word_count / 400)), "gives the learner nothing to do; add a short activity or exercise (try, draw, list, solve)"
+            "practice exercises should ask the learner to do something with the ideas, not just read"
+    phrases = _set("practice", doc)
+    if phrases is None:
+        return None, ""
+    n = phrases.count_in(doc)
+    return _sat(n, max(1.0, doc.word_count / 500)), "gives the learner nothing to do with the ideas; add a short task"
 
 
 def _assessment(doc: Document) -> tuple[float, str]:
     if "assessment_questions" in doc.content:
         qs = _texts(doc.content.get("assessment_questions"))
         return _sat(len(qs), 5), "needs at least 5 assessment questions that check understanding"
-    n = sum(1 for s in doc.sentences if s.rstrip().endswith("?")) + _ASSESS.count_in(doc)
-    return _sat(n, 3), "never checks understanding; add questions the learner should be able to answer"
+    phrases = _set("assess", doc)
+    n = sum(1 for s in doc.sentences if s.rstrip().endswith("?")) + (phrases.count_in(doc) if phrases else 0)
+    return _sat(n, 2), "never checks understanding; add questions the learner should be able to answer"
 
 
 def _higher_order(doc: Document) -> tuple[float, str]:
+    phrases = _set("higher_order", doc)
+    if phrases is None:
+        return None, ""
     qs = _questions(doc)
     if len(qs) >= 3:
-        share = sum(1 for q in qs if _HIGHER_ORDER.any(q)) / len(qs)
-        return _sat(share, 0.5), "questions only ask for recall; ask why/how, to compare, predict or apply"
-    n = _HIGHER_ORDER.count_in(doc)
-    return _sat(n, 3), "does not ask the learner to reason (why, how, compare, predict, apply)"
+        share = sum(1 for q in qs if phrases.any(q)) / len(qs)
+        return _sat(share, 0.5), "questions only ask for recall; ask the learner to explain, compare, predict or apply"
+    n = phrases.count_in(doc)
+    return _sat(n, 2), "does not ask the learner to reason about causes, comparisons or consequences"
 
 
 def _definitions(doc: Document) -> tuple[float, str]:
@@ -173,26 +251,31 @@ def _difficulty_mix(doc: Document) -> tuple[float, str]:
 
 
 def _anchoring(doc: Document) -> tuple[float, str]:
+    phrases = _set("anchor", doc)
+    if phrases is None:
+        return None, ""
     qs = _questions(doc)
-    share = sum(1 for q in qs if _ANCHOR.any(q)) / len(qs) if qs else 0.0
-    return _sat(share, 0.4), "questions should send the reader back to the text (the author, the passage, evidence)"
+    share = sum(1 for q in qs if phrases.any(q)) / len(qs) if qs else 0.0
+    return _sat(share, 0.3), "questions should send the reader back to the text (the author, the passage, evidence)"
 
 
-Signal = Callable[[Document], tuple[float, str]]
+Signal = Callable[[Document], tuple[float | None, str]]
 _EDU_SIGNALS: dict[str, Signal] = {
     "objectives": _objectives, "examples": _examples, "explanation": _explanation, "practice": _practice,
     "assessment": _assessment, "higher_order": _higher_order, "definitions": _definitions,
     "difficulty_mix": _difficulty_mix, "anchoring": _anchoring,
 }
+# Explanation (saying why and how) carries most weight wherever prose teaches; the schema already
+# enforces the counts of objectives, exercises and questions, so those weigh by their quality.
 EDUCATIONAL_WEIGHTS: dict[str, dict[str, float]] = {
-    "master_content_outline": {"objectives": .25, "examples": .15, "explanation": .15, "practice": .15, "assessment": .15, "higher_order": .15},
-    "podcast_script": {"objectives": .15, "examples": .25, "explanation": .25, "practice": .1, "assessment": .1, "higher_order": .15},
-    "study_guide": {"objectives": .2, "examples": .15, "explanation": .15, "practice": .2, "assessment": .2, "higher_order": .1},
-    "one_pager_summary": {"objectives": .1, "examples": .3, "explanation": .35, "practice": .1, "higher_order": .15},
-    "detailed_reading_material": {"objectives": .1, "examples": .25, "explanation": .3, "practice": .1, "assessment": .1, "higher_order": .15},
-    "faq_collection": {"examples": .3, "explanation": .45, "higher_order": .25},
-    "flashcards": {"definitions": .4, "examples": .3, "difficulty_mix": .3},
-    "reading_guide_questions": {"higher_order": .5, "anchoring": .3, "assessment": .2},
+    "master_content_outline": {"objectives": .3, "examples": .15, "explanation": .25, "practice": .1, "assessment": .05, "higher_order": .15},
+    "podcast_script": {"objectives": .1, "examples": .2, "explanation": .35, "practice": .05, "assessment": .15, "higher_order": .15},
+    "study_guide": {"objectives": .2, "examples": .15, "explanation": .2, "practice": .2, "assessment": .15, "higher_order": .1},
+    "one_pager_summary": {"examples": .25, "explanation": .5, "practice": .1, "higher_order": .15},
+    "detailed_reading_material": {"objectives": .05, "examples": .25, "explanation": .45, "practice": .05, "assessment": .05, "higher_order": .15},
+    "faq_collection": {"examples": .2, "explanation": .6, "higher_order": .2},
+    "flashcards": {"definitions": .6, "examples": .1, "difficulty_mix": .3},
+    "reading_guide_questions": {"higher_order": .6, "anchoring": .25, "assessment": .15},
 }
 
 # --- engagement signals --------------------------------------------------------------------------
@@ -205,18 +288,27 @@ def _eng_questions(doc: Document) -> tuple[float, str]:
 
 
 def _direct(doc: Document) -> tuple[float, str]:
-    rate = _DIRECT.count_in(doc) * 100 / max(doc.word_count, 1)
-    return _sat(rate, 2.0), "never speaks to the learner; address them directly (you, let's)"
+    phrases = _set("direct", doc)
+    if phrases is None:
+        return None, ""
+    rate = phrases.count_in(doc) * 100 / max(doc.word_count, 1)
+    return _sat(rate, 1.5), "keeps the learner at a distance; speak to them and connect the ideas to their experience"
 
 
 def _vivid(doc: Document) -> tuple[float, str]:
-    n = _VIVID.count_in(doc)
-    return _sat(n, max(2.0, doc.word_count / 300)), "is abstract; add everyday examples, images or stories (imagine, think of, real-life)"
+    phrases = _set("vivid", doc)
+    if phrases is None:
+        return None, ""
+    n = phrases.count_in(doc)
+    return _sat(n, max(1.0, doc.word_count / 400)), "stays abstract; tie the ideas to everyday situations or stories"
 
 
 def _activities(doc: Document) -> tuple[float, str]:
-    n = _PRACTICE.count_in(doc)
-    return _sat(n, max(2.0, doc.word_count / 400)), "has no activity; invite the learner to try, draw, list or discuss something"
+    phrases = _set("practice", doc)
+    if phrases is None:
+        return None, ""
+    n = phrases.count_in(doc)
+    return _sat(n, max(1.0, doc.word_count / 500)), "has no activity; invite the learner to do something with the ideas"
 
 
 def _variety(doc: Document) -> tuple[float, str]:
@@ -233,7 +325,7 @@ def _opener_variety(doc: Document) -> tuple[float, str]:
     if not qs:
         return 0.0, "has no questions"
     openers = {m.group(1).lower() for q in qs if (m := _QUESTION_OPENER.match(q))}
-    return _sat(len(openers) / len(qs), 0.5), "questions all start the same way; vary them (why, how, what if, in your view)"
+    return _sat(len(openers) / len(qs), 0.5), "questions all start the same way; ask different kinds of question"
 
 
 _ENG_SIGNALS: dict[str, Signal] = {
@@ -254,16 +346,19 @@ ENGAGEMENT_WEIGHTS: dict[str, dict[str, float]] = {
 
 
 def _weighted(doc: Document, weights: dict[str, float], signals: dict[str, Signal], label: str) -> tuple[float, list[str]]:
-    total = sum(weights.values())
+    total = 0.0
     value = 0.0
     misses: list[tuple[float, str]] = []
     for name, weight in weights.items():
         signal_value, advice = signals[name](doc)
+        if signal_value is None:  # not measurable in this language
+            continue
+        total += weight
         value += weight * signal_value
         if signal_value < 0.6:
             misses.append((weight * (1 - signal_value), advice))
     misses.sort(key=lambda m: -m[0])
-    return value / total, [f"{label}: {advice}" for _, advice in misses]
+    return (value / total if total else 0.0), [f"{label}: {advice}" for _, advice in misses]
 
 
 def educational_value(doc: Document, content_type: str) -> tuple[float, list[str]]:

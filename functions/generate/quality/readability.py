@@ -1,9 +1,14 @@
-"""Readability fit: US grade level (mean of Flesch–Kincaid, ARI, Coleman–Liau) against the audience's band.
+"""Readability fit: a grade level, by formulas made for the text's language, against the audience's band.
 
-The three formulas are computed here from our own counts (sentences from
-`text.split_sentences`, syllables from `syllables.syllables`), with the same
-coefficients textstat uses, so no NLTK download can ever be triggered and the
-sentence count is not fooled by abbreviations or decimals.
+- English: mean of Flesch–Kincaid, ARI and Coleman–Liau (US grades), with the coefficients
+  textstat uses, from our own counts (sentences from `text.split_sentences`, syllables from the
+  CMU dictionary), so no NLTK download can ever be triggered;
+- Spanish: Fernández Huerta's reading ease (the Spanish recalibration of Flesch's), converted
+  to a US grade with Flesch's own ease-to-grade table;
+- German: the first Wiener Sachtextformel (Bamberger and Vanecek), which gives a school grade.
+- Any other language: not assessed (`score` returns None): English formulas on, say, Italian
+  text measure nothing.
+Spanish and German syllables come from pyphen's bundled hyphenation patterns.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from functions.generate.quality.syllables import syllables
+from functions.generate.quality.syllables import syllables, syllables_in
 from functions.generate.quality.text import Document
 
 # REFERENCE.md "Quality assessment": US grade bands per audience.
@@ -82,22 +87,63 @@ def band_for(audience: str) -> tuple[float, float]:
     return GRADE_BANDS.get(audience, GRADE_BANDS["general"])
 
 
-def score(doc: Document, audience: str) -> tuple[float, list[str], Grades | None]:
+# Flesch (1948): reading ease -> US school grade (90-100: 5th, 80-90: 6th, 70-80: 7th, 60-70: 8th-9th,
+# 50-60: 10th-12th, 30-50: college, 0-30: college graduate), as points to interpolate between.
+_EASE_TO_GRADE = ((100.0, 4.0), (90.0, 5.0), (80.0, 6.0), (70.0, 7.0), (60.0, 8.5), (50.0, 11.0), (30.0, 14.5), (0.0, 18.0))
+ASSESSED_LANGUAGES = ("en", "es", "de")
+
+
+def ease_to_grade(ease: float) -> float:
+    if ease >= _EASE_TO_GRADE[0][0]:
+        return _EASE_TO_GRADE[0][1]
+    for (e_hi, g_hi), (e_lo, g_lo) in zip(_EASE_TO_GRADE, _EASE_TO_GRADE[1:]):
+        if ease >= e_lo:
+            return g_lo + (g_hi - g_lo) * (ease - e_lo) / (e_hi - e_lo)
+    return _EASE_TO_GRADE[-1][1]
+
+
+def grade_for(doc: Document, lang: str) -> float | None:
+    """The grade level of `doc` by `lang`'s formulas; None when too short or no formula exists."""
+    if lang == "en":
+        g = grades(doc.word_list, len(doc.sentences), doc.word_counts)
+        return None if g is None else g.mean
+    if lang not in ASSESSED_LANGUAGES or doc.word_count < MIN_WORDS or not doc.sentences:
+        return None
+    counts = Counter(w.lower() for w in doc.word_list)
+    n_words, n_sent = doc.word_count, len(doc.sentences)
+    per_word = {w: syllables_in(w, lang) for w in counts}
+    n_syll = sum(n * per_word[w] for w, n in counts.items())
+    wps = n_words / n_sent
+    if lang == "es":  # Fernández Huerta (1959), as corrected: 206.84 - 60 syllables/word - 1.02 words/sentence
+        return ease_to_grade(206.84 - 60 * n_syll / n_words - 1.02 * wps)
+    # de: Wiener Sachtextformel 1: 0.1935 MS + 0.1672 SL + 0.1297 IW - 0.0327 ES - 0.875
+    ms = 100 * sum(n for w, n in counts.items() if per_word[w] >= 3) / n_words
+    iw = 100 * sum(n for w, n in counts.items() if len(w) > 6) / n_words
+    es = 100 * sum(n for w, n in counts.items() if per_word[w] == 1) / n_words
+    return 0.1935 * ms + 0.1672 * wps + 0.1297 * iw - 0.0327 * es - 0.875
+
+
+def score(doc: Document, audience: str, language: str = "en") -> tuple[float | None, list[str], float | None]:
+    """(value, weaknesses, grade); value None = not assessed (no formula for this language)."""
+    lang = language.split("-", 1)[0].lower()
+    if lang not in ASSESSED_LANGUAGES:
+        return None, [], None
     band = band_for(audience)
-    g = grades(doc.word_list, len(doc.sentences), doc.word_counts)
-    if g is None:
+    grade = grade_for(doc, lang)
+    if grade is None:
         return 0.0, [f"readability: only {doc.word_count} words of prose; too little text to read or to assess"], None
-    value = band_score(g.mean, band)
+    wps = doc.word_count / max(1, len(doc.sentences))
+    value = band_score(grade, band)
     weaknesses: list[str] = []
     label = audience.replace("_", " ")
-    if g.mean > band[1]:
+    if grade > band[1]:
         weaknesses.append(
-            f"readability: grade level {g.mean:.1f} is above the {label} band ({band[0]:g}-{band[1]:g}); "
-            f"use shorter sentences (now {g.words_per_sentence:.0f} words on average) and plainer, shorter words"
+            f"readability: grade level {grade:.1f} is above the {label} band ({band[0]:g}-{band[1]:g}); "
+            f"use shorter sentences (now {wps:.0f} words on average) and plainer, shorter words"
         )
-    elif g.mean < band[0]:
+    elif grade < band[0]:
         weaknesses.append(
-            f"readability: grade level {g.mean:.1f} is below the {label} band ({band[0]:g}-{band[1]:g}); "
-            f"write fuller sentences (now {g.words_per_sentence:.0f} words on average) with the subject's precise vocabulary"
+            f"readability: grade level {grade:.1f} is below the {label} band ({band[0]:g}-{band[1]:g}); "
+            f"write fuller sentences (now {wps:.0f} words on average) with the subject's precise vocabulary"
         )
-    return value, weaknesses, g
+    return value, weaknesses, grade

@@ -9,10 +9,10 @@ each item well formed); the score is the share of passed checks.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from functions.generate.quality import coherence
 from functions.generate.quality.text import as_text, words
 
 
@@ -50,9 +50,6 @@ class ChoiceRule:
 
 Rule = TextRule | ListRule | ObjectRule | NumberRule | ChoiceRule
 
-# "{topic}", "[insert example]", "lorem ipsum", "TODO": a template that was never filled in (a past failure).
-_PLACEHOLDER = re.compile(r"\{\{?\s*[a-z_]+\s*\}\}?|\[(?:insert|add|your|topic|placeholder)[^\]]*\]|lorem ipsum|\bTODO\b|\bTBD\b",
-                          re.IGNORECASE)
 _T = TextRule()
 _SUMMARY = TextRule(min_chars=20)
 _Q = TextRule(min_chars=5, question=True)
@@ -268,18 +265,11 @@ def score(content_type: str, content: Any) -> tuple[float, list[str]]:
     if extra:
         extra(tally, content)
     value = tally.passed / tally.total if tally.total else 0.0
-    placeholders = _placeholders(as_text(content))
+    placeholders = coherence.placeholders(as_text(content))
     if placeholders:  # the whole document is suspect, not one field
         value *= 0.5
         tally.problems.insert(0, f"unfilled template placeholders: {', '.join(placeholders[:3])}")
     return value, [f"structure: {p}" for p in tally.problems]
-
-
-def _placeholders(text: str) -> list[str]:
-    lower = text.lower()
-    if not ("{" in text or "[" in text or "lorem" in lower or "todo" in lower or "tbd" in lower):
-        return []  # the regex costs ~1 ms on a long document; most documents need none of it
-    return sorted(set(_PLACEHOLDER.findall(text)))
 
 
 def _podcast_duration(tally: _Tally, content: dict[str, Any]) -> None:

@@ -65,6 +65,29 @@ def syllables(word: str) -> int:
     return max(1, n)
 
 
+@functools.lru_cache(maxsize=8)
+def _hyphenator(lang: str):
+    import pyphen  # lazy; its dictionaries ship inside the wheel
+
+    return pyphen.Pyphen(lang=lang)
+
+
+_VOWELS_ANY = re.compile(r"[aeiouyáéíóúüäöàèìòùâêîôûœæ]+")
+
+
+@functools.lru_cache(maxsize=50_000)
+def syllables_in(word: str, lang: str) -> int:
+    """Syllables in one word of `lang` ('en' uses the CMU dictionary; 'es', 'de'... pyphen's
+    bundled hyphenation patterns, or vowel groups where those find more)."""
+    if lang == "en":
+        return syllables(word)
+    w = word.lower()
+    if w.isdigit():
+        return max(1, len(w) // 2)
+    by_pattern = len(_hyphenator(lang).positions(w)) + 1
+    return max(1, by_pattern, len(_VOWELS_ANY.findall(w)) if lang == "es" else 1)
+
+
 def warm() -> None:
     """Load the dictionary now (e.g. at the end of a cold start) rather than on first use."""
     _load()

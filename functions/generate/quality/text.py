@@ -13,7 +13,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-WORD_RE = re.compile(r"[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)*(?:-[A-Za-z0-9]+(?:['\u2019][A-Za-z]+)*)*")
+# Letters of any script (Spanish "términos" is one word, not "t" + "rminos").
+WORD_RE = re.compile(r"[^\W_]+(?:['\u2019][^\W\d_]+)*(?:-[^\W_]+(?:['\u2019][^\W\d_]+)*)*")
 
 # Candidate sentence ends: terminal punctuation, optional closing quotes/brackets,
 # then whitespace or the end of the passage. Decimals ("3.5") never match because
@@ -192,7 +193,8 @@ STOPWORDS = frozenset(
     compare contrast analyze analyse apply evaluate create demonstrate recognize recognise
     summarize summarise outline basic basics introduction intro overview topic guide way ways
     well get give go one two three new different important main key simple role roles
-    importance purpose concept concepts idea ideas part parts thing things""".split()
+    importance purpose concept concepts idea ideas part parts thing things term terms vocabulary
+    glossary facts fundamentals essentials vocabulario""".split()
 )
 
 
@@ -259,6 +261,7 @@ class Document:
     stem_prefixes: dict[str, set[str]] = field(init=False)
     word_prefixes: dict[str, set[str]] = field(init=False)
     word_count: int = field(init=False)
+    language: str = "en"  # base code of the language the text should be in (set by `assess`)
 
     def __post_init__(self) -> None:
         self.lower = "\n".join(self.passages).lower()
@@ -273,6 +276,11 @@ class Document:
         self.stems = {stem(w) for w in lowered}
         self.stem_prefixes = _prefix_index(self.stems, 6)
         self.word_prefixes = _prefix_index(lowered, 5)
+
+    @functools.cached_property
+    def sentence_tokens(self) -> list[list[str]]:
+        """`tokens()` of each sentence, computed once for the dimensions that read sentence by sentence."""
+        return [tokens(s) for s in self.sentences]
 
     def has_word(self, word: str) -> bool:
         """Whether the document uses this word in some form: the same stem, or a long shared

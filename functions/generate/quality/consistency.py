@@ -1,0 +1,116 @@
+"""Self-contradiction: two sentences that say the same thing about the same subject, one of them reversed.
+
+A generated document that says the temperature "has risen" in one section and "has fallen" in
+another, or that cells "carry the same" information and later "do not carry the same", is wrong
+at least once, whatever the facts. We look for pairs of sentences that share most of their
+content words (at least 4 shared stems) and differ by an antonym (rise/fall, more/less,
+older/younger...; overlap coefficient >= 0.6), or by a negation or their numbers (Jaccard >= 0.5:
+"light cannot escape the event horizon" is not the negation of "there is a boundary called the
+event horizon"). English only: the
+negations and antonyms are English words.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+from functions.generate.quality.language import FUNCTION_WORDS
+from functions.generate.quality.text import Document, stem
+
+MIN_SHARED = 4
+MIN_OVERLAP = 0.6  # shared / the smaller sentence's stems, for an antonym
+MIN_JACCARD = 0.5  # shared / all stems of both, for a negation or different numbers (a stricter test)
+MAX_SENTENCES = 400
+MAX_SHARING = 12  # bound the pair search on very long documents
+
+_NEGATIONS = frozenset("""not no never none neither nor cannot can't don't doesn't didn't isn't aren't wasn't
+    weren't won't wouldn't shouldn't couldn't hasn't haven't hadn't""".split())
+_AXES = {
+    "rise": ("rise", "rises", "rising", "risen", "rose", "increase", "increases", "increased", "increasing",
+             "grow", "grows", "grew", "grown"),
+    "fall": ("fall", "falls", "falling", "fallen", "fell", "decrease", "decreases", "decreased", "decreasing",
+             "shrink", "shrinks", "shrank", "shrunk"),
+    "more": ("more", "greater"), "less": ("less", "fewer"),
+    "higher": ("higher", "upper", "above"), "lower": ("lower", "below"),
+    "larger": ("larger", "bigger"), "smaller": ("smaller",),
+    "older": ("older",), "younger": ("younger",),
+    "cheaper": ("cheaper", "cheap", "inexpensive"), "expensive": ("expensive", "costlier"),
+    "faster": ("faster", "quicker"), "slower": ("slower",),
+    "warmer": ("warmer", "hotter"), "cooler": ("cooler", "colder"),
+    "same": ("same", "identical"), "different": ("different",),
+    "true": ("true",), "false": ("false",),
+    "strengthen": ("strengthen", "strengthens", "stronger"), "weaken": ("weaken", "weakens", "weaker"),
+}
+_OPPOSITE = {"rise": "fall", "more": "less", "higher": "lower", "larger": "smaller", "older": "younger",
+             "cheaper": "expensive", "faster": "slower", "warmer": "cooler", "same": "different",
+             "true": "false", "strengthen": "weaken"}
+_OPPOSITE.update({v: k for k, v in list(_OPPOSITE.items())})
+_POLE = {w: axis for axis, forms in _AXES.items() for w in forms}
+_ENGLISH = FUNCTION_WORDS["en"]
+
+
+def _profile(toks: list[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
+    """(content stems, stems a negation applies to, numbers, antonym poles) of one sentence."""
+    stems, numbers, poles, negated = set(), set(), set(), set()
+    pending = 0  # content words still to look at after a negation ("do not carry", "never override")
+    for w in toks:
+        if w in _NEGATIONS:
+            pending = 3
+            continue
+        if pending:
+            pending -= 1
+            if w not in _ENGLISH and len(w) > 2:
+                negated.add(stem(w))
+                pending = 0
+        if w in _POLE:
+            poles.add(_POLE[w])
+        elif w.isdigit():
+            numbers.add(w)
+        elif w not in _ENGLISH and len(w) > 2:
+            stems.add(stem(w))
+    return frozenset(stems), frozenset(negated), frozenset(numbers), frozenset(poles)
+
+
+def _differ(a, b, shared: int) -> str | None:
+    stems_a, neg_a, num_a, pole_a = a
+    stems_b, neg_b, num_b, pole_b = b
+    if shared / min(len(stems_a), len(stems_b)) >= MIN_OVERLAP and any(
+            _OPPOSITE[p] in pole_b and p not in pole_b for p in pole_a):
+        return "antonym"
+    if shared / len(stems_a | stems_b) < MIN_JACCARD:
+        return None
+    # A negation counts only when what it negates is said, un-negated, in the other sentence:
+    # "cells do not carry the same information" vs "cells carry the same information".
+    if (neg_a - neg_b) & stems_b or (neg_b - neg_a) & stems_a:
+        return "negation"
+    if num_a and num_b and (num_a - num_b) and (num_b - num_a):
+        return "numbers"
+    return None
+
+
+def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
+    """Up to `limit` pairs of sentences (first, later) that contradict each other."""
+    first = {}
+    for s, toks in zip(doc.sentences, doc.sentence_tokens):
+        first.setdefault(s, toks)
+    sentences = list(first)[:MAX_SENTENCES]
+    profiles = [_profile(first[s]) for s in sentences]
+    index: dict[str, list[int]] = {}
+    for i, (stems, *_rest) in enumerate(profiles):
+        for s in stems:
+            index.setdefault(s, []).append(i)
+    shared: dict[tuple[int, int], int] = {}
+    for ids in index.values():
+        if len(ids) > MAX_SHARING:  # a word in many sentences (the topic) says nothing about a pair
+            continue
+        for pair in combinations(ids, 2):
+            shared[pair] = shared.get(pair, 0) + 1
+    found: list[tuple[str, str]] = []
+    for (i, j), n in sorted(shared.items()):
+        if n < MIN_SHARED:
+            continue
+        if _differ(profiles[i], profiles[j], n):
+            found.append((sentences[i], sentences[j]))
+            if len(found) >= limit:
+                break
+    return found
