@@ -11,7 +11,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ("cli.db", "cli.users", "cli.keys", "cli.dev", "cli.jobs", "cli.backup")
+COMMAND_MODULES = ("cli.db", "cli.users", "cli.keys", "cli.dev", "cli.jobs", "cli.backup", "cli.alerts")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -5,6 +5,8 @@ For every finding of every rule in `jobs.alert_rules.RULES`:
 - firing and already open: stays open, details refreshed, nothing sent;
 - not firing but open: resolved, one resolution message sent;
 - otherwise nothing.
+Then every open critical alert still unacknowledged after ALERT_ESCALATE_MINUTES
+is notified once more as an escalation (`shared.alerts.escalate_due`).
 
 Exit code (DESIGN "1 the job ran and found a problem"): 1 while any critical
 rule of this job is firing, or when a rule could not be evaluated; 0 when only
@@ -19,6 +21,7 @@ from typing import Any
 
 from jobs.alert_rules import RULES, Evaluation, Finding
 from jobs.runner import JobContext, JobResult
+from shared.alerts.delivery import SEVERITIES
 
 
 def open_rules() -> set[str]:
@@ -47,6 +50,17 @@ def evaluate_all(ctx: JobContext, now: datetime) -> tuple[list[Finding], list[di
     return findings, errors
 
 
+def escalate(ctx: JobContext) -> list[str]:
+    from shared.alerts import escalate_due
+    from shared.database import session_scope
+
+    with session_scope() as session:
+        rules = [a.rule for a in escalate_due(session, ctx.settings.alert_escalate_minutes)]
+    for rule in rules:
+        ctx.emit({"rule": rule, "severity": "critical", "change": "escalated"})
+    return rules
+
+
 def run(ctx: JobContext) -> JobResult:
     now = datetime.now(timezone.utc)
     already_open = open_rules()
@@ -66,12 +80,14 @@ def run(ctx: JobContext) -> JobResult:
         changes[change].append(f.rule)
         ctx.emit({"rule": f.rule, "severity": f.severity, "change": change,
                   "message": f.resolution if change == "resolved" else f.message})
+    escalated = [] if ctx.dry_run else escalate(ctx)
     firing = [f for f in findings if f.firing]
     critical = sorted(f.rule for f in firing if f.severity == "critical")
     summary: dict[str, Any] = {
         "rules": len(findings),
-        "firing": {sev: sorted(f.rule for f in firing if f.severity == sev) for sev in ("critical", "warning", "info")},
+        "firing": {sev: sorted(f.rule for f in firing if f.severity == sev) for sev in SEVERITIES},
         **changes,
+        "escalated": escalated,
     }
     if errors:
         summary["errors"] = errors

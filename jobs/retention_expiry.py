@@ -45,6 +45,7 @@ from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from jobs.runner import JobConfigError, JobContext, JobResult
+from shared.metric_totals import fold_deleted
 from shared.models import (
     AuditEntry,
     ContentItem,
@@ -163,6 +164,8 @@ def _run_class(ctx: JobContext, dc: DataClass, state: dict[str, Any], batcher: _
                 return
             keys = [r[0] for r in rows]
             if dc.action == "delete":
+                # Counters on GET /metrics must not go down: fold the rows into rollups first.
+                fold_deleted(s, dc.model, dc.key_col.in_(keys))
                 changed = s.execute(delete(dc.model).where(dc.key_col.in_(keys))).rowcount
             else:
                 changed = s.execute(update(dc.model).where(dc.key_col.in_(keys)).values(user_id=None)).rowcount

@@ -48,7 +48,7 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
 
-        return engine
+        return _traced(engine)
 
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -56,7 +56,7 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
     connect_args: dict = {"connect_timeout": 5, "application_name": "lafactoria"}
     if bouncer:
         connect_args["prepare_threshold"] = None
-    return create_engine(
+    return _traced(create_engine(
         url,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=2,
@@ -64,7 +64,16 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
         pool_recycle=1800,
         pool_timeout=10,
         connect_args=connect_args,
-    )
+    ))
+
+
+def _traced(engine: "Engine") -> "Engine":
+    """Database spans when tracing is on (shared.tracing); otherwise the engine untouched."""
+    from shared import tracing
+
+    if tracing.enabled():
+        tracing.instrument_engine(engine)
+    return engine
 
 
 def get_engine(url: str | None = None) -> "Engine":

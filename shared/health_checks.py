@@ -191,9 +191,33 @@ def check_jobs() -> list[Check]:
             out.append(_check("warn", "component", "never run", componentId=job))
             continue
         status = {"ok": "pass", "running": "pass"}.get(run.status, "warn")
-        out.append(_check(status, "component", "" if status == "pass" else f"last run {run.status}",
+        output = "" if status == "pass" else f"last run {run.status}"
+        if job == DEAD_MANS_JOB:
+            late = dead_mans_output(JOBS[job], run.started_at)
+            if late:
+                status, output = "fail", late
+        out.append(_check(status, "component", output,
                           componentId=job, observedValue=run.status, time=run.started_at.isoformat(timespec="seconds")))
     return out
+
+
+DEAD_MANS_JOB = "alert-check"
+
+
+def dead_mans_output(schedule: str, last_started: datetime, now: datetime | None = None) -> str:
+    """Non-empty when the job has not started within twice its schedule's interval: the
+    watcher is not watching, and nothing else would say so (no alert can fire)."""
+    from croniter import croniter
+
+    now = now or datetime.now(timezone.utc)
+    it = croniter(schedule, now)
+    prev = it.get_prev(datetime)
+    interval = prev - it.get_prev(datetime)
+    if now - last_started <= 2 * interval:
+        return ""
+    minutes = int((now - last_started).total_seconds() // 60)
+    return (f"not run for {minutes} min (schedule '{schedule}', expected at least every "
+            f"{int(interval.total_seconds() // 60)} min): alerts are not being evaluated")
 
 
 def check_alerts() -> list[Check]:

@@ -2,17 +2,21 @@
 
 The HTTP layer runs whatever middleware it is given and knows none of them;
 each function's `main.py` asks for this stack by name, so the order is
-decided once: metrics first, so requests the rate limiter refuses are still
-measured. Each middleware is cheap to construct (no I/O, no settings).
+decided once: tracing first, metrics before the rate limiter, so requests it
+refuses are still measured, and the access log last. Each middleware is cheap to construct (no I/O, no settings).
 """
 
 from __future__ import annotations
 
+from shared.access_log import AccessLogMiddleware
 from shared.http import Middleware
 from shared.metrics import RequestMetricsMiddleware
 from shared.ratelimit import RateLimitMiddleware
+from shared.tracing import TracingMiddleware
 
 
 def standard_middleware(function_name: str) -> list[Middleware]:
-    """Request metrics, then rate limits, for the function named `function_name`."""
-    return [RequestMetricsMiddleware(function_name), RateLimitMiddleware(function_name)]
+    """Tracing (a no-op unless OTEL_EXPORTER_OTLP_ENDPOINT is set; its span covers the others'
+    work), request metrics, rate limits, then the access log, for the function `function_name`."""
+    return [TracingMiddleware(function_name), RequestMetricsMiddleware(function_name),
+            RateLimitMiddleware(function_name), AccessLogMiddleware(function_name)]

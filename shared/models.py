@@ -337,21 +337,63 @@ class JobCheckpoint(Base):
 
 
 class Alert(Base):
-    """Alerts raised by jobs and rules; an open alert for a rule is not re-sent."""
+    """Alerts raised by jobs and rules: one open alert per rule, notified by severity.
+
+    The incident history (opened, acknowledged, escalated, resolved) is read by
+    the ops report; `acknowledged_by` is the acknowledging operator's user id
+    (set to NULL if that person is erased) and `acknowledged_via` says where
+    (`api`, `console` or `cli`).
+    """
 
     __tablename__ = "alerts"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     rule: Mapped[str] = mapped_column(String(100))
-    severity: Mapped[str] = mapped_column(String(16))  # critical | warning | info
+    severity: Mapped[str] = mapped_column(String(16))  # critical | error | warning | info
     status: Mapped[str] = mapped_column(String(16), default="open")  # open | resolved
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None] = mapped_column()
     notified_at: Mapped[datetime | None] = mapped_column()
+    dedup_key: Mapped[str | None] = mapped_column(String(255))
+    acknowledged_at: Mapped[datetime | None] = mapped_column()
+    acknowledged_by: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    acknowledged_via: Mapped[str | None] = mapped_column(String(16))
+    escalated_at: Mapped[datetime | None] = mapped_column()
 
     __table_args__ = (
         Index("ix_alerts_rule_status", "rule", "status"),
-        CheckConstraint("severity IN ('critical', 'warning', 'info')", name="ck_alerts_severity"),
+        Index("ix_alerts_opened", "opened_at"),
+        CheckConstraint("severity IN ('critical', 'error', 'warning', 'info')", name="ck_alerts_severity"),
     )
+
+
+class AlertSilence(Base):
+    """`factoria alerts silence RULE --for 2h`: alerts of matching rules are recorded, not notified.
+
+    `rule` is a rule name or an fnmatch pattern (`job:*:missed`).
+    """
+
+    __tablename__ = "alert_silences"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    rule: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+    created_by: Mapped[str] = mapped_column(String(64))  # cli | api
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class MetricRollup(Base):
+    """Totals of rows the retention job deleted, per metric and label set, so the counters
+    and histograms of `GET /metrics` (live rows + rollups) never go down."""
+
+    __tablename__ = "metric_rollups"
+
+    metric: Mapped[str] = mapped_column(String(100), primary_key=True)
+    labels: Mapped[str] = mapped_column(String(500), primary_key=True)  # canonical JSON of the label values
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    total: Mapped[float] = mapped_column(Float, default=0.0)
+    buckets: Mapped[dict[str, Any]] = mapped_column(default=dict)  # upper bound -> cumulative count
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     backup_retention_days: int = Field(30, ge=1)
     reports_url: str = f"file://{VAR_DIR / 'reports'}"
     alert_webhook_url: str | None = None
+    # Alert delivery (shared/alerts): PagerDuty Events API v2 for critical and error alerts.
+    alert_pagerduty_routing_key: str | None = None
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    alert_escalate_minutes: int = Field(30, ge=1)
 
     # Retention periods (DESIGN.md "Data classes and retention").
     retention_content_days: int = Field(365, ge=1)

@@ -11,6 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+
+from shared import migrations
 from sqlalchemy import func, select
 
 from tests.conftest import ROOT, create_pg_database, drop_pg_database, free_port, make_user
@@ -113,7 +115,7 @@ def test_backup_writes_dump_then_manifest_with_counts(db):
     assert manifest["sha256"] == hashlib.sha256(dump.read_bytes()).hexdigest()
     assert manifest["size"] == dump.stat().st_size
     assert manifest["tables"]["users"] == 1 and manifest["tables"]["content_items"] == 1
-    assert manifest["schema_revision"] == "0001"
+    assert manifest["schema_revision"] == migrations.head_revision()
     assert manifest["database"] == db.backend
     if db.backend == "postgresql":
         assert dump.read_bytes()[:5] == b"PGDMP" and manifest["format"] == "pg_dump-custom"
@@ -188,7 +190,7 @@ def test_verify_restores_into_scratch_database_and_reapplies_erasures(db, monkey
     erase_in_live(gone)
     code, summary = run_job("backup-verify")
     assert code == 0, summary
-    assert summary["erasures_reapplied"] == 1 and summary["schema_revision"] == "0001"
+    assert summary["erasures_reapplied"] == 1 and summary["schema_revision"] == migrations.head_revision()
     assert summary["restored_rows"] > 0
     assert keep != gone
     if db.backend == "postgresql":  # a scratch database was created on the server, then dropped

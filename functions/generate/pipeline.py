@@ -22,7 +22,7 @@ from typing import Any
 
 from functions.generate import budget, circuit, content_types, prompts, sanitize
 from functions.generate.providers import Call, Completion, ProviderError, get_provider
-from shared import errors
+from shared import errors, tracing
 from functions.generate.ledger import usage_event, write_event
 from shared.logs import get_logger
 from shared.models import utcnow
@@ -169,7 +169,9 @@ class Run:
                 raise _ProviderFailed("unpriceable model under a budget cap", outage=False) from None
             started = time.perf_counter()
             try:
-                completion = provider.complete(call)
+                with tracing.genai_call(provider.name, provider.model) as span:
+                    completion = provider.complete(call)
+                    span.usage(completion.input_tokens, completion.output_tokens, completion.model)
             except ProviderError as exc:
                 latency = (time.perf_counter() - started) * 1000
                 self._settle(reservation, self._ledger_fields(provider, this_kind, exc.outcome, error=exc,

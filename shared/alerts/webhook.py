@@ -1,56 +1,51 @@
-"""The Slack-compatible alert webhook (`ALERT_WEBHOOK_URL`): payload and delivery with retries."""
+"""Slack-compatible webhook channel: `text` for Slack, the old plan's fields beside it."""
 
 from __future__ import annotations
 
-import json
-import time
-import urllib.error
-import urllib.request
-from datetime import datetime, timezone
 from typing import Any
 
-from shared.logs import get_logger
-from shared.settings import get_settings
+from shared.alerts.delivery import PUSHED_SEVERITIES, Notification
+from shared.alerts.transport import post_json
 
-_EMOJI = {"critical": ":red_circle:", "warning": ":warning:", "info": ":information_source:", "resolved": ":white_check_mark:"}
-log = get_logger("lafactoria.alerts")
-
-
-def webhook_payload(level: str, message: str, *, rule: str, status: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Slack-compatible (`text`) with the old plan's fields alongside for other receivers."""
-    settings = get_settings()
-    return {
-        "text": f"{_EMOJI.get(status if status == 'resolved' else level, '')} [{level.upper()}] {message}".strip(),
-        "service": "lafactoria",
-        "environment": settings.environment,
-        "level": level,
-        "status": status,
-        "rule": rule,
-        "message": message,
-        "details": details or {},
-        "timestamp": datetime.now(timezone.utc).isoformat(),
-    }
+_EMOJI = {"critical": ":red_circle:", "error": ":large_orange_circle:", "warning": ":warning:",
+          "info": ":information_source:"}
+_STATUS = {"trigger": "open", "escalate": "open", "acknowledge": "acknowledged", "resolve": "resolved"}
 
 
-def send_webhook(payload: dict[str, Any], *, url: str | None = None, attempts: int = 3, timeout: float = 5.0) -> bool:
-    """POST the payload with a timeout and bounded retries; False if it never got through."""
-    url = url or get_settings().alert_webhook_url
-    if not url:
-        return False
-    data = json.dumps(payload, default=str).encode()
-    for attempt in range(1, attempts + 1):
-        req = urllib.request.Request(url, data=data, method="POST", headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - operator-set URL
-                if 200 <= resp.status < 300:
-                    return True
-        except urllib.error.HTTPError as exc:
-            if 400 <= exc.code < 500 and exc.code != 429:
-                log.error("alert webhook refused the alert", extra={"status": exc.code})
-                return False
-        except (urllib.error.URLError, TimeoutError, OSError):
-            pass
-        if attempt < attempts:
-            time.sleep(min(0.5 * 2 ** (attempt - 1), 4))
-    log.error("alert webhook unreachable after retries", extra={"attempts": attempts})
-    return False
+class WebhookChannel:
+    name = "webhook"
+
+    def __init__(self, url: str, environment: str) -> None:
+        self.url = url
+        self.environment = environment
+
+    def accepts(self, n: Notification) -> bool:
+        return n.severity in PUSHED_SEVERITIES
+
+    def payload(self, n: Notification) -> dict[str, Any]:
+        level = n.severity.upper()
+        if n.event == "resolve":
+            text = f":white_check_mark: [{level}] {n.summary}"
+        elif n.event == "acknowledge":
+            text = f":eyes: [ACKNOWLEDGED] [{level}] {n.summary}"
+        elif n.event == "escalate":
+            text = f":rotating_light: [ESCALATION] [{level}] {n.summary}"
+        else:
+            text = f"{_EMOJI[n.severity]} [{level}] {n.summary}"
+        return {
+            "text": text,
+            "service": "lafactoria",
+            "environment": self.environment,
+            "level": n.severity,
+            "status": _STATUS[n.event],
+            "event": n.event,
+            "escalation": n.event == "escalate",
+            "rule": n.rule,
+            "alert_id": n.alert_id,
+            "message": n.summary,
+            "details": n.details,
+            "timestamp": n.timestamp.isoformat(),
+        }
+
+    def send(self, n: Notification, *, attempts: int = 3, timeout: float = 5.0) -> bool:
+        return post_json(self.url, self.payload(n), channel=self.name, attempts=attempts, timeout=timeout)

@@ -1,0 +1,93 @@
+"""`GET /v1/alerts` and `POST /v1/alerts/{id}/ack` (ops, admin): the alert list and acknowledgement.
+
+Acknowledging stops escalation and tells PagerDuty (`acknowledge` under the
+alert's dedup key); the console's button calls the same route.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared import errors
+from shared.http import RequestContext, json_response
+
+
+class AlertsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    state: Literal["open", "resolved", "all"] = "open"
+    limit: int = Field(100, ge=1, le=500, description="newest alerts returned at most")
+
+
+class AlertView(BaseModel):
+    id: str
+    rule: str
+    severity: Literal["critical", "error", "warning", "info"]
+    state: Literal["open", "resolved"]
+    summary: str
+    details: dict
+    opened_at: str
+    resolved_at: str | None
+    acknowledged_at: str | None
+    acknowledged_by: str | None = Field(description="the acknowledging operator's user id, or 'cli'")
+    notified_at: str | None
+    escalated_at: str | None
+
+
+class AlertList(BaseModel):
+    alerts: list[AlertView]
+
+
+def _iso(value) -> str | None:
+    return value.isoformat(timespec="seconds") if value is not None else None
+
+
+def view(alert) -> dict:
+    by = alert.acknowledged_by or ("cli" if alert.acknowledged_via == "cli" else None)
+    return {
+        "id": alert.id, "rule": alert.rule, "severity": alert.severity, "state": alert.status,
+        "summary": alert.message, "details": alert.details or {},
+        "opened_at": _iso(alert.opened_at), "resolved_at": _iso(alert.resolved_at),
+        "acknowledged_at": _iso(alert.acknowledged_at), "acknowledged_by": by,
+        "notified_at": _iso(alert.notified_at), "escalated_at": _iso(alert.escalated_at),
+    }
+
+
+def list_alerts(ctx: RequestContext):
+    from sqlalchemy import select
+
+    from shared.database import session_scope
+    from shared.models import Alert
+
+    query = ctx.query(AlertsQuery)
+    stmt = select(Alert).order_by(Alert.opened_at.desc(), Alert.id).limit(query.limit)
+    if query.state != "all":
+        stmt = stmt.where(Alert.status == query.state)
+    with session_scope() as session:
+        body = {"alerts": [view(a) for a in session.scalars(stmt)]}
+    return json_response(body, 200, {"Cache-Control": "no-store"})
+
+
+def ack(ctx: RequestContext, alert_id: str):
+    from shared.alerts import AlertNotFound, AlertResolved, acknowledge
+    from shared.database import session_scope
+
+    try:
+        alert_id = str(uuid.UUID(alert_id))
+    except ValueError:
+        raise errors.NotFound("No such alert.") from None
+    with session_scope() as session:
+        try:
+            alert = acknowledge(session, alert_id, user_id=ctx.user.user_id, via="api")
+        except AlertNotFound:
+            raise errors.NotFound("No such alert.") from None
+        except AlertResolved:
+            raise errors.Conflict("The alert is resolved already; there is nothing to acknowledge.") from None
+        from shared.audit import audit
+
+        audit(session, "alert.acknowledged", actor=ctx.user.user_id, actor_role=ctx.user.role,
+              details={"alert_id": alert.id, "rule": alert.rule}, request_id=ctx.request_id)
+        body = view(alert)
+    return json_response(body, 200, {"Cache-Control": "no-store"})

@@ -1,0 +1,201 @@
+"""OpenTelemetry tracing, on only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+
+With it unset nothing here imports `opentelemetry` (the SDK costs cold start
+and most deployments do not trace): `enabled()` reads the environment, and
+every entry point returns at once. With it set, the SDK (the optional `otel`
+extra) exports over OTLP/HTTP to that endpoint, configured by the standard
+`OTEL_*` variables (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_HEADERS`, ...):
+
+- a SERVER span per request (`TracingMiddleware`): `http.request.method`,
+  `http.route` (the template), `http.response.status_code`, error status on 5xx;
+  an incoming W3C `traceparent` is continued;
+- a CLIENT span per provider call (`genai_call`), with the GenAI attributes
+  `gen_ai.system`, `gen_ai.operation.name`, `gen_ai.request.model`,
+  `gen_ai.response.model`, `gen_ai.usage.input_tokens` / `output_tokens`;
+- a CLIENT span per database statement run inside a request (`instrument_engine`): `db.system.name`,
+  `db.namespace`, `db.operation.name` and the parameterised statement text
+  (bound values never appear).
+
+Tests install an in-memory exporter with `configure(exporter, simple=True)`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flask import Response
+
+    from shared.http import RequestContext
+
+ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
+_STATE_KEY = "otel"
+_QUERY_TEXT_MAX = 2000
+_lock = threading.Lock()
+_provider: Any = None
+
+
+def enabled() -> bool:
+    return _provider is not None or bool(os.environ.get(ENDPOINT_ENV, "").strip())
+
+
+def configure(exporter: Any = None, *, service_name: str = "lafactoria", simple: bool = False) -> Any:
+    """Install this process's tracer provider (once); returns it. Default exporter: OTLP/HTTP."""
+    global _provider
+    with _lock:
+        if _provider is not None:
+            return _provider
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+        if exporter is None:
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            exporter = OTLPSpanExporter()  # endpoint, headers and timeout from OTEL_EXPORTER_OTLP_*
+        provider = TracerProvider(resource=Resource.create({"service.name": service_name,
+                                                            "service.namespace": "lafactoria"}))
+        provider.add_span_processor(SimpleSpanProcessor(exporter) if simple else BatchSpanProcessor(exporter))
+        _provider = provider
+        return provider
+
+
+def reset() -> None:
+    """Forget the provider (tests), flushing what it holds."""
+    global _provider
+    with _lock:
+        if _provider is not None:
+            _provider.shutdown()
+        _provider = None
+
+
+def _tracer():
+    return configure().get_tracer("lafactoria")
+
+
+def _start_ns(perf_started: float) -> int:
+    """Wall-clock nanoseconds of a `time.perf_counter()` reading taken earlier."""
+    return time.time_ns() - int((time.perf_counter() - perf_started) * 1e9)
+
+
+# -- requests --------------------------------------------------------------------------
+class TracingMiddleware:
+    """A SERVER span per request, covering it from its arrival (`ctx.started`)."""
+
+    def __init__(self, function_name: str) -> None:
+        self.function_name = function_name
+
+    def before(self, ctx: "RequestContext") -> None:
+        if enabled():
+            self._start(ctx)
+
+    def _start(self, ctx: "RequestContext") -> None:
+        from opentelemetry import context, propagate, trace
+
+        parent = propagate.extract({k.lower(): v for k, v in ctx.request.headers.items()})
+        method = ctx.request.method
+        span = _tracer().start_span(
+            f"{method} {ctx.route_template}", context=parent, kind=trace.SpanKind.SERVER,
+            start_time=_start_ns(ctx.started),
+            attributes={"http.request.method": method, "http.route": ctx.route_template,
+                        "url.scheme": ctx.request.scheme, "lafactoria.function": self.function_name,
+                        "lafactoria.request_id": ctx.request_id})
+        token = context.attach(trace.set_span_in_context(span, parent))
+        ctx.state[_STATE_KEY] = (span, token)
+
+    def after(self, ctx: "RequestContext", response: "Response") -> None:
+        if not enabled():
+            return
+        from opentelemetry import context, trace
+
+        if _STATE_KEY not in ctx.state:  # refused before the middleware ran (404, 401, 429...)
+            self._start(ctx)
+        span, token = ctx.state.pop(_STATE_KEY)
+        status = response.status_code
+        span.update_name(f"{ctx.request.method} {ctx.route_template}")
+        span.set_attribute("http.route", ctx.route_template)
+        span.set_attribute("http.response.status_code", status)
+        if status >= 500:
+            span.set_attribute("error.type", str(status))
+            span.set_status(trace.Status(trace.StatusCode.ERROR))
+        span.end()
+        context.detach(token)
+
+
+# -- provider calls ----------------------------------------------------------------------
+class _NoSpan:
+    def usage(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+class _GenAISpan:
+    def __init__(self, span: Any) -> None:
+        self.span = span
+
+    def usage(self, input_tokens: int | None, output_tokens: int | None, response_model: str | None = None) -> None:
+        if input_tokens is not None:
+            self.span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
+        if output_tokens is not None:
+            self.span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+        if response_model:
+            self.span.set_attribute("gen_ai.response.model", response_model)
+
+
+@contextlib.contextmanager
+def genai_call(system: str, model: str, operation: str = "chat") -> Iterator[_GenAISpan | _NoSpan]:
+    """A CLIENT span around one provider call; record token usage on what it yields."""
+    if not enabled():
+        yield _NoSpan()
+        return
+    from opentelemetry import trace
+
+    with _tracer().start_as_current_span(
+        f"{operation} {model}", kind=trace.SpanKind.CLIENT, record_exception=True, set_status_on_exception=True,
+        attributes={"gen_ai.system": system, "gen_ai.operation.name": operation, "gen_ai.request.model": model},
+    ) as span:
+        try:
+            yield _GenAISpan(span)
+        except Exception as exc:
+            span.set_attribute("error.type", getattr(exc, "outcome", None) or type(exc).__name__)
+            raise
+
+
+# -- database ---------------------------------------------------------------------------
+def instrument_engine(engine: Any) -> None:
+    """CLIENT spans for every statement `engine` runs (call only when `enabled()`)."""
+    from opentelemetry import trace
+    from sqlalchemy import event
+
+    system = engine.dialect.name
+    namespace = engine.url.database or ""
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        if not trace.get_current_span().get_span_context().is_valid:
+            return  # outside a request (the metrics writer thread, jobs): no orphan root spans
+        operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "QUERY"
+        span = _tracer().start_span(f"{operation} {namespace}".strip(), kind=trace.SpanKind.CLIENT, attributes={
+            "db.system.name": system, "db.namespace": namespace, "db.operation.name": operation,
+            "db.query.text": statement[:_QUERY_TEXT_MAX]})
+        conn.info.setdefault(_STATE_KEY, []).append(span)
+
+    @event.listens_for(engine, "after_cursor_execute")
+    def _after(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+        stack = conn.info.get(_STATE_KEY)
+        if stack:
+            stack.pop().end()
+
+    @event.listens_for(engine, "handle_error")
+    def _error(exception_context):  # noqa: ANN001
+        conn = exception_context.connection
+        stack = conn.info.get(_STATE_KEY) if conn is not None else None
+        if stack:
+            span = stack.pop()
+            span.set_attribute("error.type", type(exception_context.original_exception).__name__)
+            span.set_status(trace.Status(trace.StatusCode.ERROR))
+            span.end()
