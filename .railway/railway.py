@@ -7,14 +7,17 @@ files Railway still honours (`railway.json` for health, `railway/*.json` for
 the others); this file adds what they cannot hold: the project, the database,
 the bucket, and the variables wiring them together.
 
-Services: three HTTP functions (generate, gdpr, health) and five cron jobs
-(backup, backup-verify, retention-expiry, cost-report, alert-check), plus
+Services: three HTTP functions (generate, gdpr, health) and one cron service
+per scheduled run in `shared.job_schedule.SCHEDULED_RUNS` (backup,
+backup-verify, retention-expiry, cost-report, alert-check, and the daily,
+weekly and monthly ops reports), plus
 PostgreSQL and an S3-compatible bucket for backups and cost reports.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +26,6 @@ from railway_sdk import bucket, database, define_railway, github, project, servi
 ROOT = Path(__file__).resolve().parent.parent
 REPO = "lafactoria/lafactoria"
 FUNCTIONS = {"health": "railway.json", "generate": "railway/generate.json", "gdpr": "railway/gdpr.json"}
-CRON_JOBS = ("backup", "backup-verify", "retention-expiry", "cost-report", "alert-check")
 # pg_dump must be at least the server's major version: the jobs image gets Debian's
 # postgresql-client (15), so the database is pinned to the same major as CI.
 POSTGRES_IMAGE = "ghcr.io/railwayapp-templates/postgres-ssl:15"
@@ -75,10 +77,14 @@ def main(ctx=None):
         _service("gdpr", FUNCTIONS["gdpr"], common),
         _service("health", FUNCTIONS["health"], common | storage),  # reports backup age and store
     ]
+    if str(ROOT) not in sys.path:  # run by the Railway CLI from .railway/: the registry is in the package
+        sys.path.insert(0, str(ROOT))
+    from shared.job_schedule import SCHEDULED_RUNS
+
     crons = []
-    for job in CRON_JOBS:
+    for run in SCHEDULED_RUNS:  # one cron service per scheduled run of the job registry
         env = common | storage | budgets
-        if job in JOBS_NEEDING_PG_TOOLS:
+        if run.job in JOBS_NEEDING_PG_TOOLS:
             env = env | {"RAILPACK_DEPLOY_APT_PACKAGES": "postgresql-client"}
-        crons.append(_service(f"cron-{job}", f"railway/cron-{job}.json", env))
+        crons.append(_service(run.service, f"railway/{run.service}.json", env))
     return project("lafactoria", resources=[db, store, *functions, *crons])

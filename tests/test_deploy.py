@@ -6,7 +6,7 @@ import ast
 import importlib.util
 import json
 import shlex
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -58,9 +58,10 @@ def test_config_follows_railway_schema(path):
 
 
 def test_every_service_has_exactly_one_config():
-    from shared.job_schedule import JOBS
+    from shared.job_schedule import JOBS, SCHEDULED_RUNS
 
-    assert set(all_configs()) == set(FUNCTIONS.values()) | {f"railway/cron-{job}.json" for job in JOBS}
+    assert set(all_configs()) == set(FUNCTIONS.values()) | {f"railway/{run.service}.json" for run in SCHEDULED_RUNS}
+    assert {run.job for run in SCHEDULED_RUNS} == set(JOBS)  # every job is scheduled
 
 
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
@@ -117,17 +118,18 @@ def test_openapi_health_path_is_served_by_every_function_app():
 def test_cron_runs_a_real_job_on_a_valid_schedule(path):
     from croniter import croniter
 
-    from shared.job_schedule import JOBS
+    from shared.job_schedule import JOBS, SCHEDULED_RUNS
     from jobs.runner import build_parser
 
     deploy = load(path)["deploy"]
     argv = shlex.split(deploy["startCommand"])
-    assert argv[:3] == ["python", "-m", "jobs"] and len(argv) == 4
+    assert argv[:3] == ["python", "-m", "jobs"]
     job = argv[3]
-    assert job in JOBS and path == f"railway/cron-{job}.json"
-    assert build_parser().parse_args(argv[3:]).name == job
+    [run] = [r for r in SCHEDULED_RUNS if path == f"railway/{r.service}.json"]
+    assert job in JOBS and run.job == job and deploy["startCommand"] == run.command
+    assert build_parser(job=job).parse_args(argv[3:]).name == job
     schedule = deploy["cronSchedule"]
-    assert schedule == JOBS[job] and len(schedule.split()) == 5 and croniter.is_valid(schedule)
+    assert schedule == run.schedule and len(schedule.split()) == 5 and croniter.is_valid(schedule)
     it = croniter(schedule, datetime(2026, 1, 1, tzinfo=timezone.utc))
     fires = [it.get_next(datetime) for _ in range(400)]
     assert min((b - a).total_seconds() for a, b in zip(fires, fires[1:])) >= 300
@@ -159,7 +161,7 @@ def load_iac():
 def test_railway_iac_builds_the_whole_project():
     from railway_sdk import create_railway_context
 
-    from shared.job_schedule import JOBS
+    from shared.job_schedule import SCHEDULED_RUNS
 
     graph = load_iac().main(create_railway_context(environment="production")).to_graph()
     json.dumps(graph)  # serialisable as the CLI expects
@@ -169,16 +171,16 @@ def test_railway_iac_builds_the_whole_project():
     assert [d["engine"] for d in by_type["database"]] == ["postgres"]
     assert len(by_type["bucket"]) == 1
     services = {s["name"]: s for s in by_type["service"]}
-    assert set(services) == set(FUNCTIONS) | {f"cron-{job}" for job in JOBS}
+    assert set(services) == set(FUNCTIONS) | {run.service for run in SCHEDULED_RUNS}
     for name, path in FUNCTIONS.items():
         svc, cfg = services[name], load(path)
         assert svc["deploy"]["startCommand"] == cfg["deploy"]["startCommand"]
         assert svc["deploy"]["healthcheckPath"] == cfg["deploy"]["healthcheckPath"]
         assert svc["deploy"]["preDeployCommand"] == ["factoria db upgrade"]
-    for job in JOBS:
-        svc = services[f"cron-{job}"]
-        assert svc["deploy"]["cronSchedule"] == JOBS[job]
-        assert svc["deploy"]["startCommand"] == f"python -m jobs {job}"
+    for run in SCHEDULED_RUNS:
+        svc = services[run.service]
+        assert svc["deploy"]["cronSchedule"] == run.schedule
+        assert svc["deploy"]["startCommand"] == run.command
         assert svc["variables"]["DATABASE_URL"]["type"] == "reference"
     # secrets are references to shared variables, never literals in the repo
     for svc in services.values():
@@ -186,3 +188,32 @@ def test_railway_iac_builds_the_whole_project():
             if key in svc.get("variables", {}):
                 assert svc["variables"][key]["type"] in {"reference", "sharedReference"}
     assert services["cron-backup"]["variables"]["RAILPACK_DEPLOY_APT_PACKAGES"]["value"] == "postgresql-client"
+
+
+def test_ops_reports_daily_weekly_monthly_at_least_five_minutes_apart():
+    """The three ops-report services (UTC): daily 07:00, weekly on Monday, monthly on the 1st, never
+    within 5 minutes of each other, also when they fall on the same day."""
+    from croniter import croniter
+
+    from shared.job_schedule import SCHEDULED_RUNS
+
+    runs = {r.args[1]: r for r in SCHEDULED_RUNS if r.job == "ops-report"}
+    assert set(runs) == {"daily", "weekly", "monthly"}
+    assert all(r.args[0] == "--period" for r in runs.values())
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    fires = {p: [croniter(r.schedule, start).get_next(datetime)] for p, r in runs.items()}
+    assert fires["daily"][0].hour == 7 and fires["daily"][0].minute == 0
+    every = sorted(t for r in runs.values() for t in croniter_range(r.schedule, start, start + timedelta(days=400)))
+    assert min((b - a).total_seconds() for a, b in zip(every, every[1:])) >= 300
+    assert {t.weekday() for t in croniter_range(runs["weekly"].schedule, start, start + timedelta(days=60))} == {0}
+    assert {t.day for t in croniter_range(runs["monthly"].schedule, start, start + timedelta(days=400))} == {1}
+
+
+def croniter_range(schedule: str, start, end):
+    from croniter import croniter
+
+    it = croniter(schedule, start)
+    out = []
+    while (t := it.get_next(datetime)) < end:
+        out.append(t)
+    return out
