@@ -10,8 +10,9 @@ arguments silently; tests/test_deploy.py builds this graph with the SDK and
 checks every setting landed.
 
 Services: three HTTP functions (generate, gdpr, health), each polled on its
-own `/readyz` during a deploy, and one cron service per job of the shared job
-registry (`shared/job_schedule.py`: a job added there is scheduled here),
+own `/readyz` during a deploy, and one cron service per scheduled run of the
+shared job registry (`shared/job_schedule.py` `SCHEDULED_RUNS`: the five jobs
+and the daily, weekly and monthly ops reports; a run added there is scheduled here),
 plus PostgreSQL and an S3-compatible bucket for backups and reports.
 """
 
@@ -36,12 +37,12 @@ COMMON_WATCH = ["shared/**", "pyproject.toml", "constraints.txt", ".railway/rail
 HEALTHCHECK_TIMEOUT_S = 120
 
 
-def job_schedules() -> dict[str, str]:
-    """The shared job registry, read from its file (this runs outside the installed package)."""
+def scheduled_runs():
+    """The shared job registry's cron runs, read from its file (this runs outside the installed package)."""
     spec = importlib.util.spec_from_file_location("lafactoria_job_schedule", ROOT / "shared" / "job_schedule.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    return dict(module.JOBS)
+    return module.SCHEDULED_RUNS
 
 
 def _build(watch: list[str]) -> dict[str, Any]:
@@ -63,14 +64,14 @@ def function_service(name: str, env: dict[str, Any]):
     )
 
 
-def cron_service(job: str, schedule: str, env: dict[str, Any]):
+def cron_service(run, env: dict[str, Any]):
     # The process must exit; a failed run waits for the next schedule instead of restarting.
     return service(
-        f"cron-{job}",
+        run.service,
         source=github(REPO),
         build=_build(["jobs/**"]),
-        start=f"python -m jobs {job}",
-        deploy={"cronSchedule": schedule, "restartPolicyType": "NEVER"},
+        start=run.command,
+        deploy={"cronSchedule": run.schedule, "restartPolicyType": "NEVER"},
         env=env,
     )
 
@@ -112,9 +113,9 @@ def main(ctx=None):
         function_service("health", common | storage),  # reports backup age and store
     ]
     crons = []
-    for job, schedule in job_schedules().items():
+    for run in scheduled_runs():
         env = common | storage | budgets
-        if job in JOBS_NEEDING_PG_TOOLS:
+        if run.job in JOBS_NEEDING_PG_TOOLS:
             env = env | {"RAILPACK_DEPLOY_APT_PACKAGES": "postgresql-client"}
-        crons.append(cron_service(job, schedule, env))
+        crons.append(cron_service(run, env))
     return project("lafactoria", resources=[db, store, *functions, *crons])

@@ -131,21 +131,24 @@ def test_cron_services_come_from_the_job_registry():
     from croniter import croniter
 
     from jobs.runner import build_parser
-    from shared.job_schedule import JOBS
+    from shared.job_schedule import JOBS, SCHEDULED_RUNS
 
     svcs = services()
-    assert {n for n in svcs if n.startswith("cron-")} == {f"cron-{job}" for job in JOBS}
-    for job, schedule in JOBS.items():
-        deploy = svcs[f"cron-{job}"]["deploy"]
+    assert {n for n in svcs if n.startswith("cron-")} == {run.service for run in SCHEDULED_RUNS}
+    assert {run.job for run in SCHEDULED_RUNS} == set(JOBS)  # every job is scheduled
+    for run in SCHEDULED_RUNS:
+        deploy = svcs[run.service]["deploy"]
         argv = shlex.split(deploy["startCommand"])
-        assert argv[:3] == ["python", "-m", "jobs"] and build_parser().parse_args(argv[3:]).name == job
-        assert deploy["cronSchedule"] == schedule and len(schedule.split()) == 5 and croniter.is_valid(schedule)
+        assert argv[:3] == ["python", "-m", "jobs"] and build_parser(job=run.job).parse_args(argv[3:]).name == run.job
+        schedule = deploy["cronSchedule"]
+        assert schedule == run.schedule and len(schedule.split()) == 5 and croniter.is_valid(schedule)
         # UTC, at least 5 minutes apart, also across midnight
         it = croniter(schedule, datetime(2026, 1, 1, tzinfo=timezone.utc))
         fires = [it.get_next(datetime) for _ in range(400)]
         assert min((b - a).total_seconds() for a, b in zip(fires, fires[1:])) >= 300
         assert deploy["restartPolicyType"] == "NEVER"
         assert "healthcheckPath" not in deploy and "preDeployCommand" not in deploy
+        job = run.job
         assert importlib.util.find_spec("jobs." + job.replace("-", "_")) is not None, f"no module for job {job}"
 
 
@@ -175,7 +178,7 @@ def test_daily_jobs_are_spaced_and_verify_follows_backup():
 def test_railway_iac_builds_the_whole_project():
     from railway_sdk import create_railway_context
 
-    from shared.job_schedule import JOBS
+    from shared.job_schedule import SCHEDULED_RUNS
 
     graph = load_iac().main(create_railway_context(environment="production")).to_graph()
     json.dumps(graph)  # serialisable as the CLI expects
@@ -185,14 +188,14 @@ def test_railway_iac_builds_the_whole_project():
     assert [d["engine"] for d in by_type["database"]] == ["postgres"]
     assert len(by_type["bucket"]) == 1
     services = {s["name"]: s for s in by_type["service"]}
-    assert set(services) == set(FUNCTIONS) | {f"cron-{job}" for job in JOBS}
+    assert set(services) == set(FUNCTIONS) | {run.service for run in SCHEDULED_RUNS}
     for name in FUNCTIONS:
         assert services[name]["deploy"]["preDeployCommand"] == ["factoria db upgrade"]
     assert not any(key.endswith("_API_KEY") for name in ("gdpr", "health") for key in services[name]["variables"])
-    for job in JOBS:
-        svc = services[f"cron-{job}"]
-        assert svc["deploy"]["cronSchedule"] == JOBS[job]
-        assert svc["deploy"]["startCommand"] == f"python -m jobs {job}"
+    for run in SCHEDULED_RUNS:
+        svc = services[run.service]
+        assert svc["deploy"]["cronSchedule"] == run.schedule
+        assert svc["deploy"]["startCommand"] == run.command
         assert svc["variables"]["DATABASE_URL"]["type"] == "reference"
     # secrets are references to shared variables, never literals in the repo
     for svc in services.values():
