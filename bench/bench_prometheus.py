@@ -16,8 +16,11 @@ import os
 import statistics
 import time
 
-from bench.bench_metrics import ROWS, _use, seed
+from bench.bench_metrics import _use, seed
 from bench.common import scratch_postgres
+
+FULL = {"rows": int(os.environ.get("BENCH_METRIC_ROWS", "1000000")), "repeats": 5}
+SMOKE = {"rows": 2000, "repeats": 1}
 
 
 def _median_ms(call, repeats: int) -> tuple[float, float]:
@@ -30,7 +33,8 @@ def _median_ms(call, repeats: int) -> tuple[float, float]:
     return statistics.median(samples), min(samples)
 
 
-def run(repeats: int = 5) -> None:
+def run(sizes: dict[str, int] = FULL) -> None:
+    rows, repeats = sizes["rows"], sizes["repeats"]
     from sqlalchemy import text
 
     from functions.health.metrics import build_report
@@ -40,9 +44,9 @@ def run(repeats: int = 5) -> None:
     print(f"load average before the run: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
     with scratch_postgres("lf_bench_prom") as url:
         _use(url, METRICS_ENABLED="false")
-        took = seed(url, "30 days")
-        print(f"== GET /metrics on PostgreSQL, {ROWS:,} request_metrics rows over 30 days "
-              f"(+{ROWS // 20:,} content, {ROWS // 10:,} usage; seeded in {took:.1f} s), median of {repeats}")
+        took = seed(url, "30 days", rows)
+        print(f"== GET /metrics on PostgreSQL, {rows:,} request_metrics rows over 30 days "
+              f"(+{rows // 20:,} content, {rows // 10:,} usage; seeded in {took:.1f} s), median of {repeats}")
 
         def scrape():
             with session_scope() as s:
