@@ -84,7 +84,7 @@ def seeded(db, env):
             items.append(item)
             usage.append({"id": str(uuid.uuid4()), "user_id": user, "content_id": item["id"],
                           "request_id": item["id"], "content_type": "flashcards", "provider": "openai",
-                          "model": "gpt-4o-mini", "attempt": 1, "kind": "initial", "outcome": "success",
+                          "model": "gpt-4o-mini", "attempt": 1, "kind": "generation", "outcome": "success",
                           "cost_usd": Decimal("0.0125"), "cost_known": True, "created_at": item["created_at"]})
             feedback.append({"id": str(uuid.uuid4()), "content_id": item["id"], "user_id": user, "rating": 4 + n % 2,
                              "comment": f"mail me at {EMAIL}", "created_at": item["created_at"] + timedelta(hours=1)})
