@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from functions.generate.quality import coherence
+from functions.generate.quality import coherence, redundancy
 from functions.generate.quality.text import as_text, words
 
 
@@ -29,6 +29,9 @@ class ListRule:
     min_items: int
     max_items: int
     distinct: str | None = None  # field whose value must be unique ("" for the item itself)
+    near_duplicates: bool = True  # no two items may say nearly the same thing (not for citations)
+    answers: tuple[str, str] | None = None  # (question, answer) fields: the answer must not restate the question
+    defines: tuple[str, str] | None = None  # (term, definition) fields, ("", "") for "Term: explanation" strings
 
 
 @dataclass(frozen=True)
@@ -78,7 +81,7 @@ SPECS: dict[str, dict[str, Rule]] = {
         "title": TextRule(3, 200),
         "overview": _SUMMARY,
         "learning_objectives": ListRule(TextRule(10, 500), 3, 8, distinct=""),
-        "key_concepts": ListRule(TextRule(3, 500), 5, 20, distinct=""),
+        "key_concepts": ListRule(TextRule(3, 500), 5, 20, distinct="", defines=("", "")),
         "detailed_content": TextRule(500, 8_000),
         "practice_exercises": ListRule(TextRule(20, 2_000), 3, 10, distinct=""),
         "assessment_questions": ListRule(TextRule(10, 1_000), 5, 15, distinct=""),
@@ -96,18 +99,18 @@ SPECS: dict[str, dict[str, Rule]] = {
         "sections": ListRule(ObjectRule({"title": TextRule(3, 200), "content": TextRule(200, 10_000)}),
                              3, 10, distinct="title"),
         "conclusion": TextRule(100, 3_000),
-        "references": ListRule(TextRule(10, 500), 0, 30, distinct=""),  # none: factual scores it
+        "references": ListRule(TextRule(10, 500), 0, 30, distinct="", near_duplicates=False),  # none: factual scores it
     },
     "faq_collection": {
         "title": TextRule(3, 200),
         "items": ListRule(ObjectRule({"question": _Q, "answer": TextRule(20, 1_000), "category": TextRule(2, 100)}),
-                          5, 15, distinct="question"),
+                          5, 15, distinct="question", answers=("question", "answer")),
     },
     "flashcards": {
         "title": TextRule(3, 200),
         "items": ListRule(ObjectRule({"term": TextRule(1, 200), "definition": TextRule(10, 500),
                                       "difficulty": ChoiceRule(("easy", "medium", "hard"))}),
-                          10, 25, distinct="term"),
+                          10, 25, distinct="term", defines=("term", "definition")),
     },
     "reading_guide_questions": {
         "title": TextRule(3, 200),
@@ -206,7 +209,7 @@ def _list_problems(rule: ListRule, value: Any, where: str) -> list[str]:
 
 def _list_score(name: str, rule: ListRule, value: Any) -> tuple[float, list[str]]:
     """count in range (else x0.4) x (half for the list, half for the share of well-formed items)
-    x numbering (else x0.6) x distinct items (else x0.8)."""
+    x numbering (else x0.6) x distinct items (else x0.8) x each redundancy check failed (x0.8 each)."""
     if not isinstance(value, list):
         return 0.0, [f"{name} is not a list"]
     n = len(value)
@@ -228,6 +231,7 @@ def _list_score(name: str, rule: ListRule, value: Any) -> tuple[float, list[str]
         if numbers != list(range(1, n + 1)):
             factor *= 0.6
             problems.append(f"{name} must be numbered 1 to {n} in order by {key} (found {numbers})")
+    keys: list[str] = []
     if rule.distinct is not None:
         keys = [
             " ".join(words(as_text(item if rule.distinct == "" else (item.get(rule.distinct) if isinstance(item, dict) else item)))).lower()
@@ -237,10 +241,60 @@ def _list_score(name: str, rule: ListRule, value: Any) -> tuple[float, list[str]
         if dupes:
             factor *= 0.8
             problems.append(f"{name} repeats itself ({dupes} duplicate{'s' if dupes != 1 else ''})")
+    for found in _redundancy(name, rule, value, keys):
+        factor *= 0.8
+        problems.append(found)
     problems.extend(bad_items[:4])  # list-level problems first: they matter more than one item
     if len(bad_items) > 4:
         problems.append(f"{name}: {len(bad_items) - 4} more item problems")
     return factor, problems
+
+
+def _field(item: Any, key: str) -> str:
+    return (_text_value(item.get(key)) or "") if isinstance(item, dict) else ""
+
+
+def _term_and_definition(item: Any, fields: tuple[str, str]) -> tuple[str, str] | None:
+    if fields == ("", ""):  # "Term: explanation"
+        text = _text_value(item) or ""
+        term, colon, definition = text.partition(":")
+        return (term, definition) if colon and term.strip() else None
+    term, definition = _field(item, fields[0]), _field(item, fields[1])
+    return (term, definition) if term and definition else None
+
+
+def _listed(positions: list[int]) -> str:
+    shown = ", ".join(str(p + 1) for p in positions[:5])
+    more = f" and {len(positions) - 5} more" if len(positions) > 5 else ""
+    return f"item{'s' if len(positions) > 1 else ''} {shown}{more}"
+
+
+def _redundancy(name: str, rule: ListRule, value: list[Any], keys: list[str]) -> list[str]:
+    """One problem per failed check (near-duplicates, restated answers, circular definitions), in plain words
+    for the regeneration prompt. Pairs whose distinct key is identical are already counted as duplicates."""
+    problems = []
+    if rule.near_duplicates:
+        pairs = [(i, j) for i, j in redundancy.near_duplicates([as_text(item) for item in value])
+                 if not keys or keys[i] != keys[j]]
+        if pairs:
+            shown = "; ".join(f"{i + 1} and {j + 1}" for i, j in pairs[:3])
+            more = f" (and {len(pairs) - 3} more pairs)" if len(pairs) > 3 else ""
+            problems.append(f"{name}: items {shown}{more} say nearly the same thing; make each item teach something different")
+    if rule.answers:
+        question, answer = rule.answers
+        restated = [i for i, item in enumerate(value)
+                    if (share := redundancy.restated_share(_field(item, question), _field(item, answer))) is not None
+                    and share >= redundancy.RESTATED]
+        if restated:
+            problems.append(f"{name}: {_listed(restated)}: the {answer} only restates the {question}; "
+                            f"answer with information the {question} does not already give")
+    if rule.defines:
+        circular = [i for i, item in enumerate(value)
+                    if (pair := _term_and_definition(item, rule.defines)) and redundancy.repeats_term(*pair)]
+        if circular:
+            problems.append(f"{name}: {_listed(circular)}: the definition uses the term it defines; "
+                            "explain each term in other words")
+    return problems
 
 
 def score(content_type: str, content: Any) -> tuple[float, list[str]]:
