@@ -31,8 +31,11 @@ def jaccard(a: set[str], b: set[str]) -> float:
 def near_duplicates(texts: list[str]) -> list[tuple[int, int]]:
     """Pairs (i, j), i < j, of items whose content stems overlap at or above NEAR_DUPLICATE."""
     sets = [set(_stems(t)) for t in texts]
-    return [(i, j) for i in range(len(sets)) for j in range(i + 1, len(sets))
-            if min(len(sets[i]), len(sets[j])) >= MIN_ITEM_STEMS and jaccard(sets[i], sets[j]) >= NEAR_DUPLICATE]
+    judged = [i for i, s in enumerate(sets) if len(s) >= MIN_ITEM_STEMS]
+    # Jaccard <= smaller / larger size, so pairs of very different sizes are skipped unscored.
+    return [(i, j) for k, i in enumerate(judged) for j in judged[k + 1:]
+            if min(len(sets[i]), len(sets[j])) >= NEAR_DUPLICATE * max(len(sets[i]), len(sets[j]))
+            and jaccard(sets[i], sets[j]) >= NEAR_DUPLICATE]
 
 
 def restated_share(question: str, answer: str) -> float | None:
