@@ -352,6 +352,44 @@ class JobCheckpoint(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
+class JobLease(Base):
+    """Who runs a job now: one row per running job, valid until `expires_at`.
+
+    A lease is a row, not a lock held by a connection, so it works through
+    PgBouncer's transaction pooling; the holder renews it while it runs, and a
+    killed run's lease simply expires (jobs/lease.py).
+    """
+
+    __tablename__ = "job_leases"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))  # host:pid:nonce
+    acquired_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+
+
+class SpendTotal(Base):
+    """Running spend per budget period, so a cap check is one row update, not a ledger sum.
+
+    `bucket` is `day:YYYY-MM-DD`, `month:YYYY-MM` or `user-day:<user id>:YYYY-MM-DD`;
+    `total_usd` counts settled costs plus live reservations. A user's buckets
+    are deleted on erasure; ended periods are expired by retention.
+    """
+
+    __tablename__ = "spend_totals"
+
+    bucket: Mapped[str] = mapped_column(String(80), primary_key=True)
+    total_usd: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    period_end: Mapped[datetime] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (Index("ix_spend_totals_period_end", "period_end"),)
+
+    @staticmethod
+    def user_prefix(user_id: str) -> str:
+        return f"user-day:{user_id}:"
+
+
 class Alert(Base):
     """Alerts raised by jobs and rules: one open alert per rule, notified by severity.
 

@@ -93,7 +93,8 @@ def seeded(db, env):
                  _job("retention-expiry", day + timedelta(hours=4),
                       counts={"generated_content": 2, "usage_unlink": 1, "request_metrics": 10})]
     for job in JOBS:  # every job ran recently (alert-check a minute ago: the dead-man's check passes)
-        runs.append(_job(job, NOW - timedelta(minutes=1 if job == "alert-check" else 30)))
+        # never before today's midnight, so a run just after midnight keeps them out of yesterday's windows
+        runs.append(_job(job, max(NOW - timedelta(minutes=1 if job == "alert-check" else 30), MIDNIGHT)))
     with session_scope() as s:
         s.execute(insert(RequestMetric), rows)
         s.execute(insert(ContentItem), items)
