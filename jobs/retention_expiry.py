@@ -8,6 +8,7 @@
 | idempotency | idempotency_records | past expires_at | delete |
 | idempotency_age | idempotency_records | created > RETENTION_IDEMPOTENCY_HOURS (24) | delete |
 | rate_limit_counters | rate_limit_counters | expires_at more than 1 minute ago | delete |
+| spend_totals | spend_totals | budget period ended more than 1 day ago | delete |
 | request_metrics | request_metrics | created > RETENTION_METRICS_DAYS (30) | delete |
 | audit_log | audit_log | created > RETENTION_AUDIT_DAYS (6 years) | delete |
 | job_runs | job_runs | started > RETENTION_JOB_RUNS_DAYS (400) | delete |
@@ -53,6 +54,7 @@ from shared.models import (
     JobRun,
     RateLimitCounter,
     RequestMetric,
+    SpendTotal,
     UsageEvent,
 )
 from shared.settings import Settings
@@ -98,6 +100,8 @@ DATA_CLASSES: tuple[DataClass, ...] = (
               lambda s, o, now: now - timedelta(hours=s.retention_idempotency_hours)),
     DataClass("rate_limit_counters", RateLimitCounter, RateLimitCounter.expires_at, RateLimitCounter.bucket,
               "delete", lambda s, o, now: now - timedelta(minutes=1)),
+    DataClass("spend_totals", SpendTotal, SpendTotal.period_end, SpendTotal.bucket, "delete",
+              lambda s, o, now: now - timedelta(days=1)),  # a budget period over for a day is never read again
     DataClass("request_metrics", RequestMetric, RequestMetric.created_at, RequestMetric.id, "delete",
               lambda s, o, now: now - timedelta(days=s.retention_metrics_days)),
     DataClass("audit_log", AuditEntry, AuditEntry.created_at, AuditEntry.id, "delete",

@@ -46,7 +46,7 @@ def test_erasure_removes_every_trace_and_keeps_ledger_totals(db, two_people, cli
     assert receipt["deleted"] == {
         "feedback": 1, "content_items": 3, "consent_events": 1, "consents": 1, "idempotency_records": 1,
         # 4 seeded + the minute counter the rate limiter kept for this very request
-        "rate_limit_counters": 5, "api_keys": 2, "users": 1,
+        "rate_limit_counters": 5, "spend_totals": 0, "api_keys": 2, "users": 1,
     }
 
     # SQL proof over every column of every table in the database, not just the models.

@@ -21,7 +21,7 @@ def seed(user_id: str, *, old: int, young: int) -> dict[str, int]:
     """`old` rows past every period and `young` rows inside it, per class; returns expected counts."""
     from shared.database import session_scope
     from shared.models import (AuditEntry, ContentItem, Feedback, IdempotencyRecord, JobRun, RateLimitCounter,
-                               RequestMetric, UsageEvent)
+                               RequestMetric, SpendTotal, UsageEvent)
 
     NOW = datetime.now(timezone.utc)  # noqa: N806 - seeded relative to the moment of seeding
 
@@ -54,6 +54,10 @@ def seed(user_id: str, *, old: int, young: int) -> dict[str, int]:
                                               "expires_at": NOW - timedelta(minutes=5, seconds=i)} for i in range(old)]
                   + [{"bucket": f"new:{i}", "count": 1, "expires_at": NOW + timedelta(minutes=10)}
                      for i in range(young)])
+        s.execute(insert(SpendTotal), [{"bucket": f"day:old{i}", "total_usd": 1, "period_end": days_ago(2 + i),
+                                        "updated_at": days_ago(2 + i)} for i in range(old)]
+                  + [{"bucket": f"day:young{i}", "total_usd": 1, "period_end": days_ago(0.5),
+                      "updated_at": NOW} for i in range(young)])
         s.execute(insert(RequestMetric), [{"function": "generate", "route": "/x", "method": "GET", "status": 200,
                                            "latency_ms": 1.0, "created_at": days_ago(31 + i / 1000)}
                                           for i in range(old)]
@@ -66,7 +70,7 @@ def seed(user_id: str, *, old: int, young: int) -> dict[str, int]:
         s.execute(insert(JobRun), [{"id": str(uuid.uuid4()), "job": "backup", "status": "ok", "dry_run": False,
                                     "summary": {}, "started_at": days_ago(401)} for _ in range(old)])
     return {"content": old, "usage": old, "usage_user_link": old, "idempotency": old, "idempotency_age": old,
-            "rate_limit_counters": old,
+            "rate_limit_counters": old, "spend_totals": old,
             "request_metrics": old, "audit_log": old, "job_runs": old}
 
 

@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from shared.models import UsageEvent
 
 PRICES_PATH = Path(__file__).with_name("prices.json")
@@ -162,19 +164,16 @@ def write(session: "Session", event: "UsageEvent", reservation_id: str | None = 
     """Add `event` to the ledger in the caller's transaction: the one place ledger rows are written.
 
     With `reservation_id`, the budget reservation row is settled in place into
-    this event (same id); otherwise a new row is inserted. A row whose model has
-    no price raises (or refreshes) the `price_unknown` info alert.
+    this event (same id); otherwise a new row is inserted. Either way the
+    budget's running totals move by what the row changes (spend_totals). A row
+    whose model has no price raises (or refreshes) the `price_unknown` info alert.
     """
     if reservation_id is None:
         session.add(event)
+        if event.kind != "reservation":  # a reservation's worst case was added by the budget itself
+            _count_in_totals(session, event)
     else:
-        from sqlalchemy import update
-
-        from shared.models import UsageEvent
-
-        values = {c: getattr(event, c) for c in _SETTLED_COLUMNS}
-        session.execute(update(UsageEvent).where(UsageEvent.id == reservation_id).values(**values))
-        event.id = reservation_id
+        _settle(session, event, reservation_id)
     if event.kind != "reservation" and price_table().price(event.provider, event.model) is None:
         from shared.alerts import raise_alert
 
@@ -182,3 +181,37 @@ def write(session: "Session", event: "UsageEvent", reservation_id: str | None = 
                     f"{event.provider}/{event.model} has no row in the price table; its cost is recorded as unknown",
                     {"provider": event.provider, "model": event.model, "price_version": event.price_version})
     return event
+
+
+def _count_in_totals(session: "Session", event: "UsageEvent") -> None:
+    from functions.generate import spend_totals
+    from shared.models import utcnow
+    from shared.settings import get_settings
+
+    if not spend_totals.caps_configured(get_settings()):
+        return
+    if event.created_at is None:
+        event.created_at = utcnow()  # the buckets are the row's own periods
+    spend_totals.adjust(session, spend_totals.buckets(event.created_at, event.user_id), spend_totals.counted(event))
+
+
+def _settle(session: "Session", event: "UsageEvent", reservation_id: str) -> None:
+    """Turn the reservation row into `event`; the totals move from its worst case to what the event counts."""
+    from sqlalchemy import select, update
+
+    from functions.generate import spend_totals
+    from shared.models import UsageEvent
+
+    e = UsageEvent
+    held = session.execute(select(e.outcome, e.reserved_usd, e.user_id, e.created_at)
+                           .where(e.id == reservation_id).with_for_update()).one_or_none()
+    values = {c: getattr(event, c) for c in _SETTLED_COLUMNS}
+    session.execute(update(e).where(e.id == reservation_id).values(**values)
+                    .execution_options(synchronize_session=False))
+    event.id = reservation_id
+    if held is None:
+        return
+    outcome, reserved, user_id, created_at = held
+    event.reserved_usd = reserved  # the settled row keeps its worst case (an unknown cost counts at it)
+    before = Decimal(reserved or 0) if outcome == "reserved" else Decimal(0)  # a released one counts nothing
+    spend_totals.adjust(session, spend_totals.buckets(created_at, user_id), spend_totals.counted(event) - before)

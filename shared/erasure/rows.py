@@ -22,6 +22,7 @@ from shared.models import (
     IdempotencyRecord,
     RateLimitCounter,
     RequestMetric,
+    SpendTotal,
     UsageEvent,
     User,
 )
@@ -75,6 +76,8 @@ def erase_rows(session: Session, ids: Identifiers) -> ErasureCounts:
     d["consents"] = _delete_where(session, Consent, Consent.user_id == uid)
     d["idempotency_records"] = _delete_where(session, IdempotencyRecord, IdempotencyRecord.user_id == uid)
     d["rate_limit_counters"] = _delete_rate_limit_counters(session, ids)
+    d["spend_totals"] = _delete_where(session, SpendTotal,  # the budget's per-user running totals
+                                      SpendTotal.bucket.startswith(SpendTotal.user_prefix(uid), autoescape=True))
     counts.anonymised["usage_events"] = _unlink_usage(session, uid)
     counts.anonymised["request_metrics"] = _unlink_request_metrics(session, uid)
     d["api_keys"] = _delete_where(session, ApiKey, ApiKey.user_id == uid)
