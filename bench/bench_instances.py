@@ -19,16 +19,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
-import subprocess
-import tempfile
 import threading
 import time
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 
 from bench.common import (
-    BARE, LIMITS, KeepAlive, free_port, function_source, pct, row, running, scratch_postgres,
+    BARE, LIMITS, KeepAlive, function_source, pct, pgbouncer, pgbouncer_program, row, running, scratch_postgres,
 )
 
 FULL = {"instances": 4, "clients": 16, "duration_ms": 5000}
@@ -70,12 +66,6 @@ def _client_process(port: int, path: str, headers: dict[str, str], clients: int,
         t.join()
     out.send(([v for r in results for v in r], sum(errors), time.perf_counter() - start_at))
     out.close()
-
-
-def _pgbouncer_program() -> str | None:
-    """The pgbouncer executable (Debian puts it in /usr/sbin, often not on a user's PATH)."""
-    found = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
-    return found if Path(found).is_file() else None
 
 
 def _load(ports: list[int], path: str, headers: dict[str, str], clients: int, seconds: float,
@@ -127,49 +117,6 @@ def _connection_sampler(url: str):
         conn.close()
 
 
-@contextmanager
-def _pgbouncer(url: str):
-    """A PgBouncer in transaction mode in front of `url`'s database; yields the URL through it."""
-    dbname = url.rsplit("/", 1)[1].split("?")[0]
-    port = free_port()
-    with tempfile.TemporaryDirectory() as tmp:
-        ini = Path(tmp) / "pgbouncer.ini"
-        ini.write_text(
-            "[databases]\n"
-            f"{dbname} = host=127.0.0.1 port=5432 dbname={dbname} user=postgres\n"
-            "[pgbouncer]\n"
-            f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
-            "auth_type = trust\n"
-            f"auth_file = {tmp}/users.txt\n"
-            "pool_mode = transaction\ndefault_pool_size = 20\nmax_client_conn = 500\n"
-            "ignore_startup_parameters = extra_float_digits,options\n"
-            f"logfile = {tmp}/pgbouncer.log\n"
-        )
-        (Path(tmp) / "users.txt").write_text('"postgres" ""\n')
-        command = [_pgbouncer_program(), str(ini)]
-        if os.geteuid() == 0:  # pgbouncer refuses to run as root: drop to the postgres account
-            os.chmod(tmp, 0o777)
-            command[1:1] = ["-u", "postgres"]
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            import psycopg
-
-            bouncer_url = f"postgresql://postgres@127.0.0.1:{port}/{dbname}"
-            deadline = time.monotonic() + 10
-            while True:
-                try:
-                    psycopg.connect(bouncer_url, prepare_threshold=None).close()
-                    break
-                except psycopg.OperationalError:
-                    if time.monotonic() > deadline or proc.poll() is not None:
-                        raise RuntimeError("pgbouncer did not start: " + (Path(tmp) / "pgbouncer.log").read_text()[-500:])
-                    time.sleep(0.05)
-            yield bouncer_url.replace("postgresql://", "postgresql+psycopg://")
-        finally:
-            proc.terminate()
-            proc.wait(timeout=10)
-
-
 def _measure(label: str, sources: list[tuple[str, str, str]], env: dict[str, str], headers: dict[str, str],
              sizes: dict[str, int], expect: int, sampler_url: str | None, baseline: dict | None) -> dict:
     seconds = sizes["duration_ms"] / 1000
@@ -216,10 +163,10 @@ def run(sizes: dict[str, int] = FULL) -> None:
                         {"Content-Type": "application/json"}, sizes, 200, None, None)
         _measure(f"generate x {n}, PostgreSQL direct", [(*gen, "/openapi.json")] * n, env | {"DATABASE_URL": url},
                  headers, sizes, 201, url, base)
-        if _pgbouncer_program() is None:
+        if pgbouncer_program() is None:
             print("generate through PgBouncer: not measured, `pgbouncer` is not installed (apt-get install pgbouncer)")
             return
-        with _pgbouncer(url) as bouncer_url:
+        with pgbouncer(url, pool_size=20) as bouncer_url:
             _measure(f"generate x {n}, through PgBouncer (transaction mode, DB_PGBOUNCER=true)",
                      [(*gen, "/openapi.json")] * n, env | {"DATABASE_URL": bouncer_url, "DB_PGBOUNCER": "true"},
                      headers, sizes, 201, url, base)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from contextlib import contextmanager
@@ -172,3 +174,61 @@ def row(label: str, value: float, unit: str, baseline: float | None = None, goal
         measured = value / baseline if baseline else value
         verdict = f"  goal <= {goal:g}{'x' if baseline else ' ' + unit}: {'met' if measured <= goal else 'MISSED'}"
     print(f"  {label:<56} {value:10.2f} {unit}{ratio}{verdict}")
+
+
+def pgbouncer_program() -> str | None:
+    """The pgbouncer executable (Debian puts it in /usr/sbin, often not on a user's PATH)."""
+    found = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
+    return found if Path(found).is_file() else None
+
+
+@contextmanager
+def pgbouncer(url: str, pool_size: int = 20):
+    """A PgBouncer in transaction mode in front of `url`'s server; yields the URL through it.
+
+    Every database name is proxied (`*`), so scratch databases created later
+    are reachable through it too. Used by `bench instances` and by the test
+    suite's `pgbouncer` backend.
+    """
+    from sqlalchemy.engine import make_url
+
+    target = make_url(url)
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        ini = Path(tmp) / "pgbouncer.ini"
+        ini.write_text(
+            "[databases]\n"
+            f"* = host={target.host or '127.0.0.1'} port={target.port or 5432} user={target.username or 'postgres'}\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n"
+            "auth_type = trust\n"
+            f"auth_file = {tmp}/users.txt\n"
+            f"pool_mode = transaction\ndefault_pool_size = {pool_size}\nmax_client_conn = 500\n"
+            "ignore_startup_parameters = extra_float_digits,options\n"
+            f"logfile = {tmp}/pgbouncer.log\n"
+        )
+        (Path(tmp) / "users.txt").write_text(f'"{target.username or "postgres"}" ""\n')
+        command = [pgbouncer_program() or "pgbouncer", str(ini)]
+        if os.geteuid() == 0:  # pgbouncer refuses to run as root: drop to the postgres account
+            os.chmod(tmp, 0o777)
+            command[1:1] = ["-u", "postgres"]
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            import psycopg
+
+            bouncer_url = f"postgresql://{target.username or 'postgres'}@127.0.0.1:{port}/{target.database}"
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    psycopg.connect(bouncer_url, prepare_threshold=None).close()
+                    break
+                except psycopg.OperationalError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        log = (Path(tmp) / "pgbouncer.log")
+                        raise RuntimeError("pgbouncer did not start: "
+                                           + (log.read_text()[-500:] if log.exists() else "no log")) from None
+                    time.sleep(0.05)
+            yield bouncer_url.replace("postgresql://", "postgresql+psycopg://")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)

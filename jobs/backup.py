@@ -73,7 +73,8 @@ def run(ctx: JobContext) -> JobResult:
         try:
             stages.step("dump")
             if database == "postgresql":
-                snap = dump_postgres(get_engine(), settings.database_url, out)
+                source = settings.session_database_url  # pg_dump's snapshot needs a session, not PgBouncer
+                snap = dump_postgres(get_engine(source), source, out)
             else:
                 snap = dump_sqlite(settings.database_url, out)
             stages.step("checksum")

@@ -89,7 +89,8 @@ def run(ctx: JobContext) -> JobResult:
 
             live_ledger = read_ledger(get_engine())
             try:
-                with scratch_database(manifest.database, settings.database_url) as scratch_url:
+                server = settings.session_database_url if manifest.database == "postgresql" else None
+                with scratch_database(manifest.database, server) as scratch_url:
                     outcome = restore_with_erasures(dump, manifest, scratch_url, live_ledger, stages)
             except DumpError as exc:
                 failures.append(Failure("restore_failed", str(exc)))

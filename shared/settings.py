@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     db_pool_size: int = Field(5, ge=1, le=100)
     db_pgbouncer: bool = False
+    # Behind PgBouncer's transaction pooling: a direct URL for what needs a session (pg_dump, pg_restore).
+    database_direct_url: str | None = None
     # Bounds on every database call, so a database that accepts and never answers hangs nobody.
     db_connect_timeout_seconds: int = Field(2, ge=1, le=60)
     db_statement_timeout_ms: int = Field(5000, ge=0, le=3_600_000)  # functions; 0: no limit
@@ -129,12 +131,12 @@ class Settings(BaseSettings):
     alert_job_grace_minutes: int = Field(30, ge=1)
     alert_budget_share: float = Field(0.80, gt=0)
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_direct_url")
     @classmethod
-    def _normalise_database_url(cls, value: str) -> str:
+    def _normalise_database_url(cls, value: str | None) -> str | None:
         # Railway and Heroku hand out postgres:// URLs; SQLAlchemy wants a driver.
         for prefix in ("postgres://", "postgresql://"):
-            if value.startswith(prefix):
+            if value and value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix):]
         return value
 
@@ -218,6 +220,17 @@ class Settings(BaseSettings):
     @property
     def origins(self) -> list[str]:
         return [o.strip().rstrip("/") for o in self.allowed_origins.split(",") if o.strip()]
+
+    @property
+    def session_database_url(self) -> str:
+        """The URL for work that needs one server session throughout (pg_dump's exported snapshot,
+        pg_restore, scratch databases): `DATABASE_DIRECT_URL` behind PgBouncer, else `DATABASE_URL`."""
+        if not self.db_pgbouncer or self.is_sqlite:
+            return self.database_url
+        if not self.database_direct_url:
+            raise SettingsError("invalid settings: DATABASE_DIRECT_URL: required with DB_PGBOUNCER=true for "
+                                "backups and restores (they need a session, not a pooled transaction)")
+        return self.database_direct_url
 
     @property
     def is_sqlite(self) -> bool:

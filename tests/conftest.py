@@ -4,6 +4,11 @@ Every test that touches data asks for `db` (parametrised over both backends)
 or `pg` (PostgreSQL only). Each pytest process creates its own uniquely named
 PostgreSQL database, migrates it once, truncates tables between tests, and
 drops it at the end, so parallel runs never see each other's data.
+
+The generate, gdpr and jobs tests (`PGBOUNCER_TESTS`) run on `db` a third
+time, as `pgbouncer`: the same PostgreSQL database reached through a real
+PgBouncer in transaction pooling mode with `DB_PGBOUNCER=true` (Debian's
+`pgbouncer`, installed by `.ci/run`), the way production runs behind one.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ _BASE_ENV = {
     "GENERATION_CACHE": "off",
 }
 _CLEARED = [
-    "DATABASE_URL", "REDIS_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GOOGLE_CLOUD_PROJECT",
+    "DATABASE_URL", "DATABASE_DIRECT_URL", "DB_PGBOUNCER", "REDIS_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GOOGLE_CLOUD_PROJECT",
     "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL", "VERTEX_BASE_URL", "ALERT_WEBHOOK_URL", "ALERT_PAGERDUTY_ROUTING_KEY", "PAGERDUTY_EVENTS_URL", "BACKUP_URL", "REPORTS_URL",
     "USER_DAILY_BUDGET_USD", "DAILY_BUDGET_USD", "MONTHLY_BUDGET_USD", "S3_ENDPOINT_URL",
 ]
@@ -95,15 +100,20 @@ def _pg_available() -> bool:
 
 @dataclass
 class Database:
-    backend: str
-    url: str
+    backend: str  # "postgresql" or "sqlite": what the application talks to
+    url: str  # DATABASE_URL
+    via: str = "direct"  # or "pgbouncer"
+    direct_url: str = ""  # the server itself, bypassing any PgBouncer
+
+    def __post_init__(self) -> None:
+        self.direct_url = self.direct_url or self.url
 
     def truncate(self) -> None:
         from sqlalchemy import create_engine, text
 
         from shared.models import Base
 
-        engine = create_engine(self.url)
+        engine = create_engine(self.direct_url)
         tables = [t.name for t in Base.metadata.sorted_tables]
         with engine.begin() as conn:
             if self.backend == "postgresql":
@@ -145,6 +155,33 @@ def _pg_database():
 
 
 @pytest.fixture(scope="session")
+def _pgbouncer_database(_pg_database):
+    from bench.common import pgbouncer, pgbouncer_program
+
+    if pgbouncer_program() is None:
+        pytest.fail("pgbouncer is not installed (apt-get install pgbouncer; .ci/run does it)")
+    with pgbouncer(_pg_database.url, pool_size=10) as url:
+        yield Database("postgresql", url, via="pgbouncer", direct_url=_pg_database.url)
+        from shared.database import dispose_engines
+
+        dispose_engines()  # before PgBouncer stops, so no pooled connection outlives it
+
+
+# Test files (path prefixes) whose `db` tests also run through PgBouncer.
+PGBOUNCER_TESTS = (
+    "tests/generate/", "tests/test_gdpr", "tests/test_jobs", "tests/test_job_lease.py", "tests/test_alert_check",
+)
+_DATABASES = {"postgresql": "_pg_database", "sqlite": "_sqlite_database", "pgbouncer": "_pgbouncer_database"}
+
+
+def pytest_generate_tests(metafunc):
+    if "db" in metafunc.fixturenames:
+        path = Path(metafunc.definition.fspath).relative_to(ROOT).as_posix()
+        backends = ["postgresql", "sqlite"] + (["pgbouncer"] if path.startswith(PGBOUNCER_TESTS) else [])
+        metafunc.parametrize("db", backends, indirect=True)
+
+
+@pytest.fixture(scope="session")
 def _sqlite_database(tmp_path_factory):
     from shared import migrations
 
@@ -169,12 +206,16 @@ def _isolated_env(monkeypatch, tmp_path):
     reset_process_state()
 
 
-@pytest.fixture(params=["postgresql", "sqlite"])
+@pytest.fixture
 def db(request, monkeypatch) -> Database:
-    """A clean, migrated database on each backend in turn; DATABASE_URL points at it."""
-    database = request.getfixturevalue("_pg_database" if request.param == "postgresql" else "_sqlite_database")
+    """A clean, migrated database on each backend in turn (see `pytest_generate_tests`);
+    DATABASE_URL points at it, and through PgBouncer DB_PGBOUNCER and DATABASE_DIRECT_URL are set."""
+    database = request.getfixturevalue(_DATABASES[request.param])
     database.truncate()
     monkeypatch.setenv("DATABASE_URL", database.url)
+    if database.via == "pgbouncer":
+        monkeypatch.setenv("DB_PGBOUNCER", "true")
+        monkeypatch.setenv("DATABASE_DIRECT_URL", database.direct_url)
     reset_process_state()
     return database
 

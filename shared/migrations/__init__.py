@@ -27,8 +27,8 @@ MIGRATION_LOCK_KEY = 0x4C46_4D49_4752  # "LFMIGR": one migrator at a time per da
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Apply migrations. On PostgreSQL an advisory lock serialises concurrent deploys
-    (each service's pre-deploy command runs this); the second waits, then finds nothing to do."""
+    """Apply migrations. On PostgreSQL a transaction-scoped advisory lock serialises concurrent
+    deploys (each service's pre-deploy command runs this); the second waits, then finds nothing to do."""
     from alembic import command
 
     url = url or get_settings().database_url
@@ -41,17 +41,14 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
 
     engine = make_engine(url, pool_size=1)
     try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-            conn.commit()
-            try:
-                cfg = alembic_config(url)
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
-                conn.commit()
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
-                conn.commit()
+        # One transaction holds the lock and every migration and ends with the commit: a transaction
+        # lock is released by that commit on whichever server connection ran it, so it cannot leak
+        # through PgBouncer's transaction pooling the way a session lock would.
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            cfg = alembic_config(url)
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, revision)
     finally:
         engine.dispose()
 
