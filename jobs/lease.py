@@ -92,7 +92,8 @@ class Lease:
         from shared.models import JobLease
 
         self._stopping.set()
-        self._renewer.join(timeout=self.seconds)  # a renewal in flight finishes first
+        # A renewal in flight finishes first, so `lost` is final; a hung one must not hold the exit.
+        self._renewer.join(timeout=self.seconds / 3)
         try:
             with session_scope() as session:
                 deleted = session.execute(
