@@ -1,15 +1,16 @@
-"""The job runner: lock, ledger, summary line, exit codes (contract in DESIGN.md).
+"""The job runner: lease, ledger, summary line, exit codes (contract in DESIGN.md).
 
 A job is a module `jobs/<name with underscores>.py` defining
 `run(ctx: JobContext) -> JobResult`, and optionally `add_arguments(group)` to
 declare its own flags (argparse; their values arrive in `ctx.options`). The runner:
 
-- takes a lock so overlapping runs never both work (PostgreSQL advisory lock
-  held on its own connection; on SQLite an exclusive `flock` beside the file),
+- holds the job's lease (a `job_leases` row, jobs/lease.py) so overlapping runs
+  never both work; a run that lost its lease midway reports `lease_lost: true`
+  and at least a problem (exit 1), since another run may have overlapped it,
 - records the run in `job_runs` (running, then ok / problem / error / skipped),
 - prints a one-line JSON summary as the last line of stdout,
 - exits 0 (healthy), 1 (ran and found a problem), 2 (bad usage or
-  configuration), 3 (could not run: lock held, database unreachable, crash),
+  configuration), 3 (could not run: lease held, database unreachable, crash),
 - disposes every connection before returning, so Railway cron sees the
   process end.
 """
@@ -18,17 +19,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
-import hashlib
 import importlib
 import json
-import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, TypeVar
 
 from shared.job_schedule import JOBS
@@ -144,50 +141,6 @@ def module_name(job: str) -> str:
     return "jobs." + job.replace("-", "_")
 
 
-@contextlib.contextmanager
-def job_lock(name: str) -> Iterator[bool]:
-    """Yield True if this process holds the job's lock, False if another run has it."""
-    from sqlalchemy import text
-
-    from shared.database import get_engine, is_postgres
-    from shared.settings import VAR_DIR, get_settings
-
-    if is_postgres():
-        key = int.from_bytes(hashlib.sha256(f"lafactoria-job:{name}".encode()).digest()[:8], "big", signed=True)
-        conn = get_engine().connect()
-        try:
-            got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
-            conn.commit()
-            try:
-                yield got
-            finally:
-                if got:
-                    conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-                    conn.commit()
-        finally:
-            conn.close()
-        return
-    url = get_settings().database_url
-    db_path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else ""
-    lock_dir = Path(db_path).parent if db_path and db_path != ":memory:" else VAR_DIR
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = lock_dir / f".job-{name}.lock"
-    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            got = True
-        except BlockingIOError:
-            got = False
-        try:
-            yield got
-        finally:
-            if got:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
-
-
 def _record_start(name: str, dry_run: bool) -> str:
     from shared.database import session_scope
     from shared.models import JobRun
@@ -226,7 +179,7 @@ def _record_skipped(name: str, dry_run: bool, reason: str) -> str | None:
 
 def run_job(name: str, *, dry_run: bool = False, json_output: bool = False,
             options: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
-    """Run one job with lock and ledger; returns (exit code, summary).
+    """Run one job with lease and ledger; returns (exit code, summary).
 
     `options` are the job's own flags (what its `add_arguments` declares), by dest name.
     """
@@ -250,16 +203,17 @@ def run_job(name: str, *, dry_run: bool = False, json_output: bool = False,
         settings = get_settings()
     except SettingsError as exc:
         return finish(EXIT_USAGE, "error", error=str(exc))
+    from jobs import lease
     from shared.database import use_statement_timeout
 
     use_statement_timeout(settings.job_statement_timeout_ms)
     module = importlib.import_module(module_name(name))  # every name in JOBS has its module (tested)
     try:
         try:
-            with job_lock(name) as got:
-                if not got:
-                    run_id = _record_skipped(name, dry_run, "another run holds the lock")
-                    return finish(EXIT_UNAVAILABLE, "skipped", run_id=run_id, error="another run holds the lock")
+            with lease.hold(name, settings.job_lease_seconds) as held:
+                if held is None:
+                    run_id = _record_skipped(name, dry_run, "another run holds the lease")
+                    return finish(EXIT_UNAVAILABLE, "skipped", run_id=run_id, error="another run holds the lease")
                 run_id = _record_start(name, dry_run)
                 base["run_id"] = run_id
                 ctx = JobContext(name, run_id, dry_run=dry_run, json_output=json_output, options=options)
@@ -281,9 +235,13 @@ def run_job(name: str, *, dry_run: bool = False, json_output: bool = False,
                 else:
                     code = EXIT_OK if result.status == "ok" else EXIT_PROBLEM
                     code, summary = finish(code, result.status, **result.summary)
-                _record_end(run_id, summary["status"], code, summary)
-                return code, summary
-        except Exception as exc:  # noqa: BLE001 - e.g. the database gone while taking the lock
+            if held.lost:  # known once the lease is released: another run may have overlapped this one
+                code = max(code, EXIT_PROBLEM)
+                status = "problem" if summary["status"] == "ok" else summary["status"]
+                summary |= {"status": status, "exit_code": code, "lease_lost": True}
+            _record_end(run_id, summary["status"], code, summary)
+            return code, summary
+        except Exception as exc:  # noqa: BLE001 - e.g. the database gone while taking the lease
             known = classify(exc)
             if known is None:
                 raise

@@ -133,7 +133,7 @@ def _classify(session: "Session", token: str | None) -> tuple[str, str, str | No
 
 
 def _record_auth_failure(token: str | None, request_id: str | None, now: datetime) -> None:
-    from shared.database import session_scope
+    from shared.database import session_scope, upsert
     from shared.models import AuditEntry
 
     minute = now.astimezone(timezone.utc).replace(second=0, microsecond=0)
@@ -142,11 +142,7 @@ def _record_auth_failure(token: str | None, request_id: str | None, now: datetim
         # A deterministic id makes the primary key the aggregation key: no extra index or migration.
         row_id = str(uuid.uuid5(_AGGREGATE_NS, f"{AUTH_FAILED}|{actor}|{reason}|{minute.isoformat()}"))
         table = AuditEntry.__table__
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(table).values(
+        stmt = upsert(session, table).values(
             id=row_id, created_at=minute, action=AUTH_FAILED, actor=actor, actor_role=None, subject=subject,
             request_id=request_id, count=1, details={"reason": reason, "window": "1m"},
         )

@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 from shared.settings import get_settings
 
 if TYPE_CHECKING:
+    from sqlalchemy.dialects import postgresql, sqlite
     from sqlalchemy.engine import Engine
     from sqlalchemy.orm import Session
+    from sqlalchemy.sql import TableClause
 
 _engines: dict[str, "Engine"] = {}
 _lock = threading.Lock()
@@ -212,6 +214,16 @@ def _is_connection_error(exc: Exception) -> bool:
     text = str(getattr(exc, "orig", exc)).lower()
     markers = ("connection", "connect", "server closed", "terminating", "could not translate", "timeout")
     return getattr(exc, "connection_invalidated", False) or any(m in text for m in markers)
+
+
+def upsert(session: "Session", table: "TableClause") -> "postgresql.Insert | sqlite.Insert":
+    """An INSERT into `table` for the session's dialect, so `on_conflict_do_update` (with
+    `where=` and `returning`) is available: PostgreSQL and SQLite share that syntax."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
 
 
 def is_postgres(url: str | None = None) -> bool:

@@ -141,7 +141,7 @@ def check_jobs() -> list[Check]:
         with session_scope() as session:
             latest = (
                 select(JobRun.job, func.max(JobRun.started_at).label("started"))
-                # A run skipped because another held the lock says nothing about the job's health:
+                # A run skipped because another held the lease says nothing about the job's health:
                 # the run that held it is the one that counts.
                 .where(JobRun.job.in_(list(JOBS)), JobRun.status != "skipped")
                 .group_by(JobRun.job)

@@ -46,6 +46,7 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: int = Field(2, ge=1, le=60)
     db_statement_timeout_ms: int = Field(5000, ge=0, le=3_600_000)  # functions; 0: no limit
     job_statement_timeout_ms: int = Field(600_000, ge=0, le=86_400_000)  # jobs and CLI commands
+    job_lease_seconds: int = Field(60, ge=1, le=3600)  # a job's lease (jobs/lease.py), renewed every third
     secret_key: str = DEV_SECRET_KEY
 
     ai_providers: str = "mock"

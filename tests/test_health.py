@@ -149,14 +149,14 @@ def test_database_outage_and_recovery_over_a_real_server(pg, function_server):
         proxy.close()
 
 
-def test_a_lock_skipped_run_does_not_turn_last_run_to_warn(db, client_for, users):
-    """The run that held the lock succeeded; the overlapping one that stepped aside is not news."""
+def test_a_lease_skipped_run_does_not_turn_last_run_to_warn(db, client_for, users):
+    """The run that held the lease succeeded; the overlapping one that stepped aside is not news."""
     now = datetime.now(timezone.utc)
     with session_scope() as s:
         for job in JOBS:
             s.add(JobRun(job=job, status="ok", exit_code=0, started_at=now - timedelta(minutes=2), finished_at=now))
         s.add(JobRun(job="backup", status="skipped", exit_code=3, started_at=now, finished_at=now,
-                     summary={"reason": "another run holds the lock"}))
+                     summary={"reason": "another run holds the lease"}))
     _, ops = users("ops")
     body = client_for("health").get("/health", headers=auth(ops)).get_json()
     backup = next(c for c in body["checks"]["jobs:lastRun"] if c["componentId"] == "backup")

@@ -32,24 +32,24 @@ def _job_run_count(status: str | None = None) -> int:
 
 @pytest.mark.parametrize("name", MY_JOBS + ["alert-check"])
 def test_second_overlapping_run_exits_3_without_working(db, name):
-    """While one run holds the job's lock, another process exits 3, records a skip, changes nothing."""
+    """While one run holds the job's lease, another process exits 3, records a skip, changes nothing."""
     assert _built(name), f"jobs/{name.replace('-', '_')}.py is missing"
-    from jobs.runner import job_lock
+    from jobs import lease
     from shared.settings import get_settings
 
     backups = get_settings().backup_url[len("file://"):]
-    with job_lock(name) as got:
-        assert got
+    with lease.hold(name, 60) as held:
+        assert held is not None
         proc = subprocess.run([sys.executable, "-m", "jobs", name], cwd=ROOT, capture_output=True, text=True,
                               timeout=120)
     assert proc.returncode == 3, proc.stderr
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert summary["status"] == "skipped" and "lock" in summary["error"]
+    assert summary["status"] == "skipped" and summary["error"] == "another run holds the lease"
     assert _job_run_count("skipped") == 1 and _job_run_count() == 1  # no run started
     import os
 
     assert not os.path.exists(backups)  # nothing was written
-    # Once the lock is released the job runs.
+    # Once the lease is released the job runs.
     proc = subprocess.run([sys.executable, "-m", "jobs", name, "--dry-run", "--json"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode in (0, 1), proc.stderr

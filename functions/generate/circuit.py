@@ -55,10 +55,9 @@ def states(names: list[str]) -> dict[str, CircuitState]:
 
 
 def _upsert(session, values: dict, update: dict):
-    from sqlalchemy.dialects import postgresql, sqlite
+    from shared.database import upsert
 
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(ProviderCircuit).values(**values)
+    stmt = upsert(session, ProviderCircuit.__table__).values(**values)
     return stmt.on_conflict_do_update(index_elements=[ProviderCircuit.provider], set_=update)
 
 

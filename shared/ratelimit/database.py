@@ -47,14 +47,11 @@ class DatabaseBackend:
 
     @staticmethod
     def _try_add(session: "Session", charge: Charge) -> int | None:
+        from shared.database import upsert
         from shared.models import RateLimitCounter
 
         table = RateLimitCounter.__table__
-        if session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        stmt = insert(table).values(bucket=charge.bucket, count=charge.cost, expires_at=charge.expires_at)
+        stmt = upsert(session, table).values(bucket=charge.bucket, count=charge.cost, expires_at=charge.expires_at)
         stmt = stmt.on_conflict_do_update(
             index_elements=[table.c.bucket],
             set_={"count": table.c.count + stmt.excluded.count},
