@@ -392,7 +392,8 @@ def target(db, tmp_path):
     if db.backend == "sqlite":
         yield f"sqlite:///{tmp_path / 'restored.db'}"
         return
-    url = db.url.rsplit("/", 1)[0] + f"/lf_restore_{os.urandom(4).hex()}"
+    # pg_restore needs one session throughout: operators restore to the server, never through PgBouncer
+    url = db.direct_url.rsplit("/", 1)[0] + f"/lf_restore_{os.urandom(4).hex()}"
     try:
         yield url
     finally:

@@ -107,6 +107,7 @@ def _create(session: "Session", bucket: Bucket) -> None:
     """Insert the bucket at the ledger's sum for its period, unless another transaction just did."""
     from sqlalchemy import case, func, select
 
+    from shared.database import upsert
     from shared.models import SpendTotal, UsageEvent, utcnow
 
     e = UsageEvent
@@ -121,9 +122,5 @@ def _create(session: "Session", bucket: Bucket) -> None:
         where.append(e.user_id == bucket.user_id)
     total = session.execute(select(func.coalesce(func.sum(amount), 0)).where(*where)).scalar_one()
     table = SpendTotal.__table__
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(table).values(bucket=bucket.key, total_usd=Decimal(str(total)), period_end=bucket.end,
+    session.execute(upsert(session, table).values(bucket=bucket.key, total_usd=Decimal(str(total)), period_end=bucket.end,
                                          updated_at=utcnow()).on_conflict_do_nothing(index_elements=[table.c.bucket]))
