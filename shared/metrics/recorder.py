@@ -103,7 +103,9 @@ class MetricsRecorder:
         return len(self._buffer)
 
     def discard(self) -> int:
-        """Drop buffered records without writing them (tests, between databases)."""
+        """Drop buffered records without writing them (tests, between databases); drops seen so far
+        count as reported, so no warning about them is left for the exit-time flush."""
+        self._dropped_reported = self.dropped
         return len(self.take())
 
     def flush(self) -> int:
