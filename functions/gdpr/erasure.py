@@ -7,13 +7,26 @@ JSON column of every table for their id, email and key identifiers. Only if
 the scan is clean does the transaction commit and the receipt say
 `"verified": true`; otherwise everything rolls back and the caller gets a 500
 problem (the columns concerned are logged, never the values).
+
+After the commit, best effort (the erasure stands whatever happens): drop the
+person's rate-limit counters from Redis, and make the database files forget
+the erased rows: SQLite checkpoints its WAL, PostgreSQL vacuums the tables the
+erasure touched (docs/OPERATIONS.md, "Data left on disk after an erasure").
 """
 
 from __future__ import annotations
 
 from shared import errors
 from shared.database import session_scope
-from shared.erasure import ErasureNotVerified, Identifiers, erase_rows, find_residue, identifiers, record
+from shared.erasure import (
+    ErasureCounts,
+    ErasureNotVerified,
+    Identifiers,
+    erase_rows,
+    find_residue,
+    identifiers,
+    record,
+)
 from shared.http import RequestContext
 from shared.identity import LastAdminError, ensure_not_last_admin
 from shared.logs import get_logger
@@ -75,12 +88,13 @@ def erase_subject(who: subjects.Acting, *, request_id: str | None = None) -> Era
                                     "requested_by": who.requested_by})
     _purge_shared_counters(ids)
     _checkpoint_sqlite()
+    _vacuum_postgres(counts)
     return receipt
 
 
 def _checkpoint_sqlite() -> None:
     """SQLite keeps erased rows' old pages in `-wal` until a checkpoint: fold them into the
-    file and truncate the log now. (PostgreSQL's dead tuples: docs/OPERATIONS.md.)"""
+    file and truncate the log now. (PostgreSQL's counterpart: `_vacuum_postgres`.)"""
     from shared.database import get_engine
     from shared.settings import get_settings
 
@@ -91,6 +105,123 @@ def _checkpoint_sqlite() -> None:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     except Exception:  # noqa: BLE001 - the erasure is committed; the next checkpoint will do it
         log.warning("erasure: WAL checkpoint failed", exc_info=True)
+
+
+# How long the vacuum waits for a table's lock (another VACUUM, a migration) before giving that table up.
+VACUUM_LOCK_TIMEOUT = "5s"
+
+
+def _touched_tables(counts: ErasureCounts) -> list[str]:
+    """Tables the erasure deleted rows from or unlinked rows in, parents first.
+
+    Unlinked rows count too: the row versions from before `user_id` was set
+    to NULL still hold the id. Names come from the models only, never from
+    the counts' keys as such, so nothing but a known table reaches SQL.
+    """
+    from shared.models import Base
+
+    touched = {table for table, n in [*counts.deleted.items(), *counts.anonymised.items()] if n}
+    return [table.name for table in Base.metadata.sorted_tables if table.name in touched]
+
+
+def _vacuum_postgres(counts: ErasureCounts) -> None:
+    """PostgreSQL keeps deleted rows, and the versions of updated ones, as dead tuples in the
+    table and index pages (the email readable off disk) until VACUUM: vacuum the tables this
+    erasure touched, now. Afterwards no tuple holds the person; the bytes VACUUM freed stay in
+    the pages' unallocated space until new rows overwrite them (PostgreSQL does not zero it;
+    docs/OPERATIONS.md says what remains and what covers it).
+
+    - `VACUUM (INDEX_CLEANUP ON)`, one statement per table: since PostgreSQL 14
+      a plain VACUUM skips the index pass when few pages hold dead rows, which
+      is exactly an erasure's case, and would leave the email in the unique
+      index on `users.email`. The index pass reads every index of the table
+      once, a cost of the same order as the residue proof's full scan.
+    - Its own one-connection engine in AUTOCOMMIT (VACUUM cannot run in a
+      transaction block), disposed afterwards; table names quoted by the
+      dialect.
+    - Bounds, talking to PostgreSQL directly: `SET lock_timeout` on that
+      private connection (closed afterwards, so the setting dies with it) and
+      the engine's statement timeout (`DB_STATEMENT_TIMEOUT_MS` in a function,
+      `JOB_STATEMENT_TIMEOUT_MS` for the CLI). Waiting up to the lock timeout,
+      rather than not at all, lets PostgreSQL cancel an autovacuum holding the
+      table (after `deadlock_timeout`) and a concurrent erasure's vacuum finish.
+    - Behind PgBouncer's transaction pooling (`DB_PGBOUNCER=true`) a session
+      `SET` would stay on whichever server connection ran it and apply to
+      other clients' transactions, and `SET LOCAL` does nothing outside a
+      transaction block; so no setting is sent (nor the per-transaction
+      statement timeout) and `SKIP_LOCKED` makes VACUUM never wait for a
+      table's lock. Each statement is its own transaction, which transaction
+      pooling serves as is; how long one may run is then PgBouncer's
+      `query_timeout` (or a `statement_timeout` set on the role).
+    - Best effort: the erasure is committed and verified whatever happens
+      here. A table not vacuumed (an error, or VACUUM's own warning that it
+      skipped one: lock not available, permission denied) is logged as a
+      warning naming the tables and the reason, never data; the operator runs
+      `VACUUM` on them (docs/OPERATIONS.md).
+    """
+    import time
+
+    from shared.database import is_postgres, make_engine
+    from shared.settings import get_settings
+
+    tables = _touched_tables(counts)
+    if not tables or not is_postgres():
+        return
+    settings = get_settings()
+    bouncer = settings.db_pgbouncer
+    options = "INDEX_CLEANUP ON, SKIP_LOCKED" if bouncer else "INDEX_CLEANUP ON"
+    started = time.monotonic()
+    pending: dict[str, str | None] = dict.fromkeys(tables)  # table -> why it is not vacuumed (None: not tried)
+    warned: list[str] = []  # SQLSTATEs of the warnings VACUUM sends when it skips a table instead of failing
+
+    def on_notice(diag) -> None:
+        if diag.severity_nonlocalized == "WARNING":
+            warned.append(diag.sqlstate)
+
+    engine = make_engine(settings.database_url, pool_size=1, statement_timeout_ms=0 if bouncer else None)
+    try:
+        with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.connection.driver_connection.add_notice_handler(on_notice)
+            if not bouncer:
+                conn.exec_driver_sql(f"SET lock_timeout = '{VACUUM_LOCK_TIMEOUT}'")
+            for table in tables:
+                warned.clear()
+                try:
+                    conn.exec_driver_sql(f"VACUUM ({options}) {engine.dialect.identifier_preparer.quote(table)}")
+                except Exception as exc:  # noqa: BLE001 - this table stays to be done; try the others
+                    pending[table] = _error_name(exc)
+                    continue
+                if warned:
+                    pending[table] = _sqlstate_name(warned[0])
+                else:
+                    del pending[table]
+    except Exception as exc:  # noqa: BLE001 - no usable connection: what was not tried failed with it
+        pending = {table: why or _error_name(exc) for table, why in pending.items()}
+    finally:
+        engine.dispose()
+    took_ms = round((time.monotonic() - started) * 1000)
+    if pending:
+        log.warning("erasure: tables not vacuumed; their dead rows hold the person until VACUUM",
+                    extra={"not_vacuumed": pending, "vacuumed": [t for t in tables if t not in pending],
+                           "duration_ms": took_ms})
+    else:
+        log.info("erasure: tables vacuumed", extra={"vacuumed": tables, "duration_ms": took_ms})
+
+
+def _error_name(error: BaseException) -> str:
+    """An error by its class only, never its message (psycopg names classes after the SQLSTATE:
+    `LockNotAvailable`, `QueryCanceled`, `InsufficientPrivilege`)."""
+    return type(getattr(error, "orig", None) or error).__name__
+
+
+def _sqlstate_name(sqlstate: str) -> str:
+    """A warning's SQLSTATE under the same names as `_error_name`'s."""
+    from psycopg.errors import lookup
+
+    try:
+        return lookup(sqlstate).__name__
+    except KeyError:
+        return sqlstate
 
 
 def _purge_shared_counters(ids: Identifiers) -> None:
