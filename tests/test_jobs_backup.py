@@ -11,8 +11,6 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-
-from shared import migrations
 from sqlalchemy import func, select
 
 from shared import migrations
