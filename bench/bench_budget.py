@@ -8,7 +8,9 @@ difference); the baseline is the same attempt's row written with no cap
 configured (one insert), measured in the same run on a scratch PostgreSQL
 database. Then 8 threads, each its own connection and its own user, calling at
 once: with per-user caps only they share no row, with the global caps they
-all update the day and month rows.
+all update the day and month rows. The month's ledger is seeded first with
+`ledger_rows` earlier attempts (a busy month), spread over the month so far:
+what a check that sums the ledger would read on every call.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from decimal import Decimal
 
 from bench.common import latencies, row, scratch_postgres, summary
 
-FULL = {"calls": 300, "threads": 8, "per_thread": 100}
-SMOKE = {"calls": 3, "threads": 2, "per_thread": 2}
+FULL = {"calls": 300, "threads": 8, "per_thread": 100, "ledger_rows": 200_000}
+SMOKE = {"calls": 3, "threads": 2, "per_thread": 2, "ledger_rows": 50}
 CAPS = {"USER_DAILY_BUDGET_USD": "1000000", "DAILY_BUDGET_USD": "100000000", "MONTHLY_BUDGET_USD": "1000000000"}
 _KNOBS = ("DATABASE_URL", "ENVIRONMENT", "DB_POOL_SIZE", *CAPS)
 
@@ -52,6 +54,22 @@ def _call(user_id: str) -> None:
                                latency_ms=1.0)
     with session_scope() as session:
         ledger.write(session, event, reservation)
+
+
+def _seed_ledger(rows: int) -> None:
+    """`rows` priced attempts spread over this month so far, in one statement."""
+    from sqlalchemy import text
+
+    from shared.database import session_scope
+
+    with session_scope() as s:
+        s.execute(text(
+            "INSERT INTO usage_events (id, provider, model, attempt, kind, outcome, input_tokens, output_tokens, "
+            "cost_usd, cost_known, created_at) "
+            "SELECT gen_random_uuid()::text, 'openai', 'gpt-4o-mini', 1, 'generation', 'success', 1000, 800, "
+            "0.00063, true, date_trunc('month', now()) + (now() - date_trunc('month', now())) * random() "
+            "FROM generate_series(1, :n)"), {"n": rows})
+        s.execute(text("ANALYZE usage_events"))
 
 
 def _concurrent(users: list[str], per_thread: int) -> float:
@@ -94,6 +112,7 @@ def run(sizes: dict[str, int] = FULL) -> None:
         _settings(DATABASE_URL=url, ENVIRONMENT="test", DB_POOL_SIZE=str(threads + 2),
                   **dict.fromkeys(CAPS))
         users = [make_user("user", f"bench-budget-{i}@example.org")[0] for i in range(threads)]
+        _seed_ledger(sizes["ledger_rows"])
         try:
             # Caps are only ever switched on from here: totals kept while capped stay true to the ledger.
             per_thread = sizes["per_thread"]
@@ -105,7 +124,8 @@ def run(sizes: dict[str, int] = FULL) -> None:
             _settings(**CAPS)
             all_caps = summary(latencies(lambda: _call(users[0]), n))
             all_rate = _concurrent(users, per_thread)
-            print(f"  one provider call's ledger work, PostgreSQL, {n} sequential calls")
+            print(f"  one provider call's ledger work, PostgreSQL, {n} sequential calls, "
+                  f"{sizes['ledger_rows']:,} ledger rows this month")
             for label, s in (("no cap: the attempt's row (baseline)", base), ("user cap: reserve + settle", user_cap),
                              ("user, daily and monthly caps", all_caps)):
                 row(f"{label} p50", s["p50"], "ms", base["p50"])

@@ -92,11 +92,14 @@ def adjust(session: "Session", targets: list[Bucket], amount: Decimal) -> None:
 
 
 def _update(session: "Session", keys: list[str], amount: Decimal) -> dict[str, Decimal]:
-    from sqlalchemy import update
+    """One statement; its rows are locked in key order (the subquery's `ORDER BY … FOR UPDATE`),
+    so two transactions moving overlapping buckets queue instead of deadlocking."""
+    from sqlalchemy import select, update
 
     from shared.models import SpendTotal, utcnow
 
-    stmt = (update(SpendTotal).where(SpendTotal.bucket.in_(keys))
+    ordered = select(SpendTotal.bucket).where(SpendTotal.bucket.in_(keys)).order_by(SpendTotal.bucket)
+    stmt = (update(SpendTotal).where(SpendTotal.bucket.in_(ordered.with_for_update()))
             .values(total_usd=SpendTotal.total_usd + amount, updated_at=utcnow())
             .returning(SpendTotal.bucket, SpendTotal.total_usd)
             .execution_options(synchronize_session=False))

@@ -198,3 +198,30 @@ def test_erasure_drops_the_persons_buckets_only(db, users, env):
     keys = set(_totals())
     assert not any(uid in k for k in keys)
     assert any(other in k for k in keys) and any(k.startswith("day:") for k in keys)
+
+
+def test_concurrent_reserve_and_settle_on_shared_buckets_never_deadlock(db, env):
+    """Users racing reservations and settlements over the same day and month rows: no deadlock, totals exact.
+
+    Each statement locks its buckets in key order; an unordered `UPDATE … WHERE bucket IN (…)` deadlocked here."""
+    from tests.conftest import make_user
+
+    env(USER_DAILY_BUDGET_USD="1000", DAILY_BUDGET_USD="10000", MONTHLY_BUDGET_USD="100000", DB_POOL_SIZE="8")
+    uids = [make_user()[0] for _ in range(6)]
+    errors: list[str] = []
+
+    def work(uid: str) -> None:
+        try:
+            for _ in range(15):
+                _write(uid, _reserve(uid))
+        except Exception as exc:  # noqa: BLE001 - reported below
+            errors.append(f"{type(exc).__name__}: {exc}"[:200])
+
+    threads = [threading.Thread(target=work, args=(u,)) for u in uids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    totals = _totals()
+    assert totals[next(k for k in totals if k.startswith("month:"))] == _ledger_spend()
