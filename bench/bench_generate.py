@@ -24,7 +24,9 @@ import json
 import os
 import time
 
-from bench.common import BARE, LIMITS, KeepAlive, function_source, pct, row, running, scratch_postgres, summary
+from bench.common import (
+    BARE, LIMITS, ONE_ATTEMPT, KeepAlive, function_source, pct, row, running, scratch_postgres, summary,
+)
 
 FULL = {"rounds": 300, "warmup": 110}
 SMOKE = {"rounds": 3, "warmup": 2}
@@ -79,7 +81,7 @@ def _overhead(label: str, times: list[float], bare: list[float], goal: float | N
 
 def run(sizes: dict[str, int] = FULL) -> None:
     rounds, warmup = sizes["rounds"], sizes["warmup"]
-    env = {"AI_PROVIDERS": "mock", "ENVIRONMENT": "development", "LOG_LEVEL": "warning", **LIMITS}
+    env = {"AI_PROVIDERS": "mock", "ENVIRONMENT": "development", "LOG_LEVEL": "warning", **LIMITS, **ONE_ATTEMPT}
     with scratch_postgres() as url:
         auth = _user(url)
         post_headers = auth | {"Content-Type": "application/json"}

@@ -24,7 +24,7 @@ import time
 from contextlib import ExitStack, contextmanager
 
 from bench.common import (
-    BARE, LIMITS, KeepAlive, function_source, pct, pgbouncer, pgbouncer_program, row, running, scratch_postgres,
+    BARE, LIMITS, ONE_ATTEMPT, KeepAlive, function_source, pct, pgbouncer, pgbouncer_program, row, running, scratch_postgres,
 )
 
 FULL = {"instances": 4, "clients": 16, "duration_ms": 5000}
@@ -157,7 +157,7 @@ def run(sizes: dict[str, int] = FULL) -> None:
         dispose_engines()
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         env = {"AI_PROVIDERS": "mock", "ENVIRONMENT": "development", "LOG_LEVEL": "error",
-               "DB_POOL_SIZE": str(POOL_SIZE), **LIMITS}
+               "DB_POOL_SIZE": str(POOL_SIZE), **LIMITS, **ONE_ATTEMPT}
         gen = function_source("generate")
         base = _measure(f"bare functions-framework x {n} (baseline)", [(*BARE, "/")] * n, env,
                         {"Content-Type": "application/json"}, sizes, 200, None, None)

@@ -24,7 +24,7 @@ import threading
 import time
 
 from bench.common import (
-    BARE, LIMITS, KeepAlive, cold_start, function_source, latencies, row, running, scratch_postgres, summary,
+    BARE, LIMITS, ONE_ATTEMPT, KeepAlive, cold_start, function_source, latencies, row, running, scratch_postgres, summary,
 )
 
 FULL = {"cold_runs": 5, "warm_requests": 1000, "throughput_ms": 3000}
@@ -84,7 +84,7 @@ def run(sizes: dict[str, int] = FULL) -> None:
 
     with scratch_postgres() as url:
         env = {"DATABASE_URL": url, "AI_PROVIDERS": "mock", "ENVIRONMENT": "development", "LOG_LEVEL": "warning",
-               **LIMITS}
+               **LIMITS, **ONE_ATTEMPT}
         os.environ.update(env)
         get_settings.cache_clear()
         from tests.conftest import make_user

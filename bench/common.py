@@ -21,6 +21,11 @@ BARE = ("bench/bare/main.py", "bare")
 # Benchmarks send far more requests than a person would: they lift the per-key rate limit and the
 # daily generation quota themselves, so `make bench` never depends on the defaults (60/min, 200/day).
 LIMITS = {"RATE_LIMIT_PER_MINUTE": "100000000", "GENERATIONS_PER_DAY": "100000000"}
+# The mock provider writes honest template text that the quality gate fails (docs/QUALITY.md), so by
+# default every mock POST is best of three generations. The contract's generate figures are one
+# provider call and one assessment: benchmarks of the request path let the mock's document pass.
+ONE_ATTEMPT = {"QUALITY_THRESHOLD_OVERALL": "0", "QUALITY_THRESHOLD_EDUCATIONAL": "0",
+               "QUALITY_THRESHOLD_FACTUAL": "0"}
 
 
 def free_port() -> int:
