@@ -141,10 +141,10 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix):]
         return value
 
-    @field_validator("database_url")
+    @field_validator("database_url", "database_direct_url")
     @classmethod
-    def _supported_database(cls, value: str) -> str:
-        if not value.startswith(("sqlite", "postgresql")):
+    def _supported_database(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("sqlite", "postgresql")):
             scheme = value.split(":", 1)[0] or "empty"
             raise ValueError(f"scheme {scheme!r} is not supported; use postgresql:// or sqlite:///")
         return value

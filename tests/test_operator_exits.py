@@ -21,6 +21,8 @@ BAD_SETTINGS = [
     ({"AI_PROVIDERS": "openai,foo"}, "AI_PROVIDERS"),
     ({"MAX_BODY_BYTES": "0"}, "MAX_BODY_BYTES"),
     ({"DATABASE_URL": "mysql://x"}, "DATABASE_URL"),
+    ({"DATABASE_DIRECT_URL": "mysql://x"}, "DATABASE_DIRECT_URL"),
+    ({"JOB_LEASE_SECONDS": "0"}, "JOB_LEASE_SECONDS"),
     ({"DB_CONNECT_TIMEOUT_SECONDS": "soon"}, "DB_CONNECT_TIMEOUT_SECONDS"),
     ({"ENVIRONMENT": "production"}, "DATABASE_URL points at SQLite"),
 ]
