@@ -9,8 +9,11 @@ after the backup was taken live only there).
 
 The target must be empty: a PostgreSQL database that does not exist yet is
 created; one that already holds tables is refused, so a typo never overwrites
-production. Afterwards run `factoria db upgrade` against the target if this
-release's schema is newer than the backup's.
+production. A restored PostgreSQL database is then vacuumed and analysed
+(`VACUUM (ANALYZE, INDEX_CLEANUP ON)`): the re-applied erasures leave dead
+tuples that still hold the people they erased, and pg_restore leaves no
+planner statistics. Afterwards run `factoria db upgrade` against the target if
+this release's schema is newer than the backup's.
 
 Exit codes: 0 restored; 1 the backup is damaged or an erased person remains;
 2 bad usage (unknown backup, target not empty, incompatible database).
@@ -174,9 +177,30 @@ def _restore(args) -> int:
             drop_pg_database(maintenance_url(target), make_url(target).database)
         return _err(error, 1)
     failures = compare(manifest, outcome)
+    vacuumed = {"vacuumed": _vacuum(target)} if backend_of(target) == "postgresql" else {}
     _out({"status": "restored" if not failures else "problem", "backup_id": entry.id,
           "target": safe_url(target), "schema_revision": outcome.snapshot.schema_revision,
           "rows": sum(outcome.snapshot.tables.values()), "erasures_reapplied": outcome.replay.erased,
-          "ledger_entries_added": outcome.replay.ledger_added,
+          "ledger_entries_added": outcome.replay.ledger_added, **vacuumed,
           "failures": [f.as_dict() for f in failures]})
     return 1 if failures else 0
+
+
+def _vacuum(url: str) -> bool:
+    """Vacuum and analyse the whole restored database (module docstring); False, with a warning, if it
+    could not: the restore stands, and the operator runs the same statement before switching to it."""
+    from shared.database import make_engine
+    from shared.logs import get_logger
+
+    engine = make_engine(url, pool_size=1, pgbouncer=False, statement_timeout_ms=0)
+    try:
+        with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE, INDEX_CLEANUP ON)")
+        return True
+    except Exception as exc:  # noqa: BLE001 - best effort: reported in the summary line
+        get_logger("lafactoria.cli.backup").warning(
+            "restored database not vacuumed; run VACUUM (ANALYZE, INDEX_CLEANUP ON) on it before use",
+            extra={"error": type(exc).__name__})
+        return False
+    finally:
+        engine.dispose()

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 
 from shared import migrations
 from tests.conftest import ROOT, create_pg_database, drop_pg_database, free_port, make_user
@@ -413,6 +413,15 @@ def test_restore_cli_into_new_database_reapplies_erasures(db, target):
         assert f"{target.rsplit('/', 1)[1]} does not exist; creating it" in proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["status"] == "restored" and out["erasures_reapplied"] == 1
+    if db.backend == "postgresql":  # the re-applied erasure's dead tuples are vacuumed, statistics gathered
+        assert out["vacuumed"] is True
+        engine = create_engine(target)
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT last_vacuum IS NOT NULL AND last_analyze IS NOT NULL "
+                                     "FROM pg_stat_user_tables WHERE relname = 'users'")).scalar() is True
+        engine.dispose()
+    else:
+        assert "vacuumed" not in out
     assert _count(target, User, User.id == keep) == 1
     assert _count(target, User, User.id == gone) == 0
     assert _count(target, UsageEvent, UsageEvent.user_id.is_(None)) == 1  # kept for accounting, unlinked
