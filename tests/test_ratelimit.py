@@ -18,6 +18,7 @@ from shared.http import PUBLIC, FunctionApp, Route
 from shared.middleware import standard_middleware
 from shared.models import RateLimitCounter, User
 from shared.ratelimit import (
+    Charge,
     DatabaseBackend,
     RateLimitMiddleware,
     RedisBackend,
@@ -301,3 +302,30 @@ def test_every_function_gets_the_limiter():
 
     for name, app in load_apps().items():
         assert any(isinstance(m, RateLimitMiddleware) and m.function_name == name for m in app.middleware)
+
+
+def test_postgres_counter_commits_skip_the_wal_flush_at_no_extra_statement(pg):
+    """The first upsert relaxes its own transaction (`synchronous_commit` off, local): one statement per charge."""
+    from sqlalchemy import event
+
+    from shared.database import get_engine
+
+    seen: list[tuple[str, str]] = []
+
+    def after(conn, cursor, statement, *args):
+        if statement.lstrip().upper().startswith(("WITH", "INSERT", "SET", "SELECT")):
+            setting = cursor.connection.execute("SELECT current_setting('synchronous_commit')").fetchone()[0]
+            seen.append((statement.split()[0].upper(), setting))
+
+    engine = get_engine()
+    event.listen(engine, "after_cursor_execute", after)
+    try:
+        now = datetime.now(timezone.utc)
+        charges = [Charge(f"rl:test:{n}", 1, 10, now + timedelta(minutes=1)) for n in ("minute", "day")]
+        assert DatabaseBackend().consume(charges, now).allowed
+    finally:
+        event.remove(engine, "after_cursor_execute", after)
+    # no SET statement: the first upsert (`WITH relaxed AS (SELECT set_config(...)) INSERT ...`) relaxes the transaction
+    assert seen == [("WITH", "off"), ("INSERT", "off")]
+    with engine.connect() as conn:  # local to that transaction: the pooled connection is back to the default
+        assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
