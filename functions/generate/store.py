@@ -23,14 +23,15 @@ def _iso(value: datetime) -> str:
     return value.isoformat().replace("+00:00", "Z")
 
 
-def to_item(row: ContentItem) -> dict[str, Any]:
-    """The API shape of an item (DESIGN.md)."""
+def to_item(row: ContentItem, *, summary: bool = False) -> dict[str, Any]:
+    """The API shape of an item (DESIGN.md); `summary` leaves out `content` (never reading it, so a
+    list can leave the column unloaded)."""
     return {
         "id": row.id,
         "content_type": row.content_type,
         "topic": row.topic,
         "audience": row.audience,
-        "content": row.content,
+        **({} if summary else {"content": row.content}),
         "quality": row.quality,
         "provider": row.provider,
         "model": row.model,
@@ -124,10 +125,14 @@ def list_items(user_id: str, *, limit: int, cursor: str | None, content_type: st
     """A page of the user's items, newest first; `summary` leaves out each item's `content`
     (the heavy part) for list screens, keeping every other key."""
     from sqlalchemy import and_, or_, select
+    from sqlalchemy.orm import defer
 
     from shared.database import session_scope
 
-    stmt = select(ContentItem).where(ContentItem.user_id == user_id)
+    # The stored request is never part of an item; a summary page does not read the documents either.
+    unread = [ContentItem.request, *([ContentItem.content] if summary else [])]
+    stmt = select(ContentItem).options(*[defer(c, raiseload=True) for c in unread]) \
+        .where(ContentItem.user_id == user_id)
     if content_type:
         stmt = stmt.where(ContentItem.content_type == content_type)
     if cursor:
@@ -140,11 +145,7 @@ def list_items(user_id: str, *, limit: int, cursor: str | None, content_type: st
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if more and rows else None
-    items = [to_item(r) for r in rows]
-    if summary:
-        for item in items:
-            del item["content"]
-    return {"items": items, "next_cursor": next_cursor}
+    return {"items": [to_item(r, summary=summary) for r in rows], "next_cursor": next_cursor}
 
 
 def _audit_admin_access(session, row: ContentItem, principal: Principal, action: str) -> None:
