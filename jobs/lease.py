@@ -8,7 +8,7 @@ PostgreSQL, behind PgBouncer, and on SQLite:
 
 - taking it is one statement: insert the row, or take over an expired one, and
   return the owner (ours means taken);
-- a run killed on this host (same hostname, its pid gone) is taken over at once,
+- a run killed on this host (same hostname and pid namespace, its pid gone) is taken over at once,
   so a SIGKILLed job does not block the next run for a whole lease period; one
   killed elsewhere is taken over once its lease expires;
 - the holder renews it every third of its period from a daemon thread, each
@@ -160,14 +160,25 @@ def _take(job: str, owner: str, seconds: int) -> datetime | None:
 
 
 def _host() -> str:
-    return socket.gethostname()[:150]  # owner is String(200): host, pid and a 16-character nonce
+    """This process's pid space: the hostname plus, on Linux, the pid namespace's inode.
+
+    Containers may share a hostname (replicas of one service) while each has its
+    own pid numbers; judging another container's pid by our own process table
+    would take a live run's lease. Where the namespace cannot be read, the
+    name carries `-` and `_dead_here` never judges (the lease then expires)."""
+    try:
+        namespace = str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        namespace = "-"
+    return f"{socket.gethostname()[:130]}/{namespace}"  # owner is String(200): host, pid and a 16-char nonce
 
 
 def _dead_here(owner: str) -> bool:
     """Whether `owner` was a process on this host that no longer exists."""
     parts = owner.rsplit(":", 2)
-    if len(parts) != 3 or parts[0] != _host() or not parts[1].isdigit() or int(parts[1]) <= 0:
-        return False  # another host's, or not ours to judge (say, written by hand)
+    here = _host()
+    if len(parts) != 3 or parts[0] != here or here.endswith("/-") or not parts[1].isdigit() or int(parts[1]) <= 0:
+        return False  # another host's or pid space's, or not ours to judge (say, written by hand)
     try:
         os.kill(int(parts[1]), 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:

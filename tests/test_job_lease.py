@@ -81,6 +81,23 @@ def test_another_hosts_lease_is_refused_until_it_expires_then_taken_over(db):
         assert held is not None and _row().owner == held.owner
 
 
+def test_a_container_sharing_this_hostname_is_not_judged_by_our_pids(db):
+    """Replicas may share a hostname; only the same pid namespace may declare a pid dead."""
+    import socket
+
+    from jobs.lease import _host
+
+    host, namespace = _host().rsplit("/", 1)
+    assert host == socket.gethostname() and namespace.isdigit()  # Linux: the pid namespace is known
+    dead = 2**22 + 7  # above pid_max's default range: no such process here
+    _put(f"{host}/{int(namespace) + 1}:{dead}:0123456789abcdef", expires_in=60)
+    with hold(JOB, 60) as held:
+        assert held is None  # another pid space: wait for the expiry
+    _put(f"{host}/{namespace}:{dead}:0123456789abcdef", expires_in=60)
+    with hold(JOB, 60) as held:
+        assert held is not None  # ours, and that pid is gone: taken at once
+
+
 def test_a_lease_of_a_process_killed_on_this_host_is_taken_over_at_once(db, fake_job):
     from jobs.runner import run_job
 
