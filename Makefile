@@ -4,10 +4,12 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PORT ?= 8080
+# xdist workers: the suite mostly waits on databases and servers, so more workers than cores pay off
+PYTEST_ARGS ?= -n 4 --dist worksteal
 DEMO_EMAIL ?= demo@lafactoria.dev
 DEMO_KEY_FILE ?= var/demo-admin.key
 
-.PHONY: install run test bench openapi migrate clean
+.PHONY: install system run test bench openapi migrate clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,8 +26,11 @@ run: migrate  ## serve all three functions on one port, with a demo admin whose 
 	$(VENV)/bin/factoria users create --email $(DEMO_EMAIL) --role admin --reuse --key-file $(DEMO_KEY_FILE)
 	$(VENV)/bin/factoria dev --port $(PORT)
 
-test: install  ## the whole suite, on PostgreSQL and SQLite
-	$(PY) -m pytest
+system:  ## Debian packages the suite needs (tests/debian-packages.txt), PostgreSQL and Redis running
+	sh tests/system.sh
+
+test: install system  ## the whole suite, on PostgreSQL (direct and through PgBouncer) and SQLite, in parallel
+	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install  ## benchmarks; results go in docs/PERFORMANCE.md
 	$(PY) -m bench

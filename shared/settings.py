@@ -7,7 +7,7 @@ serving with a development secret or an in-memory provider.
 
 from __future__ import annotations
 
-import functools
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -242,7 +242,48 @@ class Settings(BaseSettings):
         return self.environment == "production"
 
 
-@functools.lru_cache(maxsize=1)
+class _SettingsCache:
+    """One `Settings` per process, forgotten by `clear()` (tests and benchmarks, after changing env).
+
+    Unlike `functools.lru_cache`, a load that was already under way when `clear()` ran is not
+    stored: a background thread (the metrics writer) reading the old environment must not
+    put stale settings back after the environment changed.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._value: Settings | None = None
+        self._generation = 0
+
+    def get(self) -> Settings:
+        value = self._value
+        if value is not None:
+            return value
+        generation = self._generation
+        value = _load_settings()
+        with self._lock:
+            if self._generation == generation:
+                self._value = value
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._value = None
+            self._generation += 1
+
+
+def _load_settings() -> Settings:
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(describe_errors(exc)) from None
+
+
+_cache = _SettingsCache()
+
+
 def get_settings() -> Settings:
     """The process-wide settings; tests call `get_settings.cache_clear()` after changing env.
 
@@ -250,12 +291,10 @@ def get_settings() -> Settings:
     `SettingsError` whose message names each variable and why (never its value,
     which may be a secret).
     """
-    from pydantic import ValidationError
+    return _cache.get()
 
-    try:
-        return Settings()
-    except ValidationError as exc:
-        raise SettingsError(describe_errors(exc)) from None
+
+get_settings.cache_clear = _cache.clear  # type: ignore[attr-defined]  # the lru_cache spelling callers use
 
 
 def describe_errors(exc) -> str:

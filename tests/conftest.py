@@ -8,7 +8,10 @@ drops it at the end, so parallel runs never see each other's data.
 The generate, gdpr and jobs tests (`PGBOUNCER_TESTS`) run on `db` a third
 time, as `pgbouncer`: the same PostgreSQL database reached through a real
 PgBouncer in transaction pooling mode with `DB_PGBOUNCER=true` (Debian's
-`pgbouncer`, installed by `.ci/run`), the way production runs behind one.
+`pgbouncer`, installed by `make test` through tests/system.sh), the way production runs behind one.
+
+`make test` runs the suite on pytest-xdist workers; each worker is its own pytest
+process (own databases, PgBouncer and Redis database), so tests never share state.
 """
 
 from __future__ import annotations
@@ -20,13 +23,17 @@ import sys
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+# One Redis database per xdist worker (15, 14, ...): a test that flushes its database never
+# touches another worker's.
+_WORKER = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:] or 0)
+REDIS_TEST_URL = os.environ.get("TEST_REDIS_URL", f"redis://127.0.0.1:6379/{15 - _WORKER % 15}")
 
 # Tests never read the developer's environment or .env: a known baseline.
 _BASE_ENV = {
@@ -142,7 +149,7 @@ def drop_pg_database(url: str) -> None:
 @pytest.fixture(scope="session")
 def _pg_database():
     if not _pg_available():
-        pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 (start it: see .ci/run)")
+        pytest.fail("PostgreSQL is not running on 127.0.0.1:5432 (make test starts it: tests/system.sh)")
     from shared import migrations
 
     url = create_pg_database()
@@ -159,7 +166,7 @@ def _pgbouncer_database(_pg_database):
     from bench.common import pgbouncer, pgbouncer_program
 
     if pgbouncer_program() is None:
-        pytest.fail("pgbouncer is not installed (apt-get install pgbouncer; .ci/run does it)")
+        pytest.fail("pgbouncer is not installed (make test installs it: tests/system.sh)")
     with pgbouncer(_pg_database.url, pool_size=10) as url:
         yield Database("postgresql", url, via="pgbouncer", direct_url=_pg_database.url)
         from shared.database import dispose_engines
@@ -179,6 +186,23 @@ def pytest_generate_tests(metafunc):
         path = Path(metafunc.definition.fspath).relative_to(ROOT).as_posix()
         backends = ["postgresql", "sqlite"] + (["pgbouncer"] if path.startswith(PGBOUNCER_TESTS) else [])
         metafunc.parametrize("db", backends, indirect=True)
+
+
+# The suite's tiers, as markers set from what a test uses (`pytest -m "not db and not process and
+# not slow"` is the pure-logic tier, seconds long): `db` real databases, `process` real servers or
+# CLI processes, `slow` benchmarks, schema fuzzing, the browser and the deployment's own services.
+SLOW_FILES = ("tests/test_bench.py", "tests/test_schemathesis.py", "tests/test_console.py", "tests/test_deploy.py")
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & {"db", "pg"}:
+            item.add_marker(pytest.mark.db)
+        if "function_server" in fixtures:
+            item.add_marker(pytest.mark.process)
+        if Path(str(item.fspath)).relative_to(ROOT).as_posix() in SLOW_FILES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
@@ -228,6 +252,21 @@ def pg(request, monkeypatch) -> Database:
     monkeypatch.setenv("DATABASE_URL", database.url)
     reset_process_state()
     return database
+
+
+def travel_to(instant: datetime):
+    """An autouse fixture for a module whose data is seeded relative to `instant`: each test's
+    wall clock starts there and ticks on (time-machine), so the module passes at any hour and
+    however long after collection it runs. The monotonic clock is left alone."""
+
+    @pytest.fixture(autouse=True)
+    def _travel():
+        import time_machine
+
+        with time_machine.travel(instant, tick=True):
+            yield
+
+    return _travel
 
 
 def set_env(monkeypatch, **values) -> None:

@@ -36,7 +36,7 @@ def now() -> datetime:
 @pytest.fixture
 def browser(tmp_path):
     if not Path(CHROMIUM).exists():
-        pytest.fail(f"{CHROMIUM} is missing: .ci/run installs Debian's chromium (apt-get install chromium)")
+        pytest.fail(f"{CHROMIUM} is missing: make test installs Debian's chromium (tests/system.sh)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -12,9 +12,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 
-from tests.conftest import make_user
+from tests.conftest import make_user, travel_to
 
-NOW = datetime.now(timezone.utc)
+# Seeded relative to a fixed instant (a Wednesday mid-month, mid-morning); each test runs there.
+NOW = datetime(2026, 6, 17, 10, 30, tzinfo=timezone.utc)
+_clock = travel_to(NOW)
 TODAY = NOW.date()
 MIDNIGHT = datetime.combine(TODAY, time.min, tzinfo=timezone.utc)
 YESTERDAY = MIDNIGHT - timedelta(days=1)

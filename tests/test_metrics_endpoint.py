@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from tests.conftest import auth
+from tests.conftest import auth, travel_to
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime(2026, 6, 17, 10, 30, tzinfo=timezone.utc)  # each test runs at this instant
+_clock = travel_to(NOW)
 IN = NOW - timedelta(minutes=10)  # inside every window
 OUT = NOW - timedelta(hours=2)  # outside 15m and 1h, inside 24h and 7d
 
