@@ -184,7 +184,10 @@ def test_longest_transaction_is_reported(db):
     user_id, _ = make_user()
     seed(user_id, old=5, young=0)
     code, summary = run_job("retention-expiry")
-    assert 0 < summary["longest_transaction_s"] < 1.0
+    # measured, and one transaction among several: never the whole run (no wall-clock bound: a busy
+    # machine may take seconds)
+    assert code == 0 and summary["batches"] > 1
+    assert 0 < summary["longest_transaction_s"] < summary["duration_s"]
 
 
 def test_next_run_anonymises_from_the_previous_watermark(db, env):

@@ -83,16 +83,26 @@ class MetricsRecorder:
 
     def _run(self) -> None:
         while True:
-            try:
-                settings = loaded_settings()
-            except Exception:  # noqa: BLE001 - invalid settings: flush() counts the batch as failed
-                settings = None
-            self._wake.wait(MetricsConfig.of(settings).flush_seconds)
-            self._wake.clear()
+            self._wait_for_flush()
             try:
                 self.flush()
             except Exception:  # noqa: BLE001 - the writer thread must never die
                 log.exception("metrics writer loop failed")
+
+    def _wait_for_flush(self) -> None:
+        """Until a full batch wakes us or METRICS_FLUSH_SECONDS passed. The interval is read again
+        after each wait: a writer started before the settings were loaded (the first request was
+        `/livez`) waits the configured interval, not the default one."""
+        started = time.monotonic()
+        while True:
+            try:
+                settings = loaded_settings()
+            except Exception:  # noqa: BLE001 - invalid settings: flush() counts the batch as failed
+                settings = None
+            remaining = MetricsConfig.of(settings).flush_seconds - (time.monotonic() - started)
+            if remaining <= 0 or self._wake.wait(remaining):
+                break
+        self._wake.clear()
 
     def take(self) -> list[MetricRecord]:
         with self._lock:
