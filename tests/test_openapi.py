@@ -97,12 +97,17 @@ def test_statuses_follow_the_route_shape():
     assert set(open_op["responses"]["200"]["headers"]) == {"X-Request-ID"}
     op = doc["paths"]["/items/{item_id}"]["post"]
     assert set(op["responses"]) == {"201", "400", "401", "403", "404", "405", "409", "413", "415", "422", "429", "503"}
-    assert op["parameters"][0] == {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    assert op["parameters"][0] == {"name": "item_id", "in": "path", "required": True,
+                                   "schema": {"type": "string", "format": "uuid"}}
     assert op["responses"]["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/_Out"}
     assert op["responses"]["422"]["content"]["application/problem+json"]["schema"]["$ref"].endswith("ValidationProblem")
     assert set(op["responses"]["429"]["headers"]) >= {"Retry-After", "RateLimit-Limit"}
     assert "WWW-Authenticate" in op["responses"]["401"]["headers"]
-    assert doc["components"]["schemas"]["ValidationProblem"]["required"] == ["errors"]
+    validation = doc["components"]["schemas"]["ValidationProblem"]
+    assert validation["allOf"][0] == {"$ref": "#/components/schemas/Problem"}
+    assert validation["allOf"][1]["required"] == ["errors"]
+    assert doc["components"]["schemas"]["Problem"]["properties"]["errors"]["items"] == {
+        "$ref": "#/components/schemas/FieldError"}
 
 
 # -- documented statuses cover what the handlers return ---------------------------------------
