@@ -162,7 +162,8 @@ def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
                 }
             ok: dict[str, Any] = {"description": "Success"}
             if route.response is not None:
-                ok["content"] = {route_content_type(route): {"schema": _schema_of(route.response, components)}}
+                schema = _schema_of(route.response, components)
+                ok["content"] = {media: {"schema": schema} for media in route_content_types(route)}
             op["responses"][str(route.status)] = ok
             for status, text in route.responses.items():
                 if isinstance(text, dict):  # a full OpenAPI response object (e.g. a non-problem error body)
@@ -202,8 +203,10 @@ def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
     }
 
 
-def route_content_type(route) -> str:
-    return getattr(route.response, "content_type", None) or "application/json"
+def route_content_types(route) -> tuple[str, ...]:
+    """The media types a route's success response comes in (a model may offer several, by `Accept`)."""
+    offered = getattr(route.response, "content_types", None)
+    return tuple(offered) if offered else (getattr(route.response, "content_type", None) or "application/json",)
 
 
 def merge_documents(documents: list[dict[str, Any]]) -> dict[str, Any]:
