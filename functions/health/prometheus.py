@@ -25,8 +25,6 @@ from pydantic import RootModel
 
 from shared.http import RequestContext
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-OPENMETRICS_CONTENT_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 SEVERITIES = ("critical", "error", "warning", "info")
 
 
@@ -34,7 +32,8 @@ class Exposition(RootModel[str]):
     """Prometheus text format 0.0.4, or OpenMetrics 1.0 when `Accept` asks for it."""
 
     content_type: ClassVar[str] = "text/plain; version=0.0.4"
-    content_types: ClassVar[tuple[str, ...]] = ("text/plain; version=0.0.4", "application/openmetrics-text; version=1.0.0")
+    content_types: ClassVar[tuple[str, ...]] = ("text/plain; version=0.0.4",
+                                                "application/openmetrics-text; version=1.0.0")
 
 
 def _bucket_label(bound: float) -> str:
@@ -81,12 +80,10 @@ class DatabaseCollector:
                     labels[provider_at] = provider_name(labels[provider_at])
                 merged.setdefault(tuple(labels), Totals()).add(t)
             for labels, t in sorted(merged.items()):
-                buckets = [(_bucket_label(b), t.buckets.get(b, 0)) for b in agg.buckets] + [("+Inf", t.count)]
-                if agg.kind == "histogram":
-                    family.add_metric(list(labels), buckets, t.total)
-                elif agg.kind == "counter":
+                if agg.kind == "counter":
                     family.add_metric(list(labels), t.total)
-                else:
+                else:  # histogram or gauge histogram: cumulative buckets and the sum
+                    buckets = [(_bucket_label(b), t.buckets.get(b, 0)) for b in agg.buckets] + [("+Inf", t.count)]
                     family.add_metric(list(labels), buckets, t.total)
         yield from families.values()
 
