@@ -44,6 +44,15 @@ def test_merged_dev_document_is_valid():
     validate(merge_documents([a.openapi_document() for a in APPS.values()]))
 
 
+def test_merged_components_mean_one_thing():
+    """The merged document keeps one schema per name, so two functions must not give a name two shapes."""
+    seen: dict[str, tuple[str, dict]] = {}
+    for name, app in APPS.items():
+        for component, schema in app.openapi_document()["components"]["schemas"].items():
+            first, shape = seen.setdefault(component, (name, schema))
+            assert shape == schema, f"{component}: {first} and {name} differ"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_served_document_is_public_unlimited_and_current(name, env):
     env(rate_limit_per_minute=1)
