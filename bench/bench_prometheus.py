@@ -50,7 +50,8 @@ def run(sizes: dict[str, int] = FULL) -> None:
 
         def scrape():
             with session_scope() as s:
-                return render(s)
+                body, _ = render(s)  # text format 0.0.4, what a plain scrape gets
+                return body
 
         def window_7d():
             with session_scope() as s:

@@ -40,7 +40,10 @@ RULES = """\
   `GENERATIONS_PER_DAY` generations per user per day; the `RateLimit-*` headers say where
   you stand.
 - **Each function** serves its own OpenAPI 3.1 document at `GET /openapi.json` (no key);
-  `factoria dev` serves all three behind one port with the merged document.
+  `factoria dev` serves all three behind one port with the merged document. Ids are
+  `format: uuid`, times `format: date-time`, and every error body is a named component
+  (`Problem`, `ValidationProblem`), so a generated client types them; the suite generates one
+  with `openapi-python-client` from each document (zero warnings) and calls the functions with it.
 """
 
 
@@ -121,6 +124,13 @@ def _schema(name: str, schema: dict[str, Any]) -> list[str]:
     out = [f"#### {name}", ""]
     if schema.get("description"):
         out += [" ".join(schema["description"].split()), ""]
+    parts = schema.get("allOf", [])
+    bases = [_type(part) for part in parts if "$ref" in part]
+    if bases:  # an extension (ValidationProblem is a Problem): its bases, then what it adds
+        out += ["Every field of " + ", ".join(bases) + ", and:", ""]
+        inline = [part for part in parts if "$ref" not in part]
+        schema = {"properties": {k: v for part in inline for k, v in part.get("properties", {}).items()},
+                  "required": [r for part in inline for r in part.get("required", [])]}
     props = schema.get("properties")
     if props:
         required = set(schema.get("required", []))

@@ -29,6 +29,7 @@ def create_dev_app():
     from flask import Flask, request
 
     from shared.http import FunctionApp, Route, json_response
+    from shared.metrics import RequestMetricsMiddleware
     from shared.middleware import standard_middleware
 
     apps = load_apps()
@@ -38,8 +39,11 @@ def create_dev_app():
 
         return json_response(merge_documents([a.openapi_document() for a in apps.values()]))
 
+    # What no function owns (the merged document, unknown paths) is the dev server's own answer:
+    # logged and traced, but kept out of the request metrics, whose series name real functions only.
     fallback = FunctionApp("dev", [Route("/openapi.json", merged_openapi, roles=None)],
-                           middleware=standard_middleware("dev"))
+                           middleware=[m for m in standard_middleware("dev")
+                                       if not isinstance(m, RequestMetricsMiddleware)])
     flask_app = Flask("lafactoria-dev")
 
     def owner(path: str):

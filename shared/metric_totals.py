@@ -11,8 +11,12 @@ calls `fold_deleted` in the same transaction, which adds the batch's totals to
 Each `Aggregate` is one metric family, or one slice of it (input and output
 token usage are two), over one table: a histogram (count, sum, cumulative
 bucket counts) or a counter (count and sum of the addend); content quality is a
-gauge of the items held now (owners and erasure delete items, so no counter can
-stay true there). The health
+gauge histogram of the items held now (owners and erasure delete items, so no
+counter can stay true there). Token usage follows the OpenTelemetry GenAI
+conventions: the `gen_ai.client.token.usage` histogram per call, and the
+`gen_ai.client.inference.usage.*` counters, where cache reads and writes are
+parts of the input tokens and reasoning tokens a part of the output tokens
+(the provider adapters normalise every provider's usage to that). The health
 function's exposition (`functions/health/prometheus.py`) reads them; the
 retention job folds into them; both use this one definition.
 """
@@ -35,7 +39,7 @@ QUALITY_BUCKETS = (0.5, 0.7, 0.85, 1.0)  # the /v1/metrics histogram's bands
 @dataclass(frozen=True)
 class Aggregate:
     metric: str  # family name in the exposition (without _total / _bucket suffixes)
-    kind: str  # "histogram" | "counter" | "held" (rows held now by bucket: gauges, never folded)
+    kind: str  # "histogram" | "counter" | "held" (rows held now by bucket: a gauge histogram, never folded)
     doc: str
     model: Any
     labels: tuple[tuple[str, Any], ...]  # (label name, column expression)
@@ -77,9 +81,21 @@ def aggregates() -> tuple[Aggregate, ...]:
     from shared.models import UsageEvent as U
 
     billed = (U.kind != "reservation",)
-    genai = (("gen_ai_system", U.provider), ("gen_ai_request_model", U.model))
+    # The ledger's provider name; the exposition maps it to OTel's well-known value (PROVIDER_NAMES).
+    genai = (("gen_ai_provider_name", U.provider), ("gen_ai_request_model", U.model))
     op = (("gen_ai_operation_name", "chat"),)
     error_type = case((U.outcome.in_(("success", "low_quality")), ""), else_=U.outcome)
+    cache_writes = func.coalesce(U.cache_write_tokens, 0) + func.coalesce(U.cache_write_1h_tokens, 0)
+    inference_usage = (  # (metric suffix, addend, what it counts)
+        ("input_tokens", U.input_tokens, "Input tokens billed (cache reads and writes included)."),
+        ("output_tokens", U.output_tokens, "Output tokens billed (reasoning included)."),
+        ("cache_read_input_tokens", U.cached_input_tokens,
+         "Input tokens served from the provider's cache (a part of the input tokens)."),
+        ("cache_write_input_tokens", cache_writes,
+         "Input tokens written to the provider's cache (a part of the input tokens)."),
+        ("reasoning_output_tokens", U.reasoning_tokens,
+         "Reasoning/thinking tokens (a part of the output tokens)."),
+    )
     return (
         Aggregate("http_server_request_duration_seconds", "histogram",
                   "Duration of HTTP server requests, per function, route template, method and status.",
@@ -91,6 +107,10 @@ def aggregates() -> tuple[Aggregate, ...]:
                     U, genai, column, billed + (column.is_not(None),), TOKEN_BUCKETS,
                     op + (("gen_ai_token_type", token_type),))
           for token_type, column in (("input", U.input_tokens), ("output", U.output_tokens))),
+        *(Aggregate(f"gen_ai_client_inference_usage_{suffix}", "counter", doc, U, genai, addend,
+                    billed + (U.input_tokens.is_not(None) if suffix.endswith("input_tokens")
+                              else U.output_tokens.is_not(None),), constant=op)
+          for suffix, addend, doc in inference_usage),
         Aggregate("gen_ai_client_operation_duration_seconds", "histogram",
                   "Duration of provider calls, by provider, model and error type (empty when it succeeded).",
                   U, genai + (("error_type", error_type),), U.latency_ms / 1000.0,
@@ -99,9 +119,9 @@ def aggregates() -> tuple[Aggregate, ...]:
                   "Known provider cost in US dollars (reservations and unknown prices excluded).",
                   U, genai, func.coalesce(U.cost_usd, 0),
                   billed + (U.cost_known.is_(True), U.cost_usd.is_not(None))),
-        # Items are deleted by their owners and by erasure, so this one is a gauge of what is held.
+        # Items are deleted by their owners and by erasure, so this one is a gauge histogram of what is held.
         Aggregate("lafactoria_content_quality_items", "held",
-                  "Generated items held now, by content type, with an overall quality score <= le.",
+                  "Generated items held now by content type: a gauge histogram of their overall quality score.",
                   C, (("content_type", C.content_type),), C.quality_overall, buckets=QUALITY_BUCKETS),
     )
 

@@ -13,27 +13,36 @@ from typing import Any
 from shared.auth import ANY_ROLE
 
 _CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
+# Problem bodies are named components (the field error too), so a client generator
+# makes one typed model per shape and parses every documented 4xx/5xx into it.
+FIELD_ERROR_SCHEMA = {
+    "type": "object",
+    "description": "One invalid field of the request",
+    "required": ["field", "message"],
+    "properties": {
+        "field": {"type": "string", "description": "dotted path of the field, or `body`"},
+        "message": {"type": "string"},
+    },
+}
 PROBLEM_SCHEMA = {
     "type": "object",
+    "description": "RFC 9457 problem details",
     "required": ["type", "title", "status", "detail"],
     "properties": {
-        "type": {"type": "string"},
+        "type": {"type": "string", "format": "uri"},
         "title": {"type": "string"},
         "status": {"type": "integer"},
         "detail": {"type": "string"},
-        "errors": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "required": ["field", "message"],
-                "properties": {"field": {"type": "string"}, "message": {"type": "string"}},
-            },
-        },
+        "errors": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}},
     },
 }
 VALIDATION_PROBLEM_SCHEMA = {
-    "allOf": [{"$ref": "#/components/schemas/Problem"}],
-    "required": ["errors"],
+    "description": "A problem listing each invalid field (every 422)",
+    "allOf": [
+        {"$ref": "#/components/schemas/Problem"},
+        {"type": "object", "required": ["errors"],
+         "properties": {"errors": {"type": "array", "items": {"$ref": "#/components/schemas/FieldError"}}}},
+    ],
 }
 HEADERS = {
     "X-Request-ID": {"description": "The request's id (echoed from the request when given)",
@@ -65,6 +74,11 @@ _PROBLEM_TEXT = {
 
 def openapi_path(rule: str) -> str:
     return _CONVERTER.sub(r"{\1}", rule)
+
+
+def path_parameter_schema(name: str) -> dict[str, Any]:
+    """Identifiers are UUID strings (DESIGN.md), and every path parameter named `*_id` is one."""
+    return {"type": "string", "format": "uuid"} if name.endswith("_id") else {"type": "string"}
 
 
 def _schema_of(model: type, components: dict[str, Any], mode: str = "serialization") -> dict[str, Any]:
@@ -113,13 +127,14 @@ def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
     roles may call; 400/413/415/422 with a body; 422 with a query model; 404
     with path parameters.
     """
-    components: dict[str, Any] = {"Problem": PROBLEM_SCHEMA, "ValidationProblem": VALIDATION_PROBLEM_SCHEMA}
+    components: dict[str, Any] = {"FieldError": FIELD_ERROR_SCHEMA, "Problem": PROBLEM_SCHEMA,
+                                  "ValidationProblem": VALIDATION_PROBLEM_SCHEMA}
     paths: dict[str, Any] = {}
     used_ids: set[str] = set()
     for route in routes:
         path = openapi_path(route.rule)
         params = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string"}}
+            {"name": p, "in": "path", "required": True, "schema": path_parameter_schema(p)}
             for p in _CONVERTER.findall(route.rule)
         ]
         if route.query is not None:
@@ -147,7 +162,8 @@ def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
                 }
             ok: dict[str, Any] = {"description": "Success"}
             if route.response is not None:
-                ok["content"] = {route_content_type(route): {"schema": _schema_of(route.response, components)}}
+                schema = _schema_of(route.response, components)
+                ok["content"] = {media: {"schema": schema} for media in route_content_types(route)}
             op["responses"][str(route.status)] = ok
             for status, text in route.responses.items():
                 if isinstance(text, dict):  # a full OpenAPI response object (e.g. a non-problem error body)
@@ -187,8 +203,10 @@ def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
     }
 
 
-def route_content_type(route) -> str:
-    return getattr(route.response, "content_type", None) or "application/json"
+def route_content_types(route) -> tuple[str, ...]:
+    """The media types a route's success response comes in (a model may offer several, by `Accept`)."""
+    offered = getattr(route.response, "content_types", None)
+    return tuple(offered) if offered else (getattr(route.response, "content_type", None) or "application/json",)
 
 
 def merge_documents(documents: list[dict[str, Any]]) -> dict[str, Any]:

@@ -10,8 +10,11 @@ extra) exports over OTLP/HTTP to that endpoint, configured by the standard
   `http.route` (the template), `http.response.status_code`, error status on 5xx;
   an incoming W3C `traceparent` is continued;
 - a CLIENT span per provider call (`genai_call`), with the GenAI attributes
-  `gen_ai.system`, `gen_ai.operation.name`, `gen_ai.request.model`,
-  `gen_ai.response.model`, `gen_ai.usage.input_tokens` / `output_tokens`;
+  `gen_ai.provider.name` (OTel's well-known value, `PROVIDER_NAMES`),
+  `gen_ai.operation.name`, `gen_ai.request.model`, `gen_ai.response.model`,
+  `gen_ai.usage.input_tokens` / `output_tokens` and their parts
+  `gen_ai.usage.cache_read.input_tokens`, `gen_ai.usage.cache_creation.input_tokens`
+  and `gen_ai.usage.reasoning.output_tokens`;
 - a CLIENT span per database statement run inside a request (`instrument_engine`): `db.system.name`,
   `db.namespace`, `db.operation.name` and the parameterised statement text
   (bound values never appear).
@@ -128,6 +131,15 @@ class TracingMiddleware:
 
 
 # -- provider calls ----------------------------------------------------------------------
+# Our provider names -> OTel's `gen_ai.provider.name` well-known values (a name not listed is
+# used as is: the conventions allow a custom value, e.g. `mock`). Metrics use the same mapping.
+PROVIDER_NAMES = {"openai": "openai", "anthropic": "anthropic", "vertex": "gcp.vertex_ai"}
+
+
+def provider_name(provider: str) -> str:
+    return PROVIDER_NAMES.get(provider, provider)
+
+
 class _NoSpan:
     def usage(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -137,18 +149,24 @@ class _GenAISpan:
     def __init__(self, span: Any) -> None:
         self.span = span
 
-    def usage(self, input_tokens: int | None, output_tokens: int | None, response_model: str | None = None) -> None:
-        if input_tokens is not None:
-            self.span.set_attribute("gen_ai.usage.input_tokens", input_tokens)
-        if output_tokens is not None:
-            self.span.set_attribute("gen_ai.usage.output_tokens", output_tokens)
+    def usage(self, input_tokens: int | None, output_tokens: int | None, response_model: str | None = None, *,
+              cache_read_tokens: int | None = None, cache_write_tokens: int | None = None,
+              reasoning_tokens: int | None = None) -> None:
+        """Token counts as billed; the cache and reasoning counts are parts of input and output."""
+        for name, value in (("gen_ai.usage.input_tokens", input_tokens),
+                            ("gen_ai.usage.output_tokens", output_tokens),
+                            ("gen_ai.usage.cache_read.input_tokens", cache_read_tokens),
+                            ("gen_ai.usage.cache_creation.input_tokens", cache_write_tokens),
+                            ("gen_ai.usage.reasoning.output_tokens", reasoning_tokens)):
+            if value is not None:
+                self.span.set_attribute(name, value)
         if response_model:
             self.span.set_attribute("gen_ai.response.model", response_model)
 
 
 @contextlib.contextmanager
-def genai_call(system: str, model: str, operation: str = "chat") -> Iterator[_GenAISpan | _NoSpan]:
-    """A CLIENT span around one provider call; record token usage on what it yields."""
+def genai_call(provider: str, model: str, operation: str = "chat") -> Iterator[_GenAISpan | _NoSpan]:
+    """A CLIENT span around one provider call (`provider`: our name); record token usage on what it yields."""
     if not enabled():
         yield _NoSpan()
         return
@@ -156,7 +174,8 @@ def genai_call(system: str, model: str, operation: str = "chat") -> Iterator[_Ge
 
     with _tracer().start_as_current_span(
         f"{operation} {model}", kind=trace.SpanKind.CLIENT, record_exception=True, set_status_on_exception=True,
-        attributes={"gen_ai.system": system, "gen_ai.operation.name": operation, "gen_ai.request.model": model},
+        attributes={"gen_ai.provider.name": provider_name(provider), "gen_ai.operation.name": operation,
+                    "gen_ai.request.model": model},
     ) as span:
         try:
             yield _GenAISpan(span)

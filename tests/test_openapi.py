@@ -44,6 +44,15 @@ def test_merged_dev_document_is_valid():
     validate(merge_documents([a.openapi_document() for a in APPS.values()]))
 
 
+def test_merged_components_mean_one_thing():
+    """The merged document keeps one schema per name, so two functions must not give a name two shapes."""
+    seen: dict[str, tuple[str, dict]] = {}
+    for name, app in APPS.items():
+        for component, schema in app.openapi_document()["components"]["schemas"].items():
+            first, shape = seen.setdefault(component, (name, schema))
+            assert shape == schema, f"{component}: {first} and {name} differ"
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_served_document_is_public_unlimited_and_current(name, env):
     env(rate_limit_per_minute=1)
@@ -97,12 +106,17 @@ def test_statuses_follow_the_route_shape():
     assert set(open_op["responses"]["200"]["headers"]) == {"X-Request-ID"}
     op = doc["paths"]["/items/{item_id}"]["post"]
     assert set(op["responses"]) == {"201", "400", "401", "403", "404", "405", "409", "413", "415", "422", "429", "503"}
-    assert op["parameters"][0] == {"name": "item_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    assert op["parameters"][0] == {"name": "item_id", "in": "path", "required": True,
+                                   "schema": {"type": "string", "format": "uuid"}}
     assert op["responses"]["201"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/_Out"}
     assert op["responses"]["422"]["content"]["application/problem+json"]["schema"]["$ref"].endswith("ValidationProblem")
     assert set(op["responses"]["429"]["headers"]) >= {"Retry-After", "RateLimit-Limit"}
     assert "WWW-Authenticate" in op["responses"]["401"]["headers"]
-    assert doc["components"]["schemas"]["ValidationProblem"]["required"] == ["errors"]
+    validation = doc["components"]["schemas"]["ValidationProblem"]
+    assert validation["allOf"][0] == {"$ref": "#/components/schemas/Problem"}
+    assert validation["allOf"][1]["required"] == ["errors"]
+    assert doc["components"]["schemas"]["Problem"]["properties"]["errors"]["items"] == {
+        "$ref": "#/components/schemas/FieldError"}
 
 
 # -- documented statuses cover what the handlers return ---------------------------------------

@@ -8,6 +8,8 @@ make them go down (its rows are folded into rollups first).
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -63,11 +65,16 @@ def seed() -> None:
         ])
         s.add_all([
             UsageEvent(provider="openai", model="gpt-4o-mini", outcome="success", input_tokens=1200,
-                       output_tokens=300, cost_usd=Decimal("0.00036"), latency_ms=2500.0, created_at=t),
+                       output_tokens=300, cached_input_tokens=1024, reasoning_tokens=120,
+                       cost_usd=Decimal("0.00036"), latency_ms=2500.0, created_at=t),
             UsageEvent(provider="openai", model="gpt-4o-mini", outcome="timeout", input_tokens=None,
                        output_tokens=None, cost_usd=None, cost_known=False, latency_ms=60000.0, created_at=t),
             UsageEvent(provider="anthropic", model="claude-sonnet-4-5", outcome="success", input_tokens=10,
-                       output_tokens=5000, cost_usd=Decimal("0.075"), latency_ms=900.0, created_at=t),
+                       output_tokens=5000, cache_write_tokens=6, cache_write_1h_tokens=2,
+                       cost_usd=Decimal("0.075"), latency_ms=900.0, created_at=t),
+            UsageEvent(provider="vertex", model="gemini-2.5-flash", outcome="success", input_tokens=40,
+                       output_tokens=70, cached_input_tokens=30, reasoning_tokens=50,
+                       cost_usd=Decimal("0.001"), latency_ms=700.0, created_at=t),
             UsageEvent(provider="openai", model="gpt-4o-mini", kind="reservation", outcome="reserved",
                        reserved_usd=Decimal("1"), cost_usd=Decimal("5"), created_at=t),
         ])
@@ -108,9 +115,9 @@ def test_exposition_parses_and_states_the_platform(db, client_for, tmp_path):
                ("http_route", "/v1/content/<item_id>"))
     assert m["http_server_request_duration_seconds_count"][missing] == 1  # the route template, never an id
 
-    def tokens(system, model, token_type):
-        return tuple(sorted({"gen_ai_system": system, "gen_ai_request_model": model, "gen_ai_token_type": token_type,
-                             "gen_ai_operation_name": "chat"}.items()))
+    def tokens(provider, model, token_type):
+        return tuple(sorted({"gen_ai_provider_name": provider, "gen_ai_request_model": model,
+                             "gen_ai_token_type": token_type, "gen_ai_operation_name": "chat"}.items()))
     usage = m["gen_ai_client_token_usage_sum"]
     assert usage[tokens("openai", "gpt-4o-mini", "input")] == 1200  # the reservation and timeout bill nothing
     assert usage[tokens("openai", "gpt-4o-mini", "output")] == 300
@@ -118,19 +125,37 @@ def test_exposition_parses_and_states_the_platform(db, client_for, tmp_path):
     assert m["gen_ai_client_token_usage_count"][tokens("openai", "gpt-4o-mini", "input")] == 1
 
     cost = m["lafactoria_gen_ai_cost_usd_total"]
-    assert cost[(("gen_ai_request_model", "gpt-4o-mini"), ("gen_ai_system", "openai"))] == pytest.approx(0.00036)
-    assert cost[(("gen_ai_request_model", "claude-sonnet-4-5"), ("gen_ai_system", "anthropic"))] == pytest.approx(0.075)
+    assert cost[(("gen_ai_provider_name", "openai"), ("gen_ai_request_model", "gpt-4o-mini"))] == pytest.approx(0.00036)
+    assert cost[(("gen_ai_provider_name", "anthropic"), ("gen_ai_request_model", "claude-sonnet-4-5"))] == \
+        pytest.approx(0.075)
+
+    # OTel GenAI usage counters: cache reads/writes are parts of the input, reasoning of the output
+    def usage_total(kind):
+        return {(dict(k)["gen_ai_provider_name"], dict(k)["gen_ai_request_model"]): v
+                for k, v in m[f"gen_ai_client_inference_usage_{kind}_total"].items()
+                if dict(k)["gen_ai_operation_name"] == "chat"}
+    assert usage_total("input_tokens") == {("openai", "gpt-4o-mini"): 1200, ("anthropic", "claude-sonnet-4-5"): 10,
+                                           ("gcp.vertex_ai", "gemini-2.5-flash"): 40}
+    assert usage_total("output_tokens")[("anthropic", "claude-sonnet-4-5")] == 5000
+    assert usage_total("cache_read_input_tokens") == {("openai", "gpt-4o-mini"): 1024,  # none reported: no series
+                                                      ("gcp.vertex_ai", "gemini-2.5-flash"): 30}
+    assert usage_total("cache_write_input_tokens")[("anthropic", "claude-sonnet-4-5")] == 8  # 5-minute + 1-hour
+    assert usage_total("reasoning_output_tokens")[("gcp.vertex_ai", "gemini-2.5-flash")] == 50
+    assert kinds["gen_ai_client_inference_usage_input_tokens"] == "counter"
 
     durations = m["gen_ai_client_operation_duration_seconds_count"]
-    timeout = tuple(sorted({"gen_ai_system": "openai", "gen_ai_request_model": "gpt-4o-mini",
+    timeout = tuple(sorted({"gen_ai_provider_name": "openai", "gen_ai_request_model": "gpt-4o-mini",
                             "error_type": "timeout", "gen_ai_operation_name": "chat"}.items()))
     assert durations[timeout] == 1
 
-    quality = m["lafactoria_content_quality_items"]
+    assert kinds["lafactoria_content_quality_items"] == "histogram"  # a gauge histogram, in text format 0.0.4
+    quality = m["lafactoria_content_quality_items_bucket"]
     assert quality[(("content_type", "flashcards"), ("le", "0.5"))] == 0
     assert quality[(("content_type", "flashcards"), ("le", "0.7"))] == 1
     assert quality[(("content_type", "flashcards"), ("le", "+Inf"))] == 2
     assert quality[(("content_type", "study_guide"), ("le", "0.85"))] == 1
+    assert m["lafactoria_content_quality_items_gcount"][(("content_type", "flashcards"),)] == 2
+    assert m["lafactoria_content_quality_items_gsum"][(("content_type", "flashcards"),)] == pytest.approx(1.5)
 
     alerts = m["lafactoria_alerts_open"]
     assert {dict(k)["severity"]: v for k, v in alerts.items()} == {"critical": 1, "error": 0, "warning": 1, "info": 0}
@@ -189,6 +214,7 @@ def test_counters_are_platform_wide_and_monotonic_across_instances(pg, function_
 
 
 def test_retention_does_not_make_counters_go_down(db, client_for, env):
+    env(metrics_enabled="false")  # the scrapes' own request metrics would land (flushed in the background) mid-test
     seed()
     old = now() - timedelta(days=40)
     with session_scope() as s:
@@ -220,3 +246,63 @@ def test_retention_does_not_make_counters_go_down(db, client_for, env):
         s.execute(RequestMetric.__table__.insert(), [{"function": "health", "route": "/livez", "method": "GET",
                                                       "status": 200, "latency_ms": 1.0, "created_at": now()}])
     assert parse(scrape(client, ops_key))["http_server_request_duration_seconds_count"][livez] == 9
+
+
+PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"  # Debian `prometheus` (tests/debian-packages.txt)
+
+
+def promtool_check(text: str) -> subprocess.CompletedProcess:
+    return subprocess.run([PROMTOOL, "check", "metrics"], input=text, capture_output=True, text=True, timeout=60)
+
+
+def test_promtool_accepts_a_populated_exposition(db, client_for):
+    seed()
+    _, ops_key = make_user("ops")
+    text = scrape(client_for("health"), ops_key)
+    samples = parse(text)
+    for name in ("http_server_request_duration_seconds_bucket", "gen_ai_client_token_usage_bucket",
+                 "gen_ai_client_operation_duration_seconds_bucket", "lafactoria_gen_ai_cost_usd_total",
+                 "gen_ai_client_inference_usage_cache_read_input_tokens_total",
+                 "gen_ai_client_inference_usage_reasoning_output_tokens_total",
+                 "lafactoria_content_quality_items_bucket", "lafactoria_content_quality_items_gcount",
+                 "lafactoria_alerts_open", "lafactoria_job_last_run_timestamp_seconds",
+                 "lafactoria_job_last_success_timestamp_seconds", "lafactoria_backup_store_up"):
+        assert samples.get(name), name  # populated: every kind of family has series
+    result = promtool_check(text)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout + result.stderr == ""
+
+
+def test_promtool_refuses_what_it_should():
+    """The check can fail: a gauge carrying `le`, as the quality gauge once did, is refused."""
+    bad = ('# HELP lafactoria_content_quality_items Items.\n# TYPE lafactoria_content_quality_items gauge\n'
+           'lafactoria_content_quality_items{content_type="flashcards",le="0.5"} 1\n')
+    result = promtool_check(bad)
+    assert result.returncode != 0 and 'non-histogram metrics should not have "le" label' in result.stdout + result.stderr
+
+
+def test_openmetrics_when_the_scraper_asks_for_it(db, client_for):
+    from prometheus_client.openmetrics.parser import text_string_to_metric_families as openmetrics_families
+
+    seed()
+    _, ops_key = make_user("ops")
+    client = client_for("health")
+    accept = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"  # Prometheus'
+    resp = client.get("/metrics", headers=auth(ops_key) | {"Accept": accept})
+    assert resp.status_code == 200 and "Accept" in resp.headers.getlist("Vary")
+    assert resp.headers["Content-Type"].startswith("application/openmetrics-text; version=1.0.0")
+    text = resp.get_data(as_text=True)
+    assert text.endswith("# EOF\n")
+    kinds = {f.name: f.type for f in openmetrics_families(text)}  # the strict OpenMetrics parser
+    assert kinds["lafactoria_content_quality_items"] == "gaugehistogram"
+    assert kinds["gen_ai_client_inference_usage_cache_read_input_tokens"] == "counter"
+    assert kinds["http_server_request_duration_seconds"] == "histogram"
+    # Same figures as the text format; a plain scrape still gets text 0.0.4.
+    text_samples = parse(scrape(client, ops_key))
+    om = {}
+    for family in openmetrics_families(text):
+        for s in family.samples:
+            om.setdefault(s.name, {})[tuple(sorted(s.labels.items()))] = s.value
+    for name in ("gen_ai_client_inference_usage_input_tokens_total", "lafactoria_content_quality_items_bucket",
+                 "lafactoria_gen_ai_cost_usd_total", "lafactoria_alerts_open"):
+        assert om[name] == pytest.approx(text_samples[name]), name

@@ -81,11 +81,15 @@ def test_request_provider_and_database_spans(db, spans, client_for):
     assert calls, [s.name for s in finished]
     call = calls[0]
     assert call.kind == SpanKind.CLIENT and call.name == f"chat {call.attributes['gen_ai.request.model']}"
-    assert call.attributes["gen_ai.system"] == "mock"
+    assert call.attributes["gen_ai.provider.name"] == "mock" and "gen_ai.system" not in call.attributes
     assert call.attributes["gen_ai.usage.input_tokens"] == sum(
         c.attributes["gen_ai.usage.input_tokens"] for c in calls[:1])
     assert item["usage"]["input_tokens"] == sum(c.attributes["gen_ai.usage.input_tokens"] for c in calls)
     assert item["usage"]["output_tokens"] == sum(c.attributes["gen_ai.usage.output_tokens"] for c in calls)
+    assert item["usage"]["cached_input_tokens"] == sum(c.attributes["gen_ai.usage.cache_read.input_tokens"]
+                                                       for c in calls)
+    assert item["usage"]["reasoning_tokens"] == sum(c.attributes["gen_ai.usage.reasoning.output_tokens"]
+                                                    for c in calls)
 
     statements = [s for s in finished if "db.system.name" in s.attributes]
     assert statements and all(s.kind == SpanKind.CLIENT for s in statements)
@@ -153,3 +157,22 @@ def test_spans_reach_an_otlp_http_collector(db, env, monkeypatch, client_for):
     request = ExportTraceServiceRequest.FromString(body)
     names = [s.name for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
     assert "GET /livez" in names
+
+
+def test_provider_span_names_the_otel_provider_and_token_parts(spans):
+    from shared import tracing
+
+    with tracing.genai_call("vertex", "gemini-2.5-flash") as span:
+        span.usage(1200, 300, "gemini-2.5-flash-001", cache_read_tokens=1024, cache_write_tokens=0,
+                   reasoning_tokens=120)
+    with tracing.genai_call("anthropic", "claude-sonnet-4-5") as span:
+        span.usage(None, None)  # a call that reported no usage records none
+    vertex, anthropic = spans.get_finished_spans()
+    assert {k: v for k, v in vertex.attributes.items() if k.startswith("gen_ai.")} == {
+        "gen_ai.provider.name": "gcp.vertex_ai", "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gemini-2.5-flash", "gen_ai.response.model": "gemini-2.5-flash-001",
+        "gen_ai.usage.input_tokens": 1200, "gen_ai.usage.output_tokens": 300,
+        "gen_ai.usage.cache_read.input_tokens": 1024, "gen_ai.usage.cache_creation.input_tokens": 0,
+        "gen_ai.usage.reasoning.output_tokens": 120}
+    assert anthropic.attributes["gen_ai.provider.name"] == "anthropic"
+    assert not [k for k in anthropic.attributes if k.startswith("gen_ai.usage.")]

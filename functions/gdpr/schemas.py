@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
 from shared.validation import text_field
+from shared.wire_types import USD, UUIDString
 
 ERASURE_CONFIRMATION = "erase my data"
 
@@ -55,7 +56,7 @@ class ConsentChange(_Strict):
 
 
 class UserOut(BaseModel):
-    id: str
+    id: UUIDString
     email: str
     display_name: str | None
     role: str
@@ -79,10 +80,116 @@ class ConsentOut(BaseModel):
 
 
 class ErasureReceipt(BaseModel):
-    erasure_id: str
+    erasure_id: UUIDString
     erased_at: datetime
     deleted: dict[str, int]
     verified: Literal[True]
+
+
+class ExportApiKey(BaseModel):
+    id: UUIDString
+    prefix: str
+    name: str | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ExportUser(BaseModel):
+    id: UUIDString
+    email: str
+    display_name: str | None
+    role: str
+    restricted: bool
+    restricted_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    api_keys: list[ExportApiKey] = Field(description="the person's API keys (hashes are never exported)")
+
+
+class ExportContentUsage(BaseModel):
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_input_tokens: int | None
+    reasoning_tokens: int | None
+    cost_usd: USD | None
+
+
+class ExportContent(BaseModel):
+    id: UUIDString
+    content_type: str
+    topic: str
+    audience: str
+    language: str
+    request: dict[str, Any] = Field(description="the generation request as sent")
+    content: dict[str, Any] = Field(description="the generated document (its content type's schema)")
+    quality: dict[str, Any] = Field(description="the quality report, as in the item's `quality`")
+    provider: str
+    model: str
+    prompt_version: str
+    usage: ExportContentUsage
+    cached: bool
+    attempts: int
+    created_at: datetime
+
+
+class ExportFeedback(BaseModel):
+    id: UUIDString
+    content_id: UUIDString
+    rating: int
+    comment: str | None
+    created_at: datetime
+
+
+class ExportUsage(BaseModel):
+    """One provider call (or cache hit) billed to the person."""
+
+    id: UUIDString
+    content_id: UUIDString | None
+    request_id: str | None
+    content_type: str | None
+    provider: str
+    model: str
+    attempt: int
+    kind: str
+    outcome: str
+    generation_id: UUIDString | None
+    input_tokens: int | None
+    output_tokens: int | None
+    cached_input_tokens: int | None
+    cache_write_tokens: int | None
+    cache_write_1h_tokens: int | None
+    reasoning_tokens: int | None
+    cost_usd: USD | None
+    cost_avoided_usd: USD | None
+    reserved_usd: USD | None
+    cost_known: bool
+    price_version: str | None
+    latency_ms: float | None
+    error: str | None
+    created_at: datetime
+
+
+class ExportConsentEvent(BaseModel):
+    purpose: str
+    granted: bool
+    actor_role: str
+    created_at: datetime
+
+
+class ExportConsents(BaseModel):
+    current: dict[str, ConsentState] = Field(description="every purpose, granted or not")
+    history: list[ExportConsentEvent] = Field(description="every change, oldest first")
+
+
+class ExportAuditEntry(BaseModel):
+    id: UUIDString
+    created_at: datetime
+    action: str
+    actor: str | None = Field(description='"self", or the role of the operator who acted')
+    request_id: str | None
+    count: int
+    details: dict[str, Any]
 
 
 class ExportDocument(BaseModel):
@@ -90,9 +197,9 @@ class ExportDocument(BaseModel):
 
     format_version: str
     exported_at: datetime
-    user: dict[str, Any]
-    content: list[dict[str, Any]]
-    feedback: list[dict[str, Any]]
-    usage: list[dict[str, Any]]
-    consents: dict[str, Any]
-    audit: list[dict[str, Any]]
+    user: ExportUser
+    content: list[ExportContent]
+    feedback: list[ExportFeedback]
+    usage: list[ExportUsage]
+    consents: ExportConsents
+    audit: list[ExportAuditEntry]

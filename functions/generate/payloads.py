@@ -8,6 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from functions.generate.catalog import ContentTypeId
 from shared.validation import Rating, text_field
+from shared.wire_types import USD, Timestamp, UUIDString
 
 Audience = Literal["elementary", "middle_school", "high_school", "college", "adult_learning", "general"]
 Language = Annotated[str, Field(min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")]
@@ -29,7 +30,7 @@ class Usage(BaseModel):
     output_tokens: int | None = Field(description="every output token billed, reasoning/thinking included")
     cached_input_tokens: int | None = Field(description="input tokens billed at the provider's cached rate")
     reasoning_tokens: int | None = Field(description="reasoning/thinking tokens (inside output_tokens)")
-    cost_usd: float | None = Field(description="null when any attempt's cost is unknown (never reported as 0)")
+    cost_usd: USD | None = Field(description="US dollars; null when any attempt's cost is unknown (never reported as 0)")
 
 
 class Quality(BaseModel):
@@ -45,7 +46,7 @@ class Quality(BaseModel):
 
 
 class Item(BaseModel):
-    id: str
+    id: UUIDString
     content_type: ContentTypeId
     topic: str
     audience: Audience
@@ -57,13 +58,13 @@ class Item(BaseModel):
     attempts: int = Field(ge=0, description="provider calls made for this item (retries and repairs included; "
                                            "0 when served from the generation cache)")
     cached: bool = Field(description="true when served from an earlier identical request (no provider cost)")
-    created_at: str
+    created_at: Timestamp
 
 
 class ItemSummary(BaseModel):
     """An item without its `content`: what `view=summary` lists."""
 
-    id: str
+    id: UUIDString
     content_type: ContentTypeId
     topic: str
     audience: Audience
@@ -72,7 +73,7 @@ class ItemSummary(BaseModel):
     model: str
     usage: Usage
     attempts: int = Field(ge=1)
-    created_at: str
+    created_at: Timestamp
 
 
 class ItemPage(BaseModel):
@@ -98,11 +99,11 @@ class FeedbackIn(BaseModel):
 
 
 class FeedbackOut(BaseModel):
-    id: str
-    content_id: str
+    id: UUIDString
+    content_id: UUIDString
     rating: int = Field(ge=1, le=5)
     comment: str | None
-    created_at: str
+    created_at: Timestamp
 
 
 class ContentTypeInfo(BaseModel):

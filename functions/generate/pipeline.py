@@ -207,7 +207,10 @@ class Run:
                 with tracing.genai_call(provider.name, provider.model) as span:
                     completion = provider.complete(Call(call.content_type, call.request, call.prompt, call.schema,
                                                         call.max_output_tokens, call.generation, timeout))
-                    span.usage(completion.input_tokens, completion.output_tokens, completion.model)
+                    span.usage(completion.input_tokens, completion.output_tokens, completion.model,
+                               cache_read_tokens=completion.cached_input_tokens,
+                               cache_write_tokens=completion.cache_write_tokens + completion.cache_write_1h_tokens,
+                               reasoning_tokens=completion.reasoning_tokens)
             except ProviderError as exc:
                 latency = (time.perf_counter() - started) * 1000
                 self.settle(reservation, self.ledger_fields(provider, kind, exc.outcome, error=exc,

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared import errors
 from shared.http import RequestContext, json_response
+from shared.wire_types import Timestamp, UUIDString
 
 
 class AlertsQuery(BaseModel):
@@ -22,18 +23,18 @@ class AlertsQuery(BaseModel):
 
 
 class AlertView(BaseModel):
-    id: str
+    id: UUIDString
     rule: str
     severity: Literal["critical", "error", "warning", "info"]
     state: Literal["open", "resolved"]
     summary: str
     details: dict
-    opened_at: str
-    resolved_at: str | None
-    acknowledged_at: str | None
+    opened_at: Timestamp
+    resolved_at: Timestamp | None
+    acknowledged_at: Timestamp | None
     acknowledged_by: str | None = Field(description="the acknowledging operator's user id, or 'cli'")
-    notified_at: str | None
-    escalated_at: str | None
+    notified_at: Timestamp | None
+    escalated_at: Timestamp | None
 
 
 class AlertList(BaseModel):

@@ -7,13 +7,14 @@ from datetime import datetime, timezone
 from pydantic import BaseModel
 
 from shared.http import RequestContext, json_response
+from shared.wire_types import Timestamp, UUIDString
 
 
 class LastRun(BaseModel):
-    id: str
+    id: UUIDString
     status: str
-    started_at: str
-    ended_at: str | None
+    started_at: Timestamp
+    ended_at: Timestamp | None
     summary: dict
 
 
@@ -21,7 +22,7 @@ class JobView(BaseModel):
     name: str
     schedule: str
     last_run: LastRun | None
-    next_due_at: str
+    next_due_at: Timestamp
 
 
 class JobList(BaseModel):

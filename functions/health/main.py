@@ -32,7 +32,8 @@ app = FunctionApp(
               response=f"{_METRICS}:MetricsReport", summary="Operational metrics for a window (ops, admin)",
               responses={403: "The caller's role is not ops or admin", 422: "Unknown window"}),
         Route("/metrics", f"{_PROM}:metrics", roles=_OPS, response=f"{_PROM}:Exposition",
-              summary="Prometheus text exposition (format 0.0.4), platform-wide from the database (ops, admin)",
+              summary="Prometheus exposition (text 0.0.4, or OpenMetrics 1.0 by `Accept`), platform-wide from the database "
+                      "(ops, admin)",
               responses={403: "The caller's role is not ops or admin"}),
         Route("/v1/alerts", f"{_ALERTS}:list_alerts", roles=_OPS, query=f"{_ALERTS}:AlertsQuery",
               response=f"{_ALERTS}:AlertList", summary="Alerts, newest first (ops, admin)",

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import RequestContext, json_response
 from shared.window_stats import feedback_stats, generation_stats, known_cost, request_stats
+from shared.wire_types import USD, Timestamp
 
 WINDOWS: dict[str, timedelta] = {
     "15m": timedelta(minutes=15),
@@ -69,11 +70,11 @@ class FeedbackFigures(BaseModel):
 class MetricsReport(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
     window: str
-    from_: str = Field(alias="from")
-    to: str
+    from_: Timestamp = Field(alias="from")
+    to: Timestamp
     requests: RequestFigures
     generation: GenerationFigures
-    cost_usd: float
+    cost_usd: USD
     feedback: FeedbackFigures
 
 

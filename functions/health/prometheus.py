@@ -1,4 +1,8 @@
-"""`GET /metrics` (ops, admin): Prometheus text exposition (format 0.0.4), platform-wide.
+"""`GET /metrics` (ops, admin): Prometheus text exposition, platform-wide.
+
+Text format 0.0.4 by default; OpenMetrics 1.0 when the scraper's `Accept`
+asks for `application/openmetrics-text` (prometheus_client negotiates). Both
+carry the same families; the text format passes `promtool check metrics`.
 
 Rendered by prometheus_client from a custom collector that reads the database
 at scrape time, so every instance answers for the whole platform and counters
@@ -6,8 +10,10 @@ never depend on which instance was scraped (`shared.metric_totals`). Names
 follow the OpenTelemetry semantic conventions where they exist, translated as
 OpenTelemetry's Prometheus exporter does (dots to underscores, unit suffix):
 `http_server_request_duration_seconds`, `gen_ai_client_token_usage`,
-`gen_ai_client_operation_duration_seconds`; La Factoria's own carry the
-`lafactoria_` prefix. docs/OBSERVABILITY.md lists every family.
+`gen_ai_client_inference_usage_*_total`, `gen_ai_client_operation_duration_seconds`,
+with `gen_ai_provider_name` set to OTel's well-known provider value; La
+Factoria's own carry the `lafactoria_` prefix. docs/OBSERVABILITY.md lists
+every family.
 """
 
 from __future__ import annotations
@@ -19,14 +25,15 @@ from pydantic import RootModel
 
 from shared.http import RequestContext
 
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SEVERITIES = ("critical", "error", "warning", "info")
 
 
 class Exposition(RootModel[str]):
-    """Prometheus text format 0.0.4."""
+    """Prometheus text format 0.0.4, or OpenMetrics 1.0 when `Accept` asks for it."""
 
     content_type: ClassVar[str] = "text/plain; version=0.0.4"
+    content_types: ClassVar[tuple[str, ...]] = ("text/plain; version=0.0.4",
+                                                "application/openmetrics-text; version=1.0.0")
 
 
 def _bucket_label(bound: float) -> str:
@@ -47,9 +54,10 @@ class DatabaseCollector:
         yield from self._backup()
 
     def _aggregates(self):
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+        from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, HistogramMetricFamily
 
-        from shared.metric_totals import aggregates, totals
+        from shared.metric_totals import Totals, aggregates, totals
+        from shared.tracing import provider_name
 
         families: dict[str, object] = {}
         for agg in aggregates():
@@ -60,21 +68,23 @@ class DatabaseCollector:
                     family = HistogramMetricFamily(agg.metric, agg.doc, labels=names, unit=agg.unit)
                 elif agg.kind == "counter":
                     family = CounterMetricFamily(agg.metric, agg.doc, labels=names, unit=agg.unit)
-                else:
-                    family = GaugeMetricFamily(agg.metric, agg.doc, labels=names + ["le"], unit=agg.unit)
+                else:  # held now: goes down as well as up, so a gauge histogram, not a histogram
+                    family = GaugeHistogramMetricFamily(agg.metric, agg.doc, labels=names, unit=agg.unit)
                 families[agg.metric] = family
             constant = [v for _, v in agg.constant]
-            for key, t in sorted(totals(self.session, agg).items()):
+            provider_at = names.index("gen_ai_provider_name") if "gen_ai_provider_name" in names else None
+            merged: dict[tuple[str, ...], Totals] = {}  # two ledger names may map to one OTel name
+            for key, t in totals(self.session, agg).items():
                 labels = list(key) + constant
-                if agg.kind == "histogram":
+                if provider_at is not None:
+                    labels[provider_at] = provider_name(labels[provider_at])
+                merged.setdefault(tuple(labels), Totals()).add(t)
+            for labels, t in sorted(merged.items()):
+                if agg.kind == "counter":
+                    family.add_metric(list(labels), t.total)
+                else:  # histogram or gauge histogram: cumulative buckets and the sum
                     buckets = [(_bucket_label(b), t.buckets.get(b, 0)) for b in agg.buckets] + [("+Inf", t.count)]
-                    family.add_metric(labels, buckets, t.total)
-                elif agg.kind == "counter":
-                    family.add_metric(labels, t.total)
-                else:
-                    for b in agg.buckets:
-                        family.add_metric(labels + [_bucket_label(b)], t.buckets.get(b, 0))
-                    family.add_metric(labels + ["+Inf"], t.count)
+                    family.add_metric(list(labels), buckets, t.total)
         yield from families.values()
 
     def _open_alerts(self):
@@ -141,13 +151,15 @@ def _epoch(value) -> float:
     return value.timestamp()
 
 
-def render(session) -> bytes:
+def render(session, accept: str | None = None) -> tuple[bytes, str]:
+    """(body, content type) for a scraper's `Accept` header: OpenMetrics when it asks, else text 0.0.4."""
     from prometheus_client import CollectorRegistry
-    from prometheus_client.exposition import generate_latest
+    from prometheus_client.exposition import choose_encoder
 
+    encoder, content_type = choose_encoder(accept or "")
     registry = CollectorRegistry(auto_describe=False)
     registry.register(DatabaseCollector(session))
-    return generate_latest(registry)
+    return encoder(registry), content_type
 
 
 def metrics(ctx: RequestContext):
@@ -157,5 +169,5 @@ def metrics(ctx: RequestContext):
     from shared.database import session_scope
 
     with session_scope() as session:
-        body = render(session)
-    return Response(body, 200, {"Cache-Control": "no-store"}, content_type=CONTENT_TYPE)
+        body, content_type = render(session, ctx.request.headers.get("Accept"))
+    return Response(body, 200, {"Cache-Control": "no-store", "Vary": "Accept"}, content_type=content_type)

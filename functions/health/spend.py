@@ -11,6 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import RequestContext, json_response
+from shared.wire_types import USD, Day
 
 
 class SpendQuery(BaseModel):
@@ -19,15 +20,15 @@ class SpendQuery(BaseModel):
 
 
 class SpendDay(BaseModel):
-    date: str
-    total: float
-    providers: dict[str, float]
+    date: Day
+    total: USD
+    providers: dict[str, USD]
 
 
 class SpendReport(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
-    from_: str = Field(alias="from")
-    to: str
+    from_: Day = Field(alias="from")
+    to: Day
     currency: str
     providers: list[str]
     days: list[SpendDay]

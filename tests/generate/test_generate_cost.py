@@ -79,6 +79,19 @@ def test_every_token_class_is_read_and_priced(name, db, users, client_for, use_p
     assert {k: getattr(event, k) for k in classes} == classes
     assert event.cost_usd == cost and event.cost_known
 
+    # ... and on to /metrics as the OTel GenAI usage counters, cache and reasoning as parts
+    from prometheus_client.parser import text_string_to_metric_families
+
+    _, ops_key = users("ops")
+    text = client_for("health").get("/metrics", headers=auth(ops_key)).get_data(as_text=True)
+    provider = {"openai": "openai", "anthropic": "anthropic", "vertex": "gcp.vertex_ai"}[name]
+    counters = {f.name.removeprefix("gen_ai_client_inference_usage_"): s.value
+                for f in text_string_to_metric_families(text) if f.name.startswith("gen_ai_client_inference_usage_")
+                for s in f.samples if s.labels["gen_ai_provider_name"] == provider}
+    assert counters == {"input_tokens": 10_000, "output_tokens": 3_000, "cache_read_input_tokens": 4_000,
+                        "cache_write_input_tokens": classes["cache_write_tokens"] + classes["cache_write_1h_tokens"],
+                        "reasoning_output_tokens": 1_000}
+
 
 @pytest.mark.parametrize("name", ["openai", "anthropic", "vertex"])
 def test_plain_usage_without_cache_fields_still_prices(name, db, users, client_for, use_providers, stub_gate):
