@@ -188,6 +188,25 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("db", backends, indirect=True)
 
 
+def pytest_addoption(parser):
+    parser.addoption("--clock-start", metavar="ISO", default=None,
+                     help="start every test's wall clock at this UTC instant (time-machine, ticking on), e.g. "
+                          "2026-12-31T23:59:59Z: shows the suite holds at any hour, midnight and month ends included "
+                          "(in-process code only; servers started by tests keep the real clock)")
+
+
+@pytest.fixture(autouse=True)
+def _clock_start(request):
+    start = request.config.getoption("--clock-start")
+    if not start or request.node.get_closest_marker("process"):
+        yield
+        return
+    import time_machine
+
+    with time_machine.travel(datetime.fromisoformat(start.replace("Z", "+00:00")), tick=True):
+        yield
+
+
 # The suite's tiers, as markers set from what a test uses (`pytest -m "not db and not process and
 # not slow"` is the pure-logic tier, seconds long): `db` real databases, `process` real servers or
 # CLI processes, `slow` benchmarks, schema fuzzing, the browser and the deployment's own services.
