@@ -28,7 +28,8 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 
 from shared import errors
 from shared.admission import SHED_ROUTE, gate
-from shared.auth import ANY_ROLE, Principal, authenticate, require_role
+from shared.auth import ANY_ROLE, Principal, authenticate, bearer_token, require_role
+from shared.auth_throttle import client_address, throttle
 from shared.logs import configure_logging, get_logger, request_id_var
 
 log = get_logger("lafactoria.http")
@@ -394,7 +395,7 @@ class FunctionApp:
                     raise errors.AtCapacity()
                 ctx.state["admitted"] = True
             if route.roles is not None:
-                ctx.principal = authenticate(request.headers.get("Authorization"))
+                ctx.principal = self._authenticate(ctx, route)
                 require_role(ctx.principal, route.roles)
             for mw in self.middleware:
                 before = getattr(mw, "before", None)
@@ -418,6 +419,21 @@ class FunctionApp:
                 return problem_response(errors.ServiceUnavailable("The database is unavailable.", retry_after=5))
             log.exception("unhandled error", extra={"route": ctx.route_template})
             return problem_response(errors.Problem("An unexpected error occurred; it has been logged."))
+
+    @staticmethod
+    def _authenticate(ctx: RequestContext, route: Route) -> Principal:
+        """The caller, throttled per address after repeated wrong keys (shared.auth_throttle).
+        Routes that spend money or process personal data (`fresh_auth`) check the key afresh."""
+        header = ctx.request.headers.get("Authorization")
+        if bearer_token(header) is None:
+            return authenticate(header)  # no key: refused without any I/O
+        address = client_address(ctx.request)
+        throttle.check(address)
+        try:
+            return authenticate(header, fresh=route.options.get("fresh_auth", False))
+        except errors.Unauthorized:
+            throttle.failed(address)
+            raise
 
     @staticmethod
     def _to_response(result: Any, route: Route) -> Response:

@@ -21,8 +21,10 @@ def _schema(name: str) -> str:
 
 
 def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
+    """Every route here processes personal data: each checks the caller's key afresh
+    (`fresh_auth`), so a revocation, role change or erasure elsewhere applies at once."""
     unknown = {404: "Unknown user"} if roles == ADMIN else {}
-    return [
+    return [_fresh(r) for r in [
         Route(prefix, "functions.gdpr.rectification:show", roles=roles, response=_schema("UserOut"), responses=unknown,
               summary=f"The profile of {who}"),
         Route(prefix, "functions.gdpr.rectification:rectify", methods=("PATCH",), roles=roles, body=_schema("Rectification"),
@@ -43,7 +45,12 @@ def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
               responses=unknown, summary=f"Restrict processing for {who} (Art. 18): generation refused"),
         Route(prefix + "/restriction", "functions.gdpr.restriction:lift", methods=("DELETE",), roles=roles, status=204,
               responses=unknown, summary=f"Lift the restriction of processing for {who}"),
-    ]
+    ]]
+
+
+def _fresh(route: Route) -> Route:
+    route.options["fresh_auth"] = True
+    return route
 
 
 app = FunctionApp(
