@@ -133,6 +133,13 @@ def refusal_bytes(status: int, title: str, detail: str) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
+def post_worker_init(worker) -> None:
+    """Each worker delivers the alerts requests queued (shared.alerts.outbox), outside any request."""
+    from shared.alerts.outbox import start_sender
+
+    start_sender()
+
+
 class BoundedThreadWorker(ThreadWorker):
     """gunicorn's gthread worker with whole-request read deadlines and problem+json refusals."""
 
