@@ -47,6 +47,10 @@ class FailureThrottle:
 
         return get_settings().auth_failures_per_minute
 
+    def clear(self) -> None:
+        with self._lock:
+            self._windows = {}
+
     def check(self, address: str) -> None:
         """Raise 429 when `address` used up its failures for this window."""
         entry = self._windows.get(address)

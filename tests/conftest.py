@@ -68,6 +68,15 @@ def reset_process_state() -> None:
 RESET_HOOKS: list = []
 
 
+@pytest.fixture(autouse=True)
+def _fresh_auth_throttle():
+    """Every test's client is 127.0.0.1: one test's wrong keys must not throttle the next test."""
+    from shared.auth_throttle import throttle
+
+    throttle.clear()
+    yield
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _log_capture_session():
     """Record every log line of the suite (tests.logcapture); fail on leaks outside any test."""
