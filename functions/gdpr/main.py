@@ -21,10 +21,11 @@ def _schema(name: str) -> str:
 
 
 def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
-    """Every route here processes personal data: each checks the caller's key afresh
-    (`fresh_auth`), so a revocation, role change or erasure elsewhere applies at once."""
+    """Routes that change or hand out personal data (rectify, erase, export, consent, restriction)
+    check the caller's key afresh (`fresh_auth`), so a revocation, role change or erasure made on
+    any instance applies at once; the two cheap reads (profile, consents) keep the key cache."""
     unknown = {404: "Unknown user"} if roles == ADMIN else {}
-    return [_fresh(r) for r in [
+    routes = [
         Route(prefix, "functions.gdpr.rectification:show", roles=roles, response=_schema("UserOut"), responses=unknown,
               summary=f"The profile of {who}"),
         Route(prefix, "functions.gdpr.rectification:rectify", methods=("PATCH",), roles=roles, body=_schema("Rectification"),
@@ -45,12 +46,11 @@ def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
               responses=unknown, summary=f"Restrict processing for {who} (Art. 18): generation refused"),
         Route(prefix + "/restriction", "functions.gdpr.restriction:lift", methods=("DELETE",), roles=roles, status=204,
               responses=unknown, summary=f"Lift the restriction of processing for {who}"),
-    ]]
-
-
-def _fresh(route: Route) -> Route:
-    route.options["fresh_auth"] = True
-    return route
+    ]
+    for route in routes:
+        if route.methods != ("GET",) or route.rule.endswith("/export"):
+            route.options["fresh_auth"] = True
+    return routes
 
 
 app = FunctionApp(
