@@ -180,7 +180,7 @@ def test_restriction_and_revocation_apply_at_once_on_another_instance(pg, functi
                                               "AUTH_CACHE_SECONDS": "30", "QUALITY_THRESHOLD_OVERALL": "0",
                                               "QUALITY_THRESHOLD_EDUCATIONAL": "0", "QUALITY_THRESHOLD_FACTUAL": "0"})
 
-    def post() -> int:
+    def post(key: str = key) -> int:
         body = json.dumps({"content_type": "flashcards", "topic": "Photosynthesis", "audience": "high_school"})
         req = urllib.request.Request(server.url + "/v1/content", data=body.encode(), method="POST",
                                      headers=auth(key) | {"Content-Type": "application/json",
@@ -202,3 +202,15 @@ def test_restriction_and_revocation_apply_at_once_on_another_instance(pg, functi
         key_id = s.query(ApiKey.id).filter(ApiKey.user_id == user_id).scalar()
         revoke_key(s, key_id)
     assert post() == 401
+
+    make_user("admin")  # erasure refuses to remove the last admin; this person is a user
+    _, leaving = make_user()
+    assert post(leaving) == 201
+    from tests.conftest import function_client
+
+    erased = function_client("gdpr").delete("/v1/me", json={"confirm": "erase my data"}, headers=auth(leaving))
+    assert erased.status_code == 200  # answered by another instance (this process's gdpr)
+    assert post(leaving) == 401
+    from functions.gdpr.erasure import wait_for_disk_work
+
+    wait_for_disk_work()
