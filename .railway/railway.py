@@ -31,7 +31,7 @@ REPLICAS = {"generate": 2, "gdpr": 1, "health": 1}
 # Declared capacity per instance (shared/serving.py reads these; docs/OPERATIONS.md "Capacity" has the
 # arithmetic): threads, requests admitted at once (the rest 503 at once), pooled database connections.
 CAPACITY = {
-    "generate": {"WEB_THREADS": "320", "WEB_MAX_IN_FLIGHT": "256", "DB_POOL_SIZE": "20"},
+    "generate": {"WEB_THREADS": "320", "WEB_MAX_IN_FLIGHT": "256", "DB_POOL_SIZE": "30"},
     "gdpr": {"WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "8"},
     "health": {"WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "4"},
 }
