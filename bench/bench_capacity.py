@@ -12,6 +12,9 @@ Reported:
   concurrency = requests x delay / wall time (the ideal is `concurrency`),
   p50/p99 latency, resident memory added per in-flight request (the worker's
   peak RSS during the burst minus its RSS before, divided by the requests);
+- legitimate throughput (`GET /v1/content`, 8 keep-alive clients, `flood_s`
+  seconds) alone, then beside a flood of 200 requests/s with random
+  well-formed keys from one other address, then beside 200/s with no key;
 - `overload` x `concurrency` at once: answers by status (every one must be
   201 or a 503/429 problem+json with Retry-After; no 500, no dropped
   connection), the share shed, the slowest answer; then one more request,
@@ -38,8 +41,10 @@ from contextlib import contextmanager
 
 from bench.common import LIMITS, ONE_ATTEMPT, ROOT, free_port, pct, row, scratch_postgres
 
-FULL = {"concurrency": 256, "delay_ms": 5000, "overload": 4}
-SMOKE = {"concurrency": 4, "delay_ms": 200, "overload": 3}
+FULL = {"concurrency": 256, "delay_ms": 5000, "overload": 4, "flood_s": 4}
+SMOKE = {"concurrency": 4, "delay_ms": 200, "overload": 3, "flood_s": 1}
+FLOOD_PER_S = 200  # the issue's failed-key flood
+LEGIT_CLIENTS = 8
 TIMEOUT_S = 120.0
 
 
@@ -213,6 +218,67 @@ def refusals(results) -> dict[str, int]:
     return dict(kinds)
 
 
+def _legit_rate(port: int, headers: dict[str, str], seconds: float) -> float:
+    """Authenticated `GET /v1/content` per second from LEGIT_CLIENTS keep-alive clients."""
+    stop = time.monotonic() + seconds
+    counts = [0] * LEGIT_CLIENTS
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.monotonic() < stop:
+            conn.request("GET", "/v1/content?limit=1", headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            counts[i] += resp.status == 200
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(LEGIT_CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / seconds
+
+
+@contextmanager
+def flood(port: int, with_key: bool, seconds: float):
+    """FLOOD_PER_S requests a second, paced, from another client address (X-Forwarded-For, which
+    the server takes from its proxy): random well-formed keys, or no key at all. Yields statuses."""
+    import secrets
+
+    statuses: Counter = Counter()
+    stop = threading.Event()
+
+    def sender(k: int, per_s: float) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        next_at = time.monotonic()
+        while not stop.is_set():
+            headers = {"X-Forwarded-For": "203.0.113.66"}
+            if with_key:
+                headers["Authorization"] = f"Bearer lf_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+            try:
+                conn.request("GET", "/v1/content", headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                statuses[resp.status] += 1
+            except OSError:
+                statuses["error"] += 1
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            next_at += 1 / per_s
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        conn.close()
+
+    threads = [threading.Thread(target=sender, args=(k, FLOOD_PER_S / 4), daemon=True) for k in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        yield statuses
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+
+
 def _well_formed_refusal(status: int, info: dict) -> bool:
     return status in (429, 503) and (info.get("type") or "").startswith("application/problem+json") \
         and bool(info.get("retry_after"))
@@ -259,6 +325,17 @@ def run(sizes: dict[str, int] = FULL) -> None:
                 row("latency p99", pct(ok, 99), "ms")
             row("memory per in-flight request", (mem["peak"] - idle) / 1024 / n, "MiB")
             print(f"  worker resident memory: {idle / 1024:.1f} MiB idle, {mem['peak'] / 1024:.1f} MiB at peak")
+
+            seconds = sizes["flood_s"]
+            alone = _legit_rate(port, headers, seconds)
+            print(f"legitimate GET /v1/content, {LEGIT_CLIENTS} clients, {seconds} s:")
+            row("alone", alone, "req/s")
+            for label, with_key in (("beside 200/s random wrong keys", True), ("beside 200/s with no key", False)):
+                with flood(port, with_key, seconds) as statuses:
+                    rate = _legit_rate(port, headers, seconds)
+                kept = rate / alone if alone else 0.0
+                print(f"  {label}: {rate:.1f} req/s = {kept:.0%} of alone (goal >= 80%: "
+                      f"{'met' if kept >= 0.8 else 'MISSED'}); flood answers {dict(statuses)}")
 
             over = sizes["overload"] * capacity
             results, wall = burst(port, over, headers, "overload")
