@@ -28,6 +28,13 @@ ROOT = Path(__file__).resolve().parent.parent
 REPO = "lafactoria/lafactoria"
 FUNCTIONS = ("generate", "gdpr", "health")
 REPLICAS = {"generate": 2, "gdpr": 1, "health": 1}
+# Declared capacity per instance (shared/serving.py reads these; docs/OPERATIONS.md "Capacity" has the
+# arithmetic): threads, requests admitted at once (the rest 503 at once), pooled database connections.
+CAPACITY = {
+    "generate": {"WEB_THREADS": "320", "WEB_MAX_IN_FLIGHT": "256", "DB_POOL_SIZE": "30"},
+    "gdpr": {"WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "8"},
+    "health": {"WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "4"},
+}
 # pg_dump must be at least the server's major version: the jobs image gets Debian's
 # postgresql-client (15), so the database is pinned to the same major as CI.
 POSTGRES_IMAGE = "ghcr.io/railwayapp-templates/postgres-ssl:15"
@@ -49,18 +56,24 @@ def _build(watch: list[str]) -> dict[str, Any]:
     return {"builder": "RAILPACK", "buildCommand": BUILD_COMMAND, "watchPatterns": watch + COMMON_WATCH}
 
 
+def start_command(name: str) -> str:
+    """gunicorn with the repository's serving configuration on functions-framework's app for `name`."""
+    app = f"functions_framework:create_app(target='{name}', source='functions/{name}/main.py')"
+    return f'gunicorn --config python:shared.serving --bind 0.0.0.0:$PORT "{app}"'
+
+
 def function_service(name: str, env: dict[str, Any]):
     return service(
         name,
         source=github(REPO),
         build=_build([f"functions/{name}/**", "functions/__init__.py"]),
-        start=f"functions-framework --source functions/{name}/main.py --target {name} --port $PORT",
+        start=start_command(name),
         preDeploy="factoria db upgrade",
         healthcheck="/readyz",
         healthcheckTimeout=HEALTHCHECK_TIMEOUT_S,
         replicas=REPLICAS[name],
         deploy={"restartPolicyType": "ON_FAILURE", "restartPolicyMaxRetries": 10},
-        env=env,
+        env=env | CAPACITY[name],
     )
 
 

@@ -70,6 +70,19 @@ def escalate(ctx: JobContext) -> list[str]:
     return rules
 
 
+def deliver_outbox(ctx: JobContext) -> dict[str, int]:
+    """Deliver what requests queued (shared.alerts.outbox), in case no instance's sender did."""
+    from shared.alerts.outbox import BATCH, send_due
+
+    total = {"delivered": 0, "retrying": 0, "refused": 0}
+    while True:
+        report = send_due(ctx.settings)
+        for key in total:
+            total[key] += getattr(report, key)
+        if report.delivered + report.retrying + report.refused < BATCH:
+            return total
+
+
 DATABASE_DOWN = "database_down"
 _OUTAGE_KEY = "lafactoria:alert:database_down"
 
@@ -193,6 +206,7 @@ def run(ctx: JobContext) -> JobResult:
         ctx.emit({"rule": f.rule, "severity": f.severity, "change": change,
                   "message": f.resolution if change == "resolved" else f.message})
     escalated = [] if ctx.dry_run else escalate(ctx)
+    outbox = None if ctx.dry_run else deliver_outbox(ctx)
     firing = [f for f in findings if f.firing]
     critical = sorted(f.rule for f in firing if f.severity == "critical")
     summary: dict[str, Any] = {
@@ -201,6 +215,8 @@ def run(ctx: JobContext) -> JobResult:
         **changes,
         "escalated": escalated,
     }
+    if outbox is not None:
+        summary["outbox"] = outbox
     if errors:
         summary["errors"] = errors
     return JobResult.problem(**summary) if critical or errors else JobResult.ok(**summary)

@@ -126,6 +126,30 @@ def latency_p95(ev: Evaluation) -> list[Finding]:
                     {"p95_ms": round(p95, 2), "requests": count, "threshold_ms": limit, "window_minutes": minutes})]
 
 
+SHED_WINDOW_MINUTES = 5  # alert-check's own interval: any refusal since the last run fires
+
+
+def capacity_shedding(ev: Evaluation) -> list[Finding]:
+    """Requests an instance refused because it held WEB_MAX_IN_FLIGHT already (shared.admission
+    records them under the route `(shed)`): any at all means demand met the declared capacity."""
+    from sqlalchemy import func, select
+
+    from shared.admission import SHED_ROUTE
+    from shared.models import RequestMetric
+
+    since = ev.now - timedelta(minutes=SHED_WINDOW_MINUTES)
+    rows = ev.session.execute(
+        select(RequestMetric.function, func.count()).where(RequestMetric.route == SHED_ROUTE,
+                                                           RequestMetric.created_at >= since)
+        .group_by(RequestMetric.function)).all()
+    shed = {function: n for function, n in rows}
+    total = sum(shed.values())
+    where = ", ".join(f"{f} {n}" for f, n in sorted(shed.items())) or "none"
+    return [Finding("capacity_shedding", "warning", total > 0, "Instances refusing requests at capacity",
+                    f"{total} requests shed over the last {SHED_WINDOW_MINUTES} min ({where})",
+                    {"shed": total, "by_function": shed, "window_minutes": SHED_WINDOW_MINUTES})]
+
+
 def generation_p95(ev: Evaluation) -> list[Finding]:
     """End-to-end p95 of generation requests that reached a provider (4xx rejections excluded)."""
     from sqlalchemy import or_
@@ -278,6 +302,7 @@ RULES: tuple[Rule, ...] = (
     Rule("generation:success", "warning", generation_success),
     Rule("quality:warning", "warning", quality_warning),
     Rule("generation:p95", "warning", generation_p95),
+    Rule("capacity_shedding", "warning", capacity_shedding),
     Rule("job:*:missed", "warning", missed_jobs),
     Rule("budget:monthly", "info", budget),
 )

@@ -180,6 +180,7 @@ def dispose_engines() -> None:
 def session_scope(url: str | None = None) -> Iterator["Session"]:
     """A session in one transaction: committed on success, rolled back on any error."""
     from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
     from sqlalchemy.orm import Session
 
     try:
@@ -189,6 +190,9 @@ def session_scope(url: str | None = None) -> Iterator["Session"]:
     try:
         yield session
         session.commit()
+    except PoolTimeout as exc:
+        session.rollback()
+        raise DatabaseUnavailable("every pooled connection is busy") from exc
     except (OperationalError, InterfaceError) as exc:
         session.rollback()
         if _is_connection_error(exc):
@@ -202,11 +206,15 @@ def session_scope(url: str | None = None) -> Iterator["Session"]:
 
 
 def is_outage(exc: BaseException) -> bool:
-    """Whether `exc` is the database being unreachable (not a bad query or a missing table)."""
+    """Whether `exc` is the database being unreachable or saturated (not a bad query or a missing
+    table): the HTTP layer answers it 503 with `Retry-After`, wherever it was raised."""
     if isinstance(exc, DatabaseUnavailable):
         return True
     from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+    if isinstance(exc, PoolTimeout):  # every pooled connection busy for DB_CONNECT_TIMEOUT_SECONDS
+        return True
     return isinstance(exc, (OperationalError, InterfaceError)) and _is_connection_error(exc)
 
 

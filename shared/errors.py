@@ -76,6 +76,13 @@ class PayloadTooLarge(Problem):
     status, title, slug = 413, "Content Too Large", "payload-too-large"
 
 
+class RequestTimeout(Problem):
+    status, title, slug = 408, "Request Timeout", "request-timeout"
+
+    def __init__(self, detail: str = "The request was not sent in the time allowed.", **kw: Any) -> None:
+        super().__init__(detail, **kw)
+
+
 class UnsupportedMediaType(Problem):
     status, title, slug = 415, "Unsupported Media Type", "unsupported-media-type"
 
@@ -101,6 +108,16 @@ class ServiceUnavailable(Problem):
     def __init__(self, detail: str, *, retry_after: int = 30, **kw: Any) -> None:
         super().__init__(detail, **kw)
         self.headers.setdefault("Retry-After", str(max(1, int(retry_after))))
+
+
+class AtCapacity(ServiceUnavailable):
+    """The instance holds as many requests as it admits (shared.admission): refused at once."""
+
+    slug = "at-capacity"
+
+    def __init__(self, detail: str = "The service is at capacity; retry shortly.", *, retry_after: int = 2,
+                 **kw: Any) -> None:
+        super().__init__(detail, retry_after=retry_after, **kw)
 
 
 def pydantic_errors(exc: Any) -> list[dict[str, str]]:

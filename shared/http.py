@@ -27,7 +27,9 @@ from werkzeug.exceptions import NotFound as _WzNotFound
 from werkzeug.routing import Map, RequestRedirect, Rule
 
 from shared import errors
-from shared.auth import ANY_ROLE, Principal, authenticate, require_role
+from shared.admission import SHED_ROUTE, gate
+from shared.auth import ANY_ROLE, Principal, authenticate, bearer_token, require_role
+from shared.auth_throttle import client_address, throttle
 from shared.logs import configure_logging, get_logger, request_id_var
 
 log = get_logger("lafactoria.http")
@@ -49,6 +51,7 @@ SECURITY_HEADERS = {
     "Cross-Origin-Resource-Policy": "same-origin",
 }
 _HSTS_EXEMPT_PATHS = {"/livez", "/readyz"}
+PROBE_PATHS = frozenset({"/livez", "/readyz"})  # never refused for capacity: busy is not dead
 
 
 def get_settings():
@@ -143,16 +146,39 @@ class RequestContext:
         return self.principal
 
     def raw_body(self) -> bytes:
+        """The body, at most MAX_BODY_BYTES (413 above). Read once, here: what the host
+        (functions-framework drains every body after the response) finds is this copy, so a
+        malformed, oversized or stalled body is our problem+json, never the host's 500."""
         if self._body is None:
             limit = get_settings().max_body_bytes
             length = self.request.content_length
-            if length is not None and length > limit:
-                raise errors.PayloadTooLarge(f"The body is over the {limit}-byte limit.")
-            data = self.request.stream.read(limit + 1)
-            if len(data) > limit:
-                raise errors.PayloadTooLarge(f"The body is over the {limit}-byte limit.")
-            self._body = data
+            try:
+                if length is not None and length > limit:
+                    raise errors.PayloadTooLarge(f"The body is over the {limit}-byte limit.")
+                try:
+                    data = self.request.stream.read(limit + 1)
+                except Exception as exc:  # noqa: BLE001 - the server's parser and deadline speak here
+                    raise _body_read_problem(exc) from None
+                if len(data) > limit:
+                    raise errors.PayloadTooLarge(f"The body is over the {limit}-byte limit.")
+            except errors.Problem:
+                self.request._cached_data = b""  # left unread: the connection closes (see __call__)
+                self.state["close_connection"] = True
+                raise
+            self.request._cached_data = self._body = data
         return self._body
+
+    def drain(self) -> None:
+        """Read a body no handler read (a 401 before it, a 404), so the host's own drain finds it
+        read; a body that cannot be read closes the connection instead."""
+        request = self.request
+        if self._body is not None or (not request.content_length and "chunked" not in
+                                      request.headers.get("Transfer-Encoding", "").lower()):
+            return
+        try:
+            self.raw_body()
+        except errors.Problem:
+            pass
 
     def json_body(self) -> Any:
         data = self.raw_body()
@@ -176,6 +202,21 @@ class RequestContext:
         """The query string validated against `model` (default the route's query model)."""
         args = {k: v for k, v in self.request.args.items()}
         return _validated(model or (self.route.query if self.route else None), args)
+
+
+def _body_read_problem(exc: Exception) -> errors.Problem:
+    """What reading the body raised, as the client's problem: a malformed chunked body is 400,
+    one not sent in time 408 (shared.serving); anything else is not the client's doing."""
+    from werkzeug.exceptions import ClientDisconnected
+
+    kind = type(exc)
+    if kind.__name__ == "ReadTimedOut" and kind.__module__ == "shared.serving":
+        return errors.RequestTimeout()
+    if isinstance(exc, ClientDisconnected) or kind.__module__.startswith("gunicorn.http"):
+        problem = errors.BadRequest("The request body is malformed or incomplete.")
+        problem.headers["Connection"] = "close"
+        return problem
+    raise exc
 
 
 def _validated(model: type | None, payload: Any) -> Any:
@@ -307,7 +348,11 @@ class FunctionApp:
         token = request_id_var.set(request_id)
         ctx = RequestContext(self, request, request_id)
         try:
-            response = self._dispatch(ctx)
+            try:
+                response = self._dispatch(ctx)
+            finally:
+                if ctx.state.pop("admitted", False):
+                    gate.leave()
             for mw in self.middleware:
                 after = getattr(mw, "after", None)
                 if after is not None:
@@ -315,6 +360,10 @@ class FunctionApp:
                         after(ctx, response)
                     except Exception:  # observability must never break a response
                         log.exception("middleware after-hook failed")
+            if not response.is_streamed:
+                ctx.drain()
+            if ctx.state.get("close_connection"):
+                response.headers["Connection"] = "close"  # where the next request starts is unknown
             self._decorate(ctx, response)
             _compress(request, response)
             return response
@@ -339,8 +388,14 @@ class FunctionApp:
                 raise errors.NotFound("No such path.") from None
             route = self._by_endpoint[rule.endpoint]
             ctx.route, ctx.route_template = route, route.rule
+            if request.path not in PROBE_PATHS:
+                if not gate.enter():
+                    ctx.route_template = SHED_ROUTE
+                    log.warning("request shed: instance at capacity", extra={"route": route.rule})
+                    raise errors.AtCapacity()
+                ctx.state["admitted"] = True
             if route.roles is not None:
-                ctx.principal = authenticate(request.headers.get("Authorization"))
+                ctx.principal = self._authenticate(ctx, route)
                 require_role(ctx.principal, route.roles)
             for mw in self.middleware:
                 before = getattr(mw, "before", None)
@@ -351,18 +406,34 @@ class FunctionApp:
         except errors.Problem as problem:
             return problem_response(problem)
         except Exception as exc:  # noqa: BLE001 - the last line between a bug and a client
-            from shared.database import DatabaseUnavailable
+            from shared.database import is_outage
 
             from shared.settings import UnsafeSettingsError
 
             if isinstance(exc, UnsafeSettingsError):
                 log.critical("refusing to serve: %s", exc)
                 return problem_response(errors.ServiceUnavailable("The service is misconfigured.", retry_after=60))
-            if isinstance(exc, DatabaseUnavailable):
-                log.error("database unavailable", extra={"route": ctx.route_template})
+            if is_outage(exc):  # unreachable, hung, or every pooled connection busy
+                log.error("database unavailable", extra={"route": ctx.route_template,
+                                                         "cause": type(exc).__name__})
                 return problem_response(errors.ServiceUnavailable("The database is unavailable.", retry_after=5))
             log.exception("unhandled error", extra={"route": ctx.route_template})
             return problem_response(errors.Problem("An unexpected error occurred; it has been logged."))
+
+    @staticmethod
+    def _authenticate(ctx: RequestContext, route: Route) -> Principal:
+        """The caller, throttled per address after repeated wrong keys (shared.auth_throttle).
+        Routes that spend money or process personal data (`fresh_auth`) check the key afresh."""
+        header = ctx.request.headers.get("Authorization")
+        if bearer_token(header) is None:
+            return authenticate(header)  # no key: refused without any I/O
+        address = client_address(ctx.request)
+        throttle.check(address)
+        try:
+            return authenticate(header, fresh=route.options.get("fresh_auth", False))
+        except errors.Unauthorized:
+            throttle.failed(address)
+            raise
 
     @staticmethod
     def _to_response(result: Any, route: Route) -> Response:

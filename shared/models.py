@@ -309,7 +309,10 @@ class RequestMetric(Base):
     latency_ms: Mapped[float] = mapped_column(Float)
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
-    __table_args__ = (Index("ix_request_metrics_created_function", "created_at", "function"),)
+    __table_args__ = (
+        Index("ix_request_metrics_created_function", "created_at", "function"),
+        Index("ix_request_metrics_user_id", "user_id"),  # erasure and its FK action find a person's rows
+    )
 
 
 class ProviderCircuit(Base):
@@ -451,3 +454,31 @@ class MetricRollup(Base):
     total: Mapped[float] = mapped_column(Float, default=0.0)
     buckets: Mapped[dict[str, Any]] = mapped_column(default=dict)  # upper bound -> cumulative count
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class AlertOutbox(Base):
+    """One notification for one channel, waiting to be delivered (shared/alerts/outbox.py).
+
+    A request that raises an alert only adds rows here, in its own transaction; a sender
+    outside any request (each instance's background thread, and `alert-check`) delivers
+    them with retries and backoff. `next_attempt_at` is also the claim: a sender moves it
+    ahead before sending, so two senders never send one row at once.
+    """
+
+    __tablename__ = "alert_outbox"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    channel: Mapped[str] = mapped_column(String(16))  # webhook | pagerduty
+    alert_id: Mapped[str | None] = mapped_column(String(36))
+    rule: Mapped[str] = mapped_column(String(100))
+    severity: Mapped[str] = mapped_column(String(16))
+    event: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(Text)
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column()
+    last_error: Mapped[str | None] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_alert_outbox_due", "delivered_at", "next_attempt_at"),)

@@ -81,6 +81,15 @@ class Settings(BaseSettings):
     allowed_origins: str = "http://localhost:3000"
     max_body_bytes: int = Field(65536, ge=1024)
     auth_cache_seconds: float = Field(2.0, ge=0, le=30)
+    # Serving (shared/serving.py, the gunicorn configuration every function's start command names).
+    web_threads: int = Field(320, ge=2, le=4096)  # request threads per instance (one process)
+    web_max_in_flight: int = Field(256, ge=1, le=4096)  # admitted at once; past it 503 at once
+    web_max_connections: int = Field(1024, ge=2, le=65536)  # open client connections, kept-alive included
+    web_header_timeout_seconds: float = Field(10.0, gt=0, le=300)  # request line + headers, in all
+    web_body_timeout_seconds: float = Field(30.0, gt=0, le=600)  # the whole body, in all
+    web_keepalive_seconds: int = Field(5, ge=0, le=300)  # an idle kept-alive connection is closed after it
+    web_worker_timeout_seconds: int = Field(30, ge=1, le=600)  # a worker whose main loop stalls is restarted
+    auth_failures_per_minute: int = Field(30, ge=1)  # failed keys per client address before 429
 
     backup_url: str = f"file://{VAR_DIR / 'backups'}"
     s3_endpoint_url: str | None = None
@@ -178,6 +187,16 @@ class Settings(BaseSettings):
         if value not in allowed:
             raise ValueError(f"QUALITY_JUDGE must be one of: {', '.join(sorted(allowed))} (the mock cannot judge)")
         return value
+
+    @model_validator(mode="after")
+    def _threads_above_admission(self) -> "Settings":
+        # Probes and refusals need a free thread while WEB_MAX_IN_FLIGHT requests are in flight.
+        if self.web_threads <= self.web_max_in_flight:
+            raise ValueError("WEB_THREADS must be larger than WEB_MAX_IN_FLIGHT (threads left for /livez "
+                             "and for refusing at once)")
+        if self.web_max_connections <= self.web_threads:
+            raise ValueError("WEB_MAX_CONNECTIONS must be larger than WEB_THREADS")
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

@@ -59,6 +59,9 @@ def reset_process_state() -> None:
     from shared.database import dispose_engines, use_statement_timeout
     from shared.settings import get_settings
 
+    erasure = sys.modules.get("functions.gdpr.erasure")
+    if erasure is not None:  # a previous test's VACUUM/checkpoint, queued after its receipt, ends first
+        erasure.wait_for_disk_work()
     get_settings.cache_clear()
     use_statement_timeout(None)
     dispose_engines()
@@ -73,6 +76,15 @@ def reset_process_state() -> None:
 
 # Other packages append callables here to drop their own per-process caches.
 RESET_HOOKS: list = []
+
+
+@pytest.fixture(autouse=True)
+def _fresh_auth_throttle():
+    """Every test's client is 127.0.0.1: one test's wrong keys must not throttle the next test."""
+    from shared.auth_throttle import throttle
+
+    throttle.clear()
+    yield
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -346,7 +358,7 @@ class FunctionServer:
     """A real `functions-framework` process on a free port."""
 
     def __init__(self, name: str, env: dict[str, str] | None = None, source: Path | None = None,
-                 clean_env: bool = False) -> None:
+                 clean_env: bool = False, deployed: bool = False) -> None:
         import tempfile
 
         self.name = name
@@ -358,9 +370,20 @@ class FunctionServer:
         # stderr to a file, not a pipe: a chatty server never blocks on a full pipe, and its
         # logs are checked for secrets when it stops.
         self._stderr = tempfile.TemporaryFile()
+        if deployed:  # exactly the IaC's start command (gunicorn + shared/serving.py), on a local port
+            import shlex
+
+            from tests.test_deploy import services
+
+            argv = shlex.split(services()[name]["deploy"]["startCommand"].replace("0.0.0.0:$PORT",
+                                                                                  f"127.0.0.1:{self.port}"))
+            argv[0] = str(bin_dir / argv[0])
+        else:
+            argv = [str(bin_dir / "functions-framework"), "--source",
+                    str(source or ROOT / "functions" / name / "main.py"),
+                    "--target", name, "--host", "127.0.0.1", "--port", str(self.port)]
         self.proc = subprocess.Popen(
-            [str(bin_dir / "functions-framework"), "--source", str(source or ROOT / "functions" / name / "main.py"),
-             "--target", name, "--host", "127.0.0.1", "--port", str(self.port)],
+            argv,
             cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=self._stderr,
         )
         self._wait()
@@ -403,8 +426,8 @@ def function_server():
     started: list[FunctionServer] = []
 
     def start(name: str, env: dict[str, str] | None = None, source: Path | None = None,
-              clean_env: bool = False) -> FunctionServer:
-        server = FunctionServer(name, env, source, clean_env)
+              clean_env: bool = False, deployed: bool = False) -> FunctionServer:
+        server = FunctionServer(name, env, source, clean_env, deployed)
         started.append(server)
         return server
 

@@ -179,6 +179,10 @@ def test_acknowledged_through_the_api_is_not_escalated(db, receivers, client_for
     body = resp.get_json()
     assert body["id"] == alert.id and body["state"] == "open"
     assert body["acknowledged_by"] == ops_id and body["acknowledged_at"]
+    assert pd.events() == [] and hook.take() == []  # the request only queued them (the outbox)
+    from shared.alerts.outbox import send_due
+
+    assert send_due().delivered == 2
     assert pd.events() == [("acknowledge", CRIT)]
     assert hook.take() == [("acknowledged", "critical", "error-rate:critical")]
     again = client.post(f"/v1/alerts/{alert.id}/ack", headers=auth(ops_key)).get_json()

@@ -231,9 +231,13 @@ def test_every_route_reference_resolves():
 def entry_modules(start_command: str) -> set[str]:
     """The modules a service's start command runs first."""
     argv = shlex.split(start_command)
-    if argv[0] == "functions-framework":
-        source = argv[argv.index("--source") + 1]
-        return {_module_name(ROOT / source)}
+    if argv[0] == "gunicorn":  # gunicorn's config module, then functions-framework's app for the source
+        import ast
+
+        config = argv[argv.index("--config") + 1].removeprefix("python:")
+        call = ast.parse(argv[-1].partition(":")[2], mode="eval").body
+        source = next(ast.literal_eval(k.value) for k in call.keywords if k.arg == "source")
+        return {config, _module_name(ROOT / source)}
     if argv[:3] == ["python", "-m", "jobs"]:
         from jobs.runner import module_name
 

@@ -46,11 +46,10 @@ def test_function_service_settings_reach_the_graph(name):
     build, deploy = svc["build"], svc["deploy"]
     assert build["builder"] == "RAILPACK" and "constraints.txt" in build["buildCommand"]
     assert ".railway/railway.py" in build["watchPatterns"]
-    argv = shlex.split(deploy["startCommand"])
-    assert argv[0] == "functions-framework"
-    opts = dict(zip(argv[1::2], argv[2::2]))
-    assert opts["--source"] == f"functions/{name}/main.py" and opts["--target"] == name and opts["--port"] == "$PORT"
-    tree = ast.parse((ROOT / opts["--source"]).read_text())
+    served = served_app(deploy["startCommand"])
+    assert served["config"] == "python:shared.serving" and served["bind"] == "0.0.0.0:$PORT"
+    assert served["source"] == f"functions/{name}/main.py" and served["target"] == name
+    tree = ast.parse((ROOT / served["source"]).read_text())
     assert name in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}
     assert deploy["healthcheckPath"] == "/readyz" and 0 < deploy["healthcheckTimeout"] <= 300
     assert deploy["restartPolicyType"] == "ON_FAILURE" and 0 < deploy["restartPolicyMaxRetries"] <= 20
@@ -61,6 +60,32 @@ def test_function_service_settings_reach_the_graph(name):
     args = build_parser().parse_args(shlex.split(command)[1:])
     assert shlex.split(command)[0] == "factoria"
     assert args.func.__module__ == "cli.db" and args.func.__name__ == "_upgrade" and args.revision == "head"
+
+
+def served_app(start_command: str) -> dict[str, str]:
+    """gunicorn's config and bind, and the functions-framework target and source it serves."""
+    argv = shlex.split(start_command)
+    assert argv[0] == "gunicorn" and len(argv) == 6, argv
+    opts = dict(zip(argv[1:-1:2], argv[2:-1:2]))
+    module, _, factory = argv[-1].partition(":")
+    call = ast.parse(factory, mode="eval").body
+    assert module == "functions_framework" and isinstance(call, ast.Call) and ast.unparse(call.func) == "create_app"
+    kwargs = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
+    return {"config": opts["--config"], "bind": opts["--bind"], **kwargs}
+
+
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_function_capacity_is_declared_not_inherited(name):
+    """Threads, admission and pool are literal variables of each service, consistent with each other."""
+    from shared.settings import Settings
+
+    declared = {k: v.get("value") for k, v in services()[name]["variables"].items()}
+    for key in ("WEB_THREADS", "WEB_MAX_IN_FLIGHT", "DB_POOL_SIZE"):
+        assert declared.get(key), (name, key)
+    settings = Settings(**{k.lower(): declared[k] for k in ("WEB_THREADS", "WEB_MAX_IN_FLIGHT", "DB_POOL_SIZE")})
+    assert settings.web_threads > settings.web_max_in_flight
+    if name == "generate":
+        assert settings.web_max_in_flight >= 256
 
 
 def _imported_files(code: str) -> set[str]:
@@ -122,7 +147,7 @@ def test_each_service_is_ready_with_exactly_the_environment_railway_declares(pg,
                 env[key] = str(value.get("value", ""))
         env["BACKUP_URL"] = env.get("BACKUP_URL", "") and "file:///tmp/lf-none"
         env = {k: v for k, v in env.items() if v}
-        server = function_server(name, env=env, clean_env=True)
+        server = function_server(name, env=env, clean_env=True, deployed=True)
         with urllib.request.urlopen(server.url + "/readyz", timeout=30) as resp:
             assert resp.status == 200, (name, resp.read())
 

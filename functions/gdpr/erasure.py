@@ -12,9 +12,15 @@ After the commit, best effort (the erasure stands whatever happens): drop the
 person's rate-limit counters from Redis, and make the database files forget
 the erased rows: SQLite checkpoints its WAL, PostgreSQL vacuums the tables the
 erasure touched (docs/OPERATIONS.md, "Data left on disk after an erasure").
+Over HTTP that disk work runs after the receipt is returned, on this process's
+one background thread (erasures queue behind each other there): VACUUM waits
+for locks and reads every index, which no request should wait for. The proof
+(the residue scan) still runs inside the transaction, before the receipt.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import Future, ThreadPoolExecutor
 
 from shared import errors
 from shared.database import session_scope
@@ -47,14 +53,37 @@ def _confirmation(ctx: RequestContext) -> ErasureConfirmation:
 def erase(ctx: RequestContext, user_id: str | None = None) -> ErasureReceipt:
     who = subjects.acting(ctx, user_id)
     _confirmation(ctx)
-    return erase_subject(who, request_id=ctx.request_id)
+    return erase_subject(who, request_id=ctx.request_id, forget_on_disk=_after_receipt)
 
 
-def erase_subject(who: subjects.Acting, *, request_id: str | None = None) -> ErasureReceipt:
+_disk_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="erasure-disk")
+_pending: list[Future] = []
+
+
+def _after_receipt(counts: ErasureCounts) -> None:
+    """Queue the disk work (checkpoint, VACUUM) on the background thread."""
+    _pending[:] = [f for f in _pending if not f.done()]
+    _pending.append(_disk_worker.submit(_forget_on_disk, counts))
+
+
+def wait_for_disk_work(timeout: float = 60.0) -> None:
+    """Block until the queued disk work is done (tests, and a graceful shutdown's last step)."""
+    for future in list(_pending):
+        future.result(timeout=timeout)
+
+
+def _forget_on_disk(counts: ErasureCounts) -> None:
+    _checkpoint_sqlite()
+    _vacuum_postgres(counts)
+
+
+def erase_subject(who: subjects.Acting, *, request_id: str | None = None,
+                  forget_on_disk=_forget_on_disk) -> ErasureReceipt:
     """The erasure itself, for the HTTP routes and `factoria users delete` alike.
 
     Raises NotFound for an unknown user and a 500 Problem when the erasure could
-    not be verified (then nothing was erased).
+    not be verified (then nothing was erased). `forget_on_disk(counts)` runs after the
+    commit: here by default (the CLI), queued off the request over HTTP.
     """
     try:
         with session_scope() as s:
@@ -87,8 +116,7 @@ def erase_subject(who: subjects.Acting, *, request_id: str | None = None) -> Era
     log.info("erasure done", extra={"subject": who.subject, "erasure_id": receipt.erasure_id,
                                     "requested_by": who.requested_by})
     _purge_shared_counters(ids)
-    _checkpoint_sqlite()
-    _vacuum_postgres(counts)
+    forget_on_disk(counts)
     return receipt
 
 

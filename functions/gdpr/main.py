@@ -21,8 +21,11 @@ def _schema(name: str) -> str:
 
 
 def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
+    """Routes that change or hand out personal data (rectify, erase, export, consent, restriction)
+    check the caller's key afresh (`fresh_auth`), so a revocation, role change or erasure made on
+    any instance applies at once; the two cheap reads (profile, consents) keep the key cache."""
     unknown = {404: "Unknown user"} if roles == ADMIN else {}
-    return [
+    routes = [
         Route(prefix, "functions.gdpr.rectification:show", roles=roles, response=_schema("UserOut"), responses=unknown,
               summary=f"The profile of {who}"),
         Route(prefix, "functions.gdpr.rectification:rectify", methods=("PATCH",), roles=roles, body=_schema("Rectification"),
@@ -44,6 +47,10 @@ def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
         Route(prefix + "/restriction", "functions.gdpr.restriction:lift", methods=("DELETE",), roles=roles, status=204,
               responses=unknown, summary=f"Lift the restriction of processing for {who}"),
     ]
+    for route in routes:
+        if route.methods != ("GET",) or route.rule.endswith("/export"):
+            route.options["fresh_auth"] = True
+    return routes
 
 
 app = FunctionApp(

@@ -179,7 +179,8 @@ def write(session: "Session", event: "UsageEvent", reservation_id: str | None = 
 
         raise_alert(session, UNPRICED_ALERT_RULE, "info",
                     f"{event.provider}/{event.model} has no row in the price table; its cost is recorded as unknown",
-                    {"provider": event.provider, "model": event.model, "price_version": event.price_version})
+                    {"provider": event.provider, "model": event.model, "price_version": event.price_version},
+                    deliver_now=False)  # inside a request: the outbox (info is not pushed anyway)
     return event
 
 

@@ -463,7 +463,8 @@ def _alert_credentials(provider, exc: ProviderError) -> None:
             raise_alert(session, f"{CREDENTIALS_ALERT_RULE}:{provider.name}", "warning",
                         f"{provider.name} rejected our credentials (HTTP {exc.status}); check its API key "
                         f"and access to {provider.model}",
-                        {"provider": provider.name, "model": provider.model, "status": exc.status})
+                        {"provider": provider.name, "model": provider.model, "status": exc.status},
+                        deliver_now=False)  # the outbox: delivered outside this request
     except Exception:  # noqa: BLE001 - alerting must not turn a failover into a 500
         log.exception("could not record the provider credentials alert", extra={"provider": provider.name})
 

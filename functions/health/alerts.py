@@ -81,7 +81,8 @@ def ack(ctx: RequestContext, alert_id: str):
         raise errors.NotFound("No such alert.") from None
     with session_scope() as session:
         try:
-            alert = acknowledge(session, alert_id, user_id=ctx.user.user_id, via="api")
+            alert = acknowledge(session, alert_id, user_id=ctx.user.user_id, via="api",
+                                deliver_now=False)  # PagerDuty hears it through the outbox
         except AlertNotFound:
             raise errors.NotFound("No such alert.") from None
         except AlertResolved:

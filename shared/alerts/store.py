@@ -53,11 +53,23 @@ def silenced_by(rule: str, silences: Sequence[AlertSilence]) -> AlertSilence | N
 
 
 def _notify(alert: Alert, event: str, summary: str, **kwargs: Any):
-    return deliver(Notification(rule=alert.rule, severity=alert.severity, event=event, summary=summary,
-                                details=dict(alert.details or {}), alert_id=alert.id), **kwargs)
+    return deliver(_notification(alert, event, summary), **kwargs)
 
 
-def _deliver_opening(session: Session, alert: Alert) -> None:
+def _notification(alert: Alert, event: str, summary: str) -> Notification:
+    return Notification(rule=alert.rule, severity=alert.severity, event=event, summary=summary,
+                        details=dict(alert.details or {}), alert_id=alert.id)
+
+
+def _queue(session: Session, alert: Alert, event: str, summary: str) -> bool:
+    """Record the notification in the outbox (shared.alerts.outbox) instead of sending it now."""
+    from shared.alerts.outbox import enqueue
+
+    session.flush()  # the alert's id
+    return enqueue(session, _notification(alert, event, summary)) > 0
+
+
+def _deliver_opening(session: Session, alert: Alert, deliver_now: bool = True) -> None:
     if alert.severity not in PUSHED_SEVERITIES:
         return  # info: collected into the daily ops report
     silence_row = silenced_by(alert.rule, active_silences(session))
@@ -65,13 +77,20 @@ def _deliver_opening(session: Session, alert: Alert) -> None:
         log.info("alert silenced; not notified", extra={"rule": alert.rule,
                                                         "until": silence_row.expires_at.isoformat()})
         return
-    if _notify(alert, "trigger", alert.message).delivered:
+    if deliver_now:
+        sent = _notify(alert, "trigger", alert.message).delivered
+    else:
+        sent = _queue(session, alert, "trigger", alert.message)  # handed to the outbox counts as notified
+    if sent:
         alert.notified_at = utcnow()
 
 
 def raise_alert(session: Session, rule: str, severity: str, message: str,
-                details: dict[str, Any] | None = None) -> Alert:
-    """Open an alert for `rule` and notify, unless one is open already (then only update it)."""
+                details: dict[str, Any] | None = None, *, deliver_now: bool = True) -> Alert:
+    """Open an alert for `rule` and notify, unless one is open already (then only update it).
+
+    `deliver_now=False` (requests): the notification goes to the outbox, delivered outside the
+    request by `shared.alerts.outbox`; jobs and the CLI deliver at once, as they always did."""
     if severity not in SEVERITIES:
         raise ValueError(f"unknown severity {severity!r}")
     existing = session.scalar(select(Alert).where(Alert.rule == rule, Alert.status == "open").limit(1))
@@ -80,13 +99,13 @@ def raise_alert(session: Session, rule: str, severity: str, message: str,
         existing.message = message
         _log(severity, "alert still open", rule=rule, severity=severity, alert=message)
         if existing.notified_at is None:
-            _deliver_opening(session, existing)
+            _deliver_opening(session, existing, deliver_now)
         return existing
     alert = Alert(rule=rule, severity=severity, message=message, details=details or {}, dedup_key=dedup_key(rule))
     session.add(alert)
     session.flush()
     _log(severity, "alert raised", rule=rule, severity=severity, alert=message)
-    _deliver_opening(session, alert)
+    _deliver_opening(session, alert, deliver_now)
     return alert
 
 
@@ -105,8 +124,9 @@ def resolve_alert(session: Session, rule: str, message: str | None = None) -> Al
 
 
 def acknowledge(session: Session, alert_id: str, *, user_id: str | None, via: str,
-                attempts: int = 1, timeout: float = 3.0) -> Alert:
-    """Acknowledge an open alert: no escalation follows, and PagerDuty hears `acknowledge`.
+                attempts: int = 1, timeout: float = 3.0, deliver_now: bool = True) -> Alert:
+    """Acknowledge an open alert: no escalation follows, and PagerDuty hears `acknowledge`
+    (through the outbox with `deliver_now=False`, as the HTTP API does).
 
     Acknowledging twice keeps the first acknowledgement. Raises AlertNotFound or AlertResolved.
     """
@@ -123,7 +143,10 @@ def acknowledge(session: Session, alert_id: str, *, user_id: str | None, via: st
     session.flush()
     log.info("alert acknowledged", extra={"rule": alert.rule, "via": via})
     if alert.notified_at is not None:
-        _notify(alert, "acknowledge", alert.message, attempts=attempts, timeout=timeout)
+        if deliver_now:
+            _notify(alert, "acknowledge", alert.message, attempts=attempts, timeout=timeout)
+        else:
+            _queue(session, alert, "acknowledge", alert.message)
     return alert
 
 

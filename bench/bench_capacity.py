@@ -1,0 +1,355 @@
+"""Capacity of one generate instance as deployed: slow providers, many generations at once.
+
+generate is started with the IaC's own start command and literal variables
+(`.railway/railway.py`: gunicorn with shared/serving.py, WEB_THREADS,
+WEB_MAX_IN_FLIGHT, DB_POOL_SIZE) on a scratch PostgreSQL database, its OpenAI
+provider pointed at a local OpenAI-format server (its own process) that answers
+every call after `delay_ms`. Every request asks for a different topic, so none
+is served from the generation cache.
+
+Reported:
+- `concurrency` generations sent at once: all 201?, wall time, effective
+  concurrency = requests x delay / wall time (the ideal is `concurrency`),
+  p50/p99 latency, resident memory added per in-flight request (the worker's
+  peak RSS during the burst minus its RSS before, divided by the requests);
+- legitimate throughput (`GET /v1/content`, 8 keep-alive clients, `flood_s`
+  seconds) alone, then beside a flood of 200 requests/s with random
+  well-formed keys from one other address, then beside 200/s with no key;
+- `overload` x `concurrency` at once: answers by status (every one must be
+  201 or a 503/429 problem+json with Retry-After; no 500, no dropped
+  connection), the share shed, the slowest answer; then one more request,
+  which must be served normally.
+
+The smoke run shrinks the instance (WEB_MAX_IN_FLIGHT = `concurrency`) so the
+overload phase sheds too. The LiteLLM proxy comparison the issue asks for is
+not part of this benchmark (docs/PERFORMANCE.md says why).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import shlex
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from contextlib import contextmanager
+
+from bench.common import LIMITS, ONE_ATTEMPT, ROOT, free_port, pct, row, scratch_postgres
+
+FULL = {"concurrency": 256, "delay_ms": 5000, "overload": 4, "flood_s": 4}
+SMOKE = {"concurrency": 4, "delay_ms": 200, "overload": 3, "flood_s": 1}
+FLOOD_PER_S = 200  # the issue's failed-key flood
+LEGIT_CLIENTS = 8
+TIMEOUT_S = 120.0
+
+
+def _provider_process(port: int, delay: float, ready) -> None:
+    """An OpenAI-format server answering every call with a valid document after `delay` seconds."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from tests.generate.documents import content_type_of, document
+    from tests.generate.fake_providers import Reply, render
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
+            time.sleep(delay)
+            body = render("openai", Reply(document=document(content_type_of(payload) or "flashcards")))
+            try:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+            except OSError:
+                pass
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 4096  # a burst of connections must not wait in a SYN backlog
+
+    server = Server(("127.0.0.1", port), Handler)
+    ready.set()
+    server.serve_forever()
+
+
+@contextmanager
+def local_provider(delay: float):
+    port = free_port()
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    proc = ctx.Process(target=_provider_process, args=(port, delay, ready), daemon=True)
+    proc.start()
+    ready.wait(30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.join(10)
+
+
+def iac_service(name: str) -> tuple[str, dict[str, str]]:
+    """The start command and literal variables `.railway/railway.py` gives service `name`."""
+    from railway_sdk import create_railway_context
+
+    from tests.test_deploy import load_iac
+
+    graph = load_iac().main(create_railway_context(environment="production")).to_graph()
+    svc = next(r for r in graph["resources"] if r["type"] == "service" and r["name"] == name)
+    literals = {k: str(v["value"]) for k, v in svc["variables"].items() if "value" in v}
+    return svc["deploy"]["startCommand"], literals
+
+
+@contextmanager
+def deployed_generate(env: dict[str, str]):
+    """generate started by the IaC's start command on a local port; yields (port, worker pid)."""
+    command, literals = iac_service("generate")
+    port = free_port()
+    argv = shlex.split(command.replace("0.0.0.0:$PORT", f"127.0.0.1:{port}"))
+    argv[0] = os.path.join(os.path.dirname(sys.executable), argv[0])
+    full_env = dict(os.environ) | {k: v for k, v in literals.items() if k != "ENVIRONMENT"} | env
+    proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                status, _ = request(port, "GET", "/readyz", timeout=5)
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("generate did not start")
+            time.sleep(0.2)
+        children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
+        yield port, int(children[0])
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def request(port: int, method: str, path: str, body: bytes | None = None, headers: dict | None = None,
+            timeout: float = TIMEOUT_S) -> tuple[int, dict]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        info = {"type": resp.getheader("Content-Type"), "retry_after": resp.getheader("Retry-After"), "body": data}
+        return resp.status, info
+    finally:
+        conn.close()
+
+
+def burst(port: int, n: int, headers: dict[str, str], tag: str) -> tuple[list[tuple[int, float, dict]], float]:
+    """`n` generations sent at once (one connection each); results and wall time."""
+    results: list = [None] * n
+    gate = threading.Barrier(n + 1)
+
+    def one(i: int) -> None:
+        body = json.dumps({"content_type": "flashcards", "topic": f"Photosynthesis {tag} {i}",
+                           "audience": "high_school"}).encode()
+        gate.wait()
+        t0 = time.perf_counter()
+        try:
+            status, info = request(port, "POST", "/v1/content", body, headers)
+        except OSError as exc:
+            status, info = 0, {"error": type(exc).__name__}
+        results[i] = (status, time.perf_counter() - t0, info)
+
+    threads = [threading.Thread(target=one, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    gate.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return results, time.perf_counter() - t0
+
+
+def rss_kib(pid: int) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+@contextmanager
+def peak_rss(pid: int):
+    seen = {"peak": rss_kib(pid)}
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.05):
+            seen["peak"] = max(seen["peak"], rss_kib(pid))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        thread.join()
+
+
+def refusals(results) -> dict[str, int]:
+    """Problem types of the answers that were not 201."""
+    kinds: Counter = Counter()
+    for status, _, info in results:
+        if status != 201:
+            try:
+                kinds[f"{status} {json.loads(info['body'])['type'].rsplit('/', 1)[-1]}"] += 1
+            except (KeyError, ValueError, TypeError):
+                kinds[f"{status} {info.get('error', 'not problem+json')}"] += 1
+    return dict(kinds)
+
+
+def _legit_rate(port: int, headers: dict[str, str], seconds: float) -> float:
+    """Authenticated `GET /v1/content` per second from LEGIT_CLIENTS keep-alive clients."""
+    stop = time.monotonic() + seconds
+    counts = [0] * LEGIT_CLIENTS
+
+    def client(i: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while time.monotonic() < stop:
+            conn.request("GET", "/v1/content?limit=1", headers=headers)
+            resp = conn.getresponse()
+            resp.read()
+            counts[i] += resp.status == 200
+        conn.close()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(LEGIT_CLIENTS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return sum(counts) / seconds
+
+
+@contextmanager
+def flood(port: int, with_key: bool, seconds: float):
+    """FLOOD_PER_S requests a second, paced, from another client address (X-Forwarded-For, which
+    the server takes from its proxy): random well-formed keys, or no key at all. Yields statuses."""
+    import secrets
+
+    statuses: Counter = Counter()
+    stop = threading.Event()
+
+    def sender(k: int, per_s: float) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        next_at = time.monotonic()
+        while not stop.is_set():
+            headers = {"X-Forwarded-For": "203.0.113.66"}
+            if with_key:
+                headers["Authorization"] = f"Bearer lf_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+            try:
+                conn.request("GET", "/v1/content", headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                statuses[resp.status] += 1
+            except OSError:
+                statuses["error"] += 1
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            next_at += 1 / per_s
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        conn.close()
+
+    threads = [threading.Thread(target=sender, args=(k, FLOOD_PER_S / 4), daemon=True) for k in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        yield statuses
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+
+
+def _well_formed_refusal(status: int, info: dict) -> bool:
+    return status in (429, 503) and (info.get("type") or "").startswith("application/problem+json") \
+        and bool(info.get("retry_after"))
+
+
+def run(sizes: dict[str, int] = FULL) -> None:
+    from shared.database import dispose_engines
+    from shared.settings import get_settings
+
+    n, delay = sizes["concurrency"], sizes["delay_ms"] / 1000
+    with scratch_postgres("lf_bench_cap") as url, local_provider(delay) as provider_url:
+        os.environ["DATABASE_URL"] = url
+        get_settings.cache_clear()
+        dispose_engines()
+        from tests.conftest import make_user
+
+        _, key = make_user("user")
+        dispose_engines()
+        env = {"DATABASE_URL": url, "ENVIRONMENT": "development", "LOG_LEVEL": "error", "AI_PROVIDERS": "openai",
+               "OPENAI_API_KEY": "sk-bench-not-real", "OPENAI_BASE_URL": provider_url + "/v1",
+               "QUALITY_JUDGE": "off", "METRICS_ENABLED": "true", **LIMITS, **ONE_ATTEMPT}
+        command, literals = iac_service("generate")
+        if n < int(literals["WEB_MAX_IN_FLIGHT"]):  # smoke: a small instance, so 4x still sheds
+            env |= {"WEB_MAX_IN_FLIGHT": str(n), "WEB_THREADS": str(n + 8)}
+        capacity = int(env.get("WEB_MAX_IN_FLIGHT", literals["WEB_MAX_IN_FLIGHT"]))
+        print(f"generate as deployed: `{command}`")
+        print(f"  WEB_THREADS={env.get('WEB_THREADS', literals['WEB_THREADS'])} WEB_MAX_IN_FLIGHT={capacity} "
+              f"DB_POOL_SIZE={literals['DB_POOL_SIZE']}; provider answers after {delay:g} s")
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        with deployed_generate(env) as (port, worker):
+            burst(port, 2, headers, "warm")
+            idle = rss_kib(worker)
+            with peak_rss(worker) as mem:
+                results, wall = burst(port, n, headers, "at-capacity")
+            statuses = Counter(r[0] for r in results)
+            ok = [r[1] * 1000 for r in results if r[0] == 201]
+            print(f"{n} generations at once: {dict(sorted(statuses.items()))} {refusals(results) or ''}")
+            row("wall time", wall, "s")
+            effective = n * delay / wall
+            print(f"  effective concurrency: {effective:.1f} of {n} ideal ({effective / n:.0%}; goal >= 75%: "
+                  f"{'met' if effective >= 0.75 * n and statuses.get(201) == n else 'MISSED'})")
+            if ok:
+                row("latency p50", pct(ok, 50), "ms")
+                row("latency p99", pct(ok, 99), "ms")
+            row("memory per in-flight request", (mem["peak"] - idle) / 1024 / n, "MiB")
+            print(f"  worker resident memory: {idle / 1024:.1f} MiB idle, {mem['peak'] / 1024:.1f} MiB at peak")
+
+            seconds = sizes["flood_s"]
+            alone = _legit_rate(port, headers, seconds)
+            print(f"legitimate GET /v1/content, {LEGIT_CLIENTS} clients, {seconds} s:")
+            row("alone", alone, "req/s")
+            for label, with_key in (("beside 200/s random wrong keys", True), ("beside 200/s with no key", False)):
+                with flood(port, with_key, seconds) as statuses:
+                    rate = _legit_rate(port, headers, seconds)
+                kept = rate / alone if alone else 0.0
+                print(f"  {label}: {rate:.1f} req/s = {kept:.0%} of alone (goal >= 80%: "
+                      f"{'met' if kept >= 0.8 else 'MISSED'}); flood answers {dict(statuses)}")
+
+            over = sizes["overload"] * capacity
+            results, wall = burst(port, over, headers, "overload")
+            statuses = Counter(r[0] for r in results)
+            bad = [r for r in results if r[0] not in (201,) and not _well_formed_refusal(r[0], r[2])]
+            shed = sum(1 for r in results if r[0] in (429, 503))
+            slowest = max(r[1] for r in results)
+            print(f"{over} at once ({sizes['overload']}x capacity): {dict(sorted(statuses.items()))} "
+                  f"{refusals(results)}")
+            print(f"  shed: {shed / over:.0%}; answers neither 201 nor a 429/503 problem with Retry-After: "
+                  f"{len(bad)}")
+            row("slowest answer", slowest, "s", goal=30.0)
+            status, _ = request(port, "POST", "/v1/content", json.dumps(
+                {"content_type": "flashcards", "topic": "Photosynthesis after", "audience": "high_school"}).encode(),
+                headers)
+            print(f"  next request after the overload: {status} ({'served normally' if status == 201 else 'NOT served'})")
+    print("LiteLLM proxy comparison: not measured here (see docs/PERFORMANCE.md)")

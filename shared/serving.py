@@ -1,0 +1,174 @@
+"""How every function is served: the gunicorn configuration its start command names.
+
+`.railway/railway.py` starts each function as
+`gunicorn --config python:shared.serving "functions_framework:create_app(...)"`:
+functions-framework still builds the app (its target, its Flask wrapper, local
+emulation unchanged), but the server's capacity and limits are declared here and
+set per service in the IaC, not inherited from the container's CPU count
+(functions-framework's own gunicorn runs `4 x cpu_count()` threads with no
+request-line limit and no read timeouts).
+
+One process per instance with `WEB_THREADS` threads (gthread): a generation
+spends seconds to minutes waiting on a provider with the GIL released, so
+threads, not processes, are the unit of concurrency; the admission gate
+(`shared.admission`) admits `WEB_MAX_IN_FLIGHT` requests at once and refuses
+the rest at once, so the spare threads always answer probes and refusals.
+
+The front door (`BoundedThreadWorker`): the request line and headers must
+arrive within `WEB_HEADER_TIMEOUT_SECONDS` in all, the body within
+`WEB_BODY_TIMEOUT_SECONDS` in all (a client trickling one byte a second holds a
+thread for a bounded time, then gets 408), a response the client does not read
+is abandoned after `WEB_BODY_TIMEOUT_SECONDS`; request line and header limits
+answer 414/431; every error the server itself answers is problem+json with the
+security headers (gunicorn's own pages are HTML without them).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from gunicorn.http import errors as http_errors
+from gunicorn.workers.gthread import ThreadWorker
+
+from shared.settings import get_settings
+
+_settings = get_settings()
+
+# gunicorn reads these module-level names (https://gunicorn.org/reference/settings/).
+workers = 1  # one process: threads share the engine pool, the key cache and the admission gate
+worker_class = "shared.serving.BoundedThreadWorker"
+threads = _settings.web_threads
+worker_connections = _settings.web_max_connections
+keepalive = _settings.web_keepalive_seconds
+timeout = _settings.web_worker_timeout_seconds
+graceful_timeout = 30  # a deploy lets requests in flight finish for this long
+limit_request_line = 8190  # a longer URL is 414 at once (functions-framework sets 0: unlimited)
+limit_request_fields = 100
+limit_request_field_size = 8190  # one header over it, or more than 100, is 431
+loglevel = "warning"
+accesslog = None  # shared.access_log writes the one JSON access line per request
+forwarded_allow_ips = "*"  # Railway's edge proxy is the only peer; X-Forwarded-* come from it
+
+HEADER_TIMEOUT = _settings.web_header_timeout_seconds
+BODY_TIMEOUT = _settings.web_body_timeout_seconds
+
+
+class ReadTimedOut(Exception):
+    """The client did not send its request line, headers or body in the time allowed (408)."""
+
+
+class DeadlineSocket:
+    """A client socket whose reads must all finish before `deadline` (time.monotonic()).
+
+    A per-read timeout would let a client trickling one byte at a time hold a thread for
+    ever; here every read gets only what is left of one budget. Sends are bounded too
+    (a client that never reads its response). Everything else is the socket's own.
+    """
+
+    __slots__ = ("_sock", "deadline")
+
+    def __init__(self, sock) -> None:
+        self._sock = sock
+        self.deadline: float | None = None
+
+    def recv(self, size: int) -> bytes:
+        if self.deadline is None:
+            return self._sock.recv(size)
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise ReadTimedOut()
+        previous = self._sock.gettimeout()
+        self._sock.settimeout(remaining if previous is None else min(previous, remaining))
+        try:
+            return self._sock.recv(size)
+        except TimeoutError:
+            raise ReadTimedOut() from None
+        finally:
+            self._sock.settimeout(previous)
+
+    def sendall(self, data) -> None:
+        previous = self._sock.gettimeout()
+        self._sock.settimeout(BODY_TIMEOUT)
+        try:
+            self._sock.sendall(data)
+        finally:
+            self._sock.settimeout(previous)
+
+    def __getattr__(self, name):
+        return getattr(self._sock, name)
+
+
+# The server's own refusals, as (status, title, detail); anything else it catches is a 400.
+_REFUSALS = (
+    (http_errors.LimitRequestLine, 414, "URI Too Long", "The request line is over the server's limit."),
+    (http_errors.LimitRequestHeaders, 431, "Request Header Fields Too Large",
+     "The request headers are over the server's limits."),
+    (ReadTimedOut, 408, "Request Timeout", "The request was not sent in the time allowed."),
+    (http_errors.UnsupportedTransferCoding, 501, "Not Implemented", "That transfer coding is not supported."),
+)
+
+
+def refusal(exc: BaseException) -> tuple[int, str, str]:
+    """Status, title and detail for an error the server answers before (or while) reading a request."""
+    for kind, status, title, detail in _REFUSALS:
+        if isinstance(exc, kind):
+            return status, title, detail
+    if isinstance(exc, http_errors.ParseException):
+        return 400, "Bad Request", "The request is not well-formed HTTP."
+    return 500, "Internal Server Error", "An unexpected error occurred; it has been logged."
+
+
+def refusal_bytes(status: int, title: str, detail: str) -> bytes:
+    """A complete problem+json HTTP response with the security headers, closing the connection."""
+    from shared.errors import PROBLEM_BASE
+    from shared.http import SECURITY_HEADERS
+
+    slug = {408: "request-timeout", 414: "uri-too-long", 431: "header-fields-too-large"}.get(status, "http-error")
+    body = json.dumps({"type": f"{PROBLEM_BASE}{slug}", "title": title, "status": status, "detail": detail},
+                      separators=(",", ":")).encode()
+    head = [f"HTTP/1.1 {status} {title}", "Connection: close", "Content-Type: application/problem+json",
+            f"Content-Length: {len(body)}", "Cache-Control: no-store"]
+    head += [f"{name}: {value}" for name, value in SECURITY_HEADERS.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+def post_worker_init(worker) -> None:
+    """Each worker delivers the alerts requests queued (shared.alerts.outbox), outside any request."""
+    from shared.alerts.outbox import start_sender
+
+    start_sender()
+
+
+class BoundedThreadWorker(ThreadWorker):
+    """gunicorn's gthread worker with whole-request read deadlines and problem+json refusals."""
+
+    def handle(self, conn):
+        if not isinstance(conn.sock, DeadlineSocket):
+            conn.sock = DeadlineSocket(conn.sock)
+        conn.sock.deadline = time.monotonic() + HEADER_TIMEOUT  # request line and headers
+        try:
+            return super().handle(conn)
+        finally:
+            conn.sock.deadline = None
+
+    def handle_request(self, req, conn):
+        conn.sock.deadline = time.monotonic() + BODY_TIMEOUT  # the body, read by the app
+        try:
+            return super().handle_request(req, conn)
+        finally:
+            conn.sock.deadline = None
+
+    def handle_error(self, req, client, addr, exc):
+        status, title, detail = refusal(exc)
+        # The client's address is personal data: the log names the kind of failure only.
+        if status >= 500 and not isinstance(exc, http_errors.ParseException):
+            self.log.error("request failed in the server: %s", type(exc).__name__)
+        else:
+            self.log.info("request refused by the server: %s %s", status, type(exc).__name__)
+        raw = getattr(client, "_sock", client)  # past any deadline: the refusal gets its own short one
+        try:
+            raw.settimeout(1.0)
+            raw.sendall(refusal_bytes(status, title, detail))
+        except OSError:
+            pass  # the worker closes the connection either way
