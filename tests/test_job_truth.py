@@ -72,14 +72,14 @@ def _report_facts(jobs: dict) -> dict:
                        "open_now": []},
             "requests": empty_req,
             "generation": {"count": 0, "success_rate": None, "quality_mean": None, "passed_share": None,
-                           "histogram": {}, "content_types": {}},
+                           "histogram": {}, "content_types": {}, "per_day": []},
             "slo": {"period": {"requests": 0, "errors_5xx": 0, "availability": None, "error_budget_requests": 0,
                                "error_budget_consumed": None}} | {"rolling_30_days": {
                 "requests": 0, "errors_5xx": 0, "availability": None, "error_budget_requests": 0,
                 "error_budget_consumed": None}},
             "backups": {"store": "file:///b", "newest": None, "taken_in_period": 0, "failed_backup_runs": 0,
                         "restore_tests": []},
-            "cost": {"spend_usd": 0, "prefix": "cost-report/x", "budgets": {}, "by_provider": []},
+            "cost": {"spend_usd": 0, "prefix": "cost-report/x", "budgets": {}, "by_provider": [], "by_day": []},
             "feedback": {"count": 0, "mean_rating": None, "ratings": {}},
             "jobs": jobs}
 
@@ -213,3 +213,22 @@ def test_console_shows_the_same_states_on_a_phone(pg, function_server, tmp_path,
     assert set(job_chips) == set(JOBS)
     assert set(job_chips.values()) == ({"pass"} if expected == "not due yet" else {"warn", "fail"})
     assert width <= 375, f"the console is {width} px wide on a 375 px screen"
+
+
+def test_a_report_without_data_prints_no_none_and_its_title_has_the_files_date():
+    """The report of an empty day: every unknown figure reads n/a; the title leads with the
+    report date its files are named after, then the day it covers."""
+    from jobs.ops_report import render
+    from jobs.ops_report.__init__ import window
+
+    w = window("daily", NOW.date(), NOW)
+    report = {"report": "ops", "period": "daily", "date": NOW.date().isoformat(), "from": w.start.isoformat(),
+              "to": w.end.isoformat(), "generated_at": NOW.isoformat(), "status": "pass", "checks": {},
+              "facts": _report_facts({})}
+    report["facts"]["feedback"]["ratings"] = {"1": 0}
+    md = render.markdown(report)
+    assert "None" not in md and "n/a" in md
+    assert md.splitlines()[0] == "# La Factoria daily ops report 2026-03-10 (covers 2026-03-09)"
+    assert "<title>La Factoria daily ops report 2026-03-10 (covers 2026-03-09)</title>" in render.html_page(report)
+    assert [render._duration(s) for s in (0.24, 1.99, 12.5, 270, 5700, 11520)] == \
+        ["0.24 s", "1.99 s", "12.5 s", "4.5 min", "95 min", "3.2 h"]
