@@ -111,3 +111,14 @@ print(json.dumps({{"statuses": statuses, "loaded": [m for m in {HEAVY_MODULES!r}
     got = json.loads(out.stdout.strip().splitlines()[-1])
     assert got["statuses"][0] == 200 and all(s < 500 or s == 503 for s in got["statuses"])
     assert got["loaded"] == []
+
+
+def test_a_job_on_an_install_without_the_jobs_extra_says_what_to_install(db, monkeypatch, capsys):
+    """`make run` installs no matplotlib: a report job there exits 2 with the extra to install."""
+    from jobs.runner import run_job
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now raises ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "matplotlib.backends.backend_agg", None)
+    code, summary = run_job("cost-report")
+    assert code == 2 and summary["error"].startswith("missing package 'matplotlib'")
+    assert "'.[jobs]'" in summary["error"] and "Traceback" not in capsys.readouterr().err
