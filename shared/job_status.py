@@ -119,9 +119,10 @@ class JobState:
 
 def state(job: str, schedule: str, last_run, now: datetime, grace: timedelta,
           since: datetime | None) -> JobState:
-    """The state of one job at `now`; `since` is the installation's first sighting (None: not yet)."""
+    """The state of one job at `now`; `since` is the installation's first sighting (None: not yet),
+    which matters only for a job that never ran (see `assess`)."""
     due = previous_time(schedule, now - grace)
-    if since is None or due < since:
+    if last_run is None and (since is None or due < since):
         due = None  # nothing came due since the install: a job cannot have missed it
     started = _aware(last_run.started_at) if last_run is not None else None
     overdue = due is not None and (started is None or started < due - EARLY_START_TOLERANCE)
@@ -129,13 +130,11 @@ def state(job: str, schedule: str, last_run, now: datetime, grace: timedelta,
 
 
 def assess(session, now: datetime, grace: timedelta, jobs: dict[str, str] = JOBS) -> dict[str, JobState]:
-    """Every job's state at `now`. The first sighting is read only when some job lacks a recent run."""
+    """Every job's state at `now`. The first sighting matters only for a job that never ran: for
+    one that did, the install is older than its last run, so a due time after that run is after
+    the install too. So it is read only while some job has never run (a fresh install)."""
     runs = latest_runs(session, jobs)
-    needs_since = any(
-        runs.get(job) is None or _aware(runs[job].started_at) < previous_time(schedule, now - grace)
-        for job, schedule in jobs.items())
-    # Every job ran since its last due time: none is overdue whatever the install time.
-    since = first_seen(session) if needs_since else min(_aware(r.started_at) for r in runs.values())
+    since = None if all(job in runs for job in jobs) else first_seen(session)
     return {job: state(job, schedule, runs.get(job), now, grace, since) for job, schedule in jobs.items()}
 
 

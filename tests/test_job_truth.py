@@ -151,6 +151,8 @@ def test_schedule_arithmetic_is_one_function():
     assert not state("b", "0 2 * * *", yesterday, at2 + timedelta(minutes=29), grace, long_ago).overdue
     late = state("b", "0 2 * * *", yesterday, at2 + timedelta(minutes=31), grace, long_ago)
     assert late.overdue and late.due_at == at2
+    # For a job that ran, the install time does not matter: it is older than that run.
+    assert state("b", "0 2 * * *", yesterday, at2 + timedelta(minutes=31), grace, None).overdue
     # A cron that starts a few seconds early still counts.
     early = SimpleNamespace(started_at=at2 - timedelta(seconds=20))
     assert not state("b", "0 2 * * *", early, at2 + timedelta(hours=1), grace, long_ago).overdue
