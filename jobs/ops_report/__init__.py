@@ -122,7 +122,8 @@ def run(ctx: JobContext) -> JobResult:
     overall = "fail" if "fail" in statuses.values() else "warn" if "warn" in statuses.values() else "pass"
     prefix = f"ops-report/{period}/{report_date.isoformat()}"
     cost = found["cost"]
-    report = {"report": "ops", "period": period, "date": report_date.isoformat(), "from": found["window"]["from"], "to": found["window"]["to"],
+    report = {"report": "ops", "period": period, "date": report_date.isoformat(),
+              "from": found["window"]["from"], "to": found["window"]["to"],
               "generated_at": found["window"]["now"], "status": overall,
               "checks": {n: c.as_dict() for n, c in results.items()},
               "links": {"cost_report": cost["prefix"] + ".json", "newest_backup":

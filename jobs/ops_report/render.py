@@ -56,7 +56,7 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
     out.append(("Checklist", _table(["check", "status", "finding"],
                                     [[TITLES[n], BADGE[c["status"]], c["summary"]] for n, c in checks.items()])))
     a = f["alerts"]
-    lines = [f"Opened in the period: " + ", ".join(f"{k} {v}" for k, v in a["opened_by_severity"].items()) + "."]
+    lines = ["Opened in the period: " + ", ".join(f"{k} {v}" for k, v in a["opened_by_severity"].items()) + "."]
     s = a["incident_stats"]
     lines.append(f"Incidents: {s['count']}; mean time to acknowledge {_duration(s['mean_time_to_acknowledge_s'])} "
                  f"(max {_duration(s['max_time_to_acknowledge_s'])}); mean time to resolve "
