@@ -3,13 +3,16 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+# `make run` serves the three functions: their extras only, not the dev tools (docs/PERFORMANCE.md).
+SERVE_EXTRAS := generate,gdpr,health
+SERVE_STAMP := $(VENV)/.serve-stamp
 PORT ?= 8080
 # xdist workers: the suite mostly waits on databases and servers, so more workers than cores pay off
 PYTEST_ARGS ?= -n 4 --dist worksteal
 DEMO_EMAIL ?= demo@lafactoria.dev
 DEMO_KEY_FILE ?= var/demo-admin.key
 
-.PHONY: install system run test bench openapi migrate clean
+.PHONY: install serve-install system run test bench openapi migrate clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,7 +22,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP)  ## create the virtual environment and install pinned dependencies
 
-migrate: install  ## apply migrations to DATABASE_URL (default: SQLite under var/)
+$(SERVE_STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[$(SERVE_EXTRAS)]'
+	touch $(SERVE_STAMP)
+
+serve-install: $(SERVE_STAMP)  ## install what serving needs (the base and the three functions' extras)
+
+migrate: serve-install  ## apply migrations to DATABASE_URL (default: SQLite under var/)
 	$(VENV)/bin/factoria db upgrade
 
 run: migrate  ## serve all three functions on one port, with a demo admin whose key is kept in var/

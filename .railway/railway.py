@@ -9,39 +9,87 @@ arguments (`start`, `preDeploy`, `healthcheck`, `healthcheckTimeout`,
 arguments silently; tests/test_deploy.py builds this graph with the SDK and
 checks every setting landed.
 
+Environments (`ctx.environment`): `production` and `staging` (smaller, spend
+capped); any other name is refused. Development is `make run` on a laptop.
+
 Services: three HTTP functions (generate, gdpr, health), each polled on its
-own `/readyz` during a deploy, and one cron service per scheduled run of the
-shared job registry (`shared/job_schedule.py` `SCHEDULED_RUNS`: the five jobs
-and the daily, weekly and monthly ops reports; a run added there is scheduled here),
-plus PostgreSQL and an S3-compatible bucket for backups and reports.
+own `/readyz` during a deploy and served on its public domain, and one cron
+service per scheduled run of the shared job registry (`shared/job_schedule.py`
+`SCHEDULED_RUNS`: the five jobs and the daily, weekly and monthly ops reports; a
+run added there is scheduled here), plus PostgreSQL and an S3-compatible bucket
+for backups and reports. Each service's build installs only its own extra.
 """
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from railway_sdk import bucket, database, define_railway, github, project, service
 
 ROOT = Path(__file__).resolve().parent.parent
 REPO = "lafactoria/lafactoria"
 FUNCTIONS = ("generate", "gdpr", "health")
-REPLICAS = {"generate": 2, "gdpr": 1, "health": 1}
-# Declared capacity per instance (shared/serving.py reads these; docs/OPERATIONS.md "Capacity" has the
+# Declared capacity per production instance (shared/serving.py reads these; docs/OPERATIONS.md "Capacity" has the
 # arithmetic): threads, requests admitted at once (the rest 503 at once), pooled database connections.
 CAPACITY = {
     "generate": {"WEB_THREADS": "320", "WEB_MAX_IN_FLIGHT": "256", "DB_POOL_SIZE": "30"},
     "gdpr": {"WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "8"},
     "health": {"WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "4"},
 }
+# Staging: a quarter of production, enough to rehearse a deploy and a class at once.
+STAGING_CAPACITY = {
+    "generate": {"WEB_THREADS": "80", "WEB_MAX_IN_FLIGHT": "64", "DB_POOL_SIZE": "8"},
+    "gdpr": {"WEB_THREADS": "24", "WEB_MAX_IN_FLIGHT": "16", "DB_POOL_SIZE": "2"},
+    "health": {"WEB_THREADS": "24", "WEB_MAX_IN_FLIGHT": "16", "DB_POOL_SIZE": "2"},
+}
+# Public hostnames (Railway custom domains, TLS issued by Railway once the CNAME resolves).
+DOMAIN = "lafactoria.dev"
+PORT = 8080  # gunicorn binds $PORT; the domains route to it
+
+
+class Environment(NamedTuple):
+    """What differs between the Railway environments this file describes.
+
+    Each Railway environment is an isolated copy of the project: its own `postgres` instance
+    and volume, its own `lafactoria-data` bucket and credentials, its own shared variables
+    (secrets). So the same resource names give staging its own database, bucket and secrets.
+    """
+
+    name: str
+    replicas: dict[str, int]
+    db_pool_size: int  # the cron jobs' pool; each function's comes with its capacity
+    capacity: dict[str, dict[str, str]]  # per function: threads, requests admitted at once, pool
+    hostnames: dict[str, str]
+    # Budgets: None leaves the setting to an (optional) shared variable; a value is fixed here.
+    budgets: dict[str, str | None]
+
+
+ENVIRONMENTS = {
+    "production": Environment(
+        "production", {"generate": 2, "gdpr": 1, "health": 1}, 5, CAPACITY,
+        {"generate": f"api.{DOMAIN}", "gdpr": f"privacy.{DOMAIN}", "health": f"status.{DOMAIN}"},
+        {"DAILY_BUDGET_USD": None, "MONTHLY_BUDGET_USD": None, "USER_DAILY_BUDGET_USD": None}),
+    # Smaller, and capped: staging rehearses the production configuration at a fixed low spend.
+    "staging": Environment(
+        "staging", {"generate": 1, "gdpr": 1, "health": 1}, 2, STAGING_CAPACITY,
+        {"generate": f"api.staging.{DOMAIN}", "gdpr": f"privacy.staging.{DOMAIN}",
+         "health": f"status.staging.{DOMAIN}"},
+        {"DAILY_BUDGET_USD": "5", "MONTHLY_BUDGET_USD": "50", "USER_DAILY_BUDGET_USD": "1"}),
+}
 # pg_dump must be at least the server's major version: the jobs image gets Debian's
 # postgresql-client (15), so the database is pinned to the same major as CI.
 POSTGRES_IMAGE = "ghcr.io/railwayapp-templates/postgres-ssl:15"
 JOBS_NEEDING_PG_TOOLS = ("backup", "backup-verify")
-BUILD_COMMAND = "pip install --no-cache-dir -c constraints.txt ."
 COMMON_WATCH = ["shared/**", "pyproject.toml", "constraints.txt", ".railway/railway.py"]
 HEALTHCHECK_TIMEOUT_S = 120
+
+
+def build_command(extra: str) -> str:
+    """Each service installs the base and its own extra (pyproject.toml), pinned: gdpr and health
+    ship no LLM SDK and no matplotlib."""
+    return f"pip install --no-cache-dir -c constraints.txt '.[{extra}]'"
 
 
 def scheduled_runs():
@@ -52,8 +100,8 @@ def scheduled_runs():
     return module.SCHEDULED_RUNS
 
 
-def _build(watch: list[str]) -> dict[str, Any]:
-    return {"builder": "RAILPACK", "buildCommand": BUILD_COMMAND, "watchPatterns": watch + COMMON_WATCH}
+def _build(extra: str, watch: list[str]) -> dict[str, Any]:
+    return {"builder": "RAILPACK", "buildCommand": build_command(extra), "watchPatterns": watch + COMMON_WATCH}
 
 
 def start_command(name: str) -> str:
@@ -62,18 +110,19 @@ def start_command(name: str) -> str:
     return f'gunicorn --config python:shared.serving --bind 0.0.0.0:$PORT "{app}"'
 
 
-def function_service(name: str, env: dict[str, Any]):
+def function_service(name: str, env: dict[str, Any], where: Environment):
     return service(
         name,
         source=github(REPO),
-        build=_build([f"functions/{name}/**", "functions/__init__.py"]),
+        build=_build(name, [f"functions/{name}/**", "functions/__init__.py"]),
         start=start_command(name),
         preDeploy="factoria db upgrade",
         healthcheck="/readyz",
         healthcheckTimeout=HEALTHCHECK_TIMEOUT_S,
-        replicas=REPLICAS[name],
+        replicas=where.replicas[name],
+        domains=[{"domain": where.hostnames[name], "port": PORT}],
         deploy={"restartPolicyType": "ON_FAILURE", "restartPolicyMaxRetries": 10},
-        env=env | CAPACITY[name],
+        env=env | where.capacity[name] | {"PORT": str(PORT)},
     )
 
 
@@ -82,7 +131,7 @@ def cron_service(run, env: dict[str, Any]):
     return service(
         run.service,
         source=github(REPO),
-        build=_build(["jobs/**"]),
+        build=_build("jobs", ["jobs/**"]),
         start=run.command,
         deploy={"cronSchedule": run.schedule, "restartPolicyType": "NEVER"},
         env=env,
@@ -91,23 +140,28 @@ def cron_service(run, env: dict[str, Any]):
 
 @define_railway
 def main(ctx=None):
+    name = getattr(ctx, "environment", None)
+    if name not in ENVIRONMENTS:
+        # Fail closed: a typo must not plan production's settings into an unknown environment.
+        raise ValueError(f"no Railway environment {name!r} in .railway/railway.py; "
+                         f"known: {', '.join(ENVIRONMENTS)} (development is `make run`, not Railway)")
+    where = ENVIRONMENTS[name]
     db = database("postgres", "postgres", image=POSTGRES_IMAGE, output="DATABASE_URL",
                   defaultMountPath="/var/lib/postgresql/data")
     store = bucket("lafactoria-data")
-    shared = getattr(ctx, "shared", None)
-
-    def secret(name: str) -> Any:
-        # Secrets live in Railway's shared variables, never in this file.
-        return shared[name] if shared is not None else {"type": "sharedReference", "name": name}
+    shared = ctx.shared
 
     common = {
+        # Staging runs the production settings too: ENVIRONMENT has no staging value, and
+        # staging is there to rehearse exactly what production refuses (SQLite, a development
+        # SECRET_KEY, '*' origins, the offline mock provider). Its spend is capped instead.
         "ENVIRONMENT": "production",
         "DATABASE_URL": db.env.DATABASE_URL,
-        "SECRET_KEY": secret("SECRET_KEY"),
-        "AI_PROVIDERS": secret("AI_PROVIDERS"),
-        "ALERT_WEBHOOK_URL": secret("ALERT_WEBHOOK_URL"),
-        "ALLOWED_ORIGINS": secret("ALLOWED_ORIGINS"),
-        "DB_POOL_SIZE": "5",
+        "SECRET_KEY": shared["SECRET_KEY"],  # secrets: the environment's shared variables, never this file
+        "AI_PROVIDERS": shared["AI_PROVIDERS"],
+        "ALERT_WEBHOOK_URL": shared["ALERT_WEBHOOK_URL"],  # optional: unset arrives as "", read as unset
+        "ALLOWED_ORIGINS": shared["ALLOWED_ORIGINS"],
+        "DB_POOL_SIZE": str(where.db_pool_size),
     }
     storage = {
         "BACKUP_URL": "s3://${{lafactoria-data.BUCKET}}/backups",
@@ -117,13 +171,15 @@ def main(ctx=None):
         "AWS_SECRET_ACCESS_KEY": store.env.SECRET_ACCESS_KEY,
         "AWS_DEFAULT_REGION": store.env.REGION,
     }
-    providers = {key: secret(key) for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY")}
-    budgets = {key: secret(key) for key in ("DAILY_BUDGET_USD", "MONTHLY_BUDGET_USD", "USER_DAILY_BUDGET_USD")}
+    providers = {key: shared[key] for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY")}
+    # A budget fixed for the environment is a literal; otherwise an optional shared variable, which
+    # Railway passes as "" while unset and the settings read as unset (no cap), never exit 2.
+    budgets = {key: value if value is not None else shared[key] for key, value in where.budgets.items()}
 
     functions = [
-        function_service("generate", common | providers | budgets),  # the only holder of provider keys
-        function_service("gdpr", common),
-        function_service("health", common | storage),  # reports backup age and store
+        function_service("generate", common | providers | budgets, where),  # the only holder of provider keys
+        function_service("gdpr", common, where),
+        function_service("health", common | storage, where),  # reports backup age and store
     ]
     crons = []
     for run in scheduled_runs():

@@ -251,27 +251,24 @@ def backup_verified(ev: Evaluation) -> list[Finding]:
 
 
 def missed_jobs(ev: Evaluation) -> list[Finding]:
-    """One finding per job: late when no real run started since its last scheduled time
-    that is more than ALERT_JOB_GRACE_MINUTES old."""
-    from croniter import croniter
-    from sqlalchemy import func, select
+    """One finding per job, firing when `shared.job_status` finds it overdue: a scheduled time more
+    than ALERT_JOB_GRACE_MINUTES old passed with no counted run (dry runs and skips do not count)
+    since. Times before the install was first seen are never due."""
+    from shared import job_status
 
-    from shared.job_schedule import JOBS
-    from shared.models import JobRun
-
-    grace = timedelta(minutes=ev.settings.alert_job_grace_minutes)
-    latest = dict(ev.session.execute(
-        select(JobRun.job, func.max(JobRun.started_at)).where(JobRun.dry_run.is_(False)).group_by(JobRun.job)
-    ).all())
     findings = []
-    for job, schedule in JOBS.items():
-        due = croniter(schedule, ev.now - grace).get_prev(datetime)
-        last = _aware(latest.get(job))
-        firing = last is None or last < due - timedelta(minutes=1)
-        seen = f"last started {last:%Y-%m-%d %H:%M} UTC" if last else "never run"
-        findings.append(Finding(f"job:{job}:missed", "warning", firing, f"Job {job} missed its schedule",
-                                f"'{schedule}' due {due:%Y-%m-%d %H:%M} UTC, {seen}",
-                                {"job": job, "schedule": schedule, "due": due.isoformat(),
+    for job, st in job_status.assess(ev.session, ev.now, job_status.grace(ev.settings)).items():
+        last = st.last_started
+        if st.overdue:
+            observed = st.missed_output()
+        elif last is None:
+            observed = f"'{st.schedule}' not due yet since install"
+        else:
+            observed = f"'{st.schedule}' last started {last:%Y-%m-%d %H:%M} UTC"
+        findings.append(Finding(f"job:{job}:missed", "warning", st.overdue, f"Job {job} missed its schedule",
+                                observed,
+                                {"job": job, "schedule": st.schedule,
+                                 "due": st.due_at.isoformat() if st.due_at else None,
                                  "last_started": last.isoformat() if last else None}))
     return findings
 

@@ -229,6 +229,14 @@ def _csv(report: dict[str, Any]) -> bytes:
     return buf.getvalue().encode()
 
 
+def _preload_plotting() -> None:
+    """The early import in a thread; without the jobs extra, the chart's own import says so (exit 2)."""
+    try:
+        _import_plotting()
+    except ImportError:
+        pass
+
+
 def _import_plotting() -> None:
     """matplotlib's object API with the Agg canvas: no pyplot global state, no GUI backend probing.
 
@@ -485,7 +493,7 @@ def run(ctx: JobContext) -> JobResult:
     if not ctx.dry_run:  # load the plotting library while the database aggregates
         import threading
 
-        threading.Thread(target=_import_plotting, name="cost-report-import", daemon=True).start()
+        threading.Thread(target=_preload_plotting, name="cost-report-import", daemon=True).start()
     report = build_report(first, last, opts)
     daily = report.pop("_daily")
     report["budgets"] = budgets(daily, first, last, ctx.settings.daily_budget_usd, ctx.settings.monthly_budget_usd)

@@ -223,6 +223,14 @@ def run_job(name: str, *, dry_run: bool = False, json_output: bool = False,
                     code, summary = finish(EXIT_USAGE, "error", error=str(exc))
                 except JobUnavailable as exc:
                     code, summary = finish(EXIT_UNAVAILABLE, "error", error=str(exc) or "unavailable")
+                except ModuleNotFoundError as exc:
+                    package = (exc.name or "").split(".")[0]
+                    if package in ("", "shared", "functions", "jobs", "cli"):
+                        raise
+                    # A lean install (`make run`, a function's extra) has no job packages: say which.
+                    code, summary = finish(EXIT_USAGE, "error", error=(
+                        f"missing package {package!r}: jobs need the jobs extra "
+                        "(pip install -c constraints.txt '.[jobs]')"))
                 except Exception as exc:  # noqa: BLE001 - a crash is recorded, alerted and exits 3
                     known = classify(exc)
                     if known is not None:  # an outage or bad settings met mid-run: no traceback

@@ -129,63 +129,40 @@ def check_backup_age() -> list[Check]:
     return [_check(status, "component", output, observedValue=round(age_h, 2), observedUnit="h")]
 
 
-def check_jobs() -> list[Check]:
-    from sqlalchemy import func, select
-
-    from shared.job_schedule import JOBS
+def check_jobs(now: datetime | None = None) -> list[Check]:
+    """One entry per job, from `shared.job_status` (what counts as a run, when a job is overdue):
+    a job never due since the install passes; a missed schedule or a failed last run warns;
+    the alert watcher silent for twice its interval fails (dead-man's check)."""
+    from shared import job_status
     from shared.database import session_scope
-    from shared.models import JobRun
 
-    out = []
+    now = now or datetime.now(timezone.utc)
     try:
         with session_scope() as session:
-            latest = (
-                select(JobRun.job, func.max(JobRun.started_at).label("started"))
-                # A run skipped because another held the lease says nothing about the job's health:
-                # the run that held it is the one that counts.
-                .where(JobRun.job.in_(list(JOBS)), JobRun.status != "skipped")
-                .group_by(JobRun.job)
-                .subquery()
-            )
-            rows = session.execute(
-                select(JobRun).join(latest, (JobRun.job == latest.c.job) & (JobRun.started_at == latest.c.started))
-            ).scalars().all()
+            states = job_status.assess(session, now, job_status.grace(get_settings()))
     except Exception as exc:  # noqa: BLE001
-        return [_check("warn", "component", f"job ledger unreadable: {type(exc).__name__}", componentId=j) for j in JOBS]
-    by_job = {r.job: r for r in rows}
-    for job in JOBS:
-        run = by_job.get(job)
+        return [_check("warn", "component", f"job ledger unreadable: {type(exc).__name__}", componentId=j)
+                for j in job_status.JOBS]
+    out = []
+    for job, st in states.items():
+        run = st.last_run
+        watcher = job == job_status.DEAD_MANS_JOB  # nothing else would say that alerts stopped: fail
         if run is None:
-            out.append(_check("warn", "component", "never run", componentId=job))
+            output = f"missed its schedule: {st.missed_output()}" if st.overdue else "not due yet since install"
+            status = ("fail" if watcher else "warn") if st.overdue else "pass"
+            out.append(_check(status, "component", output, componentId=job))
             continue
         status = {"ok": "pass", "running": "pass"}.get(run.status, "warn")
         output = "" if status == "pass" else f"last run {run.status}"
-        if job == DEAD_MANS_JOB:
-            late = dead_mans_output(JOBS[job], run.started_at)
+        if st.overdue:
+            status, output = "fail" if watcher else "warn", f"missed its schedule: {st.missed_output()}"
+        if watcher:
+            late = job_status.dead_mans_output(st.schedule, run.started_at, now)
             if late:
                 status, output = "fail", late
-        out.append(_check(status, "component", output,
-                          componentId=job, observedValue=run.status, time=run.started_at.isoformat(timespec="seconds")))
+        out.append(_check(status, "component", output, componentId=job, observedValue=run.status,
+                          time=run.started_at.isoformat(timespec="seconds")))
     return out
-
-
-DEAD_MANS_JOB = "alert-check"
-
-
-def dead_mans_output(schedule: str, last_started: datetime, now: datetime | None = None) -> str:
-    """Non-empty when the job has not started within twice its schedule's interval: the
-    watcher is not watching, and nothing else would say so (no alert can fire)."""
-    from croniter import croniter
-
-    now = now or datetime.now(timezone.utc)
-    it = croniter(schedule, now)
-    prev = it.get_prev(datetime)
-    interval = prev - it.get_prev(datetime)
-    if now - last_started <= 2 * interval:
-        return ""
-    minutes = int((now - last_started).total_seconds() // 60)
-    return (f"not run for {minutes} min (schedule '{schedule}', expected at least every "
-            f"{int(interval.total_seconds() // 60)} min): alerts are not being evaluated")
 
 
 def check_alerts() -> list[Check]:

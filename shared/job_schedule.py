@@ -3,6 +3,8 @@
 In `shared` because three parts read it: the job runner (which names exist),
 the health report (`jobs:lastRun`, one entry per job) and the `alert-check`
 rule for missed schedules; Railway's cron services use the same schedules.
+Whether a job ran and when it is due is `shared/job_status.py`'s (this file is
+also read by `.railway/railway.py` with the system python3: no imports here).
 `SCHEDULED_RUNS` lists every cron service (job, flags, schedule): a job that
 answers several checklists (the ops report) has one run per checklist.
 """

@@ -141,6 +141,17 @@ class Settings(BaseSettings):
     alert_job_grace_minutes: int = Field(30, ge=1)
     alert_budget_share: float = Field(0.80, gt=0)
 
+    @field_validator("*", mode="before")
+    @classmethod
+    def _empty_optional_is_unset(cls, value, info):
+        """An optional setting (default: none) set to an empty string is unset. Railway passes an
+        unset shared variable as "", and `USER_DAILY_BUDGET_USD=` must not stop every job with
+        exit 2. A required or defaulted setting still refuses "" (fail closed: an empty
+        ENVIRONMENT must not quietly mean development)."""
+        if isinstance(value, str) and not value.strip() and cls.model_fields[info.field_name].default is None:
+            return None
+        return value
+
     @field_validator("database_url", "database_direct_url")
     @classmethod
     def _normalise_database_url(cls, value: str | None) -> str | None:

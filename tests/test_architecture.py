@@ -129,7 +129,8 @@ def test_the_reader_sees_lazy_imports_and_references(graph):
     assert ("shared.ratelimit.backend", "shared.ratelimit.redis") in seen  # inside a function
     assert ("functions.gdpr.main", "functions.gdpr.erasure") in seen  # a "module:attr" handler reference
     assert ("functions.generate.store", "functions.generate.ledger") in seen  # lazy, from-import of a name
-    assert ("shared.health_checks", "shared.job_schedule") in seen
+    assert ("shared.health_checks", "shared.job_status") in seen
+    assert ("shared.job_status", "shared.job_schedule") in seen
     assert allowed("jobs.alert_rules", "shared.window_stats") and not allowed("jobs.alert_rules", "functions.health")
     assert not allowed("shared.x", "cli.dev") and not allowed("functions.gdpr.x", "functions.generate.y")
     assert allowed("cli.dev", "functions.health.main") and allowed("functions.gdpr.x", "functions.gdpr.y")
@@ -251,11 +252,22 @@ def reached_directories(start_command: str, modules: dict[str, Path], edges: lis
     Importing `a.b.c` also runs `a/__init__.py` and `a/b/__init__.py`, so parents count here,
     except `functions/__init__.py`: the container of the function parts, kept empty (tested).
     """
+    reached = reached_modules(start_command, modules, edges)
+    return {part_of(m).replace(".", "/") for m in reached if m != "functions"}
+
+
+def reached_modules(start_command: str, modules: dict[str, Path], edges: list[Import]) -> set[str]:
+    """Every project module the entry point can import, lazily or not (TYPE_CHECKING aside)."""
+    return reach(entry_modules(start_command), modules, edges)
+
+
+def reach(entries: set[str], modules: dict[str, Path], edges: list[Import]) -> set[str]:
+    """`entries` and every project module they can import, their parent packages included."""
     adjacency: dict[str, set[str]] = {}
     for e in edges:
         if not e.type_checking:
             adjacency.setdefault(e.source, set()).add(e.target)
-    todo = list(entry_modules(start_command))
+    todo = list(entries)
     reached: set[str] = set()
     while todo:
         module = todo.pop()
@@ -265,7 +277,44 @@ def reached_directories(start_command: str, modules: dict[str, Path], edges: lis
         pieces = module.split(".")
         todo += [".".join(pieces[:i]) for i in range(1, len(pieces))]
         todo += sorted(adjacency.get(module, ()))
-    return {part_of(m).replace(".", "/") for m in reached if m != "functions"}
+    return reached
+
+
+HEAVY_PACKAGES = ("openai", "anthropic", "google.genai", "matplotlib", "numpy")
+
+
+def heavy_imports(path: Path) -> list[str]:
+    """`file:line: package` for every import of an LLM SDK or matplotlib/numpy in the file, lazy included."""
+    tree = ast.parse(path.read_text(), str(path))
+    guarded = _type_checking_lines(tree)
+    out = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:  # `from google import genai` too
+            names = [node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+        else:
+            continue
+        for name in names:
+            if node.lineno not in guarded and any(name == h or name.startswith(h + ".") for h in HEAVY_PACKAGES):
+                out.append(f"{path.relative_to(ROOT)}:{node.lineno}: {name}")
+    return out
+
+
+def test_gdpr_and_health_cannot_reach_an_llm_sdk_or_matplotlib(graph):
+    """Their Railway services do not install them (pyproject extras), so no code path they can
+    import may import them, lazily or not. A service ships its whole package, and handlers are
+    named by strings the reader may not see (f-strings): every module of the package is an entry.
+    Generate and the report jobs do reach them: the check sees those."""
+    modules, edges = graph
+
+    def found(package: str) -> list[str]:
+        entries = {m for m in modules if m == package or m.startswith(package + ".")}
+        return [hit for m in sorted(reach(entries, modules, edges)) for hit in heavy_imports(modules[m])]
+
+    assert found("functions.gdpr") == [] and found("functions.health") == []
+    assert {hit.rsplit(": ", 1)[1] for hit in found("functions.generate")} >= {"openai", "anthropic", "google.genai"}
+    assert any(hit.endswith(": matplotlib") or "matplotlib." in hit for hit in found("jobs.ops_report"))
 
 
 def test_the_functions_container_is_empty():

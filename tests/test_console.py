@@ -134,6 +134,11 @@ def test_console_in_chromium(pg, function_server, browser, tmp_path):
     assert page.eval_on_selector_all("#alerts-list li", "els => els.map(e => e.dataset.rule)") == \
         ["error-rate:critical", "quality:warning"]
     page.screenshot(path=str(tmp_path / "console.png"), full_page=True)
+    # Every panel filled, on a 375 px phone: the page itself never scrolls sideways.
+    page.set_viewport_size({"width": 375, "height": 812})
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    page.screenshot(path=str(tmp_path / "console-phone.png"), full_page=True)
+    page.set_viewport_size({"width": 1320, "height": 900})
 
     crit = seeded["alerts"]["critical"]
     page.click(f"#alerts-list button[data-alert='{crit}']")
@@ -164,7 +169,8 @@ def test_console_in_chromium(pg, function_server, browser, tmp_path):
     assert other.is_hidden("#dashboard")
     other.screenshot(path=str(tmp_path / "console-refused.png"))
     print("screenshots:", tmp_path)
-    for name in ("console-login.png", "console.png", "console-acknowledged.png", "console-refused.png"):
+    for name in ("console-login.png", "console.png", "console-phone.png", "console-acknowledged.png",
+                 "console-refused.png"):
         assert (tmp_path / name).stat().st_size > 10_000
 
 

@@ -23,15 +23,18 @@ def load_iac():
     return module
 
 
-def graph() -> dict:
+ENVIRONMENTS = ("production", "staging")
+
+
+def graph(environment: str = "production") -> dict:
     """The project graph as the Railway CLI gets it, built by railway-sdk itself."""
     from railway_sdk import create_railway_context
 
-    return load_iac().main(create_railway_context(environment="production")).to_graph()
+    return load_iac().main(create_railway_context(environment=environment)).to_graph()
 
 
-def services() -> dict[str, dict]:
-    return {r["name"]: r for r in graph()["resources"] if r["type"] == "service"}
+def services(environment: str = "production") -> dict[str, dict]:
+    return {r["name"]: r for r in graph(environment)["resources"] if r["type"] == "service"}
 
 
 def test_no_config_as_code_files_left():
@@ -228,3 +231,85 @@ def test_railway_iac_builds_the_whole_project():
             if key in svc.get("variables", {}):
                 assert svc["variables"][key]["type"] in {"reference", "sharedReference"}
     assert services["cron-backup"]["variables"]["RAILPACK_DEPLOY_APT_PACKAGES"]["value"] == "postgresql-client"
+
+
+# -- environments, domains, per-service installs, optional settings ---------------------------------------
+def test_production_and_staging_evaluate_and_anything_else_is_refused():
+    from railway_sdk import create_railway_context
+
+    prod, staging = services("production"), services("staging")
+    assert set(prod) == set(staging)  # the same project; each environment has its own instances
+    for env in (prod, staging):
+        for svc in env.values():
+            assert svc["variables"]["ENVIRONMENT"] == {"type": "literal", "value": "production"}
+            assert svc["variables"]["DATABASE_URL"] == {"type": "reference", "resource": "database.postgres",
+                                                        "output": "DATABASE_URL"}
+            assert svc["variables"]["SECRET_KEY"] == {"type": "sharedReference", "name": "SECRET_KEY"}
+    # Staging is smaller: fewer replicas, a smaller pool, and its spend capped in the file.
+    replicas = lambda env: sum(env[n]["deploy"]["numReplicas"] for n in FUNCTIONS)  # noqa: E731
+    assert replicas(staging) < replicas(prod)
+    assert int(staging["generate"]["variables"]["DB_POOL_SIZE"]["value"]) < \
+        int(prod["generate"]["variables"]["DB_POOL_SIZE"]["value"])
+    for key in ("DAILY_BUDGET_USD", "MONTHLY_BUDGET_USD", "USER_DAILY_BUDGET_USD"):
+        assert staging["generate"]["variables"][key]["type"] == "literal"
+        assert prod["generate"]["variables"][key] == {"type": "sharedReference", "name": key}
+    for bad in ("development", "prod", None):
+        with pytest.raises(ValueError, match="no Railway environment"):
+            load_iac().main(create_railway_context(environment=bad) if bad else create_railway_context())
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_http_services_have_public_domains_routed_to_their_port(environment):
+    svcs = services(environment)
+    hosts = []
+    for name in FUNCTIONS:
+        domains = svcs[name]["networking"]["customDomains"]
+        [(host, target)] = domains.items()
+        assert target["port"] == int(svcs[name]["variables"]["PORT"]["value"])
+        assert "$PORT" in svcs[name]["deploy"]["startCommand"]
+        hosts.append(host)
+    assert len(set(hosts)) == 3
+    assert all(("staging." in h) == (environment == "staging") for h in hosts)
+    assert not any("networking" in svc for name, svc in svcs.items() if name.startswith("cron-"))
+
+
+@pytest.mark.parametrize("environment", ENVIRONMENTS)
+def test_each_service_builds_its_own_extra(environment):
+    """The build installs the base and the service's extra from pyproject.toml, pinned."""
+    import tomllib
+
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for name, svc in services(environment).items():
+        argv = shlex.split(svc["build"]["buildCommand"])
+        assert argv[:2] == ["pip", "install"] and argv[argv.index("-c") + 1] == "constraints.txt"
+        [target] = [a for a in argv if a.startswith(".[")]
+        extra = target[2:-1]
+        assert extra == ("jobs" if name.startswith("cron-") else name) and extra in extras
+
+
+def test_empty_optional_settings_are_unset_for_the_cli_and_the_jobs(tmp_path):
+    """Railway passes an unset shared variable as "": every optional one the file wires (budgets,
+    webhook, provider keys) empty must not make `factoria db upgrade` or a cron exit 2."""
+    import os
+    import subprocess
+    import sys
+
+    svcs = services("production")
+    optional = sorted({v["name"] for svc in svcs.values() for v in svc["variables"].values()
+                       if v.get("type") == "sharedReference"} - {"SECRET_KEY", "AI_PROVIDERS", "ALLOWED_ORIGINS"})
+    assert {"USER_DAILY_BUDGET_USD", "DAILY_BUDGET_USD", "MONTHLY_BUDGET_USD", "ALERT_WEBHOOK_URL"} <= set(optional)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE", "ENVIRONMENT"))}
+    env |= {key: "" for key in optional} | {"DATABASE_URL": f"sqlite:///{tmp_path / 'empty.db'}",
+                                            "REPORTS_URL": f"file://{tmp_path}/reports",
+                                            "BACKUP_URL": f"file://{tmp_path}/backups"}
+    upgrade = subprocess.run([str(Path(sys.executable).parent / "factoria"), "db", "upgrade"], env=env,
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert upgrade.returncode == 0, upgrade.stderr
+    cron = subprocess.run([sys.executable, "-m", "jobs", "cost-report", "--dry-run"], env=env,
+                          capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert cron.returncode == 0, cron.stdout + cron.stderr
+    # A malformed value is still refused with exit 2 and one line naming the variable.
+    bad = subprocess.run([sys.executable, "-m", "jobs", "cost-report", "--dry-run"],
+                         env=env | {"USER_DAILY_BUDGET_USD": "ten"}, capture_output=True, text=True,
+                         timeout=120, cwd=ROOT)
+    assert bad.returncode == 2 and "USER_DAILY_BUDGET_USD" in bad.stdout + bad.stderr

@@ -96,3 +96,27 @@ def test_generate_refuses_to_start_in_production_without_provider_keys(monkeypat
     spec = importlib.util.spec_from_file_location("generate_main_prod", ROOT / "functions/generate/main.py")
     with pytest.raises(UnsafeSettingsError, match="OPENAI_API_KEY missing"):
         spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
+def test_an_empty_optional_setting_is_unset_and_an_empty_required_one_is_refused(monkeypatch):
+    """Railway passes an unset shared variable as "" (docs/OPERATIONS.md, "Variables")."""
+    from shared.settings import SettingsError, get_settings
+
+    for name in ("USER_DAILY_BUDGET_USD", "DAILY_BUDGET_USD", "MONTHLY_BUDGET_USD", "ALERT_WEBHOOK_URL",
+                 "OPENAI_API_KEY"):
+        monkeypatch.setenv(name, "")
+    monkeypatch.setenv("DAILY_BUDGET_USD", "  ")
+    get_settings.cache_clear()
+    s = get_settings()
+    assert s.user_daily_budget_usd is None and s.daily_budget_usd is None and s.monthly_budget_usd is None
+    assert s.alert_webhook_url is None and s.openai_api_key is None
+    monkeypatch.setenv("USER_DAILY_BUDGET_USD", "2.5")
+    get_settings.cache_clear()
+    assert str(get_settings().user_daily_budget_usd) == "2.5"
+    for name in ("ENVIRONMENT", "DB_POOL_SIZE"):  # defaulted: an empty value is a mistake, never the default
+        monkeypatch.setenv(name, "")
+        get_settings.cache_clear()
+        with pytest.raises(SettingsError, match=name):
+            get_settings()
+        monkeypatch.delenv(name)
+    get_settings.cache_clear()

@@ -1,4 +1,4 @@
-"""`GET /v1/jobs` (ops, admin): every job's schedule, latest real run and next due time."""
+"""`GET /v1/jobs` (ops, admin): every job's schedule, latest counted run, next due time and whether it is overdue."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ class LastRun(BaseModel):
     status: str
     started_at: Timestamp
     ended_at: Timestamp | None
+    duration_s: float | None
     summary: dict
 
 
@@ -23,6 +24,7 @@ class JobView(BaseModel):
     schedule: str
     last_run: LastRun | None
     next_due_at: Timestamp
+    overdue: bool
 
 
 class JobList(BaseModel):
@@ -33,38 +35,31 @@ def _iso(value) -> str | None:
     return value.isoformat(timespec="seconds") if value is not None else None
 
 
-def latest_runs(session, names) -> dict:
-    """The newest real (not dry-run) run of each job, in one query."""
-    from sqlalchemy import func, select
-
-    from shared.models import JobRun
-
-    real = (JobRun.job.in_(list(names)), JobRun.dry_run.is_(False))
-    newest = (select(JobRun.job, func.max(JobRun.started_at).label("started"))
-              .where(*real).group_by(JobRun.job).subquery())
-    rows = session.scalars(select(JobRun).where(*real).join(
-        newest, (JobRun.job == newest.c.job) & (JobRun.started_at == newest.c.started))).all()
-    return {r.job: r for r in rows}
+def _duration(run) -> float | None:
+    """Milliseconds matter here: the ISO times are whole seconds, a 0.24 s run is not 0 s or 1 s."""
+    if run.finished_at is None:
+        return None
+    return round((run.finished_at - run.started_at).total_seconds(), 3)
 
 
 def jobs_report(session, now: datetime | None = None) -> list[dict]:
-    from croniter import croniter
-
-    from shared.job_schedule import JOBS
+    """Every job as `shared.job_status` judges it: the newest counted run, never a dry run."""
+    from shared import job_status
+    from shared.settings import get_settings
 
     now = now or datetime.now(timezone.utc)
-    runs = latest_runs(session, JOBS)
     out = []
-    for name, schedule in JOBS.items():
-        run = runs.get(name)
+    for name, st in job_status.assess(session, now, job_status.grace(get_settings())).items():
+        run = st.last_run
         out.append({
             "name": name,
-            "schedule": schedule,
+            "schedule": st.schedule,
             "last_run": None if run is None else {
                 "id": run.id, "status": run.status, "started_at": _iso(run.started_at),
-                "ended_at": _iso(run.finished_at), "summary": run.summary or {},
+                "ended_at": _iso(run.finished_at), "duration_s": _duration(run), "summary": run.summary or {},
             },
-            "next_due_at": _iso(croniter(schedule, now).get_next(datetime)),
+            "next_due_at": _iso(st.next_due_at),
+            "overdue": st.overdue,
         })
     return out
 

@@ -104,10 +104,10 @@ class DatabaseCollector:
         from prometheus_client.core import GaugeMetricFamily
         from sqlalchemy import func, select
 
-        from shared.job_schedule import JOBS
+        from shared.job_status import JOBS, counted
         from shared.models import JobRun
 
-        real = (JobRun.dry_run.is_(False), JobRun.job.in_(list(JOBS)))
+        real = (*counted(), JobRun.job.in_(list(JOBS)))
         ended = func.coalesce(JobRun.finished_at, JobRun.started_at)
         ok = dict(self.session.execute(select(JobRun.job, func.max(ended)).where(*real, JobRun.status == "ok")
                                        .group_by(JobRun.job)).all())

@@ -87,6 +87,7 @@ def _previous_report_end(session, ctx: JobContext, period: str, w) -> datetime:
 
 def gather(ctx: JobContext, w) -> dict[str, Any]:
     from jobs.ops_report import facts
+    from shared import job_status
     from shared.database import session_scope
 
     with session_scope() as session:
@@ -98,7 +99,7 @@ def gather(ctx: JobContext, w) -> dict[str, Any]:
             "generation": facts.generation(session, w),
             "slo": facts.slo(session, w),
             "feedback": facts.feedback(session, w),
-            "jobs": facts.job_runs(session, w),
+            "jobs": facts.job_runs(session, w, job_status.grace(ctx.settings)),
             "backups": facts.backups(session, w, ctx.settings),
         }
         if w.period != "daily":
@@ -121,7 +122,8 @@ def run(ctx: JobContext) -> JobResult:
     overall = "fail" if "fail" in statuses.values() else "warn" if "warn" in statuses.values() else "pass"
     prefix = f"ops-report/{period}/{report_date.isoformat()}"
     cost = found["cost"]
-    report = {"report": "ops", "period": period, "from": found["window"]["from"], "to": found["window"]["to"],
+    report = {"report": "ops", "period": period, "date": report_date.isoformat(),
+              "from": found["window"]["from"], "to": found["window"]["to"],
               "generated_at": found["window"]["now"], "status": overall,
               "checks": {n: c.as_dict() for n, c in results.items()},
               "links": {"cost_report": cost["prefix"] + ".json", "newest_backup":

@@ -191,7 +191,10 @@ def jobs(f: dict) -> Check:
     if broken:
         return Check(FAIL, "last run could not complete: " + ", ".join(broken), evidence)
     if overdue:
-        return Check(WARN, "not run within twice their schedule: " + ", ".join(overdue), evidence)
+        return Check(WARN, "missed their schedule: " + "; ".join(f"{n} {j[n]['missed']}" for n in overdue), evidence)
+    never = [n for n, v in j.items() if v["last_run"] is None]
+    if never:
+        return Check(PASS, f"no job missed its schedule; not due yet since install: {', '.join(never)}", evidence)
     return Check(PASS, f"all {len(j)} jobs ran on schedule", evidence)
 
 
@@ -200,11 +203,14 @@ def alerting(f: dict) -> Check:
     j = f["jobs"].get("alert-check")
     last = j["last_run"] if j else None
     evidence = {"last_run": last, "schedule": j["schedule"] if j else None}
-    if last is None:
-        return Check(FAIL, "alert-check has never run: nobody would be alerted", evidence)
+    if j is None:
+        return Check(FAIL, "alert-check is not scheduled: nobody would be alerted", evidence)
     if j["overdue"]:
-        return Check(FAIL, f"alert-check last started {last['started_at']}, more than twice its schedule "
-                           "ago: alerts are not being evaluated", evidence)
+        return Check(FAIL, f"alert-check missed its schedule ({j['missed']}): nobody would be alerted", evidence)
+    if j["silent"]:
+        return Check(FAIL, f"alert-check {j['silent']}", evidence)
+    if last is None:
+        return Check(PASS, "alert-check not due yet since install", evidence)
     return Check(PASS, f"alert-check last started {last['started_at']}", evidence)
 
 

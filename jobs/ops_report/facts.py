@@ -56,7 +56,7 @@ def _aware(value: datetime | None) -> datetime | None:
 
 
 def _seconds(a: datetime | None, b: datetime | None) -> float | None:
-    return None if a is None or b is None else round((_aware(b) - _aware(a)).total_seconds(), 1)
+    return None if a is None or b is None else round((_aware(b) - _aware(a)).total_seconds(), 2)
 
 
 def alerts(session, w: Window, info_since: datetime) -> dict[str, Any]:
@@ -178,30 +178,26 @@ def feedback(session, w: Window) -> dict[str, Any]:
             "ratings": {str(r): int(rows.get(r, 0)) for r in range(1, 6)}}
 
 
-def job_runs(session, w: Window) -> dict[str, Any]:
-    """Per job: runs in the period by status, the latest run, and whether it is overdue now."""
-    from croniter import croniter
-
-    from shared.job_schedule import JOBS
+def job_runs(session, w: Window, grace: timedelta) -> dict[str, Any]:
+    """Per job: counted runs in the period by status, and its state now (`shared.job_status`):
+    the latest counted run, whether it is overdue, and for the alert watcher whether it fell silent."""
+    from shared import job_status
     from shared.models import JobRun
 
     out = {}
-    for job, schedule in JOBS.items():
+    for job, st in job_status.assess(session, w.now, grace).items():
         counts = dict(session.execute(select(JobRun.status, func.count()).where(
-            JobRun.job == job, JobRun.dry_run.is_(False), JobRun.started_at >= w.start,
+            JobRun.job == job, *job_status.counted(), JobRun.started_at >= w.start,
             JobRun.started_at < w.end).group_by(JobRun.status)).all())
-        last = session.scalars(select(JobRun).where(JobRun.job == job, JobRun.dry_run.is_(False))
-                               .order_by(JobRun.started_at.desc()).limit(1)).first()
-        cron = croniter(schedule, w.now)
-        previous, before = cron.get_prev(datetime), cron.get_prev(datetime)
-        interval = previous - before
-        last_start = _aware(last.started_at) if last else None
-        out[job] = {"schedule": schedule, "runs": {k: int(v) for k, v in counts.items()},
+        last = st.last_run
+        out[job] = {"schedule": st.schedule, "runs": {k: int(v) for k, v in counts.items()},
                     "last_run": None if last is None else {
-                        "status": last.status, "started_at": iso(last.started_at),
-                        "finished_at": iso(last.finished_at), "exit_code": last.exit_code},
-                    "interval_s": interval.total_seconds(),
-                    "overdue": last_start is None or last_start < w.now - 2 * interval}
+                        "status": last.status, "started_at": iso(_aware(last.started_at)),
+                        "finished_at": iso(_aware(last.finished_at)), "exit_code": last.exit_code},
+                    "due_at": iso(st.due_at), "overdue": st.overdue,
+                    "missed": st.missed_output() if st.overdue else "",
+                    "silent": job_status.dead_mans_output(st.schedule, last.started_at, w.now)
+                    if last is not None and job == job_status.DEAD_MANS_JOB else ""}
     return out
 
 

@@ -25,15 +25,27 @@ TITLES = {
 
 
 def _duration(seconds: float | None) -> str:
+    """Precision that fits the size: 0.24 s, 12.5 s, 4.5 min, 95 min, 3.2 h."""
     if seconds is None:
         return "-"
+    if seconds < 10:
+        return f"{seconds:.2f} s"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
     minutes = seconds / 60
+    if minutes < 10:
+        return f"{minutes:.1f} min"
     return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
+
+
+def _n(value: Any, spec: str = "") -> str:
+    """A figure for the page; an unknown one (no data in the period) reads "n/a", never "None"."""
+    return "n/a" if value is None else format(value, spec)
 
 
 def _table(head: list[str], rows: list[list[Any]]) -> list[str]:
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    out += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
+    out += ["| " + " | ".join(_n(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return out
 
 
@@ -44,7 +56,7 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
     out.append(("Checklist", _table(["check", "status", "finding"],
                                     [[TITLES[n], BADGE[c["status"]], c["summary"]] for n, c in checks.items()])))
     a = f["alerts"]
-    lines = [f"Opened in the period: " + ", ".join(f"{k} {v}" for k, v in a["opened_by_severity"].items()) + "."]
+    lines = ["Opened in the period: " + ", ".join(f"{k} {v}" for k, v in a["opened_by_severity"].items()) + "."]
     s = a["incident_stats"]
     lines.append(f"Incidents: {s['count']}; mean time to acknowledge {_duration(s['mean_time_to_acknowledge_s'])} "
                  f"(max {_duration(s['max_time_to_acknowledge_s'])}); mean time to resolve "
@@ -63,7 +75,7 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
     out.append(("Open alerts now", _table(["rule", "severity", "opened", "acknowledged", "summary"],
                                           [[x["rule"], x["severity"], x["opened_at"],
                                             "yes" if x["acknowledged"] else "no", x["summary"]]
-                                           for x in a["open_now"]]) if a["open_now"] else ["None."]))
+                                           for x in a["open_now"]]) if a["open_now"] else ["No open alerts."]))
     r = f["requests"]
     rows = [[name, v["count"], v["p50_ms"], v["p95_ms"], v["p99_ms"], f"{v['error_rate_4xx']:.2%}",
              f"{v['error_rate_5xx']:.2%}"] for name, v in (("all", r["all"]), ("API (generation excluded)", r["api"]),
@@ -73,16 +85,16 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
                 if rows else ["No requests recorded."]))
     g = f["generation"]
     out.append(("Generation and quality", [
-        f"{g['count']} item(s) generated; success rate {g['success_rate']}; mean quality {g['quality_mean']}; "
-        f"passed the gate {g['passed_share']}.", "",
+        f"{g['count']} item(s) generated; success rate {_n(g['success_rate'], '.2%')}; "
+        f"mean quality {_n(g['quality_mean'], '.3f')}; passed the gate {_n(g['passed_share'], '.2%')}.", "",
         *_table(["quality band", "items"], [[k, v] for k, v in g["histogram"].items()]), "",
         *_table(["content type", "items"], [[k, v] for k, v in g["content_types"].items()])]))
     slo = f["slo"]
     out.append(("SLO and error budget", [
         f"Target: {SERVICE_LEVELS['availability']}.", "",
         *_table(["window", "requests", "5xx", "availability", "budget (requests)", "budget spent"],
-                [[name, v["requests"], v["errors_5xx"], v["availability"], v["error_budget_requests"],
-                  v["error_budget_consumed"]] for name, v in (("period", slo["period"]),
+                [[name, v["requests"], v["errors_5xx"], _n(v["availability"], ".4%"), v["error_budget_requests"],
+                  _n(v["error_budget_consumed"], ".2%")] for name, v in (("period", slo["period"]),
                                                               ("30 days", slo["rolling_30_days"]))]),
         "", "Service levels: " + "; ".join(f"{k.replace('_', ' ')} {v}" for k, v in SERVICE_LEVELS.items()) + "."]))
     b = f["backups"]
@@ -104,7 +116,7 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
         ["No spend."]
     out.append(("Cost", lines))
     fb = f["feedback"]
-    out.append(("User feedback", [f"{fb['count']} rating(s), mean {fb['mean_rating']}.", "",
+    out.append(("User feedback", [f"{fb['count']} rating(s), mean {_n(fb['mean_rating'], '.2f')}.", "",
                                   *_table(["rating", "count"], [[k, v] for k, v in fb["ratings"].items()])]))
     out.append(("Scheduled jobs", _table(
         ["job", "schedule", "runs in period", "last run", "last status", "overdue"],
@@ -130,18 +142,24 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
         out.append(("Compliance report", lines))
     if "capacity" in f:
         cap = f["capacity"]
-        out.append(("Capacity", [f"Database size {cap['database_bytes']} bytes; traffic growth {cap['growth']}.", "",
+        out.append(("Capacity", [f"Database size {cap['database_bytes']} bytes; "
+                                 f"traffic growth {_n(cap['growth'], '+.1%')}.", "",
                                  *_table(["table", "rows"], [[k, v] for k, v in cap["rows"].items()])]))
     return out
 
 
+def title(report: dict[str, Any]) -> str:
+    """Named, like its files (`ops-report/<period>/<date>.*`), by the report date; then the days it covers."""
+    return f"La Factoria {report['period']} ops report {report['date']} (covers {_days(report)})"
+
+
 def markdown(report: dict[str, Any]) -> str:
-    head = [f"# La Factoria {report['period']} ops report, {_days(report)}", "",
+    head = [f"# {title(report)}", "",
             f"Period {report['from']} to {report['to']} (UTC), generated {report['generated_at']}. "
             f"Overall: **{BADGE[report['status']]}**. People appear only as counts.", ""]
     body = []
-    for title, lines in sections(report):
-        body += [f"## {title}", "", *lines, ""]
+    for heading, lines in sections(report):
+        body += [f"## {heading}", "", *lines, ""]
     return "\n".join(head + body)
 
 
@@ -276,10 +294,10 @@ def _days(report: dict[str, Any]) -> str:
 
 
 def html_page(report: dict[str, Any]) -> str:
-    title = f"La Factoria {report['period']} ops report, {_days(report)}"
-    parts = [f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+    heading = title(report)
+    parts = [f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{html.escape(heading)}</title>"
              f"<style>{_CSS}</style></head><body>",
-             f"<h1>{html.escape(title)}</h1>",
+             f"<h1>{html.escape(heading)}</h1>",
              f"<p>Generated {html.escape(report['generated_at'])}. Overall: "
              f"<span class=\"{report['status']}\">{BADGE[report['status']]}</span>. People appear only as counts.</p>"]
     for n, (title_, lines) in enumerate(sections(report)):

@@ -40,10 +40,19 @@
     const stamp = d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
     return rel === "now" ? stamp + " (now)" : stamp + (mins >= 0 ? " (" + rel + " ago)" : " (in " + rel + ")");
   }
+  // The API's duration_s keeps milliseconds (its ISO times are whole seconds): 0.24 s, 12.5 s, 4.5 min.
   function took(run) {
-    if (!run || !run.ended_at) return "–";
-    const s = (new Date(run.ended_at) - new Date(run.started_at)) / 1000;
-    return s < 60 ? s.toFixed(1) + " s" : Math.round(s / 60) + " min";
+    if (!run || run.duration_s == null) return "–";
+    const s = run.duration_s;
+    if (s < 10) return s.toFixed(2) + " s";
+    if (s < 60) return s.toFixed(1) + " s";
+    return s < 600 ? (s / 60).toFixed(1) + " min" : Math.round(s / 60) + " min";
+  }
+  // One word per job, the same judgement as /health (shared/job_status.py): a dry run is not a run.
+  function jobState(j) {
+    if (j.overdue) return { cls: "warn", text: j.last_run ? "overdue" : "missed" };
+    if (!j.last_run) return { cls: "", text: "not due yet" };
+    return { cls: j.last_run.status, text: j.last_run.status };
   }
 
   class HttpError extends Error {
@@ -234,10 +243,10 @@
     const body = $("jobs-body");
     body.replaceChildren();
     for (const j of jobs) {
-      const run = j.last_run;
-      body.append(el("tr", { "data-job": j.name },
+      const run = j.last_run, state = jobState(j);
+      body.append(el("tr", { "data-job": j.name, "data-state": state.text },
         el("td", { text: j.name }), el("td", { class: "mono", text: j.schedule }),
-        el("td", {}, el("span", { class: "pill " + (run ? run.status : ""), text: run ? run.status : "never run" })),
+        el("td", {}, el("span", { class: "pill " + state.cls, text: state.text })),
         el("td", { text: run ? fmtWhen(run.started_at) : "–" }), el("td", { text: took(run) }),
         el("td", { text: fmtWhen(j.next_due_at) })));
     }
