@@ -62,7 +62,14 @@ def add_usage(outcomes: list[str], cost: str | None = None) -> None:
     with session_scope() as s:
         s.add_all([UsageEvent(request_id=f"r{i}", provider="mock", model="m", outcome=o,
                               cost_usd=Decimal(cost) if cost else None, cost_known=cost is not None,
-                              created_at=now() - timedelta(minutes=2)) for i, o in enumerate(outcomes)])
+                              created_at=_recent()) for i, o in enumerate(outcomes)])
+
+
+def _recent() -> datetime:
+    """Two minutes ago, but never before today's midnight: spend seeded just after midnight on the
+    1st still belongs to this day and month."""
+    t = now()
+    return max(t - timedelta(minutes=2), t.replace(hour=0, minute=0, second=0, microsecond=0))
 
 
 def clear(*models) -> None:
