@@ -39,6 +39,8 @@ DEFECT_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "mismatched": ("educational_value",),
     "order": ("educational_value",),
     "generic": ("educational_value",),
+    "off_topic": ("coverage", "educational_value"),
+    "audience": ("readability", "educational_value"),
 }
 
 
@@ -64,7 +66,7 @@ def assess(
     doc = analyse(content if isinstance(content, dict) else {})
     doc.language = language_base(language)
     integrity = coherence.score(doc, language, topic)
-    read_value, read_weak, _ = readability.score(doc, audience, language)
+    read_value, read_weak, grade = readability.score(doc, audience, language)
     cover_value, cover_weak = coverage.score(doc, topic, learning_objectives, content_type)
     edu_value, edu_weak = pedagogy.educational_value(doc, content_type)
     eng_value, eng_weak = pedagogy.engagement(doc, content_type)
@@ -87,7 +89,9 @@ def assess(
     }
     # Refusals, truncation, mismatched pairs, shuffled order, filler: each lowers the dimensions it
     # makes untrue and leads their findings.
-    for defect in discourse.review(doc, content_type, topic, FUNCTION_WORDS.get(doc.language, frozenset())):
+    defects = discourse.review(doc, content_type, topic, FUNCTION_WORDS.get(doc.language, frozenset()))
+    defects += discourse.audience_fit(grade, readability.band_for(audience), audience)
+    for defect in defects:
         for name in DEFECT_DIMENSIONS[defect.kind]:
             if dimensions[name] is not None:
                 dimensions[name] *= defect.factor

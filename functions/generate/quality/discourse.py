@@ -465,5 +465,48 @@ def specificity(doc: Document, topic: str, function_words: frozenset[str]) -> li
 
 def review(doc: Document, content_type: str, topic: str, function_words: frozenset[str]) -> list[Defect]:
     """Every defect found, refusals first (they explain everything else)."""
-    return (refusal(doc) + truncation(doc) + pairing(doc, content_type) + order(doc)
+    return (refusal(doc) + topic_in_body(doc, topic) + truncation(doc) + pairing(doc, content_type) + order(doc)
             + specificity(doc, topic, function_words))
+
+
+def _body_stems(doc: Document) -> set[str]:
+    return {stem(w) for w in words(doc.body)}
+
+
+def topic_in_body(doc: Document, topic: str) -> list[Defect]:
+    """A topic word that only the title uses: a neighbouring topic passed off under the requested title
+    (the Second World War under "The First World War", meiosis under "Mitosis")."""
+    from functions.generate.quality.coverage import topic_terms
+
+    terms = topic_terms(topic)
+    body = _body_stems(doc)
+    missing = [w for s, w in terms.items() if not any(_match(s, b) for b in body)]
+    if terms and len(missing) == len(terms):  # a modifier alone ('household', 'minor') may go unsaid
+        return [Defect("off_topic", "coverage",
+                       f"the body never mentions {', '.join(repr(m) for m in missing)} from the requested topic "
+                       f"{topic!r}: only the title does, so the text is about something else", 0.5)]
+    return []
+
+
+# How far outside the audience's band a text may go before it no longer serves that audience at all
+# (the band score itself is REFERENCE.md's and stays as it is). Young readers cannot read up; adults
+# and general readers are served by plain language, so only older students are let down by text far
+# below their level.
+_TOO_HARD = {"elementary": 1.25, "middle_school": 1.25}
+TOO_HARD_DEFAULT = 4.0
+_TOO_EASY = {"college": 6.0, "high_school": 6.0}
+
+
+def audience_fit(grade: float | None, band: tuple[float, float], audience: str) -> list[Defect]:
+    if grade is None:
+        return []
+    label = audience.replace("_", " ")
+    if grade - band[1] >= _TOO_HARD.get(audience, TOO_HARD_DEFAULT):
+        return [Defect("audience", "readability",
+                       f"written for older readers: grade level {grade:.1f} is far above the {label} band "
+                       f"({band[0]:g}-{band[1]:g}), so this audience cannot learn from it", 0.5)]
+    if audience in _TOO_EASY and band[0] - grade >= _TOO_EASY[audience]:
+        return [Defect("audience", "readability",
+                       f"written for much younger readers: grade level {grade:.1f} is far below the {label} band "
+                       f"({band[0]:g}-{band[1]:g})", 0.5)]
+    return []
