@@ -422,6 +422,11 @@ class Run:
                 best = candidate
             if candidate.report.passed:
                 return self._result(candidate)
+            if not _confident_failure(candidate.report):
+                # A near miss is as likely the gate's doubt as the document's fault: another full
+                # provider call is not worth it. The item is returned as it is, failed, with its reasons.
+                log.info("quality near miss: not regenerated", extra={"overall": candidate.report.overall})
+                return self._result(best)
             weaknesses = list(candidate.report.weaknesses)
             turn += 1
         if best is not None:
@@ -463,6 +468,12 @@ def _alert_credentials(provider, exc: ProviderError) -> None:
                         {"provider": provider.name, "model": provider.model, "status": exc.status})
     except Exception:  # noqa: BLE001 - alerting must not turn a failover into a 500
         log.exception("could not record the provider credentials alert", extra={"provider": provider.name})
+
+
+def _confident_failure(report: Any) -> bool:
+    """Whether a failed report is worth a regeneration (a caller's own scorer without the notion: always)."""
+    confident = getattr(report, "confident_failure", None)
+    return confident() if callable(confident) else True
 
 
 def _json_reply(text: str | None) -> Any:

@@ -262,7 +262,9 @@ def _anchoring(doc: Document) -> tuple[float, str]:
         return None, ""
     qs = _questions(doc)
     # A quotation or a name from the work (a character, a place, the author) anchors a question too.
-    share = sum(1 for q in qs if phrases.any(q) or _QUOTE.search(q) or _NAMED_WORD.search(q)) / len(qs) if qs else 0.0
+    titled = {w.lower() for w in words(doc.title)}  # naming the work itself sends nobody back into it
+    share = sum(1 for q in qs if phrases.any(q) or _QUOTE.search(q)
+                or any(m.lower() not in titled for m in _NAMED_WORD.findall(q))) / len(qs) if qs else 0.0
     return _sat(share, 0.3), "questions should send the reader back to the text (the author, the passage, evidence)"
 
 
