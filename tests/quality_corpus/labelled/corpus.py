@@ -239,3 +239,37 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def evaluate(entries: list[dict[str, Any]], rejected: dict[str, bool]) -> dict[str, Any]:
+    """Precision, recall and false-reject rate of rejecting unsound documents, overall and per kind.
+
+    `rejected` maps entry id -> whether the gate rejected it."""
+    sound = [e for e in entries if e["label"] == "pass"]
+    unsound = [e for e in entries if e["label"] == "fail"]
+    false_rejects = [e["id"] for e in sound if rejected[e["id"]]]
+    caught = [e for e in unsound if rejected[e["id"]]]
+    tp, fp = len(caught), len(false_rejects)
+    kinds: dict[str, dict[str, Any]] = {}
+    for kind in sorted({e["kind"] for e in unsound}):
+        of_kind = [e for e in unsound if e["kind"] == kind]
+        hit = sum(1 for e in of_kind if rejected[e["id"]])
+        kinds[kind] = {"caught": hit, "of": len(of_kind), "recall": hit / len(of_kind)}
+    return {
+        "sound": len(sound), "unsound": len(unsound),
+        "precision": tp / (tp + fp) if tp + fp else 1.0,
+        "recall": tp / len(unsound) if unsound else 1.0,
+        "false_reject_rate": fp / len(sound) if sound else 0.0,
+        "false_rejects": false_rejects,
+        "missed": [e["id"] for e in unsound if not rejected[e["id"]]],
+        "kinds": kinds,
+    }
+
+
+def folds(entries: list[dict[str, Any]], k: int = 5) -> list[list[dict[str, Any]]]:
+    """k folds by source document (a variant stays with its source), from the same hash as the split."""
+    out: list[list[dict[str, Any]]] = [[] for _ in range(k)]
+    for e in entries:
+        source = e["id"].split("~", 1)[0]
+        out[int.from_bytes(hashlib.sha256(source.encode()).digest()[4:8], "big") % k].append(e)
+    return out
