@@ -405,3 +405,14 @@ def test_admin_access_to_another_users_item_is_audited_with_pseudonyms(db, users
         ("admin.content.read", pseudonym(admin_id), pseudonym(owner_id), item["id"]),
         ("admin.content.delete", pseudonym(admin_id), pseudonym(owner_id), item["id"]),
     ]
+
+
+def test_the_readme_example_request_returns_a_passing_item_on_the_embedded_default(db, users, client_for):
+    _, key = users()
+    resp = _post(client_for("generate"), key,
+                 {"content_type": "flashcards", "topic": "The water cycle", "audience": "middle_school"})
+    assert resp.status_code == 201, resp.get_json()
+    item = resp.get_json()
+    assert item["provider"] == "mock" and item["attempts"] == 1
+    assert item["quality"]["passed"] is True and item["quality"]["reasons"] == []
+    assert item["quality"]["factual_verified"] is False
