@@ -309,14 +309,18 @@ class Run:
         if not (report.passed or set(report.failed_thresholds()) <= {"factual", "educational_value"}):
             return report  # fails on what no review can change (nonsense, off-topic, shape): save the call
         configured = [n for n in judge.PAID if get_provider(n, self.settings).configured()]
-        name = judge.select(self.settings.quality_judge, configured, self.settings.providers, generator.name)
-        if name is None:
+        chosen = judge.select(self.settings.quality_judge, configured, self.settings.providers, generator.name,
+                              self.settings.quality_judge_model)
+        if chosen is None:
             return report
+        name, model = chosen
         state = circuit.states([name])[name]
         now = utcnow()
         if state.is_open(now) or (state.half_open(now) and not circuit.claim_probe(name, self.deadline.remaining())):
             return report
-        reviewer = get_provider(name, self.settings)
+        # The generator's own provider judges only with another model (QUALITY_JUDGE_MODEL).
+        reviewer = get_provider(name, self.settings if model is None
+                                else self.settings.model_copy(update={f"{name}_model": model}))
         system, user = judge.prompt_parts(content_type, content, self.request)
         call = Call(judge.REVIEW_TYPE, self.request, prompts.Prompt(system, user), judge.REVIEW_SCHEMA,
                     judge.MAX_OUTPUT_TOKENS)
