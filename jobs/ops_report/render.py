@@ -74,7 +74,9 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
     g = f["generation"]
     out.append(("Generation and quality", [
         f"{g['count']} item(s) generated; success rate {g['success_rate']}; mean quality {g['quality_mean']}; "
-        f"passed the gate {g['passed_share']}.", "",
+        f"passed the gate {g['passed_share']}.",
+        f"Regenerations asked for by the quality gate: {g['regenerations']} "
+        f"({g['regenerations_per_100_requests']} per 100 requests), costing ${g['regeneration_cost_usd']}.", "",
         *_table(["quality band", "items"], [[k, v] for k, v in g["histogram"].items()]), "",
         *_table(["content type", "items"], [[k, v] for k, v in g["content_types"].items()])]))
     slo = f["slo"]
