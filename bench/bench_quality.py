@@ -1,4 +1,4 @@
-"""Quality gate: assess() on a ~2,000-word study guide (goal p95 <= 20 ms).
+"""Quality gate: assess() on a ~2,000-word study guide (goal p95 <= 50 ms; it was 20 ms before issue 20).
 
 Baselines measured in the same run on the same document: `json.dumps` (what
 storing it costs) and a plain regex word count (the least any text scorer must
@@ -152,7 +152,8 @@ def run(sizes: dict[str, int] = FULL) -> None:
     print(f"CPU time per assess (varied, mean of {sizes['cpu_calls']}): {cpu:.2f} ms; "
           f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     worst = max(warm["p95"], var["p95"], cold_w["p95"])
-    print(f"goal p95 <= 20 ms: {'met' if worst <= 20 else 'MISSED'} (worst p95 {worst:.2f} ms)")
+    print(f"goal p95 <= 50 ms (issue 20; the earlier goal was 20 ms): {'met' if worst <= 50 else 'MISSED'} "
+          f"(worst p95 {worst:.2f} ms; {'within' if worst <= 20 else 'over'} 20 ms)")
     corpus_report()
 
 

@@ -78,6 +78,9 @@ _META = re.compile(
 
 def refusal(doc: Document) -> list[Defect]:
     parts = [p for p in doc.passages] + [as_text(doc.content.get("title", ""))]
+    whole = "\n".join(parts)
+    if not (_REFUSAL.search(whole) or _META.search(whole)):  # one pass for the usual, clean document
+        return []
     refusals = [p for p in parts if _REFUSAL.search(p)]
     meta = [p for p in parts if _META.search(p)]
     if refusals or len(meta) >= 2:
@@ -182,16 +185,17 @@ def pairing_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
     prompts = [_stems(p) for p, _ in pairs]
     responses = [_stems(r) for _, r in pairs]
     n = len(pairs)
-    df: dict[str, int] = {}
+    hits: dict[str, set[int]] = {}  # prompt stem -> the responses that use it
     for p in prompts:
         for s in p:
-            df[s] = sum(1 for r in responses if any(_match(s, t) for t in r))
+            if s not in hits:
+                hits[s] = {j for j, r in enumerate(responses) if s in r or any(_match(s, t) for t in r)}
     sim = [[0.0] * n for _ in range(n)]
     for i, p in enumerate(prompts):
-        weights = {s: math.log((n + 1) / (df[s] + 0.5)) for s in p}
+        weights = {s: math.log((n + 1) / (len(hits[s]) + 0.5)) for s in p}
         total = sum(weights.values()) or 1.0
-        for j, r in enumerate(responses):
-            sim[i][j] = sum(w for s, w in weights.items() if df[s] and any(_match(s, t) for t in r)) / total
+        for j in range(n):
+            sim[i][j] = sum(w for s, w in weights.items() if j in hits[s]) / total
     return sim
 
 
