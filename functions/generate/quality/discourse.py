@@ -180,16 +180,26 @@ def _match(a: str, b: str) -> bool:
     return n >= 4 and a[:max(4, n - 2)] == b[:max(4, n - 2)]
 
 
+def _heads(stems: set[str]) -> dict[str, list[str]]:
+    index: dict[str, list[str]] = {}
+    for t in stems:
+        index.setdefault(t[:4], []).append(t)
+    return index
+
+
 def pairing_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
     """sim[i][j]: idf-weighted share of prompt i's stems found in response j."""
     prompts = [_stems(p) for p, _ in pairs]
     responses = [_stems(r) for _, r in pairs]
     n = len(pairs)
+    # _match needs the first four letters in common (or equality): index each response by them.
+    by_head = [_heads(r) for r in responses]
     hits: dict[str, set[int]] = {}  # prompt stem -> the responses that use it
     for p in prompts:
         for s in p:
             if s not in hits:
-                hits[s] = {j for j, r in enumerate(responses) if s in r or any(_match(s, t) for t in r)}
+                hits[s] = {j for j, r in enumerate(responses)
+                           if s in r or any(_match(s, t) for t in by_head[j].get(s[:4], ()))}
     sim = [[0.0] * n for _ in range(n)]
     for i, p in enumerate(prompts):
         weights = {s: math.log((n + 1) / (len(hits[s]) + 0.5)) for s in p}
@@ -347,14 +357,14 @@ def order_features(doc: Document) -> dict[str, float]:
         sentences = split_sentences(passage)
         if len(sentences) < 3:
             continue
-        if _ANAPHORIC.search(sentences[0]):
+        if _ANAPHORIC.match(sentences[0]):
             misplaced += 1
         for k, s in enumerate(sentences):
-            if k >= 3 and _OPENING.search(s):
+            if k >= 3 and _OPENING.match(s):
                 misplaced += 1
-            if k < len(sentences) - 2 and _CLOSING.search(s):
+            if k < len(sentences) - 2 and _CLOSING.match(s):
                 misplaced += 1
-        ranks = [r for s in sentences for w in words(s.lower()) if (r := _ORDINALS.get(w))]
+        ranks = [r for w in words(passage.lower()) if (r := _ORDINALS.get(w))]
         ordinal += _inversions(ranks)
         found = [int(y) for s in sentences for y in _YEAR.findall(s)[:1]]
         years += max(0, _inversions(found) - 1)
@@ -368,7 +378,7 @@ def order_features(doc: Document) -> dict[str, float]:
     titles = [as_text(s.get("title")) for s in sections if isinstance(s, dict)]
     section_order = 0
     if len(titles) >= 3:
-        section_order += sum(1 for t in titles[1:] if _OPENING_TITLE.search(t))
+        section_order += sum(1 for t in titles[1:] if _OPENING_TITLE.match(t))
         section_order += sum(1 for t in titles[:-1] if _CLOSING_TITLE.search(t))
         first = sections[0] if isinstance(sections[0], dict) else {}
         if _BACK_REFERENCE.search(as_text(first.get("description")) + " " + as_text(first.get("content"))):
@@ -430,22 +440,23 @@ _GENERIC = frozenset("""important importantly concept concepts key idea ideas ma
     rôle grand applications nombreuses étudier étudié mérite clé concerne tout""".split())
 
 
-def _content(text: str, topic_stems: set[str]) -> list[str]:
-    return [w.lower() for w in words(text) if len(w) > 2 and not w.isdigit() and w.lower() not in STOPWORDS
-            and stem(w) not in topic_stems]
-
-
 def specificity_features(doc: Document, topic: str, function_words: frozenset[str]) -> dict[str, float]:
     topic_stems = {stem(w) for w in words(topic)}
-    toks = [w for w in _content(doc.body, topic_stems) if w not in function_words]
-    generic = [w for w in toks if w in _GENERIC or stem(w) in _GENERIC_STEMS]
+    kinds: dict[str, int] = {}  # word -> 0 not a content word, 1 generic, 2 specific (each word classified once)
+
+    def kind(w: str) -> int:
+        if w not in kinds:
+            low = w.lower()
+            if len(w) <= 2 or w.isdigit() or low in STOPWORDS or stem(w) in topic_stems or low in function_words:
+                kinds[w] = 0
+            else:
+                kinds[w] = 1 if low in _GENERIC or stem(low) in _GENERIC_STEMS else 2
+        return kinds[w]
+
+    toks = [k for w in words(doc.body) if (k := kind(w))]
+    generic = [k for k in toks if k == 1]
     units = [u for u in doc.units if u.strip()]
-    bare_units = 0
-    for u in units:
-        own = [w for w in _content(u, topic_stems) if w not in function_words and w not in _GENERIC
-               and stem(w) not in _GENERIC_STEMS]
-        if len(own) <= 1:
-            bare_units += 1
+    bare_units = sum(1 for u in units if sum(1 for w in words(u) if kind(w) == 2) <= 1)
     return {"generic_share": len(generic) / len(toks) if toks else 1.0,
             "bare_share": bare_units / len(units) if units else 0.0, "content": len(toks)}
 
