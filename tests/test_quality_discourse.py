@@ -197,3 +197,16 @@ def test_only_a_confident_failure_is_worth_a_regeneration():
     assert not _report(0.78, 0.72, 0.85).confident_failure()  # a near miss: the gate's doubt
     assert _report(0.6, 0.55, 0.85).confident_failure()  # far below
     assert _report(0.78, 0.72, 0.85, judge="anthropic").confident_failure()  # a reviewer confirmed it
+
+
+def test_the_gate_stays_off_the_generate_functions_cold_start():
+    """The discourse checks add no model and no import to a cold start: the gate loads on the first POST."""
+    import subprocess
+    import sys
+
+    script = ("import sys; import functions.generate.main; "
+              "print(sorted(m for m in sys.modules if m.startswith('functions.generate.quality')))")
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
