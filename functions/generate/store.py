@@ -33,7 +33,8 @@ def to_item(row: ContentItem, *, summary: bool = False) -> dict[str, Any]:
         "audience": row.audience,
         **({} if summary else {"content": row.content}),
         # Items stored before `reasons` existed read as having none.
-        "quality": {"reasons": [], **row.quality} if isinstance(row.quality, dict) else row.quality,
+        "quality": {**row.quality, "reasons": row.quality.get("reasons", [])} if isinstance(row.quality, dict)
+        else row.quality,
         "provider": row.provider,
         "model": row.model,
         "usage": {
