@@ -220,3 +220,27 @@ def test_retention_does_not_make_counters_go_down(db, client_for, env):
         s.execute(RequestMetric.__table__.insert(), [{"function": "health", "route": "/livez", "method": "GET",
                                                       "status": 200, "latency_ms": 1.0, "created_at": now()}])
     assert parse(scrape(client, ops_key))["http_server_request_duration_seconds_count"][livez] == 9
+
+
+def test_regenerations_and_their_cost_are_counted(db, client_for):
+    """A request whose first generation failed the gate: its second generation (and that one's review)
+    are a regeneration and its cost; a request that passed first time adds nothing."""
+    make_user()
+    t = now() - timedelta(minutes=5)
+
+    def row(gen, attempt, kind, outcome, cost, provider="openai", model="gpt-4o-mini"):
+        return UsageEvent(generation_id=gen, attempt=attempt, kind=kind, outcome=outcome, provider=provider,
+                          model=model, input_tokens=10, output_tokens=10, cost_usd=Decimal(cost), created_at=t)
+
+    with session_scope() as s:
+        s.add_all([row("g1", 1, "generation", "low_quality", "0.010"),
+                   row("g1", 2, "generation", "success", "0.020", "anthropic", "claude-sonnet-4-5"),
+                   row("g1", 3, "judge", "success", "0.005"),
+                   row("g2", 1, "generation", "success", "0.030")])
+    _, ops_key = make_user("ops")
+    m = parse(scrape(client_for("health"), ops_key))
+    claude = (("gen_ai_request_model", "claude-sonnet-4-5"), ("gen_ai_system", "anthropic"))
+    openai = (("gen_ai_request_model", "gpt-4o-mini"), ("gen_ai_system", "openai"))
+    assert m["lafactoria_quality_regenerations_total"] == {claude: 1.0}
+    cost = m["lafactoria_quality_regeneration_cost_usd_total"]
+    assert cost[claude] == pytest.approx(0.020) and cost[openai] == pytest.approx(0.005)
