@@ -4,8 +4,10 @@ The loop is flat and bounded: providers are tried once each in `AI_PROVIDERS`
 order (never recursively); each HTTP call gets at most `MAX_RETRIES` retries
 on 429/5xx honouring Retry-After; schema-invalid or truncated output gets one
 repair call, then the next provider; a refusal goes to the next provider at
-once; a document below the quality gate is regenerated with the gate's
-weaknesses in the prompt, at most `MAX_GENERATIONS` in total, and each
+once; a document that fails the quality gate beyond doubt (a confirmed or far
+below-threshold failure: `QualityReport.confident_failure`; a near miss is
+returned as it is, with its reasons, rather than paid for again) is regenerated
+with the gate's weaknesses in the prompt, at most `MAX_GENERATIONS` in total, and each
 regeneration goes to the next provider in `AI_PROVIDERS` (quality-aware
 failover: a provider that wrote a failing document is not simply asked again
 while another is available). `GENERATION_DEADLINE_SECONDS` bounds the whole
