@@ -122,9 +122,9 @@ def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
             shared[pair] = shared.get(pair, 0) + 1
     found: list[tuple[str, str]] = []
     for (i, j), n in sorted(shared.items()):
-        if n < MIN_SHARED or _contrasted(sentences, i, j):
+        if n < MIN_SHARED:
             continue
-        if _differ(profiles[i], profiles[j], n):
+        if _differ(profiles[i], profiles[j], n) and not _contrasted(sentences, i, j):
             found.append((sentences[i], sentences[j]))
             if len(found) >= limit:
                 break

@@ -178,7 +178,7 @@ def score(doc: Document, content_type: str, language: str = "en") -> tuple[float
     words = max(doc.word_count, 1)
     # A question asks and a quotation reports: neither asserts an absolute.
     absolutes = [a for sentence in doc.sentences if not sentence.rstrip().endswith("?")
-                 for a in _ABSOLUTES.find(tokens(_QUOTED.sub(" ", sentence.lower())))]
+                 for a in _ABSOLUTES.find(tokens(_QUOTED.sub(" ", sentence.lower())))] if _ABSOLUTES.find_in(doc) else []
     absolutes += ["100%"] * (text.count("100%") + text.count("100 %"))
     allowed = 1 + words // 250
     excess = len(absolutes) - allowed
