@@ -1,4 +1,4 @@
-"""Quality gate: assess() on a ~2,000-word study guide (goal p95 <= 20 ms).
+"""Quality gate: assess() on a ~2,000-word study guide (goal p95 <= 50 ms; it was 20 ms before issue 20).
 
 Baselines measured in the same run on the same document: `json.dumps` (what
 storing it costs) and a plain regex word count (the least any text scorer must
@@ -8,9 +8,9 @@ do). Three conditions for assess():
 - cold words: the per-word syllable and stem caches cleared before every call (the
   dictionary itself stays loaded, as it does for a live process).
 The one-off dictionary load (first assessment in a process) is reported apart.
-Then the labelled corpus (tests/quality_corpus and the good documents of tests/quality_docs):
-precision and recall of the gate at rejecting the must-fail documents, per failure kind, and the
-assessment time per corpus document.
+Then the labelled corpus (tests/quality_corpus/labelled): precision, recall and false-reject rate of
+the gate, per failure kind, on the held-out part (never tuned on), on the tuning part and over 5
+folds, and the assessment time per corpus document.
 """
 
 from __future__ import annotations
@@ -69,47 +69,36 @@ def _cold_first_call_ms() -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def corpus() -> tuple[list[dict], list[dict]]:
-    """(must_pass, must_fail) entries of the labelled corpus, each with its content_type."""
-    must_pass, must_fail = [], []
-    for path in sorted((ROOT / "tests" / "quality_corpus").glob("*.json")):
-        data = json.loads(path.read_text())
-        must_pass += [{**e, "content_type": data["content_type"]} for e in data["must_pass"]]
-        must_fail += [{**e, "content_type": data["content_type"]} for e in data["must_fail"]]
-    for path in sorted((ROOT / "tests" / "quality_docs").glob("*.json")):
-        data = json.loads(path.read_text())
-        must_pass.append({"content_type": path.stem, "name": "quality_docs good", "topic": data["topic"],
-                          "audience": data["audience"], "learning_objectives": data["learning_objectives"],
-                          "language": "en", "content": data["good"]})
-    return must_pass, must_fail
+def _print_figures(name: str, figures: dict) -> None:
+    print(f"{name}: {figures['sound']} sound, {figures['unsound']} unsound documents; precision "
+          f"{figures['precision']:.3f}, recall {figures['recall']:.3f}, false-reject rate "
+          f"{figures['false_reject_rate']:.3f} ({len(figures['false_rejects'])}/{figures['sound']})")
+    print("  recall by kind: " + ", ".join(f"{k} {v['caught']}/{v['of']}" for k, v in figures["kinds"].items()))
 
 
-def corpus_report() -> None:
+def corpus_report(split: str = "heldout") -> None:
+    """Figures on the labelled corpus (tests/quality_corpus): the held-out part (never tuned on), the
+    tuning part, and 5 folds over everything; per-document assessment time."""
     from functions.generate.quality import assess
+    from tests.quality_corpus.labelled import corpus
 
-    must_pass, must_fail = corpus()
+    entries = corpus.load()
     times: list[float] = []
-
-    def rejected(e: dict) -> bool:
+    rejected: dict[str, bool] = {}
+    for e in entries:
         t = time.perf_counter()
         report = assess(e["content_type"], e["content"], topic=e["topic"], audience=e["audience"],
                         learning_objectives=e["learning_objectives"] or None, language=e["language"])
         times.append((time.perf_counter() - t) * 1000)
-        return not report.passed
-
-    false_rejects = [e["name"] for e in must_pass if rejected(e)]
-    by_kind: dict[str, list[bool]] = {}
-    for e in must_fail:
-        by_kind.setdefault(e["kind"], []).append(rejected(e))
-    tp = sum(sum(v) for v in by_kind.values())
-    fp, fn = len(false_rejects), len(must_fail) - tp
-    precision = tp / (tp + fp) if tp + fp else 1.0
-    recall = tp / (tp + fn) if tp + fn else 1.0
-    print(f"corpus: {len(must_pass)} must-pass, {len(must_fail)} must-fail documents")
-    print(f"rejecting unsound documents: precision {precision:.3f} ({tp}/{tp + fp}), recall {recall:.3f} ({tp}/{tp + fn})")
-    print("recall by kind: " + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())))
-    if false_rejects:
-        print("sound documents rejected: " + "; ".join(false_rejects))
+        rejected[e["id"]] = not report.passed
+    print(f"labelled corpus: {len(entries)} documents")
+    for part in ("heldout", "tune"):
+        _print_figures(f"{part} part", corpus.evaluate([e for e in entries if e["split"] == part], rejected))
+    fold_figures = [corpus.evaluate(f, rejected) for f in corpus.folds(entries)]
+    for key in ("precision", "recall", "false_reject_rate"):
+        values = [f[key] for f in fold_figures]
+        print(f"5 folds (all documents) {key}: mean {sum(values) / len(values):.3f}, "
+              f"min {min(values):.3f}, max {max(values):.3f}")
     times.sort()
     print(f"assessment time per corpus document: p50 {times[len(times) // 2]:.2f} ms, "
           f"p95 {times[int(len(times) * 0.95)]:.2f} ms, max {times[-1]:.2f} ms")
@@ -163,7 +152,8 @@ def run(sizes: dict[str, int] = FULL) -> None:
     print(f"CPU time per assess (varied, mean of {sizes['cpu_calls']}): {cpu:.2f} ms; "
           f"load average during the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     worst = max(warm["p95"], var["p95"], cold_w["p95"])
-    print(f"goal p95 <= 20 ms: {'met' if worst <= 20 else 'MISSED'} (worst p95 {worst:.2f} ms)")
+    print(f"goal p95 <= 50 ms (issue 20; the earlier goal was 20 ms): {'met' if worst <= 50 else 'MISSED'} "
+          f"(worst p95 {worst:.2f} ms; {'within' if worst <= 20 else 'over'} 20 ms)")
     corpus_report()
 
 

@@ -96,6 +96,9 @@ def aggregates() -> tuple[Aggregate, ...]:
         ("reasoning_output_tokens", U.reasoning_tokens,
          "Reasoning/thinking tokens (a part of the output tokens)."),
     )
+    from shared.window_stats import after_low_quality
+
+    regenerated = billed + after_low_quality(U)
     return (
         Aggregate("http_server_request_duration_seconds", "histogram",
                   "Duration of HTTP server requests, per function, route template, method and status.",
@@ -119,6 +122,15 @@ def aggregates() -> tuple[Aggregate, ...]:
                   "Known provider cost in US dollars (reservations and unknown prices excluded).",
                   U, genai, func.coalesce(U.cost_usd, 0),
                   billed + (U.cost_known.is_(True), U.cost_usd.is_not(None))),
+        # Regenerations the quality gate asked for (rate against POST /v1/content requests) and their cost.
+        Aggregate("lafactoria_quality_regenerations", "counter",
+                  "Generations made because an earlier generation of the request failed the quality gate.",
+                  U, genai, case((U.kind == "generation", 1), else_=0),
+                  regenerated + (U.kind == "generation", U.outcome.in_(("success", "low_quality")))),
+        Aggregate("lafactoria_quality_regeneration_cost_usd", "counter",
+                  "Known cost in US dollars of the calls made after a generation failed the quality gate.",
+                  U, genai, func.coalesce(U.cost_usd, 0),
+                  regenerated + (U.cost_known.is_(True), U.cost_usd.is_not(None))),
         # Items are deleted by their owners and by erasure, so this one is a gauge histogram of what is held.
         Aggregate("lafactoria_content_quality_items", "held",
                   "Generated items held now by content type: a gauge histogram of their overall quality score.",

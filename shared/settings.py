@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     quality_threshold_factual: float = Field(0.85, ge=0, le=1)
     # auto: a paid provider other than the generator reviews claims and teaching value; off; or a provider name.
     quality_judge: str = "auto"
+    # The model the generator's own provider judges with when no other paid provider is configured.
+    quality_judge_model: str | None = None
 
     rate_limit_per_minute: int = Field(60, ge=1)
     generations_per_day: int = Field(200, ge=1)
@@ -189,6 +191,11 @@ class Settings(BaseSettings):
         if len(set(names)) != len(names):
             raise ValueError("AI_PROVIDERS lists a provider twice")
         return ",".join(names)
+
+    @field_validator("quality_judge_model")
+    @classmethod
+    def _judge_model(cls, value: str | None) -> str | None:
+        return value.strip() or None if value is not None else None
 
     @field_validator("quality_judge")
     @classmethod

@@ -220,6 +220,47 @@ def generation_stats(session, start: datetime, end: datetime) -> GenerationStats
     )
 
 
+def after_low_quality(U):
+    """Ledger rows of a request made after one of its generations failed the quality gate: the
+    regenerations and what they cost (their repairs and reviews included)."""
+    from sqlalchemy import func, select
+    from sqlalchemy.orm import aliased
+
+    earlier = aliased(U)
+    first_low = (select(func.min(earlier.attempt))
+                 .where(earlier.generation_id == U.generation_id, earlier.outcome == "low_quality")
+                 .correlate(U).scalar_subquery())
+    return (U.generation_id.is_not(None), U.attempt > first_low)
+
+
+@dataclass(frozen=True)
+class RegenerationStats:
+    requests: int  # generation requests with ledger rows in the window
+    regenerations: int  # generations made because an earlier one failed the gate
+    cost_usd: float  # their known cost
+
+    @property
+    def per_100_requests(self) -> float | None:
+        return 100 * self.regenerations / self.requests if self.requests else None
+
+
+def regeneration_stats(session, start: datetime, end: datetime) -> RegenerationStats:
+    """Regenerations the quality gate asked for, and their known cost: a gate that rejects good text
+    shows up here as spend."""
+    from sqlalchemy import func, select
+
+    from shared.models import UsageEvent as U
+
+    in_window = (U.created_at >= start, U.created_at <= end, U.kind != "reservation")
+    request_key = func.coalesce(U.generation_id, U.request_id, U.content_id, U.id)  # as generation_stats
+    requests = session.scalar(select(func.count(func.distinct(request_key))).where(*in_window))
+    row = session.execute(select(
+        func.count().filter(U.kind == "generation", U.outcome.in_(("success", "low_quality"))),
+        func.coalesce(func.sum(U.cost_usd).filter(U.cost_known.is_(True)), 0),
+    ).where(*in_window, *after_low_quality(U))).one()
+    return RegenerationStats(int(requests or 0), int(row[0] or 0), float(row[1] or 0))
+
+
 def known_cost(session, start: datetime, end: datetime) -> float:
     """Sum of known provider costs in the ledger; reservations and unknown costs excluded."""
     from sqlalchemy import func, select

@@ -170,6 +170,10 @@ def test_daily_report_from_a_seeded_database(seeded):
     api = report["facts"]["requests"]["api"]
     assert api["count"] == 24 * 44 and api["errors_4xx"] == 48 and api["p95_ms"] < 200
     assert report["facts"]["requests"]["generation"]["p50_ms"] == 3000.0
+    generation = report["facts"]["generation"]  # every item passed first time: no regeneration paid for
+    assert (generation["regenerations"], generation["regeneration_cost_usd"]) == (0, 0.0)
+    assert generation["regenerations_per_100_requests"] == 0.0
+    assert "Regenerations asked for by the quality gate: 0 (0.0 per 100 requests)" in files["md"]
     assert report["checks"]["cost"]["evidence"]["spend_usd"] == "0.03750000"
     assert report["links"]["cost_report"] == f"cost/{YESTERDAY.date()}/cost-report.json"
     assert (reports_dir() / report["links"]["cost_report"]).exists()  # written for the period when missing

@@ -28,10 +28,11 @@ def seed(user_id: str) -> None:
                            quality={}, quality_overall=score, quality_passed=passed, provider="mock",
                            model="mock-1", prompt_version="v1", created_at=at)
 
-    def usage(req, outcome, cost, *, kind="generation", known=True, at=IN, reserved=None):
+    def usage(req, outcome, cost, *, kind="generation", known=True, at=IN, reserved=None, generation_id=None,
+              attempt=1):
         return UsageEvent(user_id=user_id, request_id=req, provider="mock", model="mock-1", kind=kind,
                           outcome=outcome, cost_usd=None if cost is None else Decimal(cost), cost_known=known,
-                          reserved_usd=reserved, created_at=at)
+                          reserved_usd=reserved, created_at=at, generation_id=generation_id, attempt=attempt)
 
     with session_scope() as s:
         s.add_all([metric("health", v, st) for v, st in [(10, 200), (20, 200), (30, 404), (40, 500)]])
@@ -46,7 +47,10 @@ def seed(user_id: str) -> None:
             usage("B", "error", None, known=False), usage("B", "success", "0.02", kind="generation"),
             usage("C", "timeout", None, known=False), usage("C", "error", "0.005", kind="generation"),
             usage("D", "reserved", None, kind="reservation", reserved=Decimal("1.0")),
-            usage("E", "low_quality", "0.003"), usage("E", "success", "0.004", kind="generation"),
+            # E: the first generation failed the gate, the regeneration (and its review) passed.
+            usage("E", "low_quality", "0.003", generation_id="gen-E", attempt=1),
+            usage("E", "success", "0.004", kind="generation", generation_id="gen-E", attempt=2),
+            usage("E", "success", "0.001", kind="judge", generation_id="gen-E", attempt=3),
             usage("F", "success", None, known=False),
             usage("G", "success", "5.0", at=OUT),
         ])
@@ -91,7 +95,9 @@ def test_metrics_figures_match_hand_computed_values(db, users, client_for, env):
                               "histogram": {"0.0-0.5": 1, "0.5-0.7": 1, "0.7-0.85": 1, "0.85-1.0": 2}}
     assert gen["content_types"] == {"flashcards": 3, "faq_collection": 2}
     assert list(gen["content_types"]) == ["flashcards", "faq_collection"]  # most popular first
-    assert body["cost_usd"] == pytest.approx(0.042)  # unknown costs and the reservation excluded
+    # One regeneration in 5 requests (A, B, C, E, F), costing its generation and its review.
+    assert gen["regenerations"] == {"count": 1, "per_100_requests": 20.0, "cost_usd": 0.005}
+    assert body["cost_usd"] == pytest.approx(0.043)  # unknown costs and the reservation excluded
     assert body["feedback"] == {"count": 3, "mean_rating": 3.667}
 
     wide = client.get("/v1/metrics?window=24h", headers=auth(ops_key)).get_json()
@@ -103,7 +109,7 @@ def test_metrics_figures_match_hand_computed_values(db, users, client_for, env):
     assert wide["generation"]["count"] == 6
     assert wide["generation"]["quality"]["histogram"]["0.0-0.5"] == 2
     assert wide["generation"]["success_rate"] == pytest.approx(5 / 6, abs=1e-4)
-    assert wide["cost_usd"] == pytest.approx(5.042)
+    assert wide["cost_usd"] == pytest.approx(5.043)
     assert wide["feedback"] == {"count": 4, "mean_rating": 3.0}
 
 

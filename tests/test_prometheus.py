@@ -306,3 +306,27 @@ def test_openmetrics_when_the_scraper_asks_for_it(db, client_for):
     for name in ("gen_ai_client_inference_usage_input_tokens_total", "lafactoria_content_quality_items_bucket",
                  "lafactoria_gen_ai_cost_usd_total", "lafactoria_alerts_open"):
         assert om[name] == pytest.approx(text_samples[name]), name
+
+
+def test_regenerations_and_their_cost_are_counted(db, client_for):
+    """A request whose first generation failed the gate: its second generation (and that one's review)
+    are a regeneration and its cost; a request that passed first time adds nothing."""
+    make_user()
+    t = now() - timedelta(minutes=5)
+
+    def row(gen, attempt, kind, outcome, cost, provider="openai", model="gpt-4o-mini"):
+        return UsageEvent(generation_id=gen, attempt=attempt, kind=kind, outcome=outcome, provider=provider,
+                          model=model, input_tokens=10, output_tokens=10, cost_usd=Decimal(cost), created_at=t)
+
+    with session_scope() as s:
+        s.add_all([row("g1", 1, "generation", "low_quality", "0.010"),
+                   row("g1", 2, "generation", "success", "0.020", "anthropic", "claude-sonnet-4-5"),
+                   row("g1", 3, "judge", "success", "0.005"),
+                   row("g2", 1, "generation", "success", "0.030")])
+    _, ops_key = make_user("ops")
+    m = parse(scrape(client_for("health"), ops_key))
+    claude = (("gen_ai_provider_name", "anthropic"), ("gen_ai_request_model", "claude-sonnet-4-5"))
+    openai = (("gen_ai_provider_name", "openai"), ("gen_ai_request_model", "gpt-4o-mini"))
+    assert m["lafactoria_quality_regenerations_total"] == {claude: 1.0}
+    cost = m["lafactoria_quality_regeneration_cost_usd_total"]
+    assert cost[claude] == pytest.approx(0.020) and cost[openai] == pytest.approx(0.005)

@@ -1,75 +1,102 @@
-"""The labelled corpus (tests/quality_corpus/*.json): every must-pass document passes the gate,
-every must-fail document fails it, for all 8 content types and every failure kind.
+"""The labelled corpus (tests/quality_corpus, assembled by tests/quality_corpus/labelled/corpus.py).
 
-Each file holds `must_pass` (sound documents written for this corpus, some in Spanish or German)
-and `must_fail` (word salad stuffed with the phrases a marker-counting scorer rewards, marker
-stuffing, off-topic text under the right title, one sentence repeated, the wrong language, placeholder
-text, self-contradiction, known myths). The good documents of tests/quality_docs count as must-pass too.
-docs/QUALITY.md reports precision and recall on this corpus (`python -m bench quality`).
+343 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
+and unsound ones of the nine failure kinds of issue 20 (off-topic, wrong language, refusal/meta,
+wrong audience, truncated, factually wrong, generic filler, mismatched pairs, shuffled order) plus
+the first corpus's kinds. Split by source document into a tuning part and a held-out part before
+the gate was tuned; docs/QUALITY.md publishes the held-out figures and these tests hold the gate to
+them (`python -m bench quality` prints them).
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
+from functools import cache
 
 import pytest
 
 from functions.generate import content_types
 from functions.generate.quality import assess
+from tests.quality_corpus.labelled import corpus
 
-HERE = Path(__file__).parent
-CORPUS = HERE / "quality_corpus"
-KINDS = {"word_salad", "marker_stuffing", "off_topic", "contradictory", "repeated", "wrong_language",
-         "known_myth", "placeholder"}
+ENTRIES = corpus.load()
+# Kept for the tests that pick a corpus document of one kind (tests/generate).
+MUST_PASS = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "pass"]
+MUST_FAIL = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "fail"]
 
-
-def load() -> tuple[list[dict], list[dict]]:
-    """(must_pass, must_fail), each entry with content_type, name, topic, audience, objectives, language, content."""
-    must_pass, must_fail = [], []
-    for path in sorted(CORPUS.glob("*.json")):
-        data = json.loads(path.read_text())
-        must_pass += [{**e, "content_type": data["content_type"]} for e in data["must_pass"]]
-        must_fail += [{**e, "content_type": data["content_type"]} for e in data["must_fail"]]
-    for path in sorted((HERE / "quality_docs").glob("*.json")):
-        data = json.loads(path.read_text())
-        must_pass.append({"content_type": path.stem, "name": "quality_docs good", "topic": data["topic"],
-                          "audience": data["audience"], "learning_objectives": data["learning_objectives"],
-                          "language": "en", "content": data["good"]})
-    return must_pass, must_fail
+# docs/QUALITY.md "Held-out figures" (no judge). Raise these when the gate improves; a change that
+# lowers them is a regression on text nobody tuned for.
+PUBLISHED_HELD_OUT = {"precision": 0.95, "recall": 0.83, "false_reject_rate": 0.20}
+PUBLISHED_HELD_OUT_KINDS = {
+    "off_topic": 1.0, "wrong_language": 1.0, "refusal": 1.0, "wrong_audience": 1.0, "truncated": 1.0,
+    "generic_filler": 1.0, "mismatched": 0.63, "shuffled": 0.30, "factually_wrong": 0.33,
+    "contradictory": 0.8, "known_myth": 1.0, "marker_stuffing": 1.0, "placeholder": 1.0, "repeated": 1.0,
+    "word_salad": 1.0,
+}
 
 
-MUST_PASS, MUST_FAIL = load()
+@cache
+def _reports() -> dict[str, object]:
+    return {e["id"]: assess(e["content_type"], e["content"], topic=e["topic"], audience=e["audience"],
+                            learning_objectives=e["learning_objectives"] or None, language=e["language"])
+            for e in ENTRIES}
 
 
-def _assess(entry: dict):
-    return assess(entry["content_type"], entry["content"], topic=entry["topic"], audience=entry["audience"],
-                  learning_objectives=entry["learning_objectives"] or None, language=entry["language"])
+def _figures(split: str) -> dict:
+    reports = _reports()
+    return corpus.evaluate([e for e in ENTRIES if e["split"] == split],
+                           {i: not r.passed for i, r in reports.items()})
 
 
-def test_corpus_size_and_spread():
-    assert len(MUST_PASS) >= 40 and len(MUST_FAIL) >= 40
-    types = set(content_types.CONTENT_TYPES)
-    assert {e["content_type"] for e in MUST_PASS} == types
-    for ctype in types:  # every failure kind is represented for every content type
-        assert {e["kind"] for e in MUST_FAIL if e["content_type"] == ctype} == KINDS, ctype
+def test_corpus_size_spread_and_split():
+    assert len(ENTRIES) >= 300
+    assert len({e["id"] for e in ENTRIES}) == len(ENTRIES)
+    assert {e["content_type"] for e in ENTRIES} == set(content_types.CONTENT_TYPES)
+    assert set(corpus.ISSUE_KINDS) <= {e["kind"] for e in ENTRIES}
+    sound = [e for e in ENTRIES if e["label"] == "pass"]
+    assert {e["language"] for e in sound} >= {"en", "es", "de", "fr"}
+    assert {e["audience"] for e in sound} >= {"elementary", "middle_school", "high_school", "college",
+                                              "adult_learning", "general"}
+    for split in ("tune", "heldout"):
+        part = [e for e in ENTRIES if e["split"] == split]
+        assert {e["kind"] for e in part} >= set(corpus.ISSUE_KINDS), split
+    # The split follows its rule and keeps every variant with its source document.
+    assert all(e["split"] == corpus.split_of(e["id"]) for e in ENTRIES)
+    assert all(e["split"] == corpus.split_of(e["derived_from"]) for e in ENTRIES if "derived_from" in e)
 
 
-@pytest.mark.parametrize("entry", MUST_PASS + MUST_FAIL,
-                         ids=lambda e: f"{e['content_type']}-{e['name']}")
+def test_derived_variants_are_reproducible():
+    written = corpus.derive(corpus._hand_written())
+    stored = json.loads((corpus.HERE / "derived.json").read_text())
+    assert written == stored, "run python -m tests.quality_corpus.labelled.corpus and commit the result"
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["id"])
 def test_every_corpus_document_is_schema_valid(entry):
     # A must-fail document the schema already rejects would test nothing about the gate.
     content_types.validate(entry["content_type"], entry["content"])
 
 
-@pytest.mark.parametrize("entry", MUST_PASS, ids=lambda e: f"{e['content_type']}-{e['name']}")
-def test_sound_document_passes(entry):
-    report = _assess(entry)
-    assert report.passed, (report.dimensions, report.weaknesses)
+@pytest.mark.parametrize("split", ["heldout", "tune"])
+def test_every_rejected_document_says_why_for_each_failing_dimension(split):
+    reports = _reports()
+    for e in ENTRIES:
+        report = reports[e["id"]]
+        if e["split"] != split:
+            continue
+        reasons = report.reasons()
+        if report.passed:
+            assert reasons == [], e["id"]
+            continue
+        assert {r["dimension"] for r in reasons} == set(report.failing_dimensions()), e["id"]
+        assert all(r["finding"] and not r["finding"].startswith(f"{r['dimension']}:") for r in reasons), e["id"]
 
 
-@pytest.mark.parametrize("entry", MUST_FAIL, ids=lambda e: f"{e['content_type']}-{e['kind']}-{e['name']}")
-def test_unsound_document_fails(entry):
-    report = _assess(entry)
-    assert not report.passed, (report.dimensions, report.weaknesses)
-    assert report.weaknesses, "a failed document must say why"
+def test_held_out_figures_stay_at_or_above_the_published_ones():
+    figures = _figures("heldout")
+    assert figures["precision"] >= PUBLISHED_HELD_OUT["precision"], figures
+    assert figures["recall"] >= PUBLISHED_HELD_OUT["recall"], figures
+    assert figures["false_reject_rate"] <= PUBLISHED_HELD_OUT["false_reject_rate"], figures
+    for kind, value in figures["kinds"].items():
+        assert value["recall"] >= PUBLISHED_HELD_OUT_KINDS[kind], (kind, value, figures["missed"])
+

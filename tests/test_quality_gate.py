@@ -36,7 +36,7 @@ def test_report_shape_and_api_dict():
     assert set(report.dimensions) == DIMENSIONS
     assert all(0.0 <= v <= 1.0 for v in report.dimensions.values())
     assert set(report.as_dict()) == {"overall", "passed", "dimensions", "thresholds", "factual_verified",
-                                     "not_assessed", "judge"}
+                                     "not_assessed", "judge", "reasons"}
     # No judge: the factual score is the unverified screen, never a perfect score by default.
     assert report.as_dict()["factual_verified"] is False and report.as_dict()["judge"] is None
     assert report.dimensions["factual"] <= 0.9 and report.as_dict()["not_assessed"] == []

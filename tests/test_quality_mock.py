@@ -129,3 +129,24 @@ def test_validates_against_the_published_models(content_type, audience):
 
     doc = _build(content_type, audience)
     assert content_types.validate(content_type, doc) is not None
+
+
+def test_the_readme_example_is_a_hand_written_document_that_passes_the_gate_honestly():
+    """README: flashcards on "The water cycle" for middle school. The mock serves a hand-written demo
+    document for it; the gate (which never mentions the mock) passes it on its merits, while any
+    other topic still gets template text that fails with its reasons shown."""
+    demo = mock_content.build("flashcards", topic="The water cycle", audience="middle_school",
+                              learning_objectives=[], language="en")
+    report = assess("flashcards", demo, topic="The water cycle", audience="middle_school")
+    assert report.passed and report.reasons() == []
+    assert demo == mock_content.build("flashcards", topic="the water cycle.", audience="middle_school",
+                                      learning_objectives=[], language="en", attempt=2)
+    other = _build("flashcards", audience="middle_school", topic="Volcanoes", objectives=[])
+    failed = assess("flashcards", other, topic="Volcanoes", audience="middle_school")
+    assert not failed.passed and failed.reasons()
+    # In Spanish the mock has no demo: English template text, failing as the wrong language.
+    spanish = mock_content.build("flashcards", topic="The water cycle", audience="middle_school",
+                                 learning_objectives=[], language="es")
+    assert spanish != demo
+    gate = ROOT / "functions/generate/quality"
+    assert not any("mock" in p.read_text().lower() for p in gate.glob("*.py"))

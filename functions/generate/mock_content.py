@@ -10,13 +10,20 @@ mock documents fail the gate and are shown with honest scores. Same inputs
 give the same document; the topic and the attempt number change the wording.
 The text is English whatever `language` asks for (the provider is labelled
 `mock`, not a translator), so a request in another language fails the gate.
+For the README's example request (flashcards on "The water cycle") it serves a
+hand-written demo document instead (`mock_demo.json`), so the first run shows
+the product working; the gate scores it like any other document.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import hashlib
+import json
 import random
 import re
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import quote_plus
@@ -391,11 +398,29 @@ _BUILDERS: dict[str, Callable[[_Writer, str], dict[str, Any]]] = {
 CONTENT_TYPES = tuple(_BUILDERS)
 
 
+@functools.cache
+def _demo_documents() -> dict[str, dict[str, Any]]:
+    data = json.loads((Path(__file__).parent / "mock_demo.json").read_text())
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def demo(content_type: str, topic: str, language: str) -> dict[str, Any] | None:
+    """The hand-written demo document for the README's example request, if this is one (English only)."""
+    if language.split("-", 1)[0].lower() != "en":
+        return None
+    document = _demo_documents().get(content_type, {}).get(" ".join(topic.split()).rstrip(".?!").lower())
+    return copy.deepcopy(document) if document is not None else None
+
+
 def build(content_type: str, *, topic: str, audience: str, learning_objectives: list[str],
           language: str, attempt: int = 1) -> dict[str, Any]:
-    """A schema-valid document of `content_type` about `topic`, pitched at `audience`'s grade band."""
+    """A schema-valid document of `content_type` about `topic`, pitched at `audience`'s grade band: the
+    hand-written demo document for the README's example topic, template text for any other."""
     if content_type not in _BUILDERS:
         raise ValueError(f"unknown content type {content_type!r}")
+    document = demo(content_type, topic, language)
+    if document is not None:
+        return document
     label = _label(topic)
     objectives = [" ".join(o.split()) for o in learning_objectives if o and o.strip()]
     objectives += _default_objectives(label)[: max(0, 3 - len(objectives))]

@@ -33,6 +33,12 @@ class Usage(BaseModel):
     cost_usd: USD | None = Field(description="US dollars; null when any attempt's cost is unknown (never reported as 0)")
 
 
+class Reason(BaseModel):
+    dimension: str = Field(description="the failing dimension (structure, readability, coverage, educational_value, "
+                                       "engagement, factual)")
+    finding: str = Field(description="what is wrong, in plain words (the same findings that drive regeneration)")
+
+
 class Quality(BaseModel):
     overall: float = Field(ge=0, le=1)
     passed: bool
@@ -43,6 +49,9 @@ class Quality(BaseModel):
     not_assessed: list[str] = Field(default_factory=list, description="dimensions with no valid method for "
                                                                       "this document (readability in a language without a formula)")
     judge: str | None = Field(None, description="the provider that reviewed the claims and teaching value, if any")
+    reasons: list[Reason] = Field(default_factory=list, description="why the document failed, in plain words: at "
+                                  "least one finding for each failing dimension, none for passing ones (empty "
+                                  "when passed)")
 
 
 class Item(BaseModel):

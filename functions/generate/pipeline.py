@@ -4,8 +4,10 @@ The loop is flat and bounded: providers are tried once each in `AI_PROVIDERS`
 order (never recursively); each HTTP call gets at most `MAX_RETRIES` retries
 on 429/5xx honouring Retry-After; schema-invalid or truncated output gets one
 repair call, then the next provider; a refusal goes to the next provider at
-once; a document below the quality gate is regenerated with the gate's
-weaknesses in the prompt, at most `MAX_GENERATIONS` in total, and each
+once; a document that fails the quality gate beyond doubt (a confirmed or far
+below-threshold failure: `QualityReport.confident_failure`; a near miss is
+returned as it is, with its reasons, rather than paid for again) is regenerated
+with the gate's weaknesses in the prompt, at most `MAX_GENERATIONS` in total, and each
 regeneration goes to the next provider in `AI_PROVIDERS` (quality-aware
 failover: a provider that wrote a failing document is not simply asked again
 while another is available). `GENERATION_DEADLINE_SECONDS` bounds the whole
@@ -312,14 +314,18 @@ class Run:
         if not (report.passed or set(report.failed_thresholds()) <= {"factual", "educational_value"}):
             return report  # fails on what no review can change (nonsense, off-topic, shape): save the call
         configured = [n for n in judge.PAID if get_provider(n, self.settings).configured()]
-        name = judge.select(self.settings.quality_judge, configured, self.settings.providers, generator.name)
-        if name is None:
+        chosen = judge.select(self.settings.quality_judge, configured, self.settings.providers, generator.name,
+                              self.settings.quality_judge_model)
+        if chosen is None:
             return report
+        name, model = chosen
         state = circuit.states([name])[name]
         now = utcnow()
         if state.is_open(now) or (state.half_open(now) and not circuit.claim_probe(name, self.deadline.remaining())):
             return report
-        reviewer = get_provider(name, self.settings)
+        # The generator's own provider judges only with another model (QUALITY_JUDGE_MODEL).
+        reviewer = get_provider(name, self.settings if model is None
+                                else self.settings.model_copy(update={f"{name}_model": model}))
         system, user = judge.prompt_parts(content_type, content, self.request)
         call = Call(judge.REVIEW_TYPE, self.request, prompts.Prompt(system, user), judge.REVIEW_SCHEMA,
                     judge.MAX_OUTPUT_TOKENS)
@@ -425,6 +431,11 @@ class Run:
                 best = candidate
             if candidate.report.passed:
                 return self._result(candidate)
+            if not _confident_failure(candidate.report):
+                # A near miss is as likely the gate's doubt as the document's fault: another full
+                # provider call is not worth it. The item is returned as it is, failed, with its reasons.
+                log.info("quality near miss: not regenerated", extra={"overall": candidate.report.overall})
+                return self._result(best)
             weaknesses = list(candidate.report.weaknesses)
             turn += 1
         if best is not None:
@@ -467,6 +478,12 @@ def _alert_credentials(provider, exc: ProviderError) -> None:
                         deliver_now=False)  # the outbox: delivered outside this request
     except Exception:  # noqa: BLE001 - alerting must not turn a failover into a 500
         log.exception("could not record the provider credentials alert", extra={"provider": provider.name})
+
+
+def _confident_failure(report: Any) -> bool:
+    """Whether a failed report is worth a regeneration (a caller's own scorer without the notion: always)."""
+    confident = getattr(report, "confident_failure", None)
+    return confident() if callable(confident) else True
 
 
 def _json_reply(text: str | None) -> Any:

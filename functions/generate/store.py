@@ -32,7 +32,9 @@ def to_item(row: ContentItem, *, summary: bool = False) -> dict[str, Any]:
         "topic": row.topic,
         "audience": row.audience,
         **({} if summary else {"content": row.content}),
-        "quality": row.quality,
+        # Items stored before `reasons` existed read as having none.
+        "quality": {**row.quality, "reasons": row.quality.get("reasons", [])} if isinstance(row.quality, dict)
+        else row.quality,
         "provider": row.provider,
         "model": row.model,
         "usage": {

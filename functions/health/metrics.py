@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import RequestContext, json_response
-from shared.window_stats import feedback_stats, generation_stats, known_cost, request_stats
+from shared.window_stats import feedback_stats, generation_stats, known_cost, regeneration_stats, request_stats
 from shared.wire_types import USD, Timestamp
 
 WINDOWS: dict[str, timedelta] = {
@@ -55,11 +55,19 @@ class QualityFigures(BaseModel):
     histogram: dict[str, int] = Field(description='counts in "0.0-0.5", "0.5-0.7", "0.7-0.85", "0.85-1.0"')
 
 
+class RegenerationFigures(BaseModel):
+    count: int = Field(description="generations made because an earlier generation of the request failed the "
+                                   "quality gate")
+    per_100_requests: float | None = Field(description="regenerations per 100 generation requests (null: none)")
+    cost_usd: float = Field(description="known cost of those regenerations (their repairs and reviews included)")
+
+
 class GenerationFigures(BaseModel):
     count: int
     success_rate: float | None
     quality: QualityFigures
     content_types: dict[str, int]
+    regenerations: RegenerationFigures
 
 
 class FeedbackFigures(BaseModel):
@@ -90,6 +98,7 @@ def build_report(session, window: str, end: datetime | None = None) -> dict[str,
     per_fn = request_stats(session, start, end)
     total = sum(s.count for s in per_fn.values())
     gen = generation_stats(session, start, end)
+    regen = regeneration_stats(session, start, end)
     fb_count, fb_mean = feedback_stats(session, start, end)
     return {
         "window": window,
@@ -114,6 +123,9 @@ def build_report(session, window: str, end: datetime | None = None) -> dict[str,
             "quality": {"mean": _r(gen.quality_mean), "passed_share": _r(gen.passed_share),
                         "histogram": gen.histogram},
             "content_types": gen.content_types,
+            # Generations the quality gate asked for: what its rejections cost.
+            "regenerations": {"count": regen.regenerations, "per_100_requests": _r(regen.per_100_requests, 2),
+                              "cost_usd": round(regen.cost_usd, 6)},
         },
         "cost_usd": round(known_cost(session, start, end), 6),
         "feedback": {"count": fb_count, "mean_rating": _r(fb_mean, 3)},

@@ -134,9 +134,10 @@ def requests(session, w: Window) -> dict[str, Any]:
 
 def generation(session, w: Window) -> dict[str, Any]:
     from shared.models import ContentItem as C
-    from shared.window_stats import generation_stats
+    from shared.window_stats import generation_stats, regeneration_stats
 
     g = generation_stats(session, w.start, w.end - timedelta(microseconds=1))
+    regen = regeneration_stats(session, w.start, w.end - timedelta(microseconds=1))
     day = func.date(C.created_at) if session.get_bind().dialect.name == "sqlite" else \
         func.date(func.timezone("UTC", C.created_at))
     per_day = session.execute(select(day, func.count(), func.avg(C.quality_overall)).where(
@@ -146,6 +147,10 @@ def generation(session, w: Window) -> dict[str, Any]:
             "quality_mean": None if g.quality_mean is None else round(g.quality_mean, 4),
             "passed_share": None if g.passed_share is None else round(g.passed_share, 4),
             "histogram": g.histogram, "content_types": g.content_types,
+            "regenerations": regen.regenerations,
+            "regenerations_per_100_requests": None if regen.per_100_requests is None
+            else round(regen.per_100_requests, 2),
+            "regeneration_cost_usd": round(regen.cost_usd, 6),
             "per_day": [{"day": str(d), "count": int(n), "quality_mean": round(float(q), 4) if q is not None
                          else None} for d, n, q in per_day]}
 

@@ -86,7 +86,9 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
     g = f["generation"]
     out.append(("Generation and quality", [
         f"{g['count']} item(s) generated; success rate {_n(g['success_rate'], '.2%')}; "
-        f"mean quality {_n(g['quality_mean'], '.3f')}; passed the gate {_n(g['passed_share'], '.2%')}.", "",
+        f"mean quality {_n(g['quality_mean'], '.3f')}; passed the gate {_n(g['passed_share'], '.2%')}.",
+        f"Regenerations asked for by the quality gate: {_n(g['regenerations'])} "
+        f"({_n(g['regenerations_per_100_requests'])} per 100 requests), costing ${_n(g['regeneration_cost_usd'])}.", "",
         *_table(["quality band", "items"], [[k, v] for k, v in g["histogram"].items()]), "",
         *_table(["content type", "items"], [[k, v] for k, v in g["content_types"].items()])]))
     slo = f["slo"]

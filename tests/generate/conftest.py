@@ -19,6 +19,10 @@ class StubReport:
     dimensions: dict = field(default_factory=lambda: {"structure": 1.0})
     thresholds: dict = field(default_factory=lambda: {"overall": 0.7})
     weaknesses: list = field(default_factory=list)
+    confident: bool = True  # failed beyond doubt: worth a regeneration
+
+    def confident_failure(self) -> bool:
+        return not self.passed and self.confident
 
     def as_dict(self):
         return {"overall": self.overall, "passed": self.passed, "dimensions": self.dimensions,

@@ -84,11 +84,17 @@ def test_every_type_with_mock_matches_its_published_schema_and_is_scored_honestl
     assert resp.status_code == 201, resp.get_json()
     item = resp.get_json()
     _check_schema(item["content"], schema)
-    # The mock's template text is scored like any provider's (it does not know the gate): a failing
-    # document is regenerated, at most 3 generations, and the best one is returned with its real score.
+    # The mock's template text is scored like any provider's (it does not know the gate): a document
+    # failing confidently is regenerated, at most 3 generations, and the best one is returned with its
+    # real score and the reasons it failed.
     quality = item["quality"]
     assert set(quality) == {"overall", "passed", "dimensions", "thresholds", "factual_verified", "not_assessed",
-                            "judge"}
+                            "judge", "reasons"}
+    failing = {k for k, v in quality["dimensions"].items()
+               if v < quality["thresholds"].get(k, quality["thresholds"]["overall"])}
+    assert bool(quality["reasons"]) == (not quality["passed"])
+    assert failing <= {r["dimension"] for r in quality["reasons"]} or quality["passed"]
+    assert all(set(r) == {"dimension", "finding"} and r["finding"] for r in quality["reasons"])
     assert {"structure", "readability", "coverage", "educational_value", "engagement", "factual"} <= set(
         quality["dimensions"])
     assert quality["passed"] == (quality["overall"] >= quality["thresholds"]["overall"]
@@ -96,7 +102,7 @@ def test_every_type_with_mock_matches_its_published_schema_and_is_scored_honestl
                                  and quality["dimensions"]["factual"] >= quality["thresholds"]["factual"])
     assert quality["factual_verified"] is False and quality["judge"] is None  # the mock is never a judge
     assert item["provider"] == "mock" and item["model"] == "mock-1"
-    assert item["attempts"] == (1 if quality["passed"] else 3)
+    assert item["attempts"] == 1 if quality["passed"] else 1 <= item["attempts"] <= 3
     assert item["usage"]["cost_usd"] == 0 and item["usage"]["input_tokens"] > 0
     assert set(item) == {"id", "content_type", "topic", "audience", "content", "quality", "provider", "model",
                          "usage", "attempts", "cached", "created_at"}
@@ -399,3 +405,14 @@ def test_admin_access_to_another_users_item_is_audited_with_pseudonyms(db, users
         ("admin.content.read", pseudonym(admin_id), pseudonym(owner_id), item["id"]),
         ("admin.content.delete", pseudonym(admin_id), pseudonym(owner_id), item["id"]),
     ]
+
+
+def test_the_readme_example_request_returns_a_passing_item_on_the_embedded_default(db, users, client_for):
+    _, key = users()
+    resp = _post(client_for("generate"), key,
+                 {"content_type": "flashcards", "topic": "The water cycle", "audience": "middle_school"})
+    assert resp.status_code == 201, resp.get_json()
+    item = resp.get_json()
+    assert item["provider"] == "mock" and item["attempts"] == 1
+    assert item["quality"]["passed"] is True and item["quality"]["reasons"] == []
+    assert item["quality"]["factual_verified"] is False

@@ -44,6 +44,18 @@ def test_low_quality_regenerates_with_weaknesses_then_passes(db, users, client_f
     assert [(e.kind, e.outcome) for e in _events()] == [("generation", "low_quality"), ("generation", "success")]
 
 
+def test_a_near_miss_is_returned_as_it_is_without_paying_for_a_regeneration(
+        db, users, client_for, use_providers, stub_gate):
+    server = use_providers("openai,anthropic")
+    stub_gate(StubReport(overall=0.68, passed=False, confident=False, weaknesses=["w1"]),
+              StubReport(overall=0.99, passed=True))  # a regeneration would pass: it must not be asked for
+    _, key = users()
+    item = _post(client_for("generate"), key).get_json()
+    assert item["quality"]["passed"] is False and item["quality"]["overall"] == 0.68 and item["attempts"] == 1
+    assert [c["kind"] for c in server.calls()] == ["openai"]
+    assert [e.outcome for e in _events()] == ["low_quality"]
+
+
 def test_gate_gives_up_after_three_generations_and_returns_the_best(db, users, client_for, use_providers, stub_gate):
     server = use_providers("openai,anthropic")
     stub_gate(StubReport(overall=0.55, passed=False, weaknesses=["w1"]),

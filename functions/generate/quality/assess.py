@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from functions.generate.quality import coherence, coverage, factual, pedagogy, readability, structure
+from functions.generate.quality import coherence, coverage, discourse, factual, pedagogy, readability, structure
+from functions.generate.quality.language import FUNCTION_WORDS
 from functions.generate.quality.language import base as language_base
 from functions.generate.quality.report import THRESHOLD_KEYS, QualityReport, default_thresholds
 from functions.generate.quality.text import analyse
@@ -31,6 +32,16 @@ WEAKEST_MARGIN = 0.25
 RELEVANCE_FLOOR, RELEVANCE_SPAN = 0.5, 0.3  # coverage 0.5 -> no educational value for this request, 0.8 -> full
 CAPPING = ("structure", "readability", "coverage", "educational_value", "factual")
 MAX_WEAKNESSES = 12
+# The dimensions each kind of discourse defect makes untrue.
+DEFECT_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "refusal": ("coverage", "educational_value", "engagement"),
+    "truncated": ("structure", "educational_value"),
+    "mismatched": ("educational_value",),
+    "order": ("educational_value",),
+    "generic": ("educational_value",),
+    "off_topic": ("coverage", "educational_value"),
+    "audience": ("readability", "educational_value"),
+}
 
 
 def assess(
@@ -55,7 +66,7 @@ def assess(
     doc = analyse(content if isinstance(content, dict) else {})
     doc.language = language_base(language)
     integrity = coherence.score(doc, language, topic)
-    read_value, read_weak, _ = readability.score(doc, audience, language)
+    read_value, read_weak, grade = readability.score(doc, audience, language)
     cover_value, cover_weak = coverage.score(doc, topic, learning_objectives, content_type)
     edu_value, edu_weak = pedagogy.educational_value(doc, content_type)
     eng_value, eng_weak = pedagogy.engagement(doc, content_type)
@@ -72,11 +83,20 @@ def assess(
         "engagement": eng_value * g,
         "factual": fact_value,
     }
-    not_assessed = sorted(k for k, v in dimensions.items() if v is None)
     by_dimension = {
         "structure": struct_weak, "readability": read_weak, "coverage": cover_weak,
         "educational_value": edu_weak, "engagement": eng_weak, "factual": fact_weak,
     }
+    # Refusals, truncation, mismatched pairs, shuffled order, filler: each lowers the dimensions it
+    # makes untrue and leads their findings.
+    defects = discourse.review(doc, content_type, topic, FUNCTION_WORDS.get(doc.language, frozenset()))
+    defects += discourse.audience_fit(grade, readability.band_for(audience), audience)
+    for defect in defects:
+        for name in DEFECT_DIMENSIONS[defect.kind]:
+            if dimensions[name] is not None:
+                dimensions[name] *= defect.factor
+            by_dimension[name] = [f"{name}: {defect.finding}"] + by_dimension[name]
+    not_assessed = sorted(k for k, v in dimensions.items() if v is None)
     return decide({k: v for k, v in dimensions.items() if v is not None}, limits, integrity.weaknesses,
                   by_dimension, not_assessed=not_assessed)
 

@@ -12,6 +12,7 @@ negations and antonyms are English words.
 
 from __future__ import annotations
 
+import re
 from itertools import combinations
 
 from functions.generate.quality.language import FUNCTION_WORDS
@@ -23,6 +24,11 @@ MIN_JACCARD = 0.5  # shared / all stems of both, for a negation or different num
 MAX_SENTENCES = 400
 MAX_SHARING = 12  # bound the pair search on very long documents
 
+# A contrast drawn on purpose comes with a contrast word ("compare", "whereas", "unlike"...) in either
+# sentence or just before the first, or sets two quoted examples side by side: "Compare two sentences.
+# 'I lived in Madrid' means I don't live there now. 'I have lived...' means I still do."
+_CONTRAST = re.compile(r"\b(?:compare[ds]?|comparing|whereas|while|unlike|in contrast|on the other hand|the difference|"
+                       r"the opposite|opposite(?:ly)?|instead|versus|vs\.?|by contrast|rather than|mirror)\b", re.IGNORECASE)
 _NEGATIONS = frozenset("""not no never none neither nor cannot can't don't doesn't didn't isn't aren't wasn't
     weren't won't wouldn't shouldn't couldn't hasn't haven't hadn't""".split())
 _AXES = {
@@ -88,6 +94,15 @@ def _differ(a, b, shared: int) -> str | None:
     return None
 
 
+_QUOTED = re.compile(r"['\u2018\"\u201c][^'\u2019\"\u201d]{3,}['\u2019\"\u201d]")
+
+
+def _contrasted(sentences: list[str], i: int, j: int) -> bool:
+    if any(_CONTRAST.search(s) for s in (sentences[i], sentences[j], sentences[i - 1] if i else "")):
+        return True
+    return bool(_QUOTED.search(sentences[i]) and _QUOTED.search(sentences[j]))
+
+
 def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
     """Up to `limit` pairs of sentences (first, later) that contradict each other."""
     first = {}
@@ -109,7 +124,7 @@ def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
     for (i, j), n in sorted(shared.items()):
         if n < MIN_SHARED:
             continue
-        if _differ(profiles[i], profiles[j], n):
+        if _differ(profiles[i], profiles[j], n) and not _contrasted(sentences, i, j):
             found.append((sentences[i], sentences[j]))
             if len(found) >= limit:
                 break

@@ -61,8 +61,13 @@ def _on_topic(unit: str, terms: dict[str, str], related: set[str], work: bool = 
     return bool(stems & terms.keys()) or len(stems & related) >= RELATED_HITS or (work and bool(stems & _WORK))
 
 
+def topic_terms(topic: str) -> dict[str, str]:
+    """stem -> word for the topic's meaningful words, the author of "X by Author" left out."""
+    return _terms(_AUTHOR.sub("", topic) or topic)
+
+
 def _topic_score(topic: str, doc: Document, content_type: str) -> tuple[float, list[str]]:
-    terms = _terms(_AUTHOR.sub("", topic) or topic)
+    terms = topic_terms(topic)
     if not terms:
         return 1.0, []
     share, missing = _share(terms, doc)

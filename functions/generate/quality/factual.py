@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 
 from functions.generate.quality import consistency
-from functions.generate.quality.text import Document, PhraseSet, as_text
+from functions.generate.quality.text import Document, PhraseSet, as_text, tokens
 
 UNVERIFIED_PRIOR = 0.85
 UNVERIFIED_CEILING = 0.90
@@ -131,6 +131,7 @@ _ATTRIBUTION = PhraseSet(
     "geological survey|oecd|noaa|cdc|university of|institute of"
 )
 _DIGIT = re.compile(r"\d")
+_QUOTED = re.compile(r"[\"\u201c\u00ab][^\"\u201d\u00bb]{2,120}[\"\u201d\u00bb]|(?<![\w])['\u2018][^'\u2018\u2019]{2,120}['\u2019](?![\w])")
 _CITED_YEAR = re.compile(r"\((?:19|20)\d\d\)")
 _STATISTIC = re.compile(r"\d+(?:\.\d+)? ?(?:%|percent|per cent)|\d+(?:\.\d+)? (?:million|billion|trillion)\b")
 # Worked examples and hypotheticals use numbers without claiming a statistic.
@@ -175,7 +176,10 @@ def score(doc: Document, content_type: str, language: str = "en") -> tuple[float
                           for a, b in contradictions)
 
     words = max(doc.word_count, 1)
-    absolutes = _ABSOLUTES.find_in(doc) + ["100%"] * (text.count("100%") + text.count("100 %"))
+    # A question asks and a quotation reports: neither asserts an absolute.
+    absolutes = [a for sentence in doc.sentences if not sentence.rstrip().endswith("?")
+                 for a in _ABSOLUTES.find(tokens(_QUOTED.sub(" ", sentence.lower())))] if _ABSOLUTES.find_in(doc) else []
+    absolutes += ["100%"] * (text.count("100%") + text.count("100 %"))
     allowed = 1 + words // 250
     excess = len(absolutes) - allowed
     if excess > 0:

@@ -27,7 +27,7 @@ def _expand(template: str, *choices: str) -> str:
 _EXAMPLE = PhraseSet(
     "for example|for instance|such as|e.g.|imagine|consider|picture this|to illustrate|an example|"
     "a good example|case study|suppose|let's say|like when|think of|take the case|like a|much like|"
-    "including|say you|if you|when you|a typical|in practice"
+    "including|say you|if you|when you|a typical|in practice|example|examples|like"
 )
 _EXPLAIN = PhraseSet(
     "because|therefore|so that|this means|which means|that means|as a result|that is why|that's why|"
@@ -85,9 +85,10 @@ _QUESTION_OPENER = re.compile(r"^\W*(\w+)")
 # The same signals in other languages (the English sets above are the reference).
 _OTHER_LANGUAGES: dict[str, dict[str, str]] = {
     "es": {
-        "example": "por ejemplo|como|imagina|imagine|piensa en|supongamos|tal como|es decir|pongamos",
+        "example": "por ejemplo|ejemplo|como|imagina|imagine|piensa en|supongamos|tal como|es decir|pongamos",
         "explain": "porque|por eso|por lo tanto|así que|ya que|debido a|es decir|esto significa|de modo que|"
-                   "hace que|permite|si|cuando|para que|por qué|cómo",
+                   "hace que|permite|permitía|permitían|si|cuando|para que|por qué|cómo|para|gracias a|por ello|"
+                   "de ahí|se debe a|consecuencia|provoca|provocó|por esa razón",
         "higher_order": "por qué|cómo|qué pasaría|compara|explica|qué crees|qué piensas|cuál|puedes pensar",
         "direct": "tú|tu|te|ti|puedes|piensa|prueba|nosotros|nuestro|usted|tus",
         "anchor": "el texto|el autor|la autora|la lectura|el pasaje|el capítulo|la novela|el relato",
@@ -97,7 +98,7 @@ _OTHER_LANGUAGES: dict[str, dict[str, str]] = {
         "objective": "aprenderás|podrás|al final|el objetivo",
     },
     "de": {
-        "example": "zum beispiel|z.b.|etwa|wie|stell dir vor|angenommen|beispielsweise",
+        "example": "zum beispiel|beispiel|z.b.|etwa|wie|stell dir vor|angenommen|beispielsweise",
         "explain": "weil|denn|deshalb|daher|also|dadurch|das bedeutet|sodass|damit|wenn|dass|warum|wie",
         "higher_order": "warum|wie|was würde|vergleiche|erkläre|deutest|bedeuten|welche|was sagt",
         "direct": "du|dich|dir|dein|deine|wir|uns|unser",
@@ -108,7 +109,7 @@ _OTHER_LANGUAGES: dict[str, dict[str, str]] = {
         "objective": "du lernst|am ende|ziel ist",
     },
     "fr": {
-        "example": "par exemple|comme|imagine|imaginez|supposons|tel que|c'est-à-dire",
+        "example": "par exemple|exemple|comme|imagine|imaginez|supposons|tel que|c'est-à-dire",
         "explain": "parce que|car|donc|ainsi|c'est pourquoi|grâce à|cela signifie|si|quand|afin de|pourquoi|comment",
         "higher_order": "pourquoi|comment|que se passerait|compare|explique|qu'en penses|quel|quelle",
         "direct": "tu|te|toi|ton|ta|vous|votre|nous|notre",
@@ -178,13 +179,18 @@ def _examples_target(doc: Document) -> float:
     return max(1.0, min(4.0, doc.word_count / 300))
 
 
+# A named case (a person, place or work named mid-sentence) or a number in context is an example
+# too: readings, podcasts and summaries show ideas at work without saying "for example".
+_NAMED = re.compile(r"(?<=[a-z,;] )(?:[A-Z][a-z]+|[0-9][0-9.,]*)")
+
+
 def _examples(doc: Document) -> tuple[float | None, str]:
     phrases = _set("example", doc)
     if phrases is None:
         return None, ""
-    n = phrases.count_in(doc)
+    n = phrases.count_in(doc) + sum(1 for s in doc.sentences if _NAMED.search(s)) / 3
     target = _examples_target(doc)
-    return _sat(n, target), f"gives {n} concrete examples or cases; show the idea at work in at least {target:.0f}"
+    return _sat(n, target), f"gives {n:.0f} concrete examples or cases; show the idea at work in at least {target:.0f}"
 
 
 def _explanation(doc: Document) -> tuple[float, str]:
@@ -255,9 +261,15 @@ def _anchoring(doc: Document) -> tuple[float, str]:
     if phrases is None:
         return None, ""
     qs = _questions(doc)
-    share = sum(1 for q in qs if phrases.any(q)) / len(qs) if qs else 0.0
+    # A quotation or a name from the work (a character, a place, the author) anchors a question too.
+    titled = {w.lower() for w in words(doc.title)}  # naming the work itself sends nobody back into it
+    share = sum(1 for q in qs if phrases.any(q) or _QUOTE.search(q)
+                or any(m.lower() not in titled for m in _NAMED_WORD.findall(q))) / len(qs) if qs else 0.0
     return _sat(share, 0.3), "questions should send the reader back to the text (the author, the passage, evidence)"
 
+
+_QUOTE = re.compile(r"['\u2018\"\u201c\u00ab][^'\u2019\"\u201d\u00bb]{3,}['\u2019\"\u201d\u00bb]")
+_NAMED_WORD = re.compile(r"(?<=[a-z,;] )[A-Z][a-z]{2,}")
 
 Signal = Callable[[Document], tuple[float | None, str]]
 _EDU_SIGNALS: dict[str, Signal] = {
@@ -269,10 +281,11 @@ _EDU_SIGNALS: dict[str, Signal] = {
 # enforces the counts of objectives, exercises and questions, so those weigh by their quality.
 EDUCATIONAL_WEIGHTS: dict[str, dict[str, float]] = {
     "master_content_outline": {"objectives": .3, "examples": .15, "explanation": .25, "practice": .1, "assessment": .05, "higher_order": .15},
-    "podcast_script": {"objectives": .1, "examples": .2, "explanation": .35, "practice": .05, "assessment": .15, "higher_order": .15},
+    # Podcasts, readings and summaries teach by explaining and showing; they need not quiz the learner.
+    "podcast_script": {"objectives": .1, "examples": .3, "explanation": .5, "higher_order": .1},
     "study_guide": {"objectives": .2, "examples": .15, "explanation": .2, "practice": .2, "assessment": .15, "higher_order": .1},
-    "one_pager_summary": {"examples": .25, "explanation": .5, "practice": .1, "higher_order": .15},
-    "detailed_reading_material": {"objectives": .05, "examples": .25, "explanation": .45, "practice": .05, "assessment": .05, "higher_order": .15},
+    "one_pager_summary": {"examples": .35, "explanation": .65},
+    "detailed_reading_material": {"objectives": .05, "examples": .35, "explanation": .5, "higher_order": .1},
     "faq_collection": {"examples": .2, "explanation": .6, "higher_order": .2},
     "flashcards": {"definitions": .6, "examples": .1, "difficulty_mix": .3},
     "reading_guide_questions": {"higher_order": .6, "anchoring": .25, "assessment": .15},

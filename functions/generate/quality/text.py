@@ -262,6 +262,7 @@ class Document:
     word_prefixes: dict[str, set[str]] = field(init=False)
     word_count: int = field(init=False)
     language: str = "en"  # base code of the language the text should be in (set by `assess`)
+    passage_sentences: list[list[str]] = field(default_factory=list)  # `sentences`, passage by passage
 
     def __post_init__(self) -> None:
         self.lower = "\n".join(self.passages).lower()
@@ -320,7 +321,8 @@ def _common_prefix(a: str, b: str) -> int:
 def analyse(content: dict[str, Any]) -> Document:
     passages: list[str] = []
     _prose_leaves(content, None, passages)
-    sentences = [s for p in passages for s in split_sentences(p)]
+    by_passage = [split_sentences(p) for p in passages]
+    sentences = [s for split in by_passage for s in split]
     word_list = [w for p in passages for w in words(p)]
     title = as_text(content.get("title", ""))
     body = " ".join(as_text(v) for k, v in content.items() if k not in ("title", "learning_objectives"))
@@ -334,4 +336,6 @@ def analyse(content: dict[str, Any]) -> Document:
             units.extend(as_text(v) for v in value)
         else:
             units.append(as_text(value))
-    return Document(content, passages, sentences, word_list, body, title, [u for u in units if u.strip()])
+    doc = Document(content, passages, sentences, word_list, body, title, [u for u in units if u.strip()])
+    doc.passage_sentences = by_passage
+    return doc

@@ -1,0 +1,531 @@
+"""What lexical averages cannot see: refusals, truncation, mismatched pairs, shuffled order, filler.
+
+Each check reads the document's structure as well as its words, and answers with `Defect`s: a
+dimension it lowers, a plain-language finding (shown to API clients as a reason and fed into the
+regeneration prompt) and a factor for that dimension. Techniques, chosen because they generalise
+beyond the corpus they were tuned on and cost well under a millisecond per 2,000 words:
+
+- refusal and meta text: the speech acts of declining ("I can't help with..."), apologising and
+  talking to the requester instead of the learner ("let me know if...", "here is a draft..."),
+  as patterns in en/es/de/fr/it/pt — a refusal is a fixed set of constructions, not a topic;
+- truncation: a prose field that stops without closing punctuation, or any text ending on a word
+  that cannot end a phrase (an article, a preposition, a conjunction): "...releases energy through";
+- pairing: each answer (definition, explanation, section body) must share more weighted
+  vocabulary with its own question (term, title) than with the others; a derangement of the pairs
+  makes most items match another item better than their own;
+- order: local lexical cohesion (Barzilay & Lapata's entity-grid insight: consecutive sentences
+  share more entities than distant ones), plus sentences that open or close a discourse (welcome,
+  first, in conclusion...) found away from the start or end of their passage;
+- specificity: the share of a text's content words that would fit any topic ("an important
+  concept that many people study"), and reading questions with no word of their own.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from functions.generate.quality.text import STOPWORDS, Document, as_text, split_sentences, stem, words
+
+
+@dataclass(frozen=True)
+class Defect:
+    kind: str  # refusal, truncated, mismatched, order, generic
+    dimension: str  # the dimension the finding is reported under
+    finding: str
+    factor: float  # multiplies educational_value (and coverage/engagement for refusals)
+
+
+def _excerpt(text: str, limit: int = 70) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+# --- refusal and meta text ---------------------------------------------------------------------
+
+_REFUSAL = re.compile(
+    r"\b(?:i(?:'m| am)? ?(?:can(?:no|['\u2019])t|cannot|won['\u2019]t|will not|(?:am |'m )?(?:unable|not able) to)"
+    r"\s+(?:\w+\s+){0,2}?(?:help|assist|provide|create|write|generate|complete|answer|give|produce|comply|make)"
+    r"|as an? (?:ai|language model|large language model|ai (?:language )?model)\b"
+    r"|i (?:must|have to) (?:decline|refuse)"
+    r"|(?:i'm|i am) (?:sorry|afraid),? (?:but )?i"
+    r"|unfortunately,? i(?:'m| am| can| cannot| could)"
+    r"|i apologi[sz]e"
+    r"|lo siento,? (?:pero )?no|no puedo (?:ayudar|crear|escribir|generar|proporcionar|completar|ofrecer)"
+    r"|como (?:modelo de lenguaje|ia\b|inteligencia artificial)"
+    r"|es tut mir leid|leider kann ich|als (?:ki|ki-modell|sprachmodell)\b|kann ich (?:ihnen )?nicht helfen"
+    r"|je suis d[ée]sol[ée]e?|je ne (?:peux|suis pas en mesure)|en tant qu['\u2019](?:ia|intelligence artificielle|mod[èe]le)"
+    r"|mi dispiace|non posso (?:aiutar|fornir|crear|scriver)|desculpe|n[ãa]o posso (?:ajudar|criar|fornecer))",
+    re.IGNORECASE,
+)
+_META = re.compile(
+    r"\b(?:(?:here is|here's|here are|below is|below are) (?:a|an|the|your|some)\b[^.!?]{0,60}?"
+    r"\b(?:script|outline|summary|faq|flashcards?|guide|questions|reading|document|draft|version|list)"
+    r"|i hope this helps|let me know (?:if|what|whether|and)|would you like me to|shall i\b"
+    r"|feel free to (?:adjust|change|modify|replace|edit|expand|adapt)"
+    r"|(?:could|can) you (?:tell|share|provide|clarify|give) me|please (?:provide|clarify|let me know|tell me)"
+    r"|i (?:have|'ve) (?:written|created|kept|included|generated|made) (?:it|this|these|the)"
+    r"|placeholders?\b|this draft|if you (?:tell|give|share with) me|i (?:will|'ll) (?:try|revise|rewrite) "
+    r"|(?:before|once) i (?:create|write|generate)|awaiting (?:your|details)|to be confirmed"
+    r"|consult (?:a|your) (?:qualified|doctor|teacher|textbook|professional)|por favor,? (?:consulta|proporciona|indica)"
+    r"|quedo a la espera|disculpa las molestias|bitte versuchen sie es|konnte nicht erstellt werden"
+    r"|n'h[ée]sitez pas [àa] me)",
+    re.IGNORECASE,
+)
+
+
+_REFUSAL_LOWER = re.compile(_REFUSAL.pattern)
+_META_LOWER = re.compile(_META.pattern)
+
+
+def refusal(doc: Document) -> list[Defect]:
+    parts = [p for p in doc.passages] + [as_text(doc.content.get("title", ""))]
+    # One case-sensitive pass over the lowercased text for the usual, clean document (2.5x faster).
+    whole = doc.lower + "\n" + parts[-1].lower()
+    if not (_REFUSAL_LOWER.search(whole) or _META_LOWER.search(whole)):
+        return []
+    refusals = [p for p in parts if _REFUSAL.search(p)]
+    meta = [p for p in parts if _META.search(p)]
+    if refusals or len(meta) >= 2:
+        example = (refusals or meta)[0]
+        match = (_REFUSAL.search(example) or _META.search(example))
+        what = "declines or apologises instead of teaching" if refusals else "talks to the requester about the document instead of teaching"
+        return [Defect("refusal", "educational_value",
+                       f"the text {what} ({len(refusals) + len(meta)} places, e.g. \"{_excerpt(example[max(0, match.start() - 10):])}\")",
+                       0.2)]
+    return []
+
+
+# --- truncation ---------------------------------------------------------------------------------
+
+# Words that cannot end a complete phrase: articles, prepositions, conjunctions, auxiliaries.
+_DANGLING = frozenset("""a an the of to in on at by for with from into through and or but nor that which whose
+    than as if because while when where its their our your his her my this these those very more most such between about without within during
+    el la los las un una unos unas de del al en con por para y o que como su sus muy más pero cuando porque
+    der die das den dem des ein eine einen einem einer und oder aber mit von zu im am vom zum zur für auf aus bei nach dass weil wenn als wie sehr
+    le les une du des et ou mais avec pour dans sur par que qui dont sa son ses leur leurs très plus""".split())
+_CLOSED = re.compile(r"[.!?\u2026:;)\]\"'\u201d\u2019\u00bb]\s*$")
+# Fields read as running prose that must end like a sentence.
+_PROSE_FIELDS = ("overview", "introduction", "main_content", "conclusion", "detailed_content", "summary",
+                 "executive_summary", "speaker_notes")
+_ITEM_FIELDS = {"sections": ("content", "description"), "items": ("answer", "definition")}
+_LIST_FIELDS = ("key_takeaways", "key_concepts", "practice_exercises", "assessment_questions", "learning_objectives")
+
+
+def _texts_to_check(content: dict[str, Any]) -> list[tuple[str, str, bool]]:
+    """(label, text, must close like a sentence) for every text field that can be cut off."""
+    out: list[tuple[str, str, bool]] = []
+    for key in _PROSE_FIELDS:
+        if isinstance(content.get(key), str):
+            out.append((key.replace("_", " "), content[key], True))
+    for key, fields in _ITEM_FIELDS.items():
+        items = content.get(key)
+        if isinstance(items, list):
+            for n, item in enumerate(items, 1):
+                if isinstance(item, dict):
+                    for f in fields:
+                        if isinstance(item.get(f), str):
+                            out.append((f"{key[:-1]} {n} {f}", item[f], f in ("content", "answer")))
+    for key in _LIST_FIELDS:
+        if isinstance(content.get(key), list):
+            for n, item in enumerate(content[key], 1):
+                if isinstance(item, str):
+                    out.append((f"{key.replace('_', ' ')[:-1]} {n}", item, False))
+    return out
+
+
+def truncation(doc: Document) -> list[Defect]:
+    cut: list[tuple[str, str]] = []
+    for label, text, sentence in _texts_to_check(doc.content):
+        stripped = text.strip()
+        toks = words(stripped)
+        if not toks:
+            continue
+        last = toks[-1].lower()
+        unclosed = not _CLOSED.search(stripped)
+        if (unclosed and last in _DANGLING) or (sentence and unclosed and len(toks) >= 12):
+            cut.append((label, stripped))
+    if not cut:
+        return []
+    label, text = cut[0]
+    more = f" and {len(cut) - 1} more place{'s' if len(cut) > 2 else ''}" if len(cut) > 1 else ""
+    return [Defect("truncated", "structure",
+                   f"the text stops mid-sentence: the {label} ends \"\u2026{_excerpt(text[-50:], 50)}\"{more}", 0.5)]
+
+
+# --- pairing -------------------------------------------------------------------------------------
+
+
+def _pairs(content: dict[str, Any], content_type: str) -> tuple[str, list[tuple[str, str]]]:
+    """(what the pairs are, [(prompt, response)]) for the types built from pairs."""
+    items = content.get("items") if isinstance(content.get("items"), list) else []
+    if content_type == "faq_collection":
+        return "answers", [(as_text(i.get("question")), as_text(i.get("answer"))) for i in items if isinstance(i, dict)]
+    if content_type == "flashcards":
+        return "definitions", [(as_text(i.get("term")), as_text(i.get("definition"))) for i in items if isinstance(i, dict)]
+    if content_type == "study_guide" and isinstance(content.get("key_concepts"), list):
+        pairs = [c.split(":", 1) for c in content["key_concepts"] if isinstance(c, str) and ":" in c]
+        return "key-concept explanations", [(t, e) for t, e in pairs]
+    if content_type == "master_content_outline" and isinstance(content.get("sections"), list):
+        return "section descriptions", [(as_text(s.get("title")), as_text(s.get("description")) + " " + as_text(s.get("key_points")))
+                                        for s in content["sections"] if isinstance(s, dict)]
+    return "", []
+
+
+def _stems(text: str) -> set[str]:
+    return {stem(w) for w in words(text) if w.lower() not in STOPWORDS and len(w) > 2 and not w.isdigit()}
+
+
+def _match(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    n = min(len(a), len(b))
+    return n >= 4 and a[:max(4, n - 2)] == b[:max(4, n - 2)]
+
+
+def _heads(stems: set[str]) -> dict[str, list[str]]:
+    index: dict[str, list[str]] = {}
+    for t in stems:
+        index.setdefault(t[:4], []).append(t)
+    return index
+
+
+def pairing_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
+    """sim[i][j]: idf-weighted share of prompt i's stems found in response j."""
+    prompts = [_stems(p) for p, _ in pairs]
+    responses = [_stems(r) for _, r in pairs]
+    n = len(pairs)
+    # _match needs the first four letters in common (or equality): index each response by them.
+    by_head = [_heads(r) for r in responses]
+    hits: dict[str, set[int]] = {}  # prompt stem -> the responses that use it
+    for p in prompts:
+        for s in p:
+            if s not in hits:
+                hits[s] = {j for j, r in enumerate(responses)
+                           if s in r or any(_match(s, t) for t in by_head[j].get(s[:4], ()))}
+    sim = [[0.0] * n for _ in range(n)]
+    for i, p in enumerate(prompts):
+        weights = {s: math.log((n + 1) / (len(hits[s]) + 0.5)) for s in p}
+        total = sum(weights.values()) or 1.0
+        for j in range(n):
+            sim[i][j] = sum(w for s, w in weights.items() if j in hits[s]) / total
+    return sim
+
+
+def _greedy_assignment(sim: list[list[float]]) -> float:
+    """Total similarity of a one-to-one assignment picked greedily from the largest cells."""
+    n = len(sim)
+    cells = sorted(((sim[i][j], i, j) for i in range(n) for j in range(n)), reverse=True)
+    rows: set[int] = set()
+    cols: set[int] = set()
+    total = 0.0
+    for value, i, j in cells:
+        if i not in rows and j not in cols:
+            rows.add(i)
+            cols.add(j)
+            total += value
+    return total
+
+
+def pairing_stats(doc: Document, content_type: str) -> dict[str, float] | None:
+    """n pairs, the similarity of the pairs as written (diag), of the best rearrangement (best), their ratio."""
+    _, pairs = _pairs(doc.content, content_type)
+    if len(pairs) < 3:
+        return None
+    forward = pairing_matrix(pairs)
+    backward = pairing_matrix([(r, p) for p, r in pairs])
+    n = len(pairs)
+    sim = [[forward[i][j] + backward[j][i] for j in range(n)] for i in range(n)]
+    diag = sum(sim[i][i] for i in range(n))
+    best = _greedy_assignment(sim)
+    return {"n": n, "diag": diag, "best": best, "ratio": diag / best if best else 1.0}
+
+
+# Answers and section bodies repeat their question's words; a flashcard's definition and a key
+# concept's explanation mostly avoid their term, so only a stark mismatch is visible there.
+_PAIRING_LIMITS = {"faq_collection": (0.65, 0.15), "master_content_outline": (0.65, 0.15),
+                   "flashcards": (0.35, 0.4), "study_guide": (0.35, 0.6)}
+
+
+def pairing(doc: Document, content_type: str) -> list[Defect]:
+    stats = pairing_stats(doc, content_type)
+    if stats is None or content_type not in _PAIRING_LIMITS:
+        return []
+    max_ratio, min_signal = _PAIRING_LIMITS[content_type]
+    if stats["ratio"] < max_ratio and stats["best"] / stats["n"] >= min_signal:
+        what, _ = _pairs(doc.content, content_type)
+        return [Defect("mismatched", "educational_value",
+                       f"the {what} do not belong to their items: rearranged, they would match their items "
+                       f"{1 / max(stats['ratio'], 0.01):.1f}× better than as written", 0.5)]
+    return []
+
+
+# --- order ---------------------------------------------------------------------------------------
+
+_OPENING = re.compile(
+    r"^\W*(?:welcome|hello|hi,|today (?:we|i)|in this (?:episode|lesson|guide|reading|unit|chapter)|first(?:ly)?,|to begin|"
+    r"let'?s (?:start|begin)|it (?:all )?(?:starts|begins)|hola|bienvenid|hoy (?:vamos|hablamos)|en este|primero,|"
+    r"willkommen|hallo|heute|zuerst|zun[äa]chst|bonjour|bienvenue|aujourd'hui|d'abord)",
+    re.IGNORECASE,
+)
+_CLOSING = re.compile(
+    r"^\W*(?:in (?:conclusion|summary|short|sum)|to (?:sum up|summari[sz]e|conclude)|so,? the next time|"
+    r"that'?s all|thanks? (?:you )?for (?:listening|reading)|en (?:resumen|conclusi[óo]n|r[ée]sum[ée])|"
+    r"finalmente|por [úu]ltimo|gracias por|zusammenfassend|zum schluss|schlie(?:ß|ss)lich|abschlie(?:ß|ss)end|"
+    r"danke f[üu]rs|pour (?:conclure|finir)|enfin,|merci d)",
+    re.IGNORECASE,
+)
+
+
+def _cohesion(sentences: list[set[str]]) -> tuple[float, float]:
+    """(mean overlap of consecutive sentences, mean overlap of sentences at least 3 apart)."""
+    def overlap(a: set[str], b: set[str]) -> float:
+        return len(a & b) / math.sqrt(len(a) * len(b)) if a and b else 0.0
+    near = [overlap(a, b) for a, b in zip(sentences, sentences[1:])]
+    far = [overlap(sentences[i], sentences[j]) for i in range(len(sentences))
+           for j in range(i + 3, len(sentences))]
+    return (sum(near) / len(near) if near else 0.0), (sum(far) / len(far) if far else 0.0)
+
+
+_ANAPHORIC = re.compile(
+    r"^\W*(?:this|these|that|those|it|its|they|their|them|he|she|his|her|however|but|then|thus|therefore|hence|"
+    r"also|instead|otherwise|still|yet|afterwards|later|next|finally|meanwhile|similarly|likewise|moreover|"
+    r"furthermore|besides|both|such|another|second|third|lastly|as a result|because of this|for example|"
+    r"for instance|in addition|in turn|after that|even so|the (?:next|second|third|last|same|other)|"
+    r"esto|este|esta|estos|estas|eso|ese|esa|ello|sin embargo|pero|por eso|por tanto|as[íi]|adem[áa]s|tambi[ée]n|"
+    r"luego|despu[ée]s|entonces|finalmente|por ejemplo|all[íi]|como resultado|en cambio|"
+    r"dies|diese[rsmn]?|dabei|dadurch|deshalb|daher|dann|danach|au(?:ß|ss)erdem|aber|jedoch|dort|zum beispiel|"
+    r"schlie(?:ß|ss)lich|cela|ceci|ces|cette|ils|elles|mais|donc|ainsi|puis|ensuite|enfin|cependant|pourtant|"
+    r"par exemple|de plus)\b(?!\s+(?:guide|reading|lesson|episode|unit|page|summary|course|text|chapter|"
+    r"gu[íi]a|lecci[óo]n|episodio|texto|unidad|leitfaden|lektion|folge|kapitel|reihe|guide|le[çc]on|[ée]pisode))",
+    re.IGNORECASE,
+)
+_ORDINALS = {"first": 1, "firstly": 1, "second": 2, "secondly": 2, "third": 3, "thirdly": 3, "fourth": 4,
+             "finally": 9, "lastly": 9, "primero": 1, "segundo": 2, "tercero": 3, "zuerst": 1, "zweitens": 2,
+             "drittens": 3, "d'abord": 1, "ensuite": 2, "enfin": 9}
+_YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
+_OPENING_TITLE = re.compile(r"^\W*(?:introduc|what (?:is|are|makes)|getting started|basics|overview|why\b|"
+                            r"einf[üu]hrung|grundlagen|introducci[óo]n|qu[ée] es|intro)", re.IGNORECASE)
+_CLOSING_TITLE = re.compile(r"(?:review|summary|conclusion|project|recap|wrap|final|assessment|reflection|bilanz|"
+                            r"fazit|zusammenfassung|resumen|conclusi[óo]n|repaso|proyecto|r[ée]sum[ée]|bilan)",
+                            re.IGNORECASE)
+_BACK_REFERENCE = re.compile(r"\b(?:having (?:built|learned|learnt|seen|studied|explored|covered)|building on|"
+                             r"(?:in|from) (?:the )?(?:previous|earlier|last) (?:lesson|section|week|unit)|so far|"
+                             r"now that|weeks? \d+ (?:to|and) \d+|from lesson \d|everything (?:covered|learned)|"
+                             r"combine everything|zum schluss|al final)", re.IGNORECASE)
+
+
+_DEFINES = re.compile(r"\b(?:called|known as|we call (?:it|this|them)|is named|se llama|llamad[oa]s?|hei(?:ß|ss)t|genannt|appel[ée]e?s?)\s+(?:the\s+|an?\s+|el\s+|la\s+|die\s+|der\s+|das\s+|le\s+)?([^\W\d_]{4,})", re.IGNORECASE)
+_DEFINITE = frozenset({"the", "this", "these", "that", "those"})
+_INDEFINITE = frozenset({"a", "an"})
+
+
+def _given_before_new(passages: list[str]) -> int:
+    """Words referred to as known ("the X") before they are introduced ("a X", "called X") in the same passage."""
+    count = 0
+    for passage in passages:
+        toks = [w.lower() for w in words(passage)]
+        if len(toks) < 40:
+            continue
+        first_definite: dict[str, int] = {}
+        for i in range(1, len(toks)):
+            prev, s = toks[i - 1], stem(toks[i])
+            if toks[i] in STOPWORDS or len(toks[i]) < 4:
+                continue
+            if prev in _DEFINITE:
+                first_definite.setdefault(s, i)
+            elif prev in _INDEFINITE and s in first_definite and i - first_definite[s] > 12:
+                count += 1
+                del first_definite[s]
+        low = passage.lower()
+        for m in _DEFINES.finditer(passage):
+            target = stem(m.group(1).lower())
+            before = low[: m.start()]
+            if any(stem(w) == target for w in words(before)):
+                count += 1
+    return count
+
+
+def _inversions(values: list[int]) -> int:
+    return sum(1 for a, b in zip(values, values[1:]) if b < a)
+
+
+def order_features(doc: Document) -> dict[str, float]:
+    """Evidence that sentences or sections are out of order, counted where a reader would notice."""
+    misplaced = 0  # openings late, closings early, anaphora with nothing before it
+    ordinal = years = 0
+    near_sum = far_sum = 0.0
+    weight = 0
+    for passage, sentences in zip(doc.passages, doc.passage_sentences or [split_sentences(p) for p in doc.passages]):
+        if len(sentences) < 3:
+            continue
+        if _ANAPHORIC.match(sentences[0]):
+            misplaced += 1
+        for k, s in enumerate(sentences):
+            if k >= 3 and _OPENING.match(s):
+                misplaced += 1
+            if k < len(sentences) - 2 and _CLOSING.match(s):
+                misplaced += 1
+        ranks = [r for w in words(passage.lower()) if (r := _ORDINALS.get(w))]
+        ordinal += _inversions(ranks)
+        found = [int(y) for s in sentences for y in _YEAR.findall(s)[:1]]
+        years += max(0, _inversions(found) - 1)
+        stems = [_stems(s) for s in sentences]
+        near, far = _cohesion(stems)
+        near_sum += near * len(sentences)
+        far_sum += far * len(sentences)
+        weight += len(sentences)
+    sections = doc.content.get("sections") if isinstance(doc.content.get("sections"), list) else []
+    given = _given_before_new(doc.passages)
+    titles = [as_text(s.get("title")) for s in sections if isinstance(s, dict)]
+    section_order = 0
+    if len(titles) >= 3:
+        section_order += sum(1 for t in titles[1:] if _OPENING_TITLE.match(t))
+        section_order += sum(1 for t in titles[:-1] if _CLOSING_TITLE.search(t))
+        first = sections[0] if isinstance(sections[0], dict) else {}
+        if _BACK_REFERENCE.search(as_text(first.get("description")) + " " + as_text(first.get("content"))):
+            section_order += 1
+    return {"given": given, "misplaced": misplaced, "ordinal": ordinal, "years": years, "sections": section_order,
+            "near": near_sum / weight if weight else 0.0, "far": far_sum / weight if weight else 0.0,
+            "sentences": weight}
+
+
+def order(doc: Document) -> list[Defect]:
+    f = order_features(doc)
+    strong = f["misplaced"] + f["sections"] + f["years"]
+    weak = f["given"] + f["ordinal"]
+    if strong >= 2 or (strong >= 1 and (weak >= 1 or f["near"] - f["far"] < 0.03)):
+        where = "sections" if f["sections"] else "sentences"
+        return [Defect("order", "educational_value",
+                       f"the {where} are out of order: openings, conclusions or references appear where they make no "
+                       "sense, and neighbouring sentences do not follow from each other", 0.5)]
+    return []
+
+
+# --- specificity ---------------------------------------------------------------------------------
+
+# Words that fit any topic: praise, vagueness and talk about "the topic" instead of the topic.
+_GENERIC = frozenset("""important importantly concept concepts key idea ideas many people study studies studied
+    scientist scientists expert experts researcher researchers world around everyday life lives aspect aspects
+    area areas field role play plays played impact impacts significant significance fascinating interesting
+    valuable essential fundamental crucial various variety different differently way ways thing things topic
+    topics subject subjects matter matters help helps helped learn learned learning knowledge insight insights
+    deeper deep better great deal lot lots often always continue continues discover exploring explore explored
+    relevant today modern long term terms word words meaning used uses useful application applications situation
+    situations context perspective perspectives view approach approaches advantage advantages challenge
+    challenges challenging consider considering considered worth think thinking reflect conversation experience
+    experiences goal goals make makes sense connect connects connected connection connections feature features
+    element elements notion phenomenon interest interested find found share message special rich new whether
+    also really truly certainly definitely clearly overall general generally particular particularly
+    complex simple easy easier hard understand understanding understood know known everyone someone something
+    everything anything nothing people's today's next time episode show enjoyed hope join welcome excited dive
+    exciting part parts piece pieces bigger picture point points level levels kind kinds type types form forms
+    question questions answer answers main central big small good well best mind minds person others other
+    fact facts information resource resources guide lesson course test tests exam ready review summary remember
+    conclusion overview introduction step steps practice practise activities activity exercise exercises
+    classmate friend recommend author text texts reader readers character characters book books story stories
+    chapter chapters passage plot theme themes writer writing read reading message opinion favourite favorite
+    like liked feel felt happen happened change changed changes year years history historians discuss discussed
+    discussion many much more most several numerous number numbers affect affects affected influence influenced
+    shape shaped shapes possible possibilities potential benefit benefits cost costs effect effects result results
+    cause causes reason reasons factor factors issue issues problem problems solution solutions decision decisions
+    choice choices grow growing grows develop developed development role society societies culture cultures
+    wichtig wichtige wichtiges thema themen viele menschen begriff begriffe bedeutung bereich bereiche aspekt
+    aspekte rolle spielt spielen interessant interessante interessantes experten meinung meinungen perspektiven
+    zusammenhang zusammenhänge vorteile nachteile entdeckungen wissen lernen verstehen lohnt vielseitig komplex
+    möglichkeiten zukunft dinge sache sachen lebens leben gründlich verschiedene verschiedenen eigene eigenen
+    importante importantes concepto conceptos idea ideas tema temas personas muchas muchos mundo aspecto aspectos
+    papel interesante interesantes expertos mensaje autor texto lectura personaje personajes principal
+    aprendido gustado recomendarías amigo parte partes libro
+    phénomène notion notions élément éléments essentiel essentielle important importante importants intéressant
+    passionnant sujet sujets idée idées thème concept aspect fondamental utile experts monde gens vie quotidienne
+    rôle grand applications nombreuses étudier étudié mérite clé concerne tout""".split())
+
+
+def specificity_features(doc: Document, topic: str, function_words: frozenset[str]) -> dict[str, float]:
+    topic_stems = {stem(w) for w in words(topic)}
+    kinds: dict[str, int] = {}  # word -> 0 not a content word, 1 generic, 2 specific (each word classified once)
+
+    def kind(w: str) -> int:
+        if w not in kinds:
+            low = w.lower()
+            if len(w) <= 2 or w.isdigit() or low in STOPWORDS or stem(w) in topic_stems or low in function_words:
+                kinds[w] = 0
+            else:
+                kinds[w] = 1 if low in _GENERIC or stem(low) in _GENERIC_STEMS else 2
+        return kinds[w]
+
+    toks = [k for w in words(doc.body) if (k := kind(w))]
+    generic = [k for k in toks if k == 1]
+    units = [u for u in doc.units if u.strip()]
+    bare_units = sum(1 for u in units if sum(1 for w in words(u) if kind(w) == 2) <= 1)
+    return {"generic_share": len(generic) / len(toks) if toks else 1.0,
+            "bare_share": bare_units / len(units) if units else 0.0, "content": len(toks)}
+
+
+_GENERIC_STEMS = frozenset(stem(w) for w in _GENERIC)
+
+
+GENERIC_SHARE = 0.47  # sound corpus documents (tuning part) reach 0.41; filler starts at 0.53
+BARE_SHARE = 0.5  # parts (questions, cards...) with at most one word of their own
+
+
+def specificity(doc: Document, topic: str, function_words: frozenset[str]) -> list[Defect]:
+    f = specificity_features(doc, topic, function_words)
+    if f["generic_share"] >= GENERIC_SHARE or f["bare_share"] >= BARE_SHARE:
+        return [Defect("generic", "educational_value",
+                       f"the text is generic: {f['generic_share']:.0%} of its content words would fit any topic and "
+                       f"{f['bare_share']:.0%} of its parts say nothing specific; name the actual facts, terms, "
+                       "people and events", 0.4)]
+    return []
+
+
+def review(doc: Document, content_type: str, topic: str, function_words: frozenset[str]) -> list[Defect]:
+    """Every defect found, refusals first (they explain everything else)."""
+    return (refusal(doc) + topic_in_body(doc, topic) + truncation(doc) + pairing(doc, content_type) + order(doc)
+            + specificity(doc, topic, function_words))
+
+
+def _body_stems(doc: Document) -> set[str]:
+    return {stem(w) for w in words(doc.body)}
+
+
+def topic_in_body(doc: Document, topic: str) -> list[Defect]:
+    """A topic word that only the title uses: a neighbouring topic passed off under the requested title
+    (the Second World War under "The First World War", meiosis under "Mitosis")."""
+    from functions.generate.quality.coverage import topic_terms
+
+    terms = topic_terms(topic)
+    body = _body_stems(doc)
+    missing = [w for s, w in terms.items() if not any(_match(s, b) for b in body)]
+    if terms and len(missing) == len(terms):  # a modifier alone ('household', 'minor') may go unsaid
+        return [Defect("off_topic", "coverage",
+                       f"the body never mentions {', '.join(repr(m) for m in missing)} from the requested topic "
+                       f"{topic!r}: only the title does, so the text is about something else", 0.5)]
+    return []
+
+
+# How far outside the audience's band a text may go before it no longer serves that audience at all
+# (the band score itself is REFERENCE.md's and stays as it is). Young readers cannot read up; adults
+# and general readers are served by plain language, so only older students are let down by text far
+# below their level.
+_TOO_HARD = {"elementary": 1.25, "middle_school": 1.25}
+TOO_HARD_DEFAULT = 4.0
+_TOO_EASY = {"college": 6.0, "high_school": 6.0}
+
+
+def audience_fit(grade: float | None, band: tuple[float, float], audience: str) -> list[Defect]:
+    if grade is None:
+        return []
+    label = audience.replace("_", " ")
+    if grade - band[1] >= _TOO_HARD.get(audience, TOO_HARD_DEFAULT):
+        return [Defect("audience", "readability",
+                       f"written for older readers: grade level {grade:.1f} is far above the {label} band "
+                       f"({band[0]:g}-{band[1]:g}), so this audience cannot learn from it", 0.5)]
+    if audience in _TOO_EASY and band[0] - grade >= _TOO_EASY[audience]:
+        return [Defect("audience", "readability",
+                       f"written for much younger readers: grade level {grade:.1f} is far below the {label} band "
+                       f"({band[0]:g}-{band[1]:g})", 0.5)]
+    return []
