@@ -41,8 +41,11 @@ def bearer_token(authorization: str | None) -> str | None:
     return token.strip()
 
 
-def authenticate(authorization: str | None) -> Principal:
-    """Resolve the Authorization header or raise 401. Any doubt means no access."""
+def authenticate(authorization: str | None, *, fresh: bool = False) -> Principal:
+    """Resolve the Authorization header or raise 401. Any doubt means no access.
+
+    `fresh` skips the per-process cache's lookup (the result still refreshes it): routes that
+    spend money or write personal data must not act on a key erased or revoked elsewhere."""
     token = bearer_token(authorization)
     if token is None:
         # No credentials is an anonymous request, not a failed authentication: it is refused
@@ -55,7 +58,7 @@ def authenticate(authorization: str | None) -> Principal:
     settings = get_settings()
     ttl = settings.auth_cache_seconds
     cache_key = (settings.database_url, hashlib.sha256(token.encode()).digest()) if ttl else None
-    if cache_key is not None:
+    if cache_key is not None and not fresh:
         cached = key_cache.get(cache_key)
         if cached is not None:
             return cached

@@ -28,7 +28,7 @@ from werkzeug.routing import Map, RequestRedirect, Rule
 
 from shared import errors
 from shared.auth import ANY_ROLE, Principal, authenticate, require_role
-from shared.logs import configure_logging, get_logger, request_id_var
+from shared.logs import configure_logging, get_logger, request_id_var, safe_traceback
 
 log = get_logger("lafactoria.http")
 
@@ -340,7 +340,10 @@ class FunctionApp:
             route = self._by_endpoint[rule.endpoint]
             ctx.route, ctx.route_template = route, route.rule
             if route.roles is not None:
-                ctx.principal = authenticate(request.headers.get("Authorization"))
+                # Money and personal-data routes check the key afresh (`fresh_auth`): an erased or
+                # revoked key is refused at once there, not when this process's cache entry expires.
+                ctx.principal = authenticate(request.headers.get("Authorization"),
+                                             fresh=bool(route.options.get("fresh_auth")))
                 require_role(ctx.principal, route.roles)
             for mw in self.middleware:
                 before = getattr(mw, "before", None)
@@ -361,7 +364,10 @@ class FunctionApp:
             if isinstance(exc, DatabaseUnavailable):
                 log.error("database unavailable", extra={"route": ctx.route_template})
                 return problem_response(errors.ServiceUnavailable("The database is unavailable.", retry_after=5))
-            log.exception("unhandled error", extra={"route": ctx.route_template})
+            # The request id (from the context) and the route, the types and frames: never the
+            # exception's text, which may quote the request's data (shared.logs.safe_traceback).
+            log.error("unhandled error", extra={"route": ctx.route_template, "error": type(exc).__name__,
+                                                "traceback": safe_traceback(exc)})
             return problem_response(errors.Problem("An unexpected error occurred; it has been logged."))
 
     @staticmethod

@@ -21,8 +21,10 @@ def _schema(name: str) -> str:
 
 
 def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
+    """Every route reads or writes a person's data, so each checks the caller's key afresh
+    (`fresh_auth`: a key erased or revoked on another instance is refused at once)."""
     unknown = {404: "Unknown user"} if roles == ADMIN else {}
-    return [
+    routes = [
         Route(prefix, "functions.gdpr.rectification:show", roles=roles, response=_schema("UserOut"), responses=unknown,
               summary=f"The profile of {who}"),
         Route(prefix, "functions.gdpr.rectification:rectify", methods=("PATCH",), roles=roles, body=_schema("Rectification"),
@@ -44,6 +46,9 @@ def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
         Route(prefix + "/restriction", "functions.gdpr.restriction:lift", methods=("DELETE",), roles=roles, status=204,
               responses=unknown, summary=f"Lift the restriction of processing for {who}"),
     ]
+    for route in routes:
+        route.options["fresh_auth"] = True
+    return routes
 
 
 app = FunctionApp(

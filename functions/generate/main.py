@@ -32,9 +32,11 @@ app = FunctionApp(
               response=_payload("Item"), status=201, summary="Generate and store a document",
               responses={403: "Processing restricted (GDPR Art. 18) or role not allowed",
                          409: "Same Idempotency-Key still in flight",
+                         410: "The account was erased while the request ran (nothing stored), or this "
+                              "Idempotency-Key's item was deleted",
                          429: "Rate limit or the user's daily budget exceeded",
                          503: "No provider could serve, or a global budget is used up"},
-              options={"rate_weight": _handler("rate_weight"), "daily_generation": True}),
+              options={"rate_weight": _handler("rate_weight"), "daily_generation": True, "fresh_auth": True}),
         Route("/v1/content", _handler("list_content"), roles=USERS, query=_payload("ListQuery"), response=_payload("ItemPage"),
               summary="Your items, newest first (cursor-paginated)"),
         Route("/v1/content/<item_id>", _handler("get_content"), roles=USERS, response=_payload("Item"),

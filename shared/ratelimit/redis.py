@@ -82,6 +82,10 @@ class RedisBackend:
             log.error("rate-limit store unavailable", extra={"backend": "redis"})
             raise RateLimitStoreUnavailable("The rate-limit store is unavailable.", retry_after=5) from None
 
+    def ping(self) -> None:
+        """Raises `RateLimitStoreUnavailable` when Redis does not answer (readiness)."""
+        self._call(lambda r: r.ping())
+
     def consume(self, charges: Sequence[Charge], now: datetime) -> Outcome:
         args: list[Any] = [len(charges)]
         for c in charges:
