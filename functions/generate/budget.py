@@ -9,7 +9,8 @@ settled in place to the real attempt and the totals move by the difference.
 
 The worst case is a true upper bound, not an estimate (`input_bound`): every
 UTF-8 byte the call sends (system and user text, the response schema, which
-also serves as Anthropic's tool definition) counts as one input token, since
+also serves as Anthropic's tool definition, in its longest form: OpenAI's
+strict rewrite) counts as one input token, since
 no tokenizer in use emits more tokens than bytes (byte-level BPE and
 SentencePiece with byte fallback both map a byte to at most one token), plus
 `FRAMING_TOKENS` for what providers add around a message (role markers, the
@@ -61,9 +62,12 @@ MAX_IN_FLIGHT_RETRY_AFTER = 60  # seconds: a live reservation settles within one
 
 def input_bound(system: str, user: str, schema: dict[str, Any] | None) -> int:
     """Input tokens no tokenizer can exceed for a call sending `system`, `user` and `schema`."""
+    from functions.generate.providers.openai_provider import strict_schema
+
     sent = len(system.encode()) + len(user.encode())
-    if schema is not None:
-        sent += len(json.dumps(schema, separators=(",", ":"), ensure_ascii=False).encode())
+    if schema is not None:  # as sent: OpenAI gets the strict form, which is longer; the others as is
+        sent += max(len(json.dumps(form, separators=(",", ":"), ensure_ascii=False).encode())
+                    for form in (schema, strict_schema(schema)))
     return sent + FRAMING_TOKENS
 
 
