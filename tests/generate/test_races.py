@@ -15,6 +15,7 @@ import threading
 import uuid
 from decimal import Decimal
 
+import pytest
 import requests
 
 from tests.conftest import auth, make_user
@@ -342,30 +343,37 @@ def test_a_failed_leader_hands_the_flight_to_the_next_request(db, use_providers,
     assert len(server.calls("openai")) == 4  # three generations for the first, one for the second
 
 
-def test_an_erased_key_still_cached_writes_no_counter_on_any_route(db, client_for, env):
+@pytest.mark.parametrize("store", ["database", "redis"])
+def test_an_erased_key_still_cached_writes_no_counter_on_any_route(store, db, client_for, env):
     """An instance that cached the key before an erasure elsewhere: every keyed route answers 401
-    and no rate-limit counter is created (a fresh check on money/personal-data routes, and the
-    counter's own live-key condition everywhere)."""
+    and no rate-limit counter is created, in the database (the counter's own live-key condition)
+    or in Redis (the erasure's tombstone), besides the fresh check on money/personal-data routes."""
+    import redis
     from sqlalchemy import select
 
     from shared.auth import key_cache
     from shared.database import session_scope
-    from shared.erasure import erase_rows, identifiers
     from shared.models import RateLimitCounter
+    from shared.ratelimit import user_bucket_prefix
+    from tests.conftest import REDIS_TEST_URL
 
-    env(auth_cache_seconds="30")
+    env(auth_cache_seconds="30", redis_url=REDIS_TEST_URL if store == "redis" else None)
     uid, key = make_user()
     app = client_for("generate")
     assert app.get("/v1/content", headers=auth(key)).status_code == 200  # now cached here
     cached = dict(key_cache._entries)
-    with session_scope() as s:
-        erase_rows(s, identifiers(s, uid, lock=True))  # as another instance's erasure
+    receipt = client_for("gdpr").delete("/v1/me", json=ERASE, headers=auth(key))  # as on another instance
+    assert receipt.status_code == 200 and receipt.get_json()["verified"] is True
     key_cache._entries.update(cached)  # this instance never heard of it
     assert app.get("/v1/content", headers=auth(key)).status_code == 401
     assert app.post("/v1/content", json={"content_type": "flashcards", "topic": "x y", "audience": "general"},
                     headers=auth(key)).status_code == 401
     with session_scope() as s:
         assert list(s.scalars(select(RateLimitCounter))) == []
+    if store == "redis":
+        client = redis.Redis.from_url(REDIS_TEST_URL)
+        assert list(client.scan_iter(match=user_bucket_prefix(uid) + "*")) == []
+        client.close()
 
 
 def test_an_in_progress_key_of_a_dead_instance_frees_after_the_deadline(db, env):
