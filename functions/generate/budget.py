@@ -1,17 +1,17 @@
 """Spend caps enforced before every provider call, by reservation against running totals.
 
-Before a call, its worst-case cost is added to the running totals of the periods the caps cover
-(`functions.generate.spend_totals`: one `UPDATE … RETURNING`) and inserted in
-the ledger as a `kind="reservation"`, `outcome="reserved"` row, in one
-transaction. If a new total is over its cap the transaction rolls back (the
+Before a call, its worst-case cost is added to the running totals of the
+periods the caps cover (`functions.generate.spend_totals`: one `UPDATE …
+RETURNING`) and inserted in the ledger as a `kind="reservation"`,
+`outcome="reserved"` row, in one transaction. If a new total is over its cap the transaction rolls back (the
 totals and the row with it) and the call is refused. After the call the row is
 settled in place to the real attempt and the totals move by the difference.
 
 The worst case is a true upper bound, not an estimate (`input_bound`): every
 UTF-8 byte the call sends (system and user text, the response schema, which
 also serves as Anthropic's tool definition, in its longest form: OpenAI's
-strict rewrite) counts as one input token, since
-no tokenizer in use emits more tokens than bytes (byte-level BPE and
+strict rewrite) counts as one input token, since no tokenizer in use emits
+more tokens than bytes (byte-level BPE and
 SentencePiece with byte fallback both map a byte to at most one token), plus
 `FRAMING_TOKENS` for what providers add around a message (role markers, the
 tool-use system prompt Anthropic adds, about 350 tokens); the input is priced

@@ -122,6 +122,59 @@ def test_erasure_during_a_generation_wins_cleanly(db, function_server, fake_serv
     assert _log_lines_holding(terms) == []
 
 
+def test_after_kill_9_with_generations_in_flight_the_person_is_told_seconds_not_hours(db, function_server,
+                                                                                    fake_server):
+    """Three generations in flight, their instance killed (SIGKILL), a new instance started: the
+    orphaned reservations fill the cap, so the next request is refused, saying calls are in flight,
+    with a Retry-After of at most 60 s, not "until midnight". (That they stop counting once older
+    than one call plus a margin, ~75 s: test_budget_totals, on an injected clock.)"""
+    from functions.generate import budget, content_types, prompts
+    from functions.generate.payloads import GenerateRequest
+
+    body, good = sound("flashcards")
+    ctype = content_types.get("flashcards")
+    prompt = prompts.build(GenerateRequest(**body), weaknesses=[])
+    worst = budget.worst_case_usd("openai", "gpt-4o-mini",
+                                  budget.input_bound(prompt.system, prompt.user, content_types.json_schema(ctype.id)),
+                                  ctype.max_output_tokens)
+    gate = threading.Event()
+    fake_server.script("openai", *[Reply(document=good, gate=gate) for _ in range(3)])
+    env = {**os.environ, **provider_env(fake_server, "openai", USER_DAILY_BUDGET_USD=str(worst * 3 + worst / 2)),
+           "DATABASE_URL": db.url}
+    doomed = function_server("generate", env=env)
+    uid, key = make_user()
+
+    def post() -> None:
+        try:
+            requests.post(doomed.url + "/v1/content", json=body, headers=auth(key), timeout=60)
+        except requests.ConnectionError:
+            pass  # its instance was killed
+
+    threads = [threading.Thread(target=post) for _ in range(3)]
+    for t in threads:
+        t.start()
+    try:
+        import time
+
+        give_up = time.monotonic() + 60
+        while len(fake_server.calls("openai")) < 3 and time.monotonic() < give_up:
+            time.sleep(0.01)  # a condition (all three calls at the provider), not a duration
+        assert len(fake_server.calls("openai")) == 3
+        doomed.proc.kill()
+        doomed.proc.wait()
+        fresh = function_server("generate", env=env)
+        refused = requests.post(fresh.url + "/v1/content", json=body, headers=auth(key), timeout=60)
+    finally:
+        gate.set()
+        for t in threads:
+            t.join(60)
+    assert refused.status_code == 429, refused.json()
+    assert refused.json()["reason"] == "budget_in_flight" and "midnight" not in refused.json()["detail"]
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    assert len(fake_server.calls("openai")) == 3  # the refusal made no call
+    assert sorted(e.outcome for e in _ledger()) == ["reserved"] * 3
+
+
 def test_a_generation_erased_before_its_first_call_pays_nothing(db, client_for, use_providers, stub_gate, env):
     """Erased between authentication and the budget reservation: the reservation finds no user (410)."""
     from functions.generate import budget
