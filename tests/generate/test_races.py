@@ -122,6 +122,24 @@ def test_erasure_during_a_generation_wins_cleanly(db, function_server, fake_serv
     assert _log_lines_holding(terms) == []
 
 
+def _kill_9(pid: int) -> None:
+    """SIGKILL `pid` and every process under it (functions-framework serves from gunicorn workers)."""
+    import signal
+    from pathlib import Path
+
+    family, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        family.append(parent)
+        for task in Path(f"/proc/{parent}/task").glob("*"):
+            todo += [int(c) for c in (task / "children").read_text().split()]
+    for member in family:
+        try:
+            os.kill(member, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
 def test_after_kill_9_with_generations_in_flight_the_person_is_told_seconds_not_hours(db, function_server,
                                                                                     fake_server):
     """Three generations in flight, their instance killed (SIGKILL), a new instance started: the
@@ -160,7 +178,7 @@ def test_after_kill_9_with_generations_in_flight_the_person_is_told_seconds_not_
         while len(fake_server.calls("openai")) < 3 and time.monotonic() < give_up:
             time.sleep(0.01)  # a condition (all three calls at the provider), not a duration
         assert len(fake_server.calls("openai")) == 3
-        doomed.proc.kill()
+        _kill_9(doomed.proc.pid)
         doomed.proc.wait()
         fresh = function_server("generate", env=env)
         refused = requests.post(fresh.url + "/v1/content", json=body, headers=auth(key), timeout=60)
