@@ -80,9 +80,11 @@ def erase_rows(session: Session, ids: Identifiers) -> ErasureCounts:
     # writes nothing (shared.ratelimit.database).
     d["api_keys"] = _delete_where(session, ApiKey, ApiKey.user_id == uid)
     d["rate_limit_counters"] = _delete_rate_limit_counters(session, ids)
+    # Ledger rows before their running totals: the order every ledger writer locks them in
+    # (a reservation released as stale, a settlement), so neither waits on the other in a cycle.
+    counts.anonymised["usage_events"] = _unlink_usage(session, uid)
     d["spend_totals"] = _delete_where(session, SpendTotal,  # the budget's per-user running totals
                                       SpendTotal.bucket.startswith(SpendTotal.user_prefix(uid), autoescape=True))
-    counts.anonymised["usage_events"] = _unlink_usage(session, uid)
     counts.anonymised["request_metrics"] = _unlink_request_metrics(session, uid)
     d["users"] = _delete_where(session, User, User.id == uid)
     return counts
