@@ -44,8 +44,10 @@ def bearer_token(authorization: str | None) -> str | None:
 def authenticate(authorization: str | None, *, fresh: bool = False) -> Principal:
     """Resolve the Authorization header or raise 401. Any doubt means no access.
 
-    `fresh` skips the per-process cache's lookup (the result still refreshes it): routes that
-    spend money or write personal data must not act on a key erased or revoked elsewhere."""
+    `fresh`: skip the per-process cache and read the key and its user now, so a revocation,
+    role change, restriction or erasure made on any instance applies to this very request
+    (routes that spend money or process personal data; cheap reads keep the cache).
+    """
     token = bearer_token(authorization)
     if token is None:
         # No credentials is an anonymous request, not a failed authentication: it is refused
@@ -58,9 +60,9 @@ def authenticate(authorization: str | None, *, fresh: bool = False) -> Principal
     settings = get_settings()
     ttl = settings.auth_cache_seconds
     cache_key = (settings.database_url, hashlib.sha256(token.encode()).digest()) if ttl else None
-    if cache_key is not None and not fresh:
-        cached = key_cache.get(cache_key)
-        if cached is not None:
+    if cache_key is not None:
+        cached = key_cache.get(cache_key)  # also starts watching this process's writes
+        if cached is not None and not fresh:
             return cached
     generation = key_cache.generation
     with session_scope() as session:

@@ -21,8 +21,9 @@ def _schema(name: str) -> str:
 
 
 def _routes(prefix: str, roles: frozenset[str], who: str) -> list[Route]:
-    """Writes and the export check the caller's key afresh (`fresh_auth`): a key erased or revoked on
-    another instance is refused at once, not when this instance's key cache expires."""
+    """Routes that change or hand out personal data (rectify, erase, export, consent, restriction)
+    check the caller's key afresh (`fresh_auth`), so a revocation, role change or erasure made on
+    any instance applies at once; the two cheap reads (profile, consents) keep the key cache."""
     unknown = {404: "Unknown user"} if roles == ADMIN else {}
     routes = [
         Route(prefix, "functions.gdpr.rectification:show", roles=roles, response=_schema("UserOut"), responses=unknown,

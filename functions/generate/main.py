@@ -13,6 +13,10 @@ from shared.middleware import standard_middleware
 from shared.readiness import readiness_routes
 
 USERS = frozenset({"user", "admin"})
+# Routes that spend money or process a person's data check the key afresh on every request, so a
+# revocation, role change, restriction or erasure made on any instance applies at once; cheap
+# reads keep the per-process key cache (AUTH_CACHE_SECONDS).
+FRESH = {"fresh_auth": True}
 
 
 def _handler(name: str) -> str:
@@ -36,21 +40,22 @@ app = FunctionApp(
                               "Idempotency-Key's item was deleted",
                          429: "Rate limit or the user's daily budget exceeded",
                          503: "No provider could serve, or a global budget is used up"},
-              options={"rate_weight": _handler("rate_weight"), "daily_generation": True, "fresh_auth": True}),
+              options={"rate_weight": _handler("rate_weight"), "daily_generation": True, **FRESH}),
         Route("/v1/content", _handler("list_content"), roles=USERS, query=_payload("ListQuery"), response=_payload("ItemPage"),
               summary="Your items, newest first (cursor-paginated)"),
         Route("/v1/content/<item_id>", _handler("get_content"), roles=USERS, response=_payload("Item"),
               summary="One item (owner or admin)"),
         Route("/v1/content/<item_id>", _handler("delete_content"), methods=("DELETE",), roles=USERS, status=204,
-              summary="Delete an item (owner or admin)"),
+              summary="Delete an item (owner or admin)", options=FRESH),
         Route("/v1/content/<item_id>/feedback", _handler("add_feedback"), methods=("POST",), roles=USERS,
-              body=_payload("FeedbackIn"), response=_payload("FeedbackOut"), status=201, summary="Rate an item (owner only)"),
+              body=_payload("FeedbackIn"), response=_payload("FeedbackOut"), status=201, summary="Rate an item (owner only)",
+              options=FRESH),
         Route("/v1/content/<item_id>/feedback", _handler("get_feedback"), roles=USERS, response=_payload("FeedbackOut"),
-              summary="Your current rating of an item (owner only; 404 when none)"),
+              summary="Your current rating of an item (owner only; 404 when none)", options=FRESH),
         Route("/v1/content/<item_id>/feedback", _handler("replace_feedback"), methods=("PUT",), roles=USERS,
               body=_payload("FeedbackIn"), response=_payload("FeedbackOut"),
               responses={201: "No earlier rating: created"},
-              summary="Replace your rating of an item (owner only)"),
+              summary="Replace your rating of an item (owner only)", options=FRESH),
     ],
     middleware=standard_middleware("generate"),
 )
