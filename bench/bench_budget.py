@@ -48,7 +48,7 @@ def _call(user_id: str) -> None:
     from shared.settings import get_settings
 
     reservation = budget.reserve(get_settings(), user_id=user_id, provider="openai", model="gpt-4o-mini",
-                                 prompt_chars=3000, max_output_tokens=4096, attempt=1)
+                                 input_tokens=3000, max_output_tokens=4096, attempt=1)
     event = ledger.usage_event(user_id=user_id, provider="openai", model="gpt-4o-mini", kind="generation",
                                outcome="success", input_tokens=1000, output_tokens=800, attempt=1,
                                latency_ms=1.0)

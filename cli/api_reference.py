@@ -25,9 +25,13 @@ RULES = """\
   control characters and invisible format characters, and count lengths in visible
   characters); body over `MAX_BODY_BYTES` 413; unknown path 404 (a trailing or doubled slash
   is an unknown path); wrong method 405 with `Allow`; conflict (duplicate email, the same
-  `Idempotency-Key` still in flight) 409, in flight with `Retry-After`; rate or quota
-  exceeded 429 with `Retry-After` in seconds; no provider could serve, or the database is
-  unavailable, 503 with `Retry-After`.
+  `Idempotency-Key` still in flight) 409, in flight with `Retry-After`; gone 410 (the caller
+  was erased while their request ran, so nothing was stored; or the item an `Idempotency-Key`
+  created was deleted, so its replay never returns it); rate or quota exceeded 429 with
+  `Retry-After` in seconds; no provider could serve, or the database is unavailable, 503
+  with `Retry-After`. A budget refusal says which it is: `"reason": "budget_spent"` (the
+  cap's period must reset; `Retry-After` until then) or `"reason": "budget_in_flight"`
+  (calls still in flight hold the rest of the cap; `Retry-After` of at most 60 s).
 - **Identifiers** are UUIDs; an uppercase UUID addresses the same object as its lowercase form.
 - **Headers.** Every response carries `X-Request-ID` (yours when you send a safe one), the
   security headers (HSTS, `nosniff`, `X-Frame-Options: DENY`, a restrictive CSP) and, for

@@ -72,6 +72,10 @@ class Conflict(Problem):
     status, title, slug = 409, "Conflict", "conflict"
 
 
+class Gone(Problem):
+    status, title, slug = 410, "Gone", "gone"
+
+
 class PayloadTooLarge(Problem):
     status, title, slug = 413, "Content Too Large", "payload-too-large"
 

@@ -197,9 +197,10 @@ CHECKS: dict[str, Callable[[], list[Check]]] = {
     "backups:age": check_backup_age,
     "jobs:lastRun": check_jobs,
     "alerts:open": check_alerts,
+    readiness.REDIS_KEY: readiness.check_redis,  # asked for only with REDIS_URL set (readiness.with_redis)
 }
 _SLOW_KEYS = {"backups:storage", "backups:age"}
-_NEEDS_DATABASE = frozenset(CHECKS) - _SLOW_KEYS
+_NEEDS_DATABASE = frozenset(CHECKS) - _SLOW_KEYS - {readiness.REDIS_KEY}
 
 
 class CheckCache:

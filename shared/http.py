@@ -30,7 +30,7 @@ from shared import errors
 from shared.admission import SHED_ROUTE, gate
 from shared.auth import ANY_ROLE, Principal, authenticate, bearer_token, require_role
 from shared.auth_throttle import client_address, throttle
-from shared.logs import configure_logging, get_logger, request_id_var
+from shared.logs import configure_logging, get_logger, request_id_var, safe_traceback
 
 log = get_logger("lafactoria.http")
 
@@ -417,7 +417,10 @@ class FunctionApp:
                 log.error("database unavailable", extra={"route": ctx.route_template,
                                                          "cause": type(exc).__name__})
                 return problem_response(errors.ServiceUnavailable("The database is unavailable.", retry_after=5))
-            log.exception("unhandled error", extra={"route": ctx.route_template})
+            # The request id (from the context) and the route, the types and frames: never the
+            # exception's text, which may quote the request's data (shared.logs.safe_traceback).
+            log.error("unhandled error", extra={"route": ctx.route_template, "error": type(exc).__name__,
+                                                "traceback": safe_traceback(exc)})
             return problem_response(errors.Problem("An unexpected error occurred; it has been logged."))
 
     @staticmethod

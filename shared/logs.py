@@ -3,6 +3,12 @@
 Redaction is a last line of defence: code should not log secrets or personal
 data at all, but a formatter that scrubs API keys, provider keys, bearer
 tokens, passwords in URLs and email addresses keeps a mistake from leaking.
+
+Tracebacks carry the exception types and the frames, never the exceptions'
+messages (`safe_traceback`): a message can quote the row that failed (a
+database error's DETAIL names the key and its values: a user id, a topic, a
+document), which no pattern can recognise as personal. The request id and the
+route say which request it was; the code path says what failed.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import json
 import logging
 import re
 import sys
+import traceback
 from datetime import datetime, timezone
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -35,6 +42,27 @@ def redact(text: str) -> str:
     return text
 
 
+def safe_traceback(error: BaseException) -> str:
+    """`error`'s chain (causes and contexts, oldest first) as exception types and frames, without
+    any exception's message."""
+    chain: list[BaseException] = []
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        chain.append(current)
+        current = current.__cause__ or (None if current.__suppress_context__ else current.__context__)
+    parts = []
+    for exc in reversed(chain):
+        kind = type(exc)
+        name = kind.__qualname__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+        parts.append("Traceback (most recent call last):\n"
+                     + "".join(traceback.StackSummary.extract(traceback.walk_tb(exc.__traceback__),
+                                                              lookup_lines=False).format())
+                     + f"{name} (message withheld)\n")
+    return "During handling of the above exception:\n".join(parts)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -49,8 +77,8 @@ class JsonFormatter(logging.Formatter):
         for key, value in record.__dict__.items():
             if key not in _RESERVED and not key.startswith("_"):
                 entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        if record.exc_info and record.exc_info[1] is not None:
+            entry["exception"] = safe_traceback(record.exc_info[1])
         return redact(json.dumps(entry, default=str))
 
 

@@ -2,7 +2,10 @@
 
 Every function serves `GET /livez` (the process is up; nothing external) and
 `GET /readyz` (it can serve: its own dependencies only). gdpr and health need
-the database at the code's schema head; generate adds its providers. Checks
+the database at the code's schema head; generate adds its providers. With
+`REDIS_URL` set, every function also needs Redis: the rate limiter keeps its
+counters there and refuses every keyed request (503) without it, so `/readyz`
+fails too (`ratelimit:redis`). Checks
 are draft-inadarei-api-health-check objects. The database probe runs first and,
 when it fails, the checks that need the database report that instead of
 waiting on it again, so a hung database costs one `DB_CONNECT_TIMEOUT_SECONDS`.
@@ -24,6 +27,7 @@ CheckFn = Callable[[], list[Check]]
 STATUS_ORDER = {"pass": 0, "warn": 1, "fail": 2}
 HEALTH_JSON = "application/health+json"
 DATABASE_KEYS = ("database:responseTime", "database:migrations")
+REDIS_KEY = "ratelimit:redis"
 UNREACHABLE = "database unreachable"
 PUBLIC_FIELDS = frozenset({"componentId", "componentType", "status", "time"})
 
@@ -93,6 +97,27 @@ def check_migrations() -> list[Check]:
                   observedValue=current)]
 
 
+def check_redis() -> list[Check]:
+    """PING the rate limiter's Redis (`REDIS_URL`), bounded by its client's 2 s socket timeouts."""
+    from shared.ratelimit import RateLimitStoreUnavailable, RedisBackend
+    from shared.settings import get_settings
+
+    started = time.perf_counter()
+    try:
+        RedisBackend(get_settings().redis_url).ping()
+    except RateLimitStoreUnavailable:
+        return [check("fail", "datastore", "redis unreachable")]
+    elapsed = (time.perf_counter() - started) * 1000
+    return [check("pass" if elapsed < 500 else "warn", "datastore", observedValue=round(elapsed, 2), observedUnit="ms")]
+
+
+def with_redis(keys) -> list[str]:
+    """`keys`, plus the Redis check when `REDIS_URL` is set (read at probe time)."""
+    from shared.settings import get_settings
+
+    return [*keys, REDIS_KEY] if get_settings().redis_url else list(keys)
+
+
 DATABASE_CHECKS: dict[str, CheckFn] = {
     "database:responseTime": check_database,
     "database:migrations": check_migrations,
@@ -135,11 +160,14 @@ def readiness_routes(service_checks: dict[str, CheckFn | str] | None = None) -> 
     checks: dict[str, CheckFn] = dict(DATABASE_CHECKS)
     for key, fn in extra.items():
         checks[key] = (lambda ref=fn: resolve(ref)())
+    keys = list(checks)
+    needs_database = frozenset(keys)
+    checks[REDIS_KEY] = check_redis
     failing = {"description": "Status fail: a required dependency fails",
                "content": {HEALTH_JSON: {"schema": {"type": "object"}}}}
 
     def readyz(ctx) -> Any:
-        results = run_checks(checks, list(checks))
+        results = run_checks(checks, with_redis(keys), needs_database=needs_database)
         if overall(results) == "fail":
             reasons = {k: [i.get("output", "") for i in items if i["status"] != "pass"] for k, items in results.items()}
             log.warning("not ready", extra={"failing": {k: v for k, v in reasons.items() if v}})

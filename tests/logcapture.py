@@ -10,6 +10,12 @@ is checked, before any redaction. Logs of real `functions-framework` servers
 Checked for: API keys (`lf_...`), provider keys (the configured values and
 the `sk-` / `AIza` shapes), passwords in URLs and the configured database
 password, and any email address (users' emails are also tracked exactly).
+
+Fault tests (`FAULT_TESTS` in tests/conftest.py: providers failing, databases
+and Redis down, erasure mid-generation) are also checked for the personal data
+an error record is most likely to quote: the id of every user and API key and
+the topic of every item written during the test (`personal`), so an error
+path that logs a request or a row fails the test that took it.
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ def find_leaks(lines: list[tuple[str, str]], exact: set[str]) -> list[str]:
 class LogCapture:
     lines: list[tuple[str, str]] = field(default_factory=list)
     exact: set[str] = field(default_factory=set)
+    personal: set[str] = field(default_factory=set)  # ids and topics written during the current test
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _installed: bool = False
 
@@ -80,13 +87,19 @@ class LogCapture:
             with self._lock:
                 self.exact.add(value)
 
-    def scan_and_clear(self) -> list[str]:
-        """Leaks in everything captured since the last call; forgets those lines."""
+    def scan_and_clear(self, *, personal: bool = False) -> list[str]:
+        """Leaks in everything captured since the last call; forgets those lines (and, with
+        `personal`, also checks for the ids and topics written since, then forgets them)."""
         self._remember_env()
         with self._lock:
             lines, self.lines = self.lines, []
             exact = set(self.exact)
-        return find_leaks(lines, exact)
+            written, self.personal = self.personal, set()
+        found = find_leaks(lines, exact)
+        if personal:
+            found += [f"a user id, key id or topic in a log line from {source}"
+                      for source, text in lines if any(value in text for value in written)]
+        return found
 
     def _remember_env(self) -> None:
         for name in SECRET_ENV:
@@ -107,6 +120,16 @@ class LogCapture:
 
         event.listen(User, "before_insert", remember)
         event.listen(User, "before_update", remember)
+
+        from shared.models import ApiKey, ContentItem
+
+        def personal(*values: str | None) -> None:
+            with self._lock:
+                self.personal.update(v for v in values if v and len(v) >= 8)
+
+        event.listen(User, "after_insert", lambda _m, _c, target: personal(target.id))
+        event.listen(ApiKey, "after_insert", lambda _m, _c, target: personal(target.id))
+        event.listen(ContentItem, "after_insert", lambda _m, _c, target: personal(target.topic))
 
 
 def _raw_text(record: logging.LogRecord) -> str:

@@ -32,6 +32,22 @@ def test_every_function_answers_its_own_probes(db, client_for, name):
     assert keys == (expected | {"providers:configured"} if name == "generate" else expected)
 
 
+@pytest.mark.parametrize("name", FUNCTIONS)
+def test_with_redis_configured_every_function_needs_it(db, client_for, env, name):
+    """The rate limiter refuses every keyed request (503) without its Redis: /readyz must say so."""
+    from tests.conftest import REDIS_TEST_URL, free_port
+
+    env(redis_url=f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    down = client_for(name).get("/readyz")
+    assert down.status_code == 503, down.get_json()
+    assert down.get_json()["checks"]["ratelimit:redis"][0]["status"] == "fail"
+    assert down.get_json()["checks"]["database:responseTime"][0]["status"] == "pass"
+    env(redis_url=REDIS_TEST_URL)
+    up = client_for(name).get("/readyz")
+    assert up.status_code == 200, up.get_json()
+    assert up.get_json()["checks"]["ratelimit:redis"][0]["status"] == "pass"
+
+
 def test_generate_needs_a_provider_with_credentials(db, client_for, env):
     env(ai_providers="openai,anthropic")
     resp = client_for("generate").get("/readyz")

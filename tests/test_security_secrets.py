@@ -45,6 +45,34 @@ def test_capture_sees_raw_records_before_redaction():
     assert any("email" in leak for leak in CAPTURE.scan_and_clear())
 
 
+def test_formatted_tracebacks_carry_types_and_frames_never_messages():
+    """An exception's message can quote a request or a row: the JSON log shows the chain's classes
+    and frames only, for `log.exception` anywhere (shared.logs.safe_traceback)."""
+    import json
+    import sys
+
+    from shared.logs import JsonFormatter
+
+    def fail(user_id: str, topic: str) -> None:  # data arrives as values, as in the application
+        try:
+            raise KeyError(user_id)
+        except KeyError as exc:
+            raise ValueError(topic) from exc
+
+    import uuid
+
+    user_id, topic = str(uuid.uuid4()), f"topic {uuid.uuid4().hex}"
+    record = logging.LogRecord("lafactoria.test", logging.ERROR, __file__, 1, "failed", None, None)
+    try:
+        fail(user_id, topic)
+    except ValueError:
+        record.exc_info = sys.exc_info()
+    entry = json.loads(JsonFormatter().format(record))
+    assert user_id not in entry["exception"] and topic not in entry["exception"]
+    assert "KeyError (message withheld)" in entry["exception"]
+    assert "ValueError (message withheld)" in entry["exception"] and "in fail" in entry["exception"]
+
+
 def test_users_emails_and_configured_secrets_are_tracked(db, users, env):
     from shared.database import session_scope
     from shared.identity import create_user

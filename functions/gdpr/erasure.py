@@ -258,7 +258,8 @@ def _purge_shared_counters(ids: Identifiers) -> None:
     Best effort after the commit: Redis is not part of the database
     transaction, and a counter left behind holds no more than an id until it
     expires. The rate limiter names every counter after the user id, so its
-    own `forget_user` finds them.
+    own `forget_user` finds them; it first tombstones the person's keys, so
+    another instance still caching a key writes no new counter (401).
     """
     from shared.settings import get_settings
 
@@ -268,7 +269,7 @@ def _purge_shared_counters(ids: Identifiers) -> None:
     try:
         from shared.ratelimit import RedisBackend
 
-        removed = RedisBackend(url).forget_user(ids.user_id)
+        removed = RedisBackend(url).forget_user(ids.user_id, ids.key_ids)
         log.info("erasure: shared counters removed", extra={"count": removed})
     except Exception:  # noqa: BLE001 - the erasure itself is committed and verified
         log.warning("erasure: could not remove shared counters from Redis", exc_info=True)

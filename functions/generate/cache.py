@@ -18,16 +18,30 @@ and a `cache_hit` ledger row at $0 recording the provider cost avoided.
 `Cache-Control: no-cache` on the request skips the lookup (the fresh result
 still becomes an entry); `no-store` keeps the fresh result out of the cache.
 The lookup is one indexed query (`ix_content_items_cache_key`).
+
+Single flight (`flight`): concurrent identical cacheable requests on one
+instance make one provider call. The first to miss holds the key's lock while
+it generates; the others wait for it (at most the generation deadline plus a
+margin), then look up again and are served as cache hits. If the first one
+failed or its document did not pass the gate (no entry), the next waiter
+generates. Within one instance only: N instances make at most N calls for
+one key at a time (a claim across instances would have to outlive a
+transaction, which PgBouncer's transaction pooling cannot carry; see
+docs/GENERATE.md).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from shared import errors
 from shared.models import ContentItem, new_id, utcnow
 
 
@@ -61,6 +75,46 @@ def key(request, settings, user_id: str) -> str:
     }
     canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class _Flights:
+    """One lock per cache key being generated in this process (dropped when nobody holds or waits)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, tuple[threading.Lock, int]] = {}
+
+    @contextmanager
+    def hold(self, cache_key: str, timeout: float) -> Iterator[None]:
+        """Wait up to `timeout` s for the key. A request that times out goes on unlocked (it
+        generates itself, as without single flight)."""
+        with self._guard:
+            lock, users = self._locks.get(cache_key, (threading.Lock(), 0))
+            self._locks[cache_key] = (lock, users + 1)
+        held = lock.acquire(timeout=timeout)
+        try:
+            yield
+        finally:
+            if held:
+                lock.release()
+            with self._guard:
+                lock, users = self._locks[cache_key]
+                if users == 1:
+                    del self._locks[cache_key]
+                else:
+                    self._locks[cache_key] = (lock, users - 1)
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+
+FLIGHTS = _Flights()
+FLIGHT_MARGIN_SECONDS = 10.0  # storing the leader's item after its deadline
+
+
+def flight(cache_key: str, settings):
+    """`with flight(key, settings):` one generation per key at a time in this process."""
+    return FLIGHTS.hold(cache_key, settings.generation_deadline_seconds + FLIGHT_MARGIN_SECONDS)
 
 
 def lookup(cache_key: str, user_id: str, settings) -> ContentItem | None:
@@ -97,6 +151,8 @@ def serve(original: ContentItem, request, *, user_id: str, request_id: str) -> d
         reasoning_tokens=0, cost_usd=0, attempts=0, created_at=utcnow(), cached=True, cache_key=None,
     )
     with session_scope() as session:
+        if ledger.owner(session, user_id) is None:  # erased meanwhile: store nothing about them
+            raise errors.Gone(ledger.ERASED_DETAIL)
         session.add(item)
         ledger.write(session, ledger.usage_event(
             user_id=user_id, generation_id=new_id(), request_id=request_id, content_id=item.id,

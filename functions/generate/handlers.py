@@ -58,7 +58,7 @@ def create_content(ctx: RequestContext) -> Response:
     key = idempotency.parse_key(ctx.request.headers.get(idempotency.HEADER))
     if key is not None:
         digest = idempotency.request_hash(request.model_dump(mode="json"))
-        replay = idempotency.begin(principal.user_id, key, digest, ctx.settings.retention_idempotency_hours)
+        replay = idempotency.begin(principal.user_id, key, digest, ctx.settings)
         if replay is not None:
             status, body = replay
             headers = {"Idempotent-Replayed": "true"}
@@ -83,13 +83,17 @@ def _generate(ctx: RequestContext, request) -> dict[str, Any]:
     user_id = ctx.user.user_id
     rules = cache.policy(ctx.settings, ctx.request.headers.get("Cache-Control"))
     cache_key = cache.key(request, ctx.settings, user_id) if rules.lookup or rules.store else None
-    if rules.lookup:
+    if not rules.lookup:
+        generated = pipeline.generate(request, user_id=user_id, request_id=ctx.request_id)
+        return store.persist(generated, request, user_id=user_id, request_id=ctx.request_id,
+                             cache_key=cache_key if rules.store else None)
+    # Single flight: an identical request in flight here is waited for, then served from its entry.
+    with cache.flight(cache_key, ctx.settings):
         hit = cache.lookup(cache_key, user_id, ctx.settings)
         if hit is not None:
             return cache.serve(hit, request, user_id=user_id, request_id=ctx.request_id)
-    generated = pipeline.generate(request, user_id=user_id, request_id=ctx.request_id)
-    return store.persist(generated, request, user_id=user_id, request_id=ctx.request_id,
-                         cache_key=cache_key if rules.store else None)
+        generated = pipeline.generate(request, user_id=user_id, request_id=ctx.request_id)
+        return store.persist(generated, request, user_id=user_id, request_id=ctx.request_id, cache_key=cache_key)
 
 
 def list_content(ctx: RequestContext) -> dict[str, Any]:

@@ -16,7 +16,11 @@ price are unknown is recorded with `cost_usd = NULL` and `cost_known = false`
 (never $0), and an unpriced model raises an info alert.
 
 Every row is written through `write` (one place: budgets and reports hook
-there). Reading the ledger for spend: `SUM(cost_usd) WHERE kind <> 'reservation'`
+there). Erasure wins over a generation in flight: `write` locks the user row
+first (`owner`, `FOR KEY SHARE`, which only an erasure's `FOR UPDATE` and
+delete conflict with), so a row is either written before the erasure (which
+then unlinks it) or after it, without the user: a paid call is always in the
+books, as an anonymous platform cost when its person is gone. Reading the ledger for spend: `SUM(cost_usd) WHERE kind <> 'reservation'`
 plus `SUM(reserved_usd) WHERE outcome = 'reserved'` for calls still in flight.
 """
 
@@ -24,7 +28,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +42,8 @@ PRICES_PATH = Path(__file__).with_name("prices.json")
 KINDS = ("generation", "repair", "judge", "cache_hit", "reservation")
 TOKEN_CLASSES = ("cached_input_tokens", "cache_write_tokens", "cache_write_1h_tokens", "reasoning_tokens")
 UNPRICED_ALERT_RULE = "price_unknown"
+ERASED_DETAIL = ("This account was erased while the request ran, so nothing was stored; "
+                 "the API key no longer exists.")
 _MILLION = Decimal(1_000_000)
 _CENT_FRACTION = Decimal("0.00000001")  # Numeric(18, 8)
 
@@ -109,6 +115,20 @@ class PriceTable:
                  + rates.cache_write_1h * w1 + rates.output * output_tokens) / _MILLION
         return total.quantize(_CENT_FRACTION)
 
+    def worst_cost(self, provider: str, model: str, input_tokens: int, output_tokens: int) -> Decimal | None:
+        """The most `input_tokens` in and `output_tokens` out can cost, whatever share of the input is
+        billed as cache reads or writes (a cache write is dearer than plain input); rounded up."""
+        price = self.price(provider, model)
+        if price is None:
+            return None
+        rates = price.rates
+        if price.long_rates is not None and price.long_context_above is not None \
+                and input_tokens > price.long_context_above:
+            rates = price.long_rates
+        dearest = max(rates.input, rates.cached_input, rates.cache_write_5m, rates.cache_write_1h)
+        total = (dearest * input_tokens + rates.output * output_tokens) / _MILLION
+        return total.quantize(_CENT_FRACTION, rounding=ROUND_CEILING)
+
 
 def _parse_price(entry: dict[str, Any]) -> Price:
     long = entry.get("long_context")
@@ -168,6 +188,9 @@ def write(session: "Session", event: "UsageEvent", reservation_id: str | None = 
     budget's running totals move by what the row changes (spend_totals). A row
     whose model has no price raises (or refreshes) the `price_unknown` info alert.
     """
+    # A reservation's owner was locked by the budget before it touched the totals.
+    if event.kind != "reservation" and event.user_id is not None and owner(session, event.user_id) is None:
+        event.user_id = None  # erased while the call ran: the cost stays, as the platform's
     if reservation_id is None:
         session.add(event)
         if event.kind != "reservation":  # a reservation's worst case was added by the budget itself
@@ -182,6 +205,19 @@ def write(session: "Session", event: "UsageEvent", reservation_id: str | None = 
                     {"provider": event.provider, "model": event.model, "price_version": event.price_version},
                     deliver_now=False)  # inside a request: the outbox (info is not pushed anyway)
     return event
+
+
+def owner(session: "Session", user_id: str | None) -> str | None:
+    """`user_id` if that user still exists, locking their row against an erasure until this transaction
+    ends (`FOR KEY SHARE`: ordinary updates of the row never wait on it); None once they are erased."""
+    from sqlalchemy import select
+
+    from shared.models import User
+
+    if user_id is None:
+        return None
+    return session.execute(select(User.id).where(User.id == user_id)
+                           .with_for_update(read=True, key_share=True)).scalar_one_or_none()
 
 
 def _count_in_totals(session: "Session", event: "UsageEvent") -> None:

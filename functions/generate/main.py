@@ -36,6 +36,8 @@ app = FunctionApp(
               response=_payload("Item"), status=201, summary="Generate and store a document",
               responses={403: "Processing restricted (GDPR Art. 18) or role not allowed",
                          409: "Same Idempotency-Key still in flight",
+                         410: "The account was erased while the request ran (nothing stored), or this "
+                              "Idempotency-Key's item was deleted",
                          429: "Rate limit or the user's daily budget exceeded",
                          503: "No provider could serve, or a global budget is used up"},
               options={"rate_weight": _handler("rate_weight"), "daily_generation": True, **FRESH}),

@@ -14,8 +14,9 @@ while another is available). `GENERATION_DEADLINE_SECONDS` bounds the whole
 request, judge included (`Run.deadline`).
 
 Every call writes one ledger row (`functions.generate.ledger.write`) under the
-request's server-side `generation_id` and its user; the last one is written in
-the same transaction as the item (see `store.persist`).
+request's server-side `generation_id` and its user, as soon as the call
+returns (so its reservation lives no longer than the call, and a paid call is
+in the books whatever happens next); `store.persist` links them to the item.
 """
 
 from __future__ import annotations
@@ -70,7 +71,6 @@ class Candidate:
     report: Any  # QualityReport
     provider: str
     model: str
-    pending: dict[str, Any] | None = None  # ledger fields not yet written (the final success row)
 
 
 @dataclass
@@ -83,8 +83,6 @@ class Generated:
     model: str
     prompt_version: str
     attempts: list[Attempt]
-    final_event: Any | None  # the UsageEvent row to write with the item (or None if already written)
-    reservation_id: str | None
     generation_id: str = ""
 
     @property
@@ -165,18 +163,28 @@ class Run:
             "latency_ms": latency_ms, "error": note or (str(error) if error else None),
         }
 
-    def settle(self, reservation_id: str | None, fields: dict[str, Any], *, write: bool = True):
+    def settle(self, reservation_id: str | None, fields: dict[str, Any]):
         """Turn the call's reservation (if any) into its ledger row, or add the row; returns the row."""
         event = ledger.usage_event(**fields)
         self.attempts.append(Attempt(event.input_tokens, event.output_tokens, event.cost_usd,
                                      event.cached_input_tokens or 0, event.reasoning_tokens or 0))
-        if not write:
-            return event
         from shared.database import session_scope
 
         with session_scope() as session:
             ledger.write(session, event, reservation_id)
         return event
+
+    @staticmethod
+    def relabel(event, outcome: str) -> None:
+        """The judge changed a settled generation's verdict: its row's outcome follows (no money moves)."""
+        from sqlalchemy import update
+
+        from shared.database import session_scope
+        from shared.models import UsageEvent
+
+        with session_scope() as session:
+            session.execute(update(UsageEvent).where(UsageEvent.id == event.id).values(outcome=outcome)
+                            .execution_options(synchronize_session=False))
 
     # --- one HTTP call with bounded retries ---------------------------------------------------------
 
@@ -196,7 +204,8 @@ class Run:
             try:
                 reservation = budget.reserve(
                     self.settings, user_id=self.user_id, provider=provider.name, model=provider.model,
-                    prompt_chars=len(call.prompt.text), max_output_tokens=call.max_output_tokens,
+                    input_tokens=budget.input_bound(call.prompt.system, call.prompt.user, call.schema),
+                    max_output_tokens=call.max_output_tokens,
                     request_id=self.request_id, generation_id=self.generation_id,
                     content_type=self.request.content_type, attempt=self.call_count)
             except budget.Unpriceable:
@@ -283,14 +292,13 @@ class Run:
                     self.settle(reservation, self.ledger_fields(provider, kind, "error", completion,
                                                                 latency_ms=latency, note="quality assessment failed"))
                     raise
-                fields = self.ledger_fields(provider, kind, "success", completion, latency_ms=latency)
-                report = self._judged(provider, ctype.id, content, report)
-                fields["outcome"] = "success" if report.passed else "low_quality"
-                pending = {"fields": fields, "reservation": reservation}
-                if not report.passed:
-                    self.settle(reservation, fields)
-                    pending = None
-                return Candidate(content, report, provider.name, completion.model, pending)
+                # Settled before the judge runs: the reservation ends with its call.
+                event = self.settle(reservation, self.ledger_fields(
+                    provider, kind, "success" if report.passed else "low_quality", completion, latency_ms=latency))
+                judged = self._judged(provider, ctype.id, content, report)
+                if judged.passed != report.passed:
+                    self.relabel(event, "success" if judged.passed else "low_quality")
+                return Candidate(content, judged, provider.name, completion.model)
             outcome = "truncated" if completion.truncated else "invalid_output"
             self.settle(reservation, self.ledger_fields(provider, kind, outcome, completion,
                                                         latency_ms=latency, note="; ".join(problems)[:500]))
@@ -452,12 +460,8 @@ class Run:
                                         retry_after=retry_after)
 
     def _result(self, chosen: Candidate) -> Generated:
-        final_event = reservation = None
-        if chosen.pending is not None:
-            final_event = self.settle(chosen.pending["reservation"], chosen.pending["fields"], write=False)
-            reservation = chosen.pending["reservation"]
         return Generated(chosen.content, chosen.report, chosen.provider, chosen.model, prompts.PROMPT_VERSION,
-                         self.attempts, final_event, reservation, self.generation_id)
+                         self.attempts, self.generation_id)
 
 
 class _DeadlineReached(Exception):

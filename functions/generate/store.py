@@ -51,11 +51,13 @@ def to_item(row: ContentItem, *, summary: bool = False) -> dict[str, Any]:
 
 
 def persist(generated, request, *, user_id: str, request_id: str, cache_key: str | None = None) -> dict[str, Any]:
-    """Store the item and its final ledger row in one transaction; returns the item.
+    """Store the item and link the request's ledger rows to it, in one transaction; returns the item.
 
-    The request's earlier ledger rows are linked to the item by its server-side
-    generation id and its user, never by the client's `X-Request-ID` (a label
-    anyone can reuse). `cache_key` makes a passing item a generation-cache entry.
+    The ledger rows (written as each call returned) are linked by the request's
+    server-side generation id and its user, never by the client's `X-Request-ID`
+    (a label anyone can reuse). `cache_key` makes a passing item a generation-cache
+    entry. A user erased while the generation ran gets 410 and nothing is stored
+    (`ledger.owner` locks the user row first; their calls stay in the ledger unlinked).
     """
     from sqlalchemy import update
 
@@ -76,15 +78,13 @@ def persist(generated, request, *, user_id: str, request_id: str, cache_key: str
         cache_key=cache_key if quality["passed"] else None,
     )
     with session_scope() as session:
+        if ledger.owner(session, user_id) is None:
+            raise errors.Gone(ledger.ERASED_DETAIL)
         session.add(item)
-        if generated.final_event is not None:
-            generated.final_event.content_id = item.id
-            ledger.write(session, generated.final_event, generated.reservation_id)
-        if generated.final_event is None or len(generated.attempts) > 1:  # rows already written: link them
-            session.execute(update(UsageEvent).where(UsageEvent.generation_id == generated.generation_id,
-                                                     UsageEvent.user_id == user_id,
-                                                     UsageEvent.content_id.is_(None))
-                            .values(content_id=item.id))
+        session.execute(update(UsageEvent).where(UsageEvent.generation_id == generated.generation_id,
+                                                 UsageEvent.user_id == user_id,
+                                                 UsageEvent.content_id.is_(None))
+                        .values(content_id=item.id))
     return to_item(item)
 
 
@@ -170,11 +170,14 @@ def get_item(item_id: str, principal: Principal) -> dict[str, Any]:
 
 
 def delete_item(item_id: str, principal: Principal) -> None:
+    """Delete the item and, in the same transaction, the copy its Idempotency-Key record kept."""
+    from functions.generate import idempotency
     from shared.database import session_scope
 
     with session_scope() as session:
         row = visible_item(session, item_id, principal)
         _audit_admin_access(session, row, principal, "admin.content.delete")
+        idempotency.forget_item(session, row.user_id, row.id)
         session.delete(row)
 
 

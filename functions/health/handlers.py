@@ -64,9 +64,9 @@ livez = readiness.livez
 
 
 def readyz(ctx: RequestContext) -> Response:
-    """Can serve: database reachable and at the schema head (health needs nothing else)."""
-    return _report(ctx, checks.READINESS_KEYS)
+    """Can serve: database reachable and at the schema head, and Redis when the rate limiter uses it."""
+    return _report(ctx, readiness.with_redis(checks.READINESS_KEYS))
 
 
 def health(ctx: RequestContext) -> Response:
-    return _report(ctx, list(checks.CHECKS))
+    return _report(ctx, readiness.with_redis([k for k in checks.CHECKS if k != readiness.REDIS_KEY]))

@@ -75,11 +75,16 @@ def erase_rows(session: Session, ids: Identifiers) -> ErasureCounts:
     d["consent_events"] = _delete_where(session, ConsentEvent, ConsentEvent.user_id == uid)
     d["consents"] = _delete_where(session, Consent, Consent.user_id == uid)
     d["idempotency_records"] = _delete_where(session, IdempotencyRecord, IdempotencyRecord.user_id == uid)
+    # Keys before counters: a request charging a counter holds its key row (`FOR KEY SHARE`), so this
+    # delete waits for it and the counters' delete then sees its row; a later one finds no key and
+    # writes nothing (shared.ratelimit.database).
+    d["api_keys"] = _delete_where(session, ApiKey, ApiKey.user_id == uid)
     d["rate_limit_counters"] = _delete_rate_limit_counters(session, ids)
+    # Ledger rows before their running totals: the order every ledger writer locks them in
+    # (a reservation released as stale, a settlement), so neither waits on the other in a cycle.
+    counts.anonymised["usage_events"] = _unlink_usage(session, uid)
     d["spend_totals"] = _delete_where(session, SpendTotal,  # the budget's per-user running totals
                                       SpendTotal.bucket.startswith(SpendTotal.user_prefix(uid), autoescape=True))
-    counts.anonymised["usage_events"] = _unlink_usage(session, uid)
     counts.anonymised["request_metrics"] = _unlink_request_metrics(session, uid)
-    d["api_keys"] = _delete_where(session, ApiKey, ApiKey.user_id == uid)
     d["users"] = _delete_where(session, User, User.id == uid)
     return counts

@@ -24,6 +24,7 @@ class Charge:
     cost: int
     limit: int
     window_end: datetime
+    key_id: str | None = None  # the API key charged: the database backend counts only while it is live
 
     @property
     def expires_at(self) -> datetime:

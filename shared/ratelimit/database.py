@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from shared.errors import Unauthorized
 from shared.ratelimit.buckets import Charge, Outcome, user_bucket_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -20,6 +21,15 @@ class DatabaseBackend:
     SQLite >= 3.35): the row lock (PostgreSQL) or the write lock (SQLite)
     makes it atomic across instances. If any charge returns no row the whole
     transaction is rolled back, so nothing is consumed.
+
+    A charge counts only while its API key is live: the row comes from a
+    `SELECT … WHERE EXISTS (live key, locked FOR KEY SHARE)`, in the same
+    statement (no extra round trip). A key erased or revoked since this
+    instance cached it (`AUTH_CACHE_SECONDS`) therefore creates no counter
+    holding its person's ids, and the request gets 401. The lock orders it
+    against an erasure, which deletes the key before the counters
+    (`shared.erasure.rows`): a counter either exists before and is deleted, or
+    is never written.
     """
 
     name = "database"
@@ -36,6 +46,8 @@ class DatabaseBackend:
                 count = self._try_add(session, charge, relax=n == 0) if charge.cost <= charge.limit else None
                 if count is None:
                     session.rollback()
+                    if charge.key_id is not None and not _key_live(session, charge.key_id):
+                        raise Unauthorized("The API key is invalid or revoked.")
                     current = dict(session.execute(
                         select(RateLimitCounter.bucket, RateLimitCounter.count)
                         .where(RateLimitCounter.bucket.in_([c.bucket for c in charges]))
@@ -54,8 +66,12 @@ class DatabaseBackend:
         table = RateLimitCounter.__table__
         row = {"bucket": charge.bucket, "count": charge.cost, "expires_at": charge.expires_at}
         stmt = upsert(session, table)
-        if relax and session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.from_select(list(row), _relaxed_row(table, row))
+        relaxed = relax and session.get_bind().dialect.name == "postgresql"
+        if relaxed or charge.key_id is not None:
+            source = _relaxed_row(table, row) if relaxed else _row(table, row)
+            if charge.key_id is not None:
+                source = source.where(_live_key(charge.key_id).exists())
+            stmt = stmt.from_select(list(row), source)
         else:
             stmt = stmt.values(**row)
         stmt = stmt.on_conflict_do_update(
@@ -89,6 +105,26 @@ class DatabaseBackend:
             return delete_user_counters(own, user_id)
 
 
+def _row(table, row: dict):
+    from sqlalchemy import literal, select
+
+    return select(*[literal(value, type_=table.c[name].type).label(name) for name, value in row.items()])
+
+
+def _live_key(key_id: str):
+    """The key's row if it is live, locked against its deletion (an erasure) until the transaction ends."""
+    from sqlalchemy import literal, select
+
+    from shared.models import ApiKey
+
+    return (select(literal(1)).where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+            .with_for_update(read=True, key_share=True))
+
+
+def _key_live(session: "Session", key_id: str) -> bool:
+    return session.execute(_live_key(key_id)).first() is not None
+
+
 def _relaxed_row(table, row: dict):
     """`SELECT <row>` that first runs `set_config('synchronous_commit', 'off', true)`.
 
@@ -98,11 +134,10 @@ def _relaxed_row(table, row: dict):
     rather than costing a statement of its own. A database crash can lose the
     last few hundred milliseconds of increments, never corrupt them.
     """
-    from sqlalchemy import func, literal, select, true
+    from sqlalchemy import func, select, true
 
     relaxed = select(func.set_config("synchronous_commit", "off", true()).label("setting")).cte("relaxed")
-    return select(*[literal(value, type_=table.c[name].type).label(name) for name, value in row.items()]) \
-        .select_from(relaxed)
+    return _row(table, row).select_from(relaxed)
 
 
 def delete_user_counters(session: "Session", user_id: str) -> int:

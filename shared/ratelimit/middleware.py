@@ -89,10 +89,10 @@ class RateLimitMiddleware:
         now = self.clock()
         per_minute = config.per_minute
         bucket, minute_end = minute_bucket(principal.user_id, principal.key_id, self.function_name, now)
-        charges = [Charge(bucket, self.weight(ctx), per_minute, minute_end)]
+        charges = [Charge(bucket, self.weight(ctx), per_minute, minute_end, principal.key_id)]
         if ctx.route.options.get("daily_generation"):
             day_bucket, day_end = daily_generation_bucket(principal.user_id, now)
-            charges.append(Charge(day_bucket, 1, config.generations_per_day, day_end))
+            charges.append(Charge(day_bucket, 1, config.generations_per_day, day_end, principal.key_id))
         backend = self._backend or get_backend(config)
         outcome = backend.consume(charges, now)
         minute_reset = _seconds_until(minute_end, now)

@@ -1,4 +1,14 @@
-"""The Redis backend (`REDIS_URL`): counters as keys with a time to live, one Lua script per request."""
+"""The Redis backend (`REDIS_URL`): counters as keys with a time to live, one Lua script per request.
+
+An erased person's keys may still be cached by other instances for up to
+`AUTH_CACHE_SECONDS`; their requests must not write counters holding the
+person's ids after the erasure. So `forget_user` first sets a short-lived
+tombstone per API key (`rl:erased:<pseudonym of the key id>`, never the id),
+then deletes the counters; the consume script refuses a charge whose key has
+a tombstone (the request gets 401) before it touches any counter. Redis runs
+scripts one at a time, so a counter is either written before the tombstone
+(and deleted with the others) or never.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +18,22 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from shared.errors import Unauthorized
 from shared.logs import get_logger
 from shared.ratelimit.buckets import Charge, Outcome, user_bucket_prefix
 from shared.ratelimit.exceptions import RateLimitStoreUnavailable
 
 log = get_logger("lafactoria.ratelimit")
 
-# KEYS: buckets. ARGV: n, then per bucket cost, limit, time to live in seconds (relative,
-# so a clock difference between an instance and Redis cannot expire a live window).
-# Checks every bucket first, then increments all: atomic because Redis runs a
-# script without interleaving other commands.
+# KEYS: buckets, then the key's tombstone. ARGV: n, then per bucket cost, limit, time to live in
+# seconds (relative, so a clock difference between an instance and Redis cannot expire a live
+# window). A tombstone refuses at once (-1); otherwise every bucket is checked first, then all are
+# incremented: atomic because Redis runs a script without interleaving other commands.
 _CONSUME_LUA = """
 local n = tonumber(ARGV[1])
+if #KEYS > n and redis.call('EXISTS', KEYS[n + 1]) == 1 then
+  return {-1, {}}
+end
 local counts = {}
 for i = 1, n do
   local current = tonumber(redis.call('GET', KEYS[i]) or '0')
@@ -45,6 +59,9 @@ for i = 1, #KEYS do
 end
 return 1
 """
+
+TOMBSTONE_PREFIX = "rl:erased:"
+TOMBSTONE_SECONDS = 120  # longer than any instance may cache a key (AUTH_CACHE_SECONDS <= 30)
 
 _redis_clients: dict[str, Any] = {}
 _redis_lock = threading.Lock()
@@ -82,13 +99,21 @@ class RedisBackend:
             log.error("rate-limit store unavailable", extra={"backend": "redis"})
             raise RateLimitStoreUnavailable("The rate-limit store is unavailable.", retry_after=5) from None
 
+    def ping(self) -> None:
+        """Raises `RateLimitStoreUnavailable` when Redis does not answer (readiness)."""
+        self._call(lambda r: r.ping())
+
     def consume(self, charges: Sequence[Charge], now: datetime) -> Outcome:
         args: list[Any] = [len(charges)]
         for c in charges:
             args += [c.cost, c.limit, max(1, math.ceil((c.expires_at - now).total_seconds()))]
-        allowed, counts = self._call(
-            lambda r: r.eval(_CONSUME_LUA, len(charges), *[c.bucket for c in charges], *args)
-        )
+        keys = [c.bucket for c in charges]
+        key_id = next((c.key_id for c in charges if c.key_id), None)
+        if key_id is not None:
+            keys.append(_tombstone(key_id))
+        allowed, counts = self._call(lambda r: r.eval(_CONSUME_LUA, len(keys), *keys, *args))
+        if int(allowed) < 0:
+            raise Unauthorized("The API key is invalid or revoked.")
         counts = [int(x) for x in counts] + [0] * (len(charges) - len(counts))
         return Outcome(bool(allowed), tuple(counts))
 
@@ -96,12 +121,21 @@ class RedisBackend:
         self._call(lambda r: r.eval(_REFUND_LUA, len(charges), *[c.bucket for c in charges],
                                     *[c.cost for c in charges]))
 
-    def forget_user(self, user_id: str) -> int:
+    def forget_user(self, user_id: str, key_ids: Sequence[str] = ()) -> int:
+        """Delete `user_id`'s counters; first tombstone `key_ids` so no cached request writes new ones."""
         def run(r) -> int:
+            for key_id in key_ids:
+                r.set(_tombstone(key_id), 1, ex=TOMBSTONE_SECONDS)
             keys = list(r.scan_iter(match=_glob_escape(user_bucket_prefix(user_id)) + "*", count=500))
             return int(r.delete(*keys)) if keys else 0
 
         return self._call(run)
+
+
+def _tombstone(key_id: str) -> str:
+    from shared.pseudonyms import pseudonym
+
+    return TOMBSTONE_PREFIX + pseudonym(key_id)
 
 
 def _glob_escape(text: str) -> str:

@@ -24,6 +24,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     body: bytes | None = None  # the whole HTTP body, verbatim (malformed responses)
     delay: float = 0.0
+    gate: threading.Event | None = None  # the reply waits until the test sets it (a provider that is slow)
     input_tokens: int = 120  # every input token, in our convention (cache reads and writes included)
     output_tokens: int = 480  # every output token (reasoning included)
     cached_tokens: int = 0  # cache reads
@@ -112,6 +113,8 @@ class FakeProviderServer:
         self._scripts: dict[str, list[Reply]] = {"openai": [], "anthropic": [], "vertex": []}
         self.requests: list[dict[str, Any]] = []
         self.default_document = default_document  # callable(request_json, kind) -> document
+        self.usage = None  # callable(request_json, kind) -> (input_tokens, output_tokens) for every reply
+        self.arrived = threading.Event()  # set when any request has been received
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -133,8 +136,13 @@ class FakeProviderServer:
                                            "json": payload, "at": time.monotonic()})
                     script = outer._scripts.get(kind, [])
                     reply = script.pop(0) if script else None
+                outer.arrived.set()
                 if reply is None:
                     reply = Reply(document=outer.default_document(payload, kind) if outer.default_document else {})
+                if outer.usage is not None:
+                    reply.input_tokens, reply.output_tokens = outer.usage(payload, kind)
+                if reply.gate is not None:
+                    reply.gate.wait(timeout=60)
                 if reply.delay:
                     time.sleep(reply.delay)
                 body = render(kind, reply)

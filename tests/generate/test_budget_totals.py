@@ -12,12 +12,12 @@ import pytest
 MODEL = ("anthropic", "claude-sonnet-4-5")
 
 
-def _reserve(user_id: str, prompt_chars: int = 3000):
+def _reserve(user_id: str, input_tokens: int = 3000, now=None):
     from functions.generate import budget
     from shared.settings import get_settings
 
     return budget.reserve(get_settings(), user_id=user_id, provider=MODEL[0], model=MODEL[1],
-                          prompt_chars=prompt_chars, max_output_tokens=4096, attempt=1)
+                          input_tokens=input_tokens, max_output_tokens=4096, now=now, attempt=1)
 
 
 def _totals() -> dict[str, Decimal]:
@@ -122,31 +122,55 @@ def test_caps_switched_on_mid_period_count_what_was_spent_before(db, users, clie
     assert _totals() == {}  # the refusal rolled back the bucket with the reservation
 
 
-def test_a_crashed_instances_reservation_is_released_when_it_blocks_a_call(db, users, env, monkeypatch):
+def test_a_crashed_instances_reservations_stop_counting_within_a_minute_or_so(db, users, env):
+    """kill -9 with calls in flight leaves live-looking reservations: they hold the cap, refusals say so
+    with Retry-After in seconds (never "until midnight"), and once older than one call (the provider
+    timeout) plus a margin they are released and the person's next call goes through."""
     from sqlalchemy import select
 
     from functions.generate import budget
     from shared.database import session_scope
-    from shared.models import UsageEvent
+    from shared.errors import TooManyRequests
+    from shared.models import UsageEvent, utcnow
     from shared.settings import get_settings
+
+    worst = budget.worst_case_usd(*MODEL, 3000, 4096)
+    env(USER_DAILY_BUDGET_USD=str(worst * 3 + worst / 2))
+    settings = get_settings()
+    assert budget.stale_after(settings) == timedelta(seconds=settings.provider_timeout_seconds + 15) \
+        <= timedelta(seconds=75)
+    uid, _ = users()
+    crashed_at = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)  # mid-day: no reset near
+    orphans = [_reserve(uid, now=crashed_at) for _ in range(3)]  # in flight when the instance died
+    with pytest.raises(TooManyRequests) as refused:
+        _reserve(uid, now=crashed_at + timedelta(seconds=10))
+    retry_after = int(refused.value.headers["Retry-After"])
+    assert 1 <= retry_after <= 60
+    assert "in flight" in refused.value.detail and "midnight" not in refused.value.detail
+    later = crashed_at + budget.stale_after(settings) + timedelta(seconds=1)
+    fresh = _reserve(uid, now=later)  # the orphans are released, so this one fits
+    with session_scope() as s:
+        outcomes = dict(s.execute(select(UsageEvent.id, UsageEvent.outcome)).all())
+    assert outcomes == {**dict.fromkeys(orphans, "released"), fresh: "reserved"}
+    assert sum(_totals().values()) == worst == _ledger_spend(uid)
+    _write(uid, orphans[0])  # a slow call settles after all: its real cost counts again
+    assert sum(_totals().values()) == _ledger_spend(uid) > worst
+
+
+def test_a_cap_really_spent_says_so_until_its_period_resets(db, users, env):
+    from functions.generate import budget
+    from shared.errors import TooManyRequests
+    from shared.models import utcnow
 
     worst = budget.worst_case_usd(*MODEL, 3000, 4096)
     env(USER_DAILY_BUDGET_USD=str(worst + worst / 2))
     uid, _ = users()
-    stale = _reserve(uid)
-    from shared.errors import TooManyRequests
-
-    with pytest.raises(TooManyRequests):  # a live reservation holds the room
-        _reserve(uid)
-    assert budget.stale_after(get_settings()) >= timedelta(minutes=15)
-    monkeypatch.setattr(budget, "stale_after", lambda settings: timedelta(0))  # as if its instance died long ago
-    fresh = _reserve(uid)  # the stale one is released, so this one fits
-    with session_scope() as s:
-        outcomes = dict(s.execute(select(UsageEvent.id, UsageEvent.outcome)).all())
-    assert outcomes == {stale: "released", fresh: "reserved"}
-    assert sum(_totals().values()) == worst == _ledger_spend(uid)
-    _write(uid, stale)  # the slow call settles after all: its real cost counts again
-    assert sum(_totals().values()) == _ledger_spend(uid) > worst
+    noon = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)
+    _write(uid, _reserve(uid, now=noon), input_tokens=3000, output_tokens=4096)  # settled at its worst case
+    with pytest.raises(TooManyRequests) as refused:
+        _reserve(uid, now=noon + timedelta(seconds=5))
+    assert "midnight" in refused.value.detail
+    assert int(refused.value.headers["Retry-After"]) > 11 * 3600
 
 
 def test_users_under_their_own_caps_never_wait_on_each_other(pg, env):

@@ -249,7 +249,7 @@ def test_concurrent_reservations_never_overspend(db, users, use_providers, stub_
     def reserve():
         try:
             budget.reserve(settings, user_id=uid, provider="anthropic", model="claude-sonnet-4-5",
-                           prompt_chars=3000, max_output_tokens=4096, attempt=1)
+                           input_tokens=3000, max_output_tokens=4096, attempt=1)
             results.append("ok")
         except Exception as exc:  # noqa: BLE001
             results.append(type(exc).__name__)
