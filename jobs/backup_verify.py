@@ -6,6 +6,7 @@ timestamp folder this checks, naming each failure with its own reason:
 - `no_backup`, `incomplete` (no manifest), `manifest_invalid` (unreadable, fields missing),
 - `stale` (older than `BACKUP_MAX_AGE_HOURS`), `too_small` (under `BACKUP_MIN_BYTES`),
 - `dump_missing`, `truncated`, `size_mismatch`, `checksum_mismatch` (sha256 against the manifest),
+  `not_encrypted` (the manifest says age, the object is not),
 - `restore_failed`: a real restore into a scratch database (PostgreSQL: CREATE DATABASE
   on the same server, `pg_restore`, DROP ... WITH (FORCE); SQLite: a temp file),
 - `schema_revision_mismatch`, `row_count_mismatch` against the manifest,
@@ -13,7 +14,11 @@ timestamp folder this checks, naming each failure with its own reason:
   person may remain anywhere.
 
 Any failure raises the critical `backup-verify` alert and exits 1; a clean
-verification resolves it.
+verification resolves it. A dump (or erasure ledger entry) that no key in
+`BACKUP_ENCRYPTION_KEYS` opens raises the alert too and exits 2 (`key_missing`):
+the backup may be fine, the settings are not. Erasures re-applied are the
+restored database's, the live database's and the backup store's ledger
+(shared/erasure/offsite.py).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ def _fail(ctx: JobContext, failures: list[Failure], **summary) -> JobResult:
 def run(ctx: JobContext) -> JobResult:
     from sqlalchemy.exc import SQLAlchemyError
 
+    from shared.backup_crypto import Keyring, MissingKeyError
     from shared.database import get_engine, is_postgres
     from shared.storage import StoreError, open_store
 
@@ -76,18 +82,24 @@ def run(ctx: JobContext) -> JobResult:
         ctx.emit({"would_verify": entry.id, "database": manifest.database, "size": manifest.size})
         return _fail(ctx, failures, **summary) if failures else JobResult.ok(**summary, would_restore=True)
 
+    keyring = Keyring.from_settings(settings)
     with tempfile.TemporaryDirectory(prefix="lf-verify-") as tmp, ctx.stages(RESTORE_STAGES) as stages:
         dump = Path(tmp) / manifest.file
         try:
-            integrity = fetch_checked(store, entry, manifest, dump, min_bytes=settings.backup_min_bytes,
+            integrity = fetch_checked(store, entry, manifest, dump, keyring, min_bytes=settings.backup_min_bytes,
                                       stages=stages)
+            if not integrity:
+                from jobs.erasure_replay import read_ledger, stored_ledger
+
+                live_ledger = read_ledger(get_engine()) + stored_ledger(store, keyring)
         except StoreError as exc:
             integrity = [Failure("dump_missing", str(exc))]
+        except MissingKeyError as exc:
+            ctx.alert(ALERT_RULE, "critical", f"Backup verification failed: {exc}",
+                      {"backup_id": entry.id, "reasons": ["key_missing"]})
+            raise JobConfigError(str(exc)) from None
         failures += integrity
         if not integrity:  # never restore a dump known to be damaged
-            from jobs.erasure_replay import read_ledger
-
-            live_ledger = read_ledger(get_engine())
             try:
                 server = settings.session_database_url if manifest.database == "postgresql" else None
                 with scratch_database(manifest.database, server) as scratch_url:
