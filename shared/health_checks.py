@@ -129,6 +129,17 @@ def check_backup_age() -> list[Check]:
     return [_check(status, "component", output, observedValue=round(age_h, 2), observedUnit="h")]
 
 
+def check_backup_encryption() -> list[Check]:
+    """Production without BACKUP_ENCRYPTION_KEYS writes backups anyone with the bucket can read: warn."""
+    settings = get_settings()
+    if settings.backup_keys:
+        return [_check("pass", "component", observedValue=len(settings.backup_keys), observedUnit="keys")]
+    if settings.is_production:
+        return [_check("warn", "component", "backups are not encrypted: set BACKUP_ENCRYPTION_KEYS "
+                       "(factoria backup keygen)", observedValue=0, observedUnit="keys")]
+    return [_check("pass", "component", "not encrypted (development)", observedValue=0, observedUnit="keys")]
+
+
 def check_jobs() -> list[Check]:
     from sqlalchemy import func, select
 
@@ -218,11 +229,12 @@ CHECKS: dict[str, Callable[[], list[Check]]] = {
     "providers:configured": check_providers,
     "backups:storage": check_backup_storage,
     "backups:age": check_backup_age,
+    "backups:encryption": check_backup_encryption,
     "jobs:lastRun": check_jobs,
     "alerts:open": check_alerts,
 }
 _SLOW_KEYS = {"backups:storage", "backups:age"}
-_NEEDS_DATABASE = frozenset(CHECKS) - _SLOW_KEYS
+_NEEDS_DATABASE = frozenset(CHECKS) - _SLOW_KEYS - {"backups:encryption"}
 
 
 class CheckCache:

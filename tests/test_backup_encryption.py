@@ -197,3 +197,22 @@ def test_restore_after_total_database_loss_forgets_everyone_erased(env, tmp_path
         reset_process_state()
         drop_pg_database(live)
         drop_pg_database(target)
+
+
+def test_production_without_a_backup_key_is_a_warning_in_health_and_the_ops_report(env):
+    from jobs.ops_report import checks as ops_checks
+    from shared import health_checks
+
+    env(environment="production", secret_key="s" * 40, database_url="postgresql://u@127.0.0.1:1/x",
+        ai_providers="openai", openai_api_key="sk-test", allowed_origins="https://app.example.org")
+    [check] = health_checks.check_backup_encryption()
+    assert check["status"] == "warn" and "BACKUP_ENCRYPTION_KEYS" in check["output"]
+    facts = {"backups": {"store": "s3://b", "store_error": None, "taken_in_period": 1, "failed_backup_runs": 0,
+                         "encrypted": False, "production": True,
+                         "newest": {"backup_id": "x", "age_hours": 2.0, "bytes": 4096}}}
+    result = ops_checks.backups(facts, 26)
+    assert result.status == ops_checks.WARN and "not encrypted" in result.summary
+    env(backup_encryption_keys=new_key())
+    assert health_checks.check_backup_encryption()[0]["status"] == "pass"
+    facts["backups"]["encrypted"] = True
+    assert ops_checks.backups(facts, 26).status == ops_checks.PASS
