@@ -28,6 +28,7 @@ it for as long as backups made with them are kept.
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -40,6 +41,12 @@ def register(sub) -> None:
     r.add_argument("--to", dest="target", required=True, metavar="DATABASE_URL",
                    help="target database (postgresql://... or sqlite:///path); must be empty; a missing "
                    "PostgreSQL database is created")
+    r.add_argument("--to-time", dest="to_time", type=_utc_time, metavar="TIME",
+                   help="point-in-time recovery (needs PITR_STANZA): restore the whole cluster as it was at "
+                   "TIME (ISO 8601 with a zone, e.g. 2026-12-04T10:15:00Z) into --pg-data, start it on the "
+                   "host and port of --to, then re-apply erasures in the database --to names")
+    r.add_argument("--pg-data", dest="pg_data", metavar="DIR",
+                   help="with --to-time: a new, empty directory for the restored cluster's data")
     r.set_defaults(func=_restore)
     ls = bsub.add_parser("list", help="list backups in BACKUP_URL as JSON lines")
     ls.set_defaults(func=_list)
@@ -55,6 +62,18 @@ def _err(message: str, code: int) -> int:
     print(f"factoria backup: {message}", file=sys.stderr)
     _out({"status": "error", "error": message})
     return code
+
+
+def _utc_time(value: str):
+    from datetime import datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError("give the time zone (e.g. ...T10:15:00Z)")
+    return parsed
 
 
 def _list(args) -> int:
@@ -155,6 +174,8 @@ def _restore(args) -> int:
     from shared.storage import StoreError, open_store
 
     target = args.target.replace("postgres://", "postgresql://", 1)
+    if args.to_time is not None or args.pg_data:
+        return _restore_to_time(args, target)
     try:
         backend_of(target)
         store = open_store(get_settings().backup_url)
@@ -211,6 +232,60 @@ def _restore(args) -> int:
           "ledger_entries_added": outcome.replay.ledger_added, **vacuumed,
           "failures": [f.as_dict() for f in failures]})
     return 1 if failures else 0
+
+
+def _restore_to_time(args, target: str) -> int:
+    """Point-in-time recovery with pgBackRest (jobs/pitr.py), then every known erasure re-applied."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from jobs import pitr
+    from jobs.dump import backend_of, safe_url
+    from jobs.erasure_replay import reapply, stored_ledger
+    from shared.backup_crypto import Keyring, MissingKeyError
+    from shared.database import make_engine
+    from shared.settings import get_settings
+    from shared.storage import StoreError, open_store
+
+    settings = get_settings()
+    if args.to_time is None or not args.pg_data:
+        return _err("point-in-time recovery needs both --to-time and --pg-data", 2)
+    if not settings.pitr_stanza:
+        return _err("point-in-time recovery needs PITR_STANZA (the pgBackRest stanza)", 2)
+    if backend_of(target) != "postgresql":
+        return _err("point-in-time recovery restores a PostgreSQL cluster; --to must be postgresql://", 2)
+    url = make_url(target)
+    if url.host not in ("127.0.0.1", "localhost", "::1") or not url.port or not url.database:
+        return _err("--to must name a local host, a port and a database: the restored cluster is started "
+                    "here, on that port", 2)
+    try:
+        ledger = stored_ledger(open_store(settings.backup_url), Keyring.from_settings(settings))
+        ledger += _live_ledger(target)
+    except StoreError as exc:
+        return _err(f"erasure ledger in the store unreadable: {exc}", 3)
+    except MissingKeyError as exc:
+        return _err(str(exc), 2)
+    data_dir = Path(args.pg_data).resolve()
+    try:
+        pitr.restore_cluster(settings.pitr_stanza, data_dir, args.to_time)
+        pitr.start_cluster(data_dir, url.port, host=url.host)
+        pitr.wait_promoted(target)
+    except pitr.PitrError as exc:
+        return _err(str(exc), 1)
+    engine = make_engine(target, pool_size=1)
+    try:
+        replay = reapply(engine, ledger)
+    finally:
+        engine.dispose()
+    _out({"status": "restored" if not replay.residue else "problem", "to_time": args.to_time.isoformat(),
+          "pg_data": str(data_dir), "target": safe_url(target), "erasures_reapplied": replay.erased,
+          "ledger_entries_added": replay.ledger_added, "vacuumed": _vacuum(target),
+          "failures": [{"reason": "erased_person_present", "detail": ", ".join(replay.residue)}]
+          if replay.residue else [],
+          "next": f"the restored cluster is running from {data_dir} on port {url.port}; stop it with "
+                  f"pg_ctl -D {data_dir} stop"})
+    return 1 if replay.residue else 0
 
 
 def _undo(target: str, created: bool, code: int) -> int:

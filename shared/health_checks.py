@@ -140,6 +140,28 @@ def check_backup_encryption() -> list[Check]:
     return [_check("pass", "component", "not encrypted (development)", observedValue=0, observedUnit="keys")]
 
 
+def check_wal_archive() -> list[Check]:
+    """Age of the newest archived WAL segment (point-in-time recovery); warn when older than the RPO
+    with unarchived WAL behind it. Production without PITR_STANZA is a warning too."""
+    from shared.database import session_scope
+    from shared.wal_archive import read_state
+
+    settings = get_settings()
+    if not settings.pitr_stanza or settings.is_sqlite:
+        status = "warn" if settings.is_production else "pass"
+        return [_check(status, "component", "point-in-time recovery not configured (PITR_STANZA)")]
+    try:
+        with session_scope() as session:
+            state = read_state(session.connection())
+    except Exception as exc:  # noqa: BLE001
+        return [_check("warn", "component", f"archiver state unreadable: {type(exc).__name__}")]
+    rpo = settings.pitr_rpo_seconds
+    stale = state.stale(rpo)
+    fields = {} if state.age_seconds is None else {"observedValue": round(state.age_seconds, 1),
+                                                   "observedUnit": "s"}
+    return [_check("warn" if stale else "pass", "component", state.describe(rpo) if stale else "", **fields)]
+
+
 def check_jobs() -> list[Check]:
     from sqlalchemy import func, select
 
@@ -230,6 +252,7 @@ CHECKS: dict[str, Callable[[], list[Check]]] = {
     "backups:storage": check_backup_storage,
     "backups:age": check_backup_age,
     "backups:encryption": check_backup_encryption,
+    "backups:wal": check_wal_archive,
     "jobs:lastRun": check_jobs,
     "alerts:open": check_alerts,
 }
