@@ -24,7 +24,9 @@ def alembic_config(url: str | None = None):
 
 
 MIGRATION_LOCK_KEY = 0x4C46_4D49_4752  # "LFMIGR": one migrator at a time per database
-_LOCK_NOT_AVAILABLE = "55P03"
+# lock_not_available (our lock_timeout), deadlock_detected (a request holding one table and
+# wanting the other while the revision holds the reverse): the revision is rolled back; retry it.
+_RETRYABLE = {"55P03", "40P01"}
 
 
 class MigrationLockTimeout(RuntimeError):
@@ -33,7 +35,7 @@ class MigrationLockTimeout(RuntimeError):
 
 
 def _lock_not_available(exc: BaseException) -> bool:
-    return getattr(getattr(exc, "orig", None), "sqlstate", None) == _LOCK_NOT_AVAILABLE
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE
 
 
 MIGRATOR_WAIT_SECONDS = 1800  # another deploy's migrations may run this long before this one gives up
@@ -68,6 +70,7 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
       behind a long query gives up instead of making every request queue behind its lock
       request. A revision that timed out is retried from scratch (MIGRATION_LOCK_RETRIES
       times, with backoff), then `MigrationLockTimeout` is raised (`factoria db upgrade`: exit 3);
+      a revision chosen as a deadlock victim against live requests is retried the same way;
     - index builds and constraint validation do not lock writers out (`shared.migrations.online`);
     - a session advisory lock on one direct connection serialises concurrent deploys (each
       service's pre-deploy command runs this); the second waits (polling, see

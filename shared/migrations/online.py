@@ -7,7 +7,12 @@
 - `add_foreign_key`: `NOT VALID` first (a brief lock, no scan), then `VALIDATE CONSTRAINT`,
   which scans under a lock that lets reads and writes continue.
 
-Elsewhere (SQLite) both are the plain operations. Every lock wait is bounded by the
+- `lock_tables`: a revision that alters several busy tables takes all their locks first,
+  each wait shorter than PostgreSQL's `deadlock_timeout`: a request holding one of the
+  tables and wanting another then never meets a revision holding the other (a deadlock
+  whose victim could be the request, a 500); the revision gives up first and is retried.
+
+Elsewhere (SQLite) these are the plain operations (or nothing). Every lock wait is bounded by the
 runner's `lock_timeout` (shared/migrations/__init__.py).
 """
 
@@ -25,6 +30,20 @@ def if_missing() -> bool | None:
     """`if_not_exists` for steps a revision may find done when it is retried (PostgreSQL; SQLite
     revisions run whole in one transaction)."""
     return True if _postgres() else None
+
+
+def lock_tables(*tables: str) -> None:
+    """ACCESS EXCLUSIVE on `tables`, in the order given (the order requests use them), before any DDL."""
+    if not _postgres():
+        return
+    bind = op.get_bind()
+    deadlock_ms = bind.execute(text("SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'")).scalar()
+    current = bind.execute(text("SELECT setting::int FROM pg_settings WHERE name = 'lock_timeout'")).scalar()
+    wait = max(1, min(current or deadlock_ms, deadlock_ms // 2))
+    bind.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": f"{wait}ms"})
+    names = ", ".join(f'"{t}"' for t in tables)
+    bind.execute(text(f"LOCK TABLE {names} IN ACCESS EXCLUSIVE MODE"))
+    bind.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": f"{current}ms"})
 
 
 def create_index(name: str, table: str, columns: list[str], *, unique: bool = False) -> None:

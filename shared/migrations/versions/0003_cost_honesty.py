@@ -23,6 +23,8 @@ _TOKEN_CLASSES = ('cached_input_tokens', 'cache_write_tokens', 'cache_write_1h_t
 
 def upgrade() -> None:
     once = online.if_missing()
+    # Requests write content_items, then usage_events: take both (and the circuits) up front, in that order.
+    online.lock_tables('content_items', 'usage_events', 'provider_circuits')
     with op.batch_alter_table('usage_events', schema=None) as batch_op:
         batch_op.add_column(sa.Column('generation_id', sa.String(length=36), nullable=True), if_not_exists=once)
         for name in _TOKEN_CLASSES:
