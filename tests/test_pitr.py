@@ -224,3 +224,16 @@ def test_wal_gaps_found_within_each_timeline():
     assert "0000000100000000000000FF" in pitr.wal_gaps(names)
     contiguous = [f"x/0000000100000000000000FF-{'a' * 40}", f"x/000000010000000100000000-{'a' * 40}"]
     assert pitr.wal_gaps(contiguous) == []
+
+
+@pytest.mark.parametrize("args, env_extra, message", [
+    (["--to-time", "2026-12-04T10:15:00Z", "--pg-data", "/tmp/x"], {}, "needs PITR_STANZA"),
+    (["--to-time", "2026-12-04T10:15:00Z"], {"PITR_STANZA": "lf"}, "needs both --to-time and --pg-data"),
+    (["--to-time", "2026-12-04T10:15:00Z", "--pg-data", "/tmp/x"], {"PITR_STANZA": "lf"}, "local host"),
+    (["--to-time", "2026-12-04T10:15:00", "--pg-data", "/tmp/x"], {"PITR_STANZA": "lf"}, "time zone"),
+])
+def test_point_in_time_restore_refuses_bad_usage_with_one_line(args, env_extra, message):
+    target = "postgresql://app:hunter2secret@db.example.org:5432/x"
+    proc = _factoria("backup", "restore", *args, "--to", target, env_extra=env_extra)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and "hunter2secret" not in proc.stdout + proc.stderr
