@@ -150,3 +150,37 @@ def test_upgrade_behind_a_long_transaction_gives_up_cleanly_and_readers_wait_no_
     finally:
         holder.dispose()
         drop_pg_database(url)
+
+
+def test_online_helpers_build_concurrently_rebuild_invalid_indexes_and_validate_constraints():
+    """`shared.migrations.online` on PostgreSQL: a half-built (INVALID) index from a failed attempt is
+    rebuilt valid; a foreign key is added NOT VALID then validated (it ends valid and enforced)."""
+    from alembic.operations import Operations
+    from alembic.runtime.migration import MigrationContext
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from shared.migrations import online
+
+    url = create_pg_database("lf_migr_online")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("CREATE TABLE parent (id int PRIMARY KEY); CREATE TABLE child (id int, parent_id int)"))
+            conn.execute(text("INSERT INTO parent VALUES (1); INSERT INTO child VALUES (1, 1), (2, 1)"))
+            conn.execute(text("CREATE INDEX ix_child_parent ON child (parent_id)"))
+            conn.execute(text("UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'ix_child_parent'::regclass"))
+            conn.commit()
+            with Operations.context(MigrationContext.configure(conn)):
+                online.create_index("ix_child_parent", "child", ["parent_id"])
+                online.add_foreign_key("fk_child_parent", "child", "parent", ["parent_id"], ["id"])
+            conn.commit()
+            assert conn.execute(text("SELECT indisvalid FROM pg_index "
+                                     "WHERE indexrelid = 'ix_child_parent'::regclass")).scalar() is True
+            assert conn.execute(text("SELECT convalidated FROM pg_constraint "
+                                     "WHERE conname = 'fk_child_parent'")).scalar() is True
+            with pytest.raises(IntegrityError):
+                conn.execute(text("INSERT INTO child VALUES (3, 99)"))
+    finally:
+        engine.dispose()
+        drop_pg_database(url)
