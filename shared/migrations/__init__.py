@@ -109,8 +109,9 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
                 if _lock_not_available(exc):
                     conn.rollback()
                     raise MigrationLockTimeout(
-                        f"a migration could not lock its table within {settings.migration_lock_timeout_ms} ms "
-                        f"({settings.migration_lock_retries + 1} attempts); database left at revision "
+                        f"a migration could not get its table locks in {settings.migration_lock_retries + 1} "
+                        f"attempts (MIGRATION_LOCK_TIMEOUT_MS={settings.migration_lock_timeout_ms}); database "
+                        f"left at revision "
                         f"{current_revision(conn)}, nothing of the next one applied") from None
                 raise
             finally:
