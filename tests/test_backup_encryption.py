@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from shared import migrations
-from tests.conftest import ROOT, create_pg_database, drop_pg_database, make_user, reset_process_state
+from tests.conftest import ROOT, create_pg_database, drop_pg_database, reset_process_state
 from tests.test_jobs_backup import FACTORIA, _count, _factoria, backup_dir, newest, run_job, seed_person
 
 AGE_HEADER = b"age-encryption.org/v1\n"

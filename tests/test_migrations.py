@@ -126,7 +126,7 @@ def test_upgrade_behind_a_long_transaction_gives_up_cleanly_and_readers_wait_no_
             reader.start()
             reader.join(25)  # the long transaction is still open: only lock_timeout lets the reader through
             assert reader_result == [0]
-            out, err = proc.communicate(timeout=60)
+            _, err = proc.communicate(timeout=60)
             watcher.dispose()
         assert proc.returncode == 3, err
         assert err.strip().splitlines() == [line for line in err.strip().splitlines()

@@ -19,8 +19,6 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from sqlalchemy import create_engine
-
 from shared import migrations
 from tests.conftest import ROOT, FunctionServer, create_pg_database, drop_pg_database, make_user
 
@@ -129,6 +127,4 @@ def test_upgrade_from_the_previous_release_under_load_has_no_5xx(env, tmp_path):
     finally:
         for server in servers:
             server.stop()
-        engine = create_engine(url)
-        engine.dispose()
         drop_pg_database(url)

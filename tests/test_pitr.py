@@ -13,7 +13,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -162,6 +162,7 @@ def test_restore_to_a_chosen_second_recovers_exactly_the_writes_before_it(cluste
     _wait_archived(cluster.url)
     [wal] = health_checks.check_wal_archive()
     assert wal["status"] == "pass" and wal["observedValue"] < 60, wal
+    assert not _wal_finding().firing
 
     port = free_port()
     target = f"postgresql+psycopg://postgres@127.0.0.1:{port}/factoria"
@@ -174,6 +175,35 @@ def test_restore_to_a_chosen_second_recovers_exactly_the_writes_before_it(cluste
     assert out["status"] == "restored" and out["erasures_reapplied"] == 1, out
     assert _count_users(target) == set(first[1:])  # exactly the first writes, minus the erased person
     assert not set(later) & _count_users(target)
+
+
+def _wal_finding():
+    from jobs.alert_rules import Evaluation, wal_archive_stale
+    from shared.database import session_scope
+    from shared.settings import get_settings
+
+    with session_scope() as session:
+        [finding] = wal_archive_stale(Evaluation(session, datetime.now(timezone.utc), get_settings()))
+    assert finding.rule == "wal_archive_stale" and finding.severity == "error"
+    return finding
+
+
+def test_wal_archive_stale_fires_on_a_server_that_archives_nothing(pg, env):
+    """The suite's own PostgreSQL has archive_mode off: with PITR_STANZA set that is an error alert and a
+    /health warning; without PITR_STANZA the rule stays silent."""
+    from jobs.alert_rules import Evaluation, wal_archive_stale
+    from shared import health_checks
+    from shared.database import session_scope
+    from shared.settings import get_settings
+
+    env(pitr_stanza=STANZA)
+    finding = _wal_finding()
+    assert finding.firing and "archive_mode is off" in finding.observed
+    assert health_checks.check_wal_archive()[0]["status"] == "warn"
+    env(pitr_stanza=None)
+    with session_scope() as session:
+        assert wal_archive_stale(Evaluation(session, datetime.now(timezone.utc), get_settings())) == []
+    assert health_checks.check_wal_archive()[0]["status"] == "pass"  # development: not configured
 
 
 def test_backup_verify_checks_the_wal_chain_and_restores_the_newest_point(cluster, s3):
