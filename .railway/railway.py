@@ -18,6 +18,12 @@ service per scheduled run of the shared job registry (`shared/job_schedule.py`
 `SCHEDULED_RUNS`: the five jobs and the daily, weekly and monthly ops reports; a
 run added there is scheduled here), plus PostgreSQL and an S3-compatible bucket
 for backups and reports. Each service's build installs only its own extra.
+
+The database runs `.railway/postgres/Dockerfile` (POSTGRES_IMAGE): Railway's
+PostgreSQL 15 image plus pgBackRest, archiving WAL continuously and taking base
+backups into the same bucket, encrypted with its own cipher (point-in-time
+recovery, docs/OPERATIONS.md). backup-verify restores from that archive, so
+its image also gets the PostgreSQL server and pgBackRest packages.
 """
 
 from __future__ import annotations
@@ -80,8 +86,12 @@ ENVIRONMENTS = {
 }
 # pg_dump must be at least the server's major version: the jobs image gets Debian's
 # postgresql-client (15), so the database is pinned to the same major as CI.
-POSTGRES_IMAGE = "ghcr.io/railwayapp-templates/postgres-ssl:15"
+# Built from .railway/postgres/Dockerfile (FROM ghcr.io/railwayapp-templates/postgres-ssl:15, plus pgBackRest).
+POSTGRES_IMAGE = "ghcr.io/lafactoria/postgres-pitr:15"
+PITR_STANZA = "lafactoria"
 JOBS_NEEDING_PG_TOOLS = ("backup", "backup-verify")
+# backup-verify also restores the WAL archive into a scratch cluster: server binaries and pgBackRest.
+PITR_TOOLS = "postgresql-client postgresql-15 pgbackrest"
 COMMON_WATCH = ["shared/**", "pyproject.toml", "constraints.txt", ".railway/railway.py"]
 HEALTHCHECK_TIMEOUT_S = 120
 
@@ -146,10 +156,27 @@ def main(ctx=None):
         raise ValueError(f"no Railway environment {name!r} in .railway/railway.py; "
                          f"known: {', '.join(ENVIRONMENTS)} (development is `make run`, not Railway)")
     where = ENVIRONMENTS[name]
-    db = database("postgres", "postgres", image=POSTGRES_IMAGE, output="DATABASE_URL",
-                  defaultMountPath="/var/lib/postgresql/data")
     store = bucket("lafactoria-data")
     shared = ctx.shared
+
+    # pgBackRest's repository: where both the archiver (database image) and backup-verify find it.
+    pgbackrest = {
+        "PGBACKREST_STANZA": PITR_STANZA,
+        "PGBACKREST_REPO1_TYPE": "s3",
+        "PGBACKREST_REPO1_PATH": "/pgbackrest",
+        "PGBACKREST_REPO1_S3_URI_STYLE": "path",
+        "PGBACKREST_REPO1_S3_BUCKET": store.env.BUCKET,
+        "PGBACKREST_REPO1_S3_ENDPOINT": store.env.ENDPOINT,
+        "PGBACKREST_REPO1_S3_REGION": store.env.REGION,
+        "PGBACKREST_REPO1_S3_KEY": store.env.ACCESS_KEY_ID,
+        "PGBACKREST_REPO1_S3_KEY_SECRET": store.env.SECRET_ACCESS_KEY,
+        "PGBACKREST_REPO1_CIPHER_TYPE": "aes-256-cbc",
+        "PGBACKREST_REPO1_CIPHER_PASS": shared["PGBACKREST_REPO1_CIPHER_PASS"],
+    }
+    db = database("postgres", "postgres", image=POSTGRES_IMAGE, output="DATABASE_URL",
+                  defaultMountPath="/var/lib/postgresql/data")
+    db = db.with_fields(variables={k: v if isinstance(v, dict) else {"type": "literal", "value": v}
+                                   for k, v in pgbackrest.items()})
 
     common = {
         # Staging runs the production settings too: ENVIRONMENT has no staging value, and
@@ -162,6 +189,7 @@ def main(ctx=None):
         "ALERT_WEBHOOK_URL": shared["ALERT_WEBHOOK_URL"],  # optional: unset arrives as "", read as unset
         "ALLOWED_ORIGINS": shared["ALLOWED_ORIGINS"],
         "DB_POOL_SIZE": str(where.db_pool_size),
+        "PITR_STANZA": PITR_STANZA,  # /health and alert-check read the archiver's state
     }
     storage = {
         "BACKUP_URL": "s3://${{lafactoria-data.BUCKET}}/backups",
@@ -170,6 +198,7 @@ def main(ctx=None):
         "AWS_ACCESS_KEY_ID": store.env.ACCESS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": store.env.SECRET_ACCESS_KEY,
         "AWS_DEFAULT_REGION": store.env.REGION,
+        "BACKUP_ENCRYPTION_KEYS": shared["BACKUP_ENCRYPTION_KEYS"],
     }
     providers = {key: shared[key] for key in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY")}
     # A budget fixed for the environment is a literal; otherwise an optional shared variable, which
@@ -178,13 +207,15 @@ def main(ctx=None):
 
     functions = [
         function_service("generate", common | providers | budgets, where),  # the only holder of provider keys
-        function_service("gdpr", common, where),
+        function_service("gdpr", common | storage, where),  # writes each erasure's ledger entry to the store
         function_service("health", common | storage, where),  # reports backup age and store
     ]
     crons = []
     for run in scheduled_runs():
         env = common | storage | budgets
-        if run.job in JOBS_NEEDING_PG_TOOLS:
+        if run.job == "backup-verify":
+            env = env | pgbackrest | {"RAILPACK_DEPLOY_APT_PACKAGES": PITR_TOOLS}
+        elif run.job in JOBS_NEEDING_PG_TOOLS:
             env = env | {"RAILPACK_DEPLOY_APT_PACKAGES": "postgresql-client"}
         crons.append(cron_service(run, env))
     return project("lafactoria", resources=[db, store, *functions, *crons])

@@ -1,11 +1,13 @@
-"""`factoria backup restore [BACKUP_ID] --to DATABASE_URL` (and `factoria backup list`).
+"""`factoria backup restore [BACKUP_ID] --to DATABASE_URL`, `factoria backup list`, `factoria backup keygen`.
 
 Restores a backup from `BACKUP_URL` (default: the newest complete one) into
 the target database, refusing a dump whose size or sha256 does not match its
-manifest, then re-applies every erasure in the erasure ledger so nobody who
-asked to be forgotten comes back. The ledger is read from the restored data
-and, when it is reachable, from the current `DATABASE_URL` too (erasures made
-after the backup was taken live only there).
+manifest, decrypts it with `BACKUP_ENCRYPTION_KEYS` (age; any key of the
+keyring), then re-applies every erasure in the erasure ledger so nobody who
+asked to be forgotten comes back. The ledger is read from the restored data,
+from the backup store's append-only copy (`erasures/`, written at each
+erasure: it outlives the database) and, when it is reachable, from the
+current `DATABASE_URL` too.
 
 The target must be empty: a PostgreSQL database that does not exist yet is
 created; one that already holds tables is refused, so a typo never overwrites
@@ -16,11 +18,17 @@ planner statistics. Afterwards run `factoria db upgrade` against the target if
 this release's schema is newer than the backup's.
 
 Exit codes: 0 restored; 1 the backup is damaged or an erased person remains;
-2 bad usage (unknown backup, target not empty, incompatible database).
+2 bad usage (unknown backup, target not empty, incompatible database, no key
+in BACKUP_ENCRYPTION_KEYS opens the backup or a ledger entry); 3 the store is unreachable.
+
+`keygen` prints a new age identity as its last line (and its public recipient
+on stderr): put it first in BACKUP_ENCRYPTION_KEYS and keep the old keys after
+it for as long as backups made with them are kept.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 
@@ -33,9 +41,17 @@ def register(sub) -> None:
     r.add_argument("--to", dest="target", required=True, metavar="DATABASE_URL",
                    help="target database (postgresql://... or sqlite:///path); must be empty; a missing "
                    "PostgreSQL database is created")
+    r.add_argument("--to-time", dest="to_time", type=_utc_time, metavar="TIME",
+                   help="point-in-time recovery (needs PITR_STANZA): restore the whole cluster as it was at "
+                   "TIME (ISO 8601 with a zone, e.g. 2026-12-04T10:15:00Z) into --pg-data, start it on the "
+                   "host and port of --to, then re-apply erasures in the database --to names")
+    r.add_argument("--pg-data", dest="pg_data", metavar="DIR",
+                   help="with --to-time: a new, empty directory for the restored cluster's data")
     r.set_defaults(func=_restore)
     ls = bsub.add_parser("list", help="list backups in BACKUP_URL as JSON lines")
     ls.set_defaults(func=_list)
+    kg = bsub.add_parser("keygen", help="print a new backup encryption key (age identity) as the last line")
+    kg.set_defaults(func=_keygen)
 
 
 def _out(record: dict) -> None:
@@ -48,6 +64,18 @@ def _err(message: str, code: int) -> int:
     return code
 
 
+def _utc_time(value: str):
+    from datetime import datetime
+
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError("give the time zone (e.g. ...T10:15:00Z)")
+    return parsed
+
+
 def _list(args) -> int:
     from jobs.backup_catalog import list_backups
     from shared.settings import get_settings
@@ -56,6 +84,17 @@ def _list(args) -> int:
     for entry in list_backups(open_store(get_settings().backup_url)):
         _out({"backup_id": entry.id, "complete": entry.complete,
               "bytes": sum(o.size for o in entry.objects.values())})
+    return 0
+
+
+def _keygen(args) -> int:
+    from shared.backup_crypto import generate_key
+
+    identity, recipient = generate_key()
+    print(f"public recipient: {recipient}", file=sys.stderr)
+    print("put this first in BACKUP_ENCRYPTION_KEYS (comma-separated, newest first); keep older keys after it",
+          file=sys.stderr)
+    print(identity, flush=True)
     return 0
 
 
@@ -114,7 +153,7 @@ def _live_ledger(target: str):
         return read_ledger(engine)
     except Exception as exc:  # noqa: BLE001 - restoring must work when the live database is gone
         get_logger("lafactoria.cli.backup").warning(
-            "live erasure ledger unreachable; re-applying the backup's own ledger only",
+            "live erasure ledger unreachable; re-applying the backup's and the store's ledgers",
             extra={"error": type(exc).__name__})
         return []
     finally:
@@ -127,12 +166,16 @@ def _restore(args) -> int:
 
     from jobs.backup_catalog import ManifestError, list_backups
     from jobs.backup_restore import RESTORE_STAGES, compare, fetch_checked, load_manifest, restore_with_erasures
+    from jobs.erasure_replay import stored_ledger
     from jobs.progress import Stages, on_terminal
     from jobs.dump import DumpError, backend_of, safe_url
+    from shared.backup_crypto import Keyring, MissingKeyError
     from shared.settings import get_settings
     from shared.storage import StoreError, open_store
 
     target = args.target.replace("postgres://", "postgresql://", 1)
+    if args.to_time is not None or args.pg_data:
+        return _restore_to_time(args, target)
     try:
         backend_of(target)
         store = open_store(get_settings().backup_url)
@@ -156,11 +199,22 @@ def _restore(args) -> int:
     problem, created = target_problem(target)
     if problem:
         return _err(f"refusing to restore into {safe_url(target)}: {problem}", 2)
-    ledger = _live_ledger(target)
+    keyring = Keyring.from_settings()
+    try:
+        # Before touching the target: the store's ledger must be readable, or nobody erased since the
+        # backup could be forgotten again.
+        ledger = stored_ledger(store, keyring) + _live_ledger(target)
+    except StoreError as exc:
+        return _undo(target, created, _err(f"erasure ledger in the store unreadable: {exc}", 3))
+    except MissingKeyError as exc:
+        return _undo(target, created, _err(str(exc), 2))
     with tempfile.TemporaryDirectory(prefix="lf-restore-") as tmp, \
             Stages(RESTORE_STAGES, desc=f"restore {entry.id}", enabled=on_terminal()) as stages:
         dump = Path(tmp) / manifest.file
-        failures = fetch_checked(store, entry, manifest, dump, stages=stages)
+        try:
+            failures = fetch_checked(store, entry, manifest, dump, keyring, stages=stages)
+        except MissingKeyError as exc:
+            return _undo(target, created, _err(str(exc), 2))
         error = f"backup {entry.id} is damaged: " + "; ".join(f.detail for f in failures) if failures else None
         if error is None:
             try:
@@ -169,13 +223,7 @@ def _restore(args) -> int:
             except DumpError as exc:
                 error = str(exc)
     if error is not None:
-        if created:  # leave no half-made database behind
-            from sqlalchemy.engine import make_url
-
-            from jobs.dump import drop_pg_database
-
-            drop_pg_database(maintenance_url(target), make_url(target).database)
-        return _err(error, 1)
+        return _undo(target, created, _err(error, 1))
     failures = compare(manifest, outcome)
     vacuumed = {"vacuumed": _vacuum(target)} if backend_of(target) == "postgresql" else {}
     _out({"status": "restored" if not failures else "problem", "backup_id": entry.id,
@@ -184,6 +232,71 @@ def _restore(args) -> int:
           "ledger_entries_added": outcome.replay.ledger_added, **vacuumed,
           "failures": [f.as_dict() for f in failures]})
     return 1 if failures else 0
+
+
+def _restore_to_time(args, target: str) -> int:
+    """Point-in-time recovery with pgBackRest (jobs/pitr.py), then every known erasure re-applied."""
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    from jobs import pitr
+    from jobs.dump import backend_of, safe_url
+    from jobs.erasure_replay import reapply, stored_ledger
+    from shared.backup_crypto import Keyring, MissingKeyError
+    from shared.database import make_engine
+    from shared.settings import get_settings
+    from shared.storage import StoreError, open_store
+
+    settings = get_settings()
+    if args.to_time is None or not args.pg_data:
+        return _err("point-in-time recovery needs both --to-time and --pg-data", 2)
+    if not settings.pitr_stanza:
+        return _err("point-in-time recovery needs PITR_STANZA (the pgBackRest stanza)", 2)
+    if backend_of(target) != "postgresql":
+        return _err("point-in-time recovery restores a PostgreSQL cluster; --to must be postgresql://", 2)
+    url = make_url(target)
+    if url.host not in ("127.0.0.1", "localhost", "::1") or not url.port or not url.database:
+        return _err("--to must name a local host, a port and a database: the restored cluster is started "
+                    "here, on that port", 2)
+    try:
+        ledger = stored_ledger(open_store(settings.backup_url), Keyring.from_settings(settings))
+        ledger += _live_ledger(target)
+    except StoreError as exc:
+        return _err(f"erasure ledger in the store unreadable: {exc}", 3)
+    except MissingKeyError as exc:
+        return _err(str(exc), 2)
+    data_dir = Path(args.pg_data).resolve()
+    try:
+        pitr.restore_cluster(settings.pitr_stanza, data_dir, args.to_time)
+        pitr.start_cluster(data_dir, url.port, host=url.host)
+        pitr.wait_promoted(target)
+    except pitr.PitrError as exc:
+        return _err(str(exc), 1)
+    engine = make_engine(target, pool_size=1)
+    try:
+        replay = reapply(engine, ledger)
+    finally:
+        engine.dispose()
+    _out({"status": "restored" if not replay.residue else "problem", "to_time": args.to_time.isoformat(),
+          "pg_data": str(data_dir), "target": safe_url(target), "erasures_reapplied": replay.erased,
+          "ledger_entries_added": replay.ledger_added, "vacuumed": _vacuum(target),
+          "failures": [{"reason": "erased_person_present", "detail": ", ".join(replay.residue)}]
+          if replay.residue else [],
+          "next": f"the restored cluster is running from {data_dir} on port {url.port}; stop it with "
+                  f"pg_ctl -D {data_dir} stop"})
+    return 1 if replay.residue else 0
+
+
+def _undo(target: str, created: bool, code: int) -> int:
+    """Leave no half-made database behind: drop the target if this command created it; returns `code`."""
+    if created:
+        from sqlalchemy.engine import make_url
+
+        from jobs.dump import drop_pg_database
+
+        drop_pg_database(maintenance_url(target), make_url(target).database)
+    return code
 
 
 def _vacuum(url: str) -> bool:

@@ -1,4 +1,10 @@
-"""`factoria db upgrade|downgrade|current|copy`."""
+"""`factoria db upgrade|downgrade|current|copy`.
+
+`upgrade` exits 3 with one line when a revision cannot get its table lock
+within MIGRATION_LOCK_TIMEOUT_MS after MIGRATION_LOCK_RETRIES retries: the
+revisions before it stay applied, nothing of it is, and the deploy stops
+before any new code serves (shared/migrations/__init__.py).
+"""
 
 from __future__ import annotations
 
@@ -43,7 +49,11 @@ def _upgrade(args) -> int:
     from shared import migrations
 
     before = _current_of()
-    migrations.upgrade(revision=args.revision)
+    try:
+        migrations.upgrade(revision=args.revision)
+    except migrations.MigrationLockTimeout as exc:
+        print(f"factoria db upgrade: {exc}", file=sys.stderr)
+        return 3
     after = _current_of()
     applied = migrations.revisions_between(before, after)
     result = {"from": before, "to": after, "applied": [{"revision": r, "title": t} for r, t in applied]}

@@ -250,6 +250,22 @@ def backup_verified(ev: Evaluation) -> list[Finding]:
                     f"last verified {last_ok:%Y-%m-%d %H:%M} UTC", details)]
 
 
+def wal_archive_stale(ev: Evaluation) -> list[Finding]:
+    """Error when the newest archived WAL is older than the RPO while newer WAL waits (shared/wal_archive.py):
+    a database lost now would lose more than PITR_RPO_SECONDS of writes. Silent without PITR_STANZA
+    (`/health` says so) and on SQLite."""
+    from shared.wal_archive import read_state
+
+    if not ev.settings.pitr_stanza or ev.settings.is_sqlite:
+        return []
+    rpo = ev.settings.pitr_rpo_seconds
+    state = read_state(ev.session.connection())
+    details = {"age_seconds": state.age_seconds, "pending_bytes": state.pending_bytes, "rpo_seconds": rpo,
+               "failing": state.failing}
+    return [Finding("wal_archive_stale", "error", state.stale(rpo), "WAL archive stale", state.describe(rpo),
+                    details)]
+
+
 def missed_jobs(ev: Evaluation) -> list[Finding]:
     """One finding per job, firing when `shared.job_status` finds it overdue: a scheduled time more
     than ALERT_JOB_GRACE_MINUTES old passed with no counted run (dry runs and skips do not count)
@@ -295,6 +311,7 @@ RULES: tuple[Rule, ...] = (
     Rule("latency:p95", "critical", latency_p95),
     Rule("quality:critical", "critical", quality_critical),
     Rule("backup:unverified", "critical", backup_verified),
+    Rule("wal_archive_stale", "error", wal_archive_stale),
     Rule("error-rate:warning", "warning", error_rate_warning),
     Rule("generation:success", "warning", generation_success),
     Rule("quality:warning", "warning", quality_warning),

@@ -3,8 +3,13 @@
 Layout (DESIGN.md): `<UTC timestamp>/<dump>` then `<UTC timestamp>/manifest.json`,
 written in that order so a backup without a manifest is visibly incomplete.
 PostgreSQL is dumped with `pg_dump -Fc` (custom format, already compressed),
-SQLite through the online backup API and gzip. The store is `BACKUP_URL`: a
-local folder or an S3-compatible bucket (server-side encryption requested).
+SQLite through the online backup API and gzip. With `BACKUP_ENCRYPTION_KEYS`
+set the dump is encrypted client-side with age to the newest key before it
+leaves the machine (`<dump>.age`; shared/backup_crypto.py). The store is
+`BACKUP_URL`: a local folder or an S3-compatible bucket (server-side
+encryption requested as well). The erasure ledger's rows that the store does
+not hold yet (erasures older than the store's ledger) are copied there too
+(shared/erasure/offsite.py).
 Backups older than `BACKUP_RETENTION_DAYS` are then removed, never the newest
 complete one. A failed dump or upload raises the critical `backup` alert and
 exits 1; the next good backup resolves it.
@@ -17,6 +22,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from jobs.backup_catalog import MANIFEST, BackupEntry, Manifest, list_backups, new_backup_id, sha256_file
+from jobs.erasure_replay import sync_ledger
 from jobs.dump import DUMP_NAMES, PG_FORMAT, SQLITE_FORMAT, DumpError, backend_of, dump_postgres, dump_sqlite
 from jobs.runner import JobConfigError, JobContext, JobResult
 
@@ -43,6 +49,7 @@ def _prune(ctx: JobContext, store, now: datetime, *, dry_run: bool) -> list[str]
 
 
 def run(ctx: JobContext) -> JobResult:
+    from shared.backup_crypto import Keyring
     from shared.database import get_engine
     from shared.storage import StoreError, open_store
 
@@ -54,7 +61,8 @@ def run(ctx: JobContext) -> JobResult:
         raise JobConfigError(str(exc)) from None
     now = datetime.now(timezone.utc)
     backup_id = new_backup_id(now)
-    dump_name = DUMP_NAMES[database]
+    keyring = Keyring.from_settings(settings)
+    dump_name = DUMP_NAMES[database] + (".age" if keyring.enabled else "")
 
     if ctx.dry_run:
         from jobs.dump import read_snapshot
@@ -69,7 +77,7 @@ def run(ctx: JobContext) -> JobResult:
 
     with tempfile.TemporaryDirectory(prefix="lf-backup-") as tmp, \
             ctx.stages(["dump", "checksum", "upload", "manifest", "written"]) as stages:
-        out = Path(tmp) / dump_name
+        out = Path(tmp) / DUMP_NAMES[database]
         try:
             stages.step("dump")
             if database == "postgresql":
@@ -78,10 +86,15 @@ def run(ctx: JobContext) -> JobResult:
             else:
                 snap = dump_sqlite(settings.database_url, out)
             stages.step("checksum")
+            sealed = Path(tmp) / dump_name
+            if keyring.seal_file(out, sealed):
+                out.unlink()
+                out = sealed
             manifest = Manifest(
                 file=dump_name, sha256=sha256_file(out), size=out.stat().st_size, tables=snap.tables,
                 schema_revision=snap.schema_revision, created_at=now, database=database,
                 format=PG_FORMAT if database == "postgresql" else SQLITE_FORMAT,
+                encryption="age" if keyring.enabled else "none", recipient=keyring.recipient,
             )
             stages.step("upload")
             store.put_file(f"{backup_id}/{dump_name}", out)
@@ -98,7 +111,13 @@ def run(ctx: JobContext) -> JobResult:
     except StoreError as exc:  # the new backup is safe; pruning is retried tomorrow
         ctx.log.warning("could not remove old backups", extra={"error": str(exc)})
         removed = []
+    try:
+        synced = sync_ledger(get_engine(), store, keyring)
+    except StoreError as exc:  # the live ledger still holds them; retried tomorrow
+        ctx.log.warning("could not copy the erasure ledger to the store", extra={"error": str(exc)})
+        synced = None
     ctx.resolve(ALERT_RULE, f"Backup {backup_id} written")
     return JobResult.ok(backup_id=backup_id, database=database, store=store.url, file=dump_name,
+                        encrypted=keyring.enabled, ledger_copied=synced,
                         size=manifest.size, sha256=manifest.sha256, rows=sum(snap.tables.values()),
                         schema_revision=snap.schema_revision, removed=removed)

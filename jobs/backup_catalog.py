@@ -37,6 +37,10 @@ class Manifest(BaseModel):
     created_at: datetime
     database: Literal["postgresql", "sqlite"]
     format: Literal["pg_dump-custom", "sqlite-gzip"]
+    # "age": `file` is the dump encrypted to `recipient` (sha256 and size are of the stored, encrypted bytes,
+    # so integrity is checked before any key is needed). Manifests hold counts, never personal data.
+    encryption: Literal["none", "age"] = "none"
+    recipient: str | None = None
 
     def to_json(self) -> bytes:
         return json.dumps(self.model_dump(mode="json"), indent=2, sort_keys=True).encode()

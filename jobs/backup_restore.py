@@ -14,6 +14,7 @@ from pathlib import Path
 from jobs.backup_catalog import MANIFEST, BackupEntry, Manifest, parse_manifest, sha256_file
 from jobs.dump import Snapshot, read_snapshot, restore
 from jobs.erasure_replay import LedgerEntry, ReplayResult, reapply
+from shared.backup_crypto import AGE_HEADER, is_encrypted
 
 
 @dataclass(frozen=True)
@@ -46,18 +47,23 @@ def load_manifest(store, entry: BackupEntry) -> Manifest:
 RESTORE_STAGES = ["download", "checksum", "restore", "erasures", "compare"]
 
 
-def fetch_checked(store, entry: BackupEntry, manifest: Manifest, dest: Path, *, min_bytes: int = 0,
+def fetch_checked(store, entry: BackupEntry, manifest: Manifest, dest: Path, keyring, *, min_bytes: int = 0,
                   stages=None) -> list[Failure]:
-    """Download the dump to `dest` and compare it with its manifest; no failures means intact."""
+    """Download the dump, compare it with its manifest and decrypt it into `dest`; no failures means intact.
+
+    Integrity is checked on the stored (encrypted) bytes first; then an age-encrypted
+    dump is decrypted with `keyring`, raising MissingKeyError when no key opens it.
+    """
     obj = entry.objects.get(manifest.file)
     if obj is None:
         return [Failure("dump_missing", f"{manifest.file} is not in the backup folder")]
     if stages is not None:
         stages.step("download")
-    store.download(entry.key(manifest.file), dest)
+    stored = dest.with_name(dest.name + ".stored")
+    store.download(entry.key(manifest.file), stored)
     if stages is not None:
         stages.step("checksum")
-    size = dest.stat().st_size
+    size = stored.stat().st_size
     failures = []
     if size < min_bytes:
         failures.append(Failure("too_small", f"dump is {size} bytes, below BACKUP_MIN_BYTES={min_bytes}"))
@@ -65,8 +71,16 @@ def fetch_checked(store, entry: BackupEntry, manifest: Manifest, dest: Path, *, 
         failures.append(Failure("truncated", f"dump is {size} bytes, manifest says {manifest.size}"))
     elif size > manifest.size:
         failures.append(Failure("size_mismatch", f"dump is {size} bytes, manifest says {manifest.size}"))
-    elif sha256_file(dest) != manifest.sha256:
+    elif sha256_file(stored) != manifest.sha256:
         failures.append(Failure("checksum_mismatch", "sha256 of the dump differs from the manifest"))
+    if not failures:
+        with open(stored, "rb") as fh:
+            head = fh.read(len(AGE_HEADER))
+        if manifest.encryption == "age" and not is_encrypted(head):
+            failures.append(Failure("not_encrypted", "the manifest says age-encrypted, the dump is not"))
+        else:
+            keyring.open_file(stored, dest, f"backup {entry.id}")
+    stored.unlink(missing_ok=True)
     return failures
 
 

@@ -470,14 +470,28 @@ def _alerts(ctx: JobContext, report: dict[str, Any]) -> list[str]:
 def write_report(store, report: dict[str, Any], daily_budget: Decimal | None, *,
                  only_if_missing: bool = False) -> list[str]:
     """Write the report's JSON, CSV and chart; returns the keys written. With `only_if_missing`
-    (the ops report linking to the cost report of its period) an existing report is left as is."""
+    (the ops report linking to the cost report of its period) an existing report is left as is.
+
+    A report naming users by id (COST_REPORT_INCLUDE_USER_IDS) holds personal data: with
+    BACKUP_ENCRYPTION_KEYS set its JSON is encrypted like backups (`.json.age`; the CSV names
+    users by pseudonym only).
+    """
+    from shared.backup_crypto import Keyring
+
     prefix = report_prefix(date.fromisoformat(report["period"]["from"]), date.fromisoformat(report["period"]["to"]))
-    if only_if_missing and any(o.key == prefix + ".json" for o in store.list(prefix.rsplit("/", 1)[0])):
+    if only_if_missing and any(o.key in (prefix + ".json", prefix + ".json.age")
+                               for o in store.list(prefix.rsplit("/", 1)[0])):
         return []
-    store.put_bytes(prefix + ".json", json.dumps(report, indent=2).encode(), "application/json")
+    keyring = Keyring.from_settings()
+    document = json.dumps(report, indent=2).encode()
+    json_key = prefix + ".json"
+    if keyring.enabled and any("user_id" in row for row in report["top_users"]):
+        json_key, document = json_key + ".age", keyring.seal(document)
+    store.put_bytes(json_key, document, "application/json")
+    store.delete(prefix + (".json" if json_key.endswith(".age") else ".json.age"))  # no stale twin
     store.put_bytes(prefix + ".csv", _csv(report), "text/csv")
     store.put_bytes(prefix + ".png", _chart(report, daily_budget), "image/png")
-    return [f"{prefix}.{ext}" for ext in ("json", "csv", "png")]
+    return [json_key, prefix + ".csv", prefix + ".png"]
 
 
 def run(ctx: JobContext) -> JobResult:

@@ -15,6 +15,14 @@ proof still finds an erased person in some column, everything erasure knows
 about is erased and committed all the same, and the caller reports the
 columns (`erased_person_present`) rather than keeping the person by rolling
 back.
+
+The database's ledger is not the only one: every erasure also left an
+encrypted entry in the backup store (shared/erasure/offsite.py), which
+survives the loss of the live database. `stored_ledger` reads those, so a
+restore after a disaster still forgets everyone erased up to the moment of
+loss; `sync_ledger` (run by the backup job) copies into the store any
+database ledger row it lacks, such as erasures made before the store held a
+ledger.
 """
 
 from __future__ import annotations
@@ -53,6 +61,24 @@ def read_ledger(engine: Engine) -> list[LedgerEntry]:
     with engine.connect() as conn:
         rows = conn.execute(select(Erasure.subject, Erasure.erased_at, Erasure.requested_by, Erasure.deleted))
         return [LedgerEntry(r.subject, r.erased_at, r.requested_by, dict(r.deleted or {})) for r in rows]
+
+
+def stored_ledger(store, keyring) -> list[LedgerEntry]:
+    """Every erasure ledger entry in the backup store (raises StoreError, MissingKeyError)."""
+    from shared.erasure import offsite
+
+    return [LedgerEntry(e.subject, e.erased_at, e.requested_by, e.deleted) for e in offsite.read_all(store, keyring)]
+
+
+def sync_ledger(engine: Engine, store, keyring) -> int:
+    """Copy into the store every ledger row of the database at `engine` it does not hold; returns how many."""
+    from shared.erasure import offsite
+
+    stored = {e.subject for e in stored_ledger(store, keyring)}
+    missing = [e for e in read_ledger(engine) if e.subject not in stored]
+    for e in missing:
+        offsite.write(store, keyring, offsite.StoredErasure(e.subject, e.erased_at, e.requested_by, e.deleted))
+    return len(missing)
 
 
 def reapply(engine: Engine, live_ledger: list[LedgerEntry]) -> ReplayResult:

@@ -129,6 +129,39 @@ def check_backup_age() -> list[Check]:
     return [_check(status, "component", output, observedValue=round(age_h, 2), observedUnit="h")]
 
 
+def check_backup_encryption() -> list[Check]:
+    """Production without BACKUP_ENCRYPTION_KEYS writes backups anyone with the bucket can read: warn."""
+    settings = get_settings()
+    if settings.backup_keys:
+        return [_check("pass", "component", observedValue=len(settings.backup_keys), observedUnit="keys")]
+    if settings.is_production:
+        return [_check("warn", "component", "backups are not encrypted: set BACKUP_ENCRYPTION_KEYS "
+                       "(factoria backup keygen)", observedValue=0, observedUnit="keys")]
+    return [_check("pass", "component", "not encrypted (development)", observedValue=0, observedUnit="keys")]
+
+
+def check_wal_archive() -> list[Check]:
+    """Age of the newest archived WAL segment (point-in-time recovery); warn when older than the RPO
+    with unarchived WAL behind it. Production without PITR_STANZA is a warning too."""
+    from shared.database import session_scope
+    from shared.wal_archive import read_state
+
+    settings = get_settings()
+    if not settings.pitr_stanza or settings.is_sqlite:
+        status = "warn" if settings.is_production else "pass"
+        return [_check(status, "component", "point-in-time recovery not configured (PITR_STANZA)")]
+    try:
+        with session_scope() as session:
+            state = read_state(session.connection())
+    except Exception as exc:  # noqa: BLE001
+        return [_check("warn", "component", f"archiver state unreadable: {type(exc).__name__}")]
+    rpo = settings.pitr_rpo_seconds
+    stale = state.stale(rpo)
+    fields = {} if state.age_seconds is None else {"observedValue": round(state.age_seconds, 1),
+                                                   "observedUnit": "s"}
+    return [_check("warn" if stale else "pass", "component", state.describe(rpo) if stale else "", **fields)]
+
+
 def check_jobs(now: datetime | None = None) -> list[Check]:
     """One entry per job, from `shared.job_status` (what counts as a run, when a job is overdue):
     a job never due since the install passes; a missed schedule or a failed last run warns;
@@ -195,12 +228,14 @@ CHECKS: dict[str, Callable[[], list[Check]]] = {
     "providers:configured": check_providers,
     "backups:storage": check_backup_storage,
     "backups:age": check_backup_age,
+    "backups:encryption": check_backup_encryption,
+    "backups:wal": check_wal_archive,
     "jobs:lastRun": check_jobs,
     "alerts:open": check_alerts,
     readiness.REDIS_KEY: readiness.check_redis,  # asked for only with REDIS_URL set (readiness.with_redis)
 }
 _SLOW_KEYS = {"backups:storage", "backups:age"}
-_NEEDS_DATABASE = frozenset(CHECKS) - _SLOW_KEYS - {readiness.REDIS_KEY}
+_NEEDS_DATABASE = frozenset(CHECKS) - _SLOW_KEYS - {readiness.REDIS_KEY, "backups:encryption"}
 
 
 class CheckCache:

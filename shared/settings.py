@@ -7,6 +7,7 @@ serving with a development secret or an in-memory provider.
 
 from __future__ import annotations
 
+import re
 import threading
 from decimal import Decimal
 from pathlib import Path
@@ -18,6 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+AGE_IDENTITY = re.compile(r"AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}")  # bech32, upper case
 PROVIDER_NAMES = ("openai", "anthropic", "vertex", "mock")
 
 
@@ -98,6 +100,14 @@ class Settings(BaseSettings):
     backup_max_age_hours: float = Field(26, gt=0)
     backup_min_bytes: int = Field(1024, ge=0)
     backup_retention_days: int = Field(30, ge=1)
+    # age identities (AGE-SECRET-KEY-1...), comma-separated, newest first: the newest encrypts, all decrypt.
+    backup_encryption_keys: str | None = None
+    # Point-in-time recovery (pgBackRest, docs/OPERATIONS.md): its stanza, and the RPO the WAL archive must meet.
+    pitr_stanza: str | None = None
+    pitr_rpo_seconds: int = Field(300, ge=30, le=3600)
+    # Migrations wait this long for a table lock, then retry (MIGRATION_LOCK_RETRIES times) and give up: exit 3.
+    migration_lock_timeout_ms: int = Field(5000, ge=100, le=600_000)
+    migration_lock_retries: int = Field(3, ge=0, le=20)
     reports_url: str = f"file://{VAR_DIR / 'reports'}"
     alert_webhook_url: str | None = None
     # Alert delivery (shared/alerts): PagerDuty Events API v2 for critical and error alerts.
@@ -197,6 +207,15 @@ class Settings(BaseSettings):
     def _judge_model(cls, value: str | None) -> str | None:
         return value.strip() or None if value is not None else None
 
+    @field_validator("backup_encryption_keys")
+    @classmethod
+    def _age_identities(cls, value: str | None) -> str | None:
+        keys = [k.strip() for k in (value or "").split(",") if k.strip()]
+        if any(not AGE_IDENTITY.fullmatch(k) for k in keys):
+            raise ValueError("every key must be an age identity (AGE-SECRET-KEY-1...); "
+                             "`factoria backup keygen` prints one")
+        return ",".join(keys) or None
+
     @field_validator("quality_judge")
     @classmethod
     def _judge(cls, value: str) -> str:
@@ -269,6 +288,11 @@ class Settings(BaseSettings):
             raise SettingsError("invalid settings: DATABASE_DIRECT_URL: required with DB_PGBOUNCER=true for "
                                 "backups and restores (they need a session, not a pooled transaction)")
         return self.database_direct_url
+
+    @property
+    def backup_keys(self) -> list[str]:
+        """`BACKUP_ENCRYPTION_KEYS` as a list, newest first (empty: backups are not encrypted)."""
+        return self.backup_encryption_keys.split(",") if self.backup_encryption_keys else []
 
     @property
     def is_sqlite(self) -> bool:

@@ -313,3 +313,22 @@ def test_empty_optional_settings_are_unset_for_the_cli_and_the_jobs(tmp_path):
                          env=env | {"USER_DAILY_BUDGET_USD": "ten"}, capture_output=True, text=True,
                          timeout=120, cwd=ROOT)
     assert bad.returncode == 2 and "USER_DAILY_BUDGET_USD" in bad.stdout + bad.stderr
+
+
+def test_database_image_archives_wal_with_pgbackrest_to_the_bucket():
+    """The database service runs the image built from .railway/postgres/ (archiver configured), with
+    pgBackRest's repository on the project's bucket and its cipher pass a shared secret."""
+    iac = load_iac()
+    [db] = [r for r in graph()["resources"] if r["type"] == "database"]
+    assert db["image"] == iac.POSTGRES_IMAGE
+    dockerfile = (ROOT / ".railway" / "postgres" / "Dockerfile").read_text()
+    assert "pgbackrest" in dockerfile and "archive_command=pgbackrest archive-push %p" in dockerfile
+    assert "archive_timeout=60" in dockerfile  # the RPO (PITR_RPO_SECONDS, 300) is met with room
+    variables = db["variables"]
+    assert variables["PGBACKREST_REPO1_CIPHER_TYPE"]["value"] == "aes-256-cbc"
+    assert variables["PGBACKREST_REPO1_CIPHER_PASS"]["type"] == "sharedReference"
+    assert variables["PGBACKREST_REPO1_S3_BUCKET"]["type"] == "reference"
+    verify = services()["cron-backup-verify"]["variables"]
+    assert verify["PGBACKREST_STANZA"]["value"] == verify["PITR_STANZA"]["value"] == iac.PITR_STANZA
+    assert "pgbackrest" in verify["RAILPACK_DEPLOY_APT_PACKAGES"]["value"]
+    assert services()["health"]["variables"]["BACKUP_ENCRYPTION_KEYS"]["type"] == "sharedReference"

@@ -136,6 +136,19 @@ def test_top_users_pseudonymised_unless_admin_flag(ledger, env):
     env(cost_report_include_user_ids="true")
     run_job("cost-report")
     assert load_report()["top_users"][0]["user_id"] == ledger["alice"]
+    # With a backup key, a report holding user ids is encrypted like backups; its clear twin goes.
+    from pyrage import x25519
+
+    from shared.backup_crypto import Keyring
+
+    key = str(x25519.Identity.generate())
+    env(backup_encryption_keys=key)
+    code, summary = run_job("cost-report")
+    base = reports_dir() / f"cost/{DAY}"
+    assert f"cost/{DAY}/cost-report.json.age" in summary["written"] and not (base / "cost-report.json").exists()
+    sealed = (base / "cost-report.json.age").read_bytes()
+    assert ledger["alice"].encode() not in sealed
+    assert json.loads(Keyring((key,)).open(sealed, "report"))["top_users"][0]["user_id"] == ledger["alice"]
 
 
 def test_writes_json_csv_and_png(ledger):

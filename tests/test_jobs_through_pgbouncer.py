@@ -36,23 +36,29 @@ def test_the_application_really_talks_through_pgbouncer_in_transaction_mode(boun
         assert conn.connection.dbapi_connection.prepare_threshold is None  # no server-side prepared statements
 
 
-def test_migrations_through_pgbouncer_leave_no_advisory_lock_behind(bouncer):
-    """The migration lock is transaction-scoped: nothing stays held on a pooled server connection."""
+def test_migrations_behind_pgbouncer_use_the_direct_url_and_leave_no_advisory_lock_behind(bouncer, env):
+    """The migrator's lock and lock_timeout are session state, which cannot cross a transaction pooler:
+    with DB_PGBOUNCER=true `factoria db upgrade` connects through DATABASE_DIRECT_URL, and releases its lock."""
     from sqlalchemy.engine import make_url
 
     from shared import migrations
+    from shared.settings import SettingsError
 
     direct = create_pg_database("lf_bouncer_migrate")
     through = make_url(bouncer.url).set(database=make_url(direct).database).render_as_string(hide_password=False)
     try:
-        migrations.upgrade(through)
-        migrations.upgrade(through)  # a second deploy's pre-deploy finds nothing to do
+        env(database_url=through, database_direct_url=direct)
+        migrations.upgrade()
+        migrations.upgrade()  # a second deploy's pre-deploy finds nothing to do
         engine = create_engine(direct)
         with engine.connect() as conn:
             held = conn.execute(text("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'")).scalar()
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
         engine.dispose()
         assert held == 0 and revision == migrations.head_revision()
+        env(database_direct_url=None)
+        with pytest.raises(SettingsError, match="DATABASE_DIRECT_URL"):
+            migrations.upgrade()
     finally:
         from shared.database import dispose_engines
 

@@ -6,7 +6,11 @@ ledger row and the audit entry (pseudonyms only), then scan every string and
 JSON column of every table for their id, email and key identifiers. Only if
 the scan is clean does the transaction commit and the receipt say
 `"verified": true`; otherwise everything rolls back and the caller gets a 500
-problem (the columns concerned are logged, never the values).
+problem (the columns concerned are logged, never the values). Just before the
+commit the ledger entry is also written to the backup store
+(shared/erasure/offsite.py), so a restore after losing this database still
+forgets the person; if the store cannot take it, nothing is committed and the
+caller gets a 503 to retry.
 
 After the commit, best effort (the erasure stands whatever happens): drop the
 person's rate-limit counters from Redis, and make the database files forget
@@ -102,6 +106,7 @@ def erase_subject(who: subjects.Acting, *, request_id: str | None = None,
             residue = find_residue(s, ids)
             if residue:
                 raise ErasureNotVerified(residue)
+            _write_offsite(ledger)
             receipt = ErasureReceipt(erasure_id=ledger.id, erased_at=ledger.erased_at,
                                      deleted=counts.deleted, verified=True)
     except ErasureNotVerified as exc:
@@ -118,6 +123,24 @@ def erase_subject(who: subjects.Acting, *, request_id: str | None = None,
     _purge_shared_counters(ids)
     forget_on_disk(counts)
     return receipt
+
+
+def _write_offsite(ledger) -> None:
+    """The ledger entry into the backup store, encrypted; a 503 (and a rollback) if the store refuses."""
+    from shared.backup_crypto import Keyring
+    from shared.erasure import offsite
+    from shared.settings import get_settings
+    from shared.storage import StoreError, open_store
+
+    settings = get_settings()
+    try:
+        offsite.write(open_store(settings.backup_url), Keyring.from_settings(settings), offsite.StoredErasure(
+            ledger.subject, ledger.erased_at, ledger.requested_by, dict(ledger.deleted or {})))
+    except StoreError as exc:
+        log.error("erasure not committed: the backup store did not take its ledger entry",
+                  extra={"error": str(exc)})
+        raise errors.ServiceUnavailable("The erasure could not be recorded outside the database, so nothing "
+                                        "was erased; retry later.", retry_after=60) from None
 
 
 def _checkpoint_sqlite() -> None:

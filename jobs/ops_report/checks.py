@@ -122,7 +122,8 @@ def quality(f: dict) -> Check:
 
 def backups(f: dict, max_age_hours: float) -> Check:
     b = f["backups"]
-    evidence = {k: b[k] for k in ("store", "newest", "taken_in_period", "failed_backup_runs", "store_error")}
+    evidence = {k: b[k] for k in ("store", "newest", "taken_in_period", "failed_backup_runs", "store_error",
+                                  "encrypted")}
     if b["store_error"]:
         return Check(FAIL, f"backup store unreadable: {b['store_error']}", evidence)
     if b["newest"] is None:
@@ -134,6 +135,8 @@ def backups(f: dict, max_age_hours: float) -> Check:
     text = f"newest backup {b['newest']['backup_id']} is {age:.1f} h old, {b['newest']['bytes']} bytes"
     if b["failed_backup_runs"]:
         return Check(WARN, text + f"; {b['failed_backup_runs']} failed backup run(s) in the period", evidence)
+    if b["production"] and not b["encrypted"]:
+        return Check(WARN, text + "; backups are not encrypted (BACKUP_ENCRYPTION_KEYS is not set)", evidence)
     return Check(PASS, text, evidence)
 
 

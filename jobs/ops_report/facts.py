@@ -232,6 +232,7 @@ def backups(session, w: Window, settings) -> dict[str, Any]:
     size = lambda e: sum(o.size for o in e.objects.values())  # noqa: E731
     return {
         "store": store.url if store else settings.backup_url, "store_error": store_error,
+        "encrypted": bool(settings.backup_keys), "production": settings.is_production,
         "newest": None if newest is None else {
             "backup_id": newest.id, "taken_at": iso(newest.taken_at), "bytes": size(newest),
             "age_hours": round((w.now - newest.taken_at).total_seconds() / 3600, 2),

@@ -24,31 +24,100 @@ def alembic_config(url: str | None = None):
 
 
 MIGRATION_LOCK_KEY = 0x4C46_4D49_4752  # "LFMIGR": one migrator at a time per database
+# lock_not_available (our lock_timeout), deadlock_detected (a request holding one table and
+# wanting the other while the revision holds the reverse): the revision is rolled back; retry it.
+_RETRYABLE = {"55P03", "40P01"}
+
+
+class MigrationLockTimeout(RuntimeError):
+    """A revision could not get its table lock within MIGRATION_LOCK_TIMEOUT_MS, retries included.
+    Its transaction was rolled back: revisions before it stay applied, nothing of it is."""
+
+
+def _lock_not_available(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "orig", None), "sqlstate", None) in _RETRYABLE
+
+
+MIGRATOR_WAIT_SECONDS = 1800  # another deploy's migrations may run this long before this one gives up
+
+
+def _wait_for_migrator_lock(conn) -> None:
+    """Take the migrators' session advisory lock, polling with short statements rather than one
+    waiting `pg_advisory_lock`: a waiting statement holds a snapshot, and CREATE INDEX CONCURRENTLY
+    in the other migrator waits for every old snapshot to go (a deadlock)."""
+    import time
+
+    from sqlalchemy import text
+
+    deadline = time.monotonic() + MIGRATOR_WAIT_SECONDS
+    while True:
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY}).scalar_one()
+        conn.commit()
+        if got:
+            return
+        if time.monotonic() > deadline:
+            raise MigrationLockTimeout(f"another migrator held the migration lock for {MIGRATOR_WAIT_SECONDS} s")
+        time.sleep(0.5)
 
 
 def upgrade(url: str | None = None, revision: str = "head") -> None:
-    """Apply migrations. On PostgreSQL a transaction-scoped advisory lock serialises concurrent
-    deploys (each service's pre-deploy command runs this); the second waits, then finds nothing to do."""
+    """Apply migrations without ever queueing the platform's requests behind a table lock.
+
+    On PostgreSQL:
+    - each revision runs in its own transaction (env.py: `transaction_per_migration`), so a
+      failure leaves the revisions before it applied and nothing of itself;
+    - every lock wait is bounded by `lock_timeout` (MIGRATION_LOCK_TIMEOUT_MS): a migration
+      behind a long query gives up instead of making every request queue behind its lock
+      request. A revision that timed out is retried from scratch (MIGRATION_LOCK_RETRIES
+      times, with backoff), then `MigrationLockTimeout` is raised (`factoria db upgrade`: exit 3);
+      a revision chosen as a deadlock victim against live requests is retried the same way;
+    - index builds and constraint validation do not lock writers out (`shared.migrations.online`);
+    - a session advisory lock on one direct connection serialises concurrent deploys (each
+      service's pre-deploy command runs this); the second waits (polling, see
+      `_wait_for_migrator_lock`), then finds nothing to do. Behind
+      PgBouncer that connection uses DATABASE_DIRECT_URL: session state cannot cross a pooler.
+    """
     from alembic import command
 
-    url = url or get_settings().database_url
+    settings = get_settings()
+    url = url or settings.session_database_url
     if not url.startswith("postgres"):
         command.upgrade(alembic_config(url), revision)
         return
     from sqlalchemy import text
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
     from shared.database import make_engine
 
-    engine = make_engine(url, pool_size=1)
+    engine = make_engine(url, pool_size=1, pgbouncer=False, statement_timeout_ms=0)
     try:
-        # One transaction holds the lock and every migration and ends with the commit: a transaction
-        # lock is released by that commit on whichever server connection ran it, so it cannot leak
-        # through PgBouncer's transaction pooling the way a session lock would.
-        with engine.begin() as conn:
-            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
-            cfg = alembic_config(url)
-            cfg.attributes["connection"] = conn
-            command.upgrade(cfg, revision)
+        with engine.connect() as conn:
+            conn.execute(text("SELECT set_config('lock_timeout', :t, false)"),
+                         {"t": f"{settings.migration_lock_timeout_ms}ms"})
+            conn.commit()
+            _wait_for_migrator_lock(conn)
+            try:
+                retrying = Retrying(retry=retry_if_exception(_lock_not_available),
+                                    stop=stop_after_attempt(settings.migration_lock_retries + 1),
+                                    wait=wait_exponential(multiplier=0.5, max=10), reraise=True)
+                for attempt in retrying:
+                    with attempt:
+                        cfg = alembic_config(url)
+                        cfg.attributes["connection"] = conn
+                        command.upgrade(cfg, revision)
+            except Exception as exc:
+                if _lock_not_available(exc):
+                    conn.rollback()
+                    raise MigrationLockTimeout(
+                        f"a migration could not get its table locks in {settings.migration_lock_retries + 1} "
+                        f"attempts (MIGRATION_LOCK_TIMEOUT_MS={settings.migration_lock_timeout_ms}); database "
+                        f"left at revision "
+                        f"{current_revision(conn)}, nothing of the next one applied") from None
+                raise
+            finally:
+                conn.rollback()
+                conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                conn.commit()
     finally:
         engine.dispose()
 

@@ -29,6 +29,10 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # One transaction per revision: a revision that fails (a lock timeout) leaves those before it
+        # applied and nothing of itself; revisions may also leave their transaction for a concurrent
+        # index build (shared/migrations/online.py).
+        transaction_per_migration=True,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -13,6 +13,8 @@ from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from shared.migrations import online
+
 revision = '0006'
 down_revision = '0004'
 branch_labels = None
@@ -39,10 +41,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_alert_outbox_due', 'alert_outbox', ['delivered_at', 'next_attempt_at'], unique=False)
-    op.create_index('ix_request_metrics_user_id', 'request_metrics', ['user_id'], unique=False)
+    # request_metrics is the busiest table: on PostgreSQL the index is built concurrently, no lock held.
+    online.create_index('ix_request_metrics_user_id', 'request_metrics', ['user_id'])
 
 
 def downgrade() -> None:
-    op.drop_index('ix_request_metrics_user_id', table_name='request_metrics')
+    online.drop_index('ix_request_metrics_user_id', 'request_metrics')
     op.drop_index('ix_alert_outbox_due', table_name='alert_outbox')
     op.drop_table('alert_outbox')
