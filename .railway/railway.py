@@ -11,7 +11,7 @@ checks every setting landed.
 
 Services: three HTTP functions (generate, gdpr, health), each polled on its
 own `/readyz` during a deploy, and one cron service per scheduled run of the
-shared job registry (`shared/job_schedule.py` `SCHEDULED_RUNS`: the five jobs
+shared job registry (`shared/job_schedule.py` `SCHEDULED_RUNS`: the six jobs
 and the daily, weekly and monthly ops reports; a run added there is scheduled here),
 plus PostgreSQL and an S3-compatible bucket for backups and reports.
 """
@@ -32,6 +32,9 @@ REPLICAS = {"generate": 2, "gdpr": 1, "health": 1}
 # postgresql-client (15), so the database is pinned to the same major as CI.
 POSTGRES_IMAGE = "ghcr.io/railwayapp-templates/postgres-ssl:15"
 JOBS_NEEDING_PG_TOOLS = ("backup", "backup-verify")
+# The providers' read-only admin keys (cost reports) go to this job's service and no other.
+ADMIN_KEY_JOB = "reconcile-spend"
+ADMIN_KEYS = ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY")
 BUILD_COMMAND = "pip install --no-cache-dir -c constraints.txt ."
 COMMON_WATCH = ["shared/**", "pyproject.toml", "constraints.txt", ".railway/railway.py"]
 HEALTHCHECK_TIMEOUT_S = 120
@@ -117,5 +120,7 @@ def main(ctx=None):
         env = common | storage | budgets
         if run.job in JOBS_NEEDING_PG_TOOLS:
             env = env | {"RAILPACK_DEPLOY_APT_PACKAGES": "postgresql-client"}
+        if run.job == ADMIN_KEY_JOB:
+            env = env | {key: secret(key) for key in ADMIN_KEYS}
         crons.append(cron_service(run, env))
     return project("lafactoria", resources=[db, store, *functions, *crons])

@@ -203,3 +203,15 @@ def test_railway_iac_builds_the_whole_project():
             if key in svc.get("variables", {}):
                 assert svc["variables"][key]["type"] in {"reference", "sharedReference"}
     assert services["cron-backup"]["variables"]["RAILPACK_DEPLOY_APT_PACKAGES"]["value"] == "postgresql-client"
+
+
+def test_provider_admin_keys_are_held_only_by_reconcile_spend():
+    from railway_sdk import create_railway_context
+
+    graph = load_iac().main(create_railway_context(environment="production")).to_graph()
+    services = {r["name"]: r for r in graph["resources"] if r["type"] == "service"}
+    holders = {name for name, svc in services.items()
+               for key in ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY") if key in svc.get("variables", {})}
+    assert holders == {"cron-reconcile-spend"}
+    for key in ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY"):
+        assert services["cron-reconcile-spend"]["variables"][key]["type"] in {"reference", "sharedReference"}
