@@ -186,3 +186,29 @@ def test_help_lists_the_flags(capsys):
 
     text = build_parser(job="reconcile-spend").format_help()
     assert "--from DATE" in text and "--to DATE" in text and "yesterday" in text
+
+
+def test_monthly_ops_report_shows_the_reconciliation_table(servers):
+    import json
+    from pathlib import Path
+
+    from jobs.runner import run_job
+    from shared.settings import get_settings
+
+    oa, an = servers
+    today = datetime.now(timezone.utc).date()
+    report_date = today.replace(day=1)
+    day = (report_date - timedelta(days=1)).replace(day=10)  # inside last month
+    seed(spend(day, "openai", "gpt-4o-mini", "10.00"), spend(day, "anthropic", "claude-sonnet-4-5", "1.00"))
+    oa.add(day, "gpt-4o-mini", "10.30")
+    run(date_from=day, date_to=day)
+    code, summary = run_job("ops-report", options={"period": "monthly", "report_date": report_date.isoformat()})
+    assert summary["checks"]["reconciliation"] == "warn"
+    base = Path(get_settings().reports_url[len("file://"):]) / "ops-report" / "monthly"
+    md = (base / f"{report_date}.md").read_text()
+    assert "## Spend reconciliation" in md
+    assert f"| {day} | openai | drift | 10.00000000 | 10.30000000 | 2.91% |" in md
+    assert f"| {day} | anthropic | missing | 1.00000000 | - | - |" in md  # never $0
+    assert f"| {day} | vertex | not assessed |" in md
+    rows = json.loads((base / f"{report_date}.json").read_text())["facts"]["reconciliation"]["rows"]
+    assert {r["status"] for r in rows} == {"drift", "missing", "not_assessed"}

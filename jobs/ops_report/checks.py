@@ -261,12 +261,29 @@ def capacity(f: dict) -> Check:
     return Check(PASS, text, cap)
 
 
+def reconciliation(f: dict) -> Check:
+    """The ledger against the providers' bills (reconcile-spend's verdicts for the period)."""
+    r = f["reconciliation"]
+    counts = r["statuses"]
+    evidence = {"runs": r["runs"], "statuses": counts}
+    if not r["runs"]:
+        return Check(WARN, "reconcile-spend did not run in the period: spend not reconciled", evidence)
+    text = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items())) or "no provider days"
+    if counts.get("drift"):
+        drifting = [f"{x['provider']} {x['day']}" for x in r["rows"] if x["status"] == "drift"]
+        return Check(WARN, f"ledger drifts from the bill on {', '.join(drifting[:5])}" +
+                     (f" and {len(drifting) - 5} more" if len(drifting) > 5 else "") + f" ({text})", evidence)
+    if counts.get("missing") or counts.get("incomplete"):
+        return Check(WARN, f"provider data missing for some days ({text})", evidence)
+    return Check(PASS, f"provider days reconciled: {text}", evidence)
+
+
 CHECKLISTS: dict[str, tuple[str, ...]] = {
     "daily": ("alerts", "availability", "latency", "errors", "generation", "quality", "backups", "restore_test",
               "cost", "feedback", "jobs", "alerting"),
     "weekly": ("alerts", "availability", "latency", "errors", "generation", "quality", "slo", "security",
                "compliance", "capacity", "backups", "restore_test", "cost", "jobs", "alerting"),
-    "monthly": ("cost", "availability", "latency", "errors", "generation", "quality", "slo", "restore_test",
+    "monthly": ("cost", "reconciliation", "availability", "latency", "errors", "generation", "quality", "slo", "restore_test",
                 "backups", "security", "compliance", "capacity", "jobs", "alerting"),
 }
 
@@ -276,7 +293,7 @@ def evaluate(period: str, facts: dict, settings) -> dict[str, Check]:
         "alerts": alerts, "availability": availability, "latency": latency, "errors": errors,
         "generation": generation, "quality": quality, "restore_test": restore_test, "cost": cost,
         "feedback": feedback, "jobs": jobs, "alerting": alerting, "slo": slo, "security": security,
-        "compliance": compliance, "capacity": capacity,
+        "compliance": compliance, "capacity": capacity, "reconciliation": reconciliation,
         "backups": lambda f: backups(f, float(settings.backup_max_age_hours)),
     }
     return {name: run[name](facts) for name in CHECKLISTS[period]}

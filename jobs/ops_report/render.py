@@ -21,6 +21,7 @@ TITLES = {
     "backups": "Backups", "restore_test": "Test restores", "cost": "Cost", "feedback": "User feedback",
     "jobs": "Scheduled jobs", "alerting": "Alerting (dead-man's check)", "slo": "SLO and error budget",
     "security": "Security events", "compliance": "Compliance", "capacity": "Capacity",
+    "reconciliation": "Spend reconciled with the providers' bills",
 }
 
 
@@ -103,6 +104,16 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
                                                           for p in c["by_provider"]]) if c["by_provider"] else \
         ["No spend."]
     out.append(("Cost", lines))
+    if "reconciliation" in f:
+        rec = f["reconciliation"]
+        lines = ["Our ledger against each provider's own cost report (reconcile-spend); a provider without a "
+                 "cost API is not assessed, and a day the provider has not reported is missing, never $0.", ""]
+        lines += _table(["day", "provider", "status", "ledger USD", "provider USD", "drift", "note"],
+                        [[x["day"], x["provider"], x["status"].replace("_", " "), x["ours_usd"],
+                          x["theirs_usd"] if x["theirs_usd"] is not None else "-",
+                          "-" if x["drift"] in (None, "inf") else f"{float(x['drift']):.2%}", x.get("reason") or ""]
+                         for x in rec["rows"]]) if rec["rows"] else ["No reconciliation in the period."]
+        out.append(("Spend reconciliation", lines))
     fb = f["feedback"]
     out.append(("User feedback", [f"{fb['count']} rating(s), mean {fb['mean_rating']}.", "",
                                   *_table(["rating", "count"], [[k, v] for k, v in fb["ratings"].items()])]))
