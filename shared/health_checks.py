@@ -212,6 +212,50 @@ def check_alerts() -> list[Check]:
     return [_check("pass", "component", observedValue=0)]
 
 
+def check_database_resources() -> list[Check]:
+    """Connections, size and growth, long transactions, lock waits, bloat and slow queries
+    (PostgreSQL; on SQLite one item says "not assessed"). A problem is `warn`: the service
+    still serves, alert-check pages by its own rules."""
+    from shared import db_resources as res
+    from shared.database import session_scope
+
+    settings = get_settings()
+    with session_scope() as session:
+        snap = res.snapshot(session, settings)
+    if not snap["assessed"]:
+        return [_check("pass", "datastore", snap["reason"], componentId="resources",
+                       observedValue=snap["size_bytes"], observedUnit="bytes")]
+    c, size, slow = snap["connections"], snap["size"], snap["slow_queries"]
+    conn_status = "warn" if c["share"] >= settings.alert_db_connections_warning else "pass"
+    days = size["days_until_full"]
+    size_status = "warn" if days is not None and days < settings.alert_db_size_days else "pass"
+    size_note = ("days until full unknown: DB_SIZE_LIMIT_GB not set" if size["limit_bytes"] is None else
+                 "growth unknown yet" if size["growth_bytes_per_day"] is None else
+                 "not growing" if days is None else f"full in {days:.1f} days")
+    long_tx, locks = snap["long_transactions"], snap["lock_waits"]
+    bloated = [b for b in snap["bloat"] if b["bloated"]]
+    items = [
+        _check(conn_status, "datastore", f"{c['in_use']} of {c['max_connections']} connections",
+               componentId="connections", observedValue=c["share"], observedUnit="share of max_connections"),
+        _check(size_status, "datastore", size_note, componentId="size", observedValue=size["size_bytes"],
+               observedUnit="bytes", growthBytesPerDay=size["growth_bytes_per_day"], daysUntilFull=days),
+        _check("warn" if long_tx else "pass", "datastore",
+               "; ".join(f"{t['age_s'] / 60:.1f} min {t['fingerprint']}" for t in long_tx[:3]),
+               componentId="long_transactions", observedValue=len(long_tx), observedUnit="transactions",
+               transactions=long_tx[:5]),
+        _check("warn" if locks["waiting"] else "pass", "datastore", "", componentId="lock_waits",
+               observedValue=locks["waiting"], observedUnit="sessions waiting", longestSeconds=locks["longest_s"]),
+        _check("warn" if bloated else "pass", "datastore",
+               ", ".join(f"{b['table']} {b['dead_ratio']:.0%} dead" for b in bloated), componentId="bloat",
+               observedValue=max((b["dead_ratio"] for b in snap["bloat"]), default=0.0),
+               observedUnit="largest dead-tuple share of a big table", tables=snap["bloat"][:5]),
+        _check("pass", "datastore", "" if slow["available"] else slow["reason"], componentId="slow_queries",
+               observedValue=slow["top"][0]["mean_ms"] if slow["top"] else None, observedUnit="ms mean (slowest)",
+               top=slow["top"][:5]),
+    ]
+    return items
+
+
 CHECKS: dict[str, Callable[[], list[Check]]] = {
     "database:responseTime": check_database,
     "database:migrations": check_migrations,
@@ -220,6 +264,7 @@ CHECKS: dict[str, Callable[[], list[Check]]] = {
     "backups:age": check_backup_age,
     "jobs:lastRun": check_jobs,
     "alerts:open": check_alerts,
+    "database:resources": check_database_resources,
 }
 _SLOW_KEYS = {"backups:storage", "backups:age"}
 _NEEDS_DATABASE = frozenset(CHECKS) - _SLOW_KEYS

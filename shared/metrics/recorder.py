@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from shared.logs import get_logger
 from shared.metrics import store
 from shared.metrics.config import MetricsConfig, loaded_settings
+from shared.metrics.instance import Sampler, write_sample
 from shared.metrics.record import MetricRecord
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class MetricsRecorder:
         self.dropped = 0
         self.written = 0
         self.failed = 0
+        self.sampler = Sampler()  # this instance's resources, every INSTANCE_SAMPLE_SECONDS
 
     # -- hot path ---------------------------------------------------------------
     def record(self, rec: MetricRecord, settings: "Settings | None" = None) -> None:
@@ -58,6 +60,7 @@ class MetricsRecorder:
                 self.dropped += 1
                 return
             self._buffer.append(rec)
+            self.sampler.function = rec.function
             pending = len(self._buffer)
             if self._thread is None:
                 self._start()
@@ -80,6 +83,7 @@ class MetricsRecorder:
         self._wake = threading.Event()
         self._thread = None
         self._buffer = []
+        self.sampler = Sampler()
 
     def _run(self) -> None:
         while True:
@@ -112,6 +116,7 @@ class MetricsRecorder:
         """Write everything buffered now; returns the rows written. Never raises."""
         with self._flush_lock:
             self._report_drops()
+            self._sample_instance()
             batch = self.take()
             if not batch:
                 return 0
@@ -141,6 +146,18 @@ class MetricsRecorder:
                     self._log_failure(exc, len(records))
             self.written += written
             return written
+
+    def _sample_instance(self) -> None:
+        """This instance's memory, threads, in-flight requests and pool, when a sample is due."""
+        try:
+            settings = loaded_settings()
+            if settings is None or not settings.metrics_enabled:
+                return
+            row = self.sampler.due_sample()
+            if row is not None:
+                write_sample(settings.database_url, row)
+        except Exception as exc:  # noqa: BLE001 - metrics never break anything
+            self._log_failure(exc, 1)
 
     def _requeue(self, records: list[MetricRecord], buffer_max: int) -> None:
         """Put unwritten records back in front of the buffer, oldest first, within its bound."""
