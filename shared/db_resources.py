@@ -35,7 +35,7 @@ SLOW_MIN_MEAN_MS = 5.0  # and a mean at least this long: 0.1 -> 0.2 ms is noise
 Z95 = 1.645  # p95 ~ mean + 1.645 sd (pg_stat_statements keeps no percentiles)
 
 _STRING = re.compile(r"'(?:[^']|'')*'")
-_DOLLAR = re.compile(r"\$([A-Za-z_]\w*)?\$.*?\$\1\$", re.S)
+_DOLLAR = re.compile(r"\$([A-Za-z_]\w*|)\$.*?\$\1\$", re.S)
 _NUMBER = re.compile(r"(?<![\w$])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?\b")
 _PARAM = re.compile(r"\$\d+")
 _COMMENT = re.compile(r"--[^\n]*|/\*.*?\*/", re.S)
@@ -92,7 +92,7 @@ def long_transactions(session, older_than: timedelta) -> list[dict[str, Any]]:
         SELECT EXTRACT(EPOCH FROM (now() - xact_start)) AS age_s, state, wait_event_type, query
         FROM pg_stat_activity
         WHERE backend_type = 'client backend' AND xact_start IS NOT NULL AND pid <> pg_backend_pid()
-          AND now() - xact_start > make_interval(secs => :secs)
+          AND datname = current_database() AND now() - xact_start > make_interval(secs => :secs)
         ORDER BY xact_start""", secs=older_than.total_seconds())
     return [{"age_s": round(float(r["age_s"]), 1), "state": r["state"], "waiting_on": r["wait_event_type"]}
             | fingerprint(r["query"]) for r in rows]
@@ -101,7 +101,8 @@ def long_transactions(session, older_than: timedelta) -> list[dict[str, Any]]:
 def lock_waits(session) -> dict[str, Any]:
     row = _rows(session, """
         SELECT count(*) AS waiting, COALESCE(max(EXTRACT(EPOCH FROM (now() - state_change))), 0) AS longest_s
-        FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND backend_type = 'client backend'""")[0]
+        FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND backend_type = 'client backend'
+          AND datname = current_database()""")[0]
     return {"waiting": int(row["waiting"]), "longest_s": round(float(row["longest_s"]), 1)}
 
 
@@ -256,7 +257,7 @@ def snapshot(session, settings, now: datetime | None = None) -> dict[str, Any]:
                            "size": growth(session, now, size, settings.db_size_limit_gb).as_dict(),
                            "long_transactions": long_transactions(
                                session, timedelta(minutes=settings.alert_long_transaction_minutes)),
-                           "lock_waits": lock_waits(session), "bloat": [b for b in bloat(session) if b["big"]]}
+                           "lock_waits": lock_waits(session), "bloat": bloat(session)}
     if statements_available(session):
         out["slow_queries"] = {"available": True, "top": [
             {k: s[k] for k in ("fingerprint", "query", "calls", "mean_ms", "p95_ms")}

@@ -247,8 +247,9 @@ def check_database_resources() -> list[Check]:
                observedValue=locks["waiting"], observedUnit="sessions waiting", longestSeconds=locks["longest_s"]),
         _check("warn" if bloated else "pass", "datastore",
                ", ".join(f"{b['table']} {b['dead_ratio']:.0%} dead" for b in bloated), componentId="bloat",
-               observedValue=max((b["dead_ratio"] for b in snap["bloat"]), default=0.0),
-               observedUnit="largest dead-tuple share of a big table", tables=snap["bloat"][:5]),
+               observedValue=max((b["dead_ratio"] for b in snap["bloat"] if b["big"]), default=0.0),
+               observedUnit="largest dead-tuple share of a big table", tables=[b for b in snap["bloat"]
+                                                                               if b["big"]][:5]),
         _check("pass", "datastore", "" if slow["available"] else slow["reason"], componentId="slow_queries",
                observedValue=slow["top"][0]["mean_ms"] if slow["top"] else None, observedUnit="ms mean (slowest)",
                top=slow["top"][:5]),

@@ -110,6 +110,7 @@ class Settings(BaseSettings):
     metrics_flush_seconds: float = Field(2.0, gt=0, le=300)
     metrics_batch_size: int = Field(500, ge=1, le=100_000)
     metrics_buffer_max: int = Field(20_000, ge=1)
+    metrics_instance_sample_seconds: float = Field(30.0, ge=0.1, le=3600)  # instance resources (RSS, pool)
 
     # Alert rules of the alert-check job (jobs/alert_rules.py; docs/RUNBOOK.md).
     alert_min_requests: int = Field(20, ge=1)

@@ -344,3 +344,13 @@ def reconciliation(session, w: Window) -> dict[str, Any]:
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     return {"runs": len(runs), "rows": rows, "statuses": counts}
+
+
+def database(session, w: Window, settings) -> dict[str, Any]:
+    """The database's resources now (shared.db_resources) and the week-over-week query trend."""
+    from shared import db_resources as res
+
+    snap = res.snapshot(session, settings, w.now)
+    if snap["assessed"]:
+        snap["query_trends"] = res.query_trends(session, w.now)
+    return snap

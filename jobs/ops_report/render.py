@@ -21,7 +21,7 @@ TITLES = {
     "backups": "Backups", "restore_test": "Test restores", "cost": "Cost", "feedback": "User feedback",
     "jobs": "Scheduled jobs", "alerting": "Alerting (dead-man's check)", "slo": "SLO and error budget",
     "security": "Security events", "compliance": "Compliance", "capacity": "Capacity",
-    "reconciliation": "Spend reconciled with the providers' bills",
+    "reconciliation": "Spend reconciled with the providers' bills", "database": "Database resources",
 }
 
 
@@ -143,7 +143,39 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
         cap = f["capacity"]
         out.append(("Capacity", [f"Database size {cap['database_bytes']} bytes; traffic growth {cap['growth']}.", "",
                                  *_table(["table", "rows"], [[k, v] for k, v in cap["rows"].items()])]))
+    if "database" in f:
+        out.append(("Database resources", _database_lines(f["database"])))
     return out
+
+
+def _database_lines(d: dict[str, Any]) -> list[str]:
+    if not d["assessed"]:
+        return [f"{d['reason']}. Size {d['size_bytes']} bytes."]
+    c, size = d["connections"], d["size"]
+    lines = [f"Now: {c['in_use']} of {c['max_connections']} connections in use; size {size['size_bytes']} bytes, "
+             f"growth per day {size['growth_bytes_per_day'] if size['growth_bytes_per_day'] is not None else 'unknown'}"
+             f" bytes, days until full {size['days_until_full'] if size['days_until_full'] is not None else 'unknown'}"
+             f"; {len(d['long_transactions'])} long transaction(s); {d['lock_waits']['waiting']} waiting on locks.", ""]
+    slow = d["slow_queries"]
+    if slow["available"]:
+        lines += ["Slowest queries (pg_stat_statements, normalised; p95 estimated as mean + 1.645 sd):", ""]
+        lines += _table(["fingerprint", "calls", "mean ms", "p95 ms", "query"],
+                        [[q["fingerprint"], q["calls"], q["mean_ms"], q["p95_ms"], f"`{q['query'][:160]}`"]
+                         for q in slow["top"]]) if slow["top"] else ["No statements recorded."]
+    else:
+        lines.append(f"Slow queries: not assessed ({slow['reason']}).")
+    doubled = d.get("query_trends", {}).get("doubled", [])
+    if doubled:
+        lines += ["", "Twice as slow as the week before:", ""]
+        lines += _table(["fingerprint", "mean ms before", "mean ms this week", "calls this week"],
+                        [[q["fingerprint"], q["mean_ms_previous_week"], q["mean_ms_week"], q["calls_week"]]
+                         for q in doubled])
+    if d["bloat"]:
+        lines += ["", "Biggest tables (bloat is judged on those of 8 MB or more):", "",
+                  *_table(["table", "bytes", "live tuples", "dead tuples", "dead share", "bloated"],
+                          [[b["table"], b["bytes"], b["live_tuples"], b["dead_tuples"], f"{b['dead_ratio']:.1%}",
+                            "yes" if b["bloated"] else "no"] for b in d["bloat"][:10]])]
+    return lines
 
 
 def markdown(report: dict[str, Any]) -> str:

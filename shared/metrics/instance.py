@@ -2,8 +2,8 @@
 requests and connection-pool usage (`shared.pool_usage`).
 
 The metrics writer thread calls `due_sample` on each flush; every
-`INSTANCE_SAMPLE_SECONDS` it returns one row for `instance_samples`, written
-with the batch, so `/metrics` can show every instance (host:pid) and
+`METRICS_INSTANCE_SAMPLE_SECONDS` (default 30) it returns one row for
+`instance_samples`, written beside the batch, so `/metrics` can show every instance (host:pid) and
 alert-check can judge memory growth and pool saturation per instance.
 """
 
@@ -16,7 +16,6 @@ import time
 from datetime import datetime, timezone
 from typing import Any
 
-INSTANCE_SAMPLE_SECONDS = 30.0
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
@@ -71,22 +70,18 @@ def sample(function: str, now: datetime | None = None) -> dict[str, Any]:
 class Sampler:
     """Decides when the next sample is due (monotonic clock, so a wall-clock jump changes nothing)."""
 
-    def __init__(self, every: float = INSTANCE_SAMPLE_SECONDS) -> None:
-        self.every = every
+    def __init__(self) -> None:
         self._last: float | None = None
         self.function: str | None = None  # set from the records: one process serves one function
 
-    def due_sample(self, now_monotonic: float | None = None) -> dict[str, Any] | None:
+    def due_sample(self, every: float, now_monotonic: float | None = None) -> dict[str, Any] | None:
         if self.function is None:
             return None
         t = time.monotonic() if now_monotonic is None else now_monotonic
-        if self._last is not None and t - self._last < self.every:
+        if self._last is not None and t - self._last < every:
             return None
         self._last = t
         return sample(self.function)
-
-    def reset(self) -> None:
-        self._last = None
 
 
 def write_sample(url: str, row: dict[str, Any]) -> None:

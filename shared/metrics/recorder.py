@@ -49,7 +49,7 @@ class MetricsRecorder:
         self.dropped = 0
         self.written = 0
         self.failed = 0
-        self.sampler = Sampler()  # this instance's resources, every INSTANCE_SAMPLE_SECONDS
+        self.sampler = Sampler()  # this instance's resources, every METRICS_INSTANCE_SAMPLE_SECONDS
 
     # -- hot path ---------------------------------------------------------------
     def record(self, rec: MetricRecord, settings: "Settings | None" = None) -> None:
@@ -110,6 +110,7 @@ class MetricsRecorder:
         """Drop buffered records without writing them (tests, between databases); drops seen so far
         count as reported, so no warning about them is left for the exit-time flush."""
         self._dropped_reported = self.dropped
+        self.sampler = Sampler()  # no instance sample until the next record says which function
         return len(self.take())
 
     def flush(self) -> int:
@@ -153,7 +154,7 @@ class MetricsRecorder:
             settings = loaded_settings()
             if settings is None or not settings.metrics_enabled:
                 return
-            row = self.sampler.due_sample()
+            row = self.sampler.due_sample(settings.metrics_instance_sample_seconds)
             if row is not None:
                 write_sample(settings.database_url, row)
         except Exception as exc:  # noqa: BLE001 - metrics never break anything
