@@ -201,7 +201,8 @@ def test_spend_by_day_and_provider(db, client_for):
     body = client.get("/v1/spend?days=3", headers=auth(ops_key)).get_json()
     assert body["currency"] == "USD" and body["providers"] == ["anthropic", "openai"]
     assert [d["date"] for d in body["days"]] == [(today - timedelta(days=i)).date().isoformat() for i in (2, 1, 0)]
-    assert body["days"][0] == {"date": body["from"], "total": 2.0, "providers": {"anthropic": 2.0}}
+    assert body["days"][0] == {"date": body["from"], "total": 2.0, "providers": {"anthropic": 2.0},
+                               "active_users": 0, "cost_per_active_user": None}  # the ledger rows have no user
     assert body["days"][1]["total"] == 0 and body["days"][1]["providers"] == {}
     assert body["days"][2]["providers"] == {"openai": 0.75}  # reservations and unknown costs excluded
     assert len(client.get("/v1/spend", headers=auth(ops_key)).get_json()["days"]) == 14

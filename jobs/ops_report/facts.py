@@ -354,3 +354,13 @@ def database(session, w: Window, settings) -> dict[str, Any]:
     if snap["assessed"]:
         snap["query_trends"] = res.query_trends(session, w.now)
     return snap
+
+
+def spend_per_user(session, w: Window, settings) -> dict[str, Any]:
+    """Cost per active user (per day, per content type), requests per user, the trend over the
+    period and its projection for the month of the period's last day (shared.spend_trends)."""
+    from shared import spend_trends
+
+    budget = settings.monthly_budget_usd
+    return spend_trends.summary(session, w.start.date(), (w.end - timedelta(days=1)).date(),
+                                None if budget is None else float(budget))

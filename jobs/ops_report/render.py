@@ -143,9 +143,29 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
         cap = f["capacity"]
         out.append(("Capacity", [f"Database size {cap['database_bytes']} bytes; traffic growth {cap['growth']}.", "",
                                  *_table(["table", "rows"], [[k, v] for k, v in cap["rows"].items()])]))
+    if "spend_per_user" in f:
+        out.append(("Cost per user and growth", _per_user_lines(f["spend_per_user"])))
     if "database" in f:
         out.append(("Database resources", _database_lines(f["database"])))
     return out
+
+
+def _per_user_lines(u: dict[str, Any]) -> list[str]:
+    t, p, r = u["trend"], u["trend"]["projection"], u["requests_per_user"]
+    slope = "n/a" if t["slope_usd_per_day"] is None else f"{t['slope_usd_per_day']:+.4f} USD/day"
+    growth = "n/a" if t["growth_week_over_week"] is None else f"{t['growth_week_over_week']:+.1%}"
+    lines = [f"Trend {slope}; last 7 days against the 7 before {growth}. Projection for {p['month']}: "
+             f"{p['statement']}.", "",
+             f"Generations per user and day (over {r['user_days']} user-days): p50 {r['p50']}, p90 {r['p90']}, "
+             f"p99 {r['p99']}, max {r['max']}.", ""]
+    lines += _table(["day", "active users", "cost per active user USD"],
+                    [[d["date"], d["active_users"], "-" if d["cost_per_active_user"] is None
+                      else f"{d['cost_per_active_user']:.4f}"] for d in u["days"]])
+    lines += [""] + (_table(["content type", "spend USD", "active user-days", "cost per active user-day USD"],
+                            [[c["content_type"], f"{c['total']:.4f}", c["active_user_days"],
+                              "-" if c["cost_per_active_user_day"] is None else f"{c['cost_per_active_user_day']:.4f}"]
+                             for c in u["content_types"]]) if u["content_types"] else ["No spend by content type."])
+    return lines
 
 
 def _database_lines(d: dict[str, Any]) -> list[str]:
