@@ -257,6 +257,36 @@ def check_database_resources() -> list[Check]:
     return items
 
 
+def check_instances() -> list[Check]:
+    """Each function instance's latest resource sample (last 10 minutes): RSS, threads, in-flight
+    requests and its pool; `warn` when its pool made a request wait or time out in the last 5
+    minutes. The instance (host:pid) is a detail for ops; the summary names only the function."""
+    from sqlalchemy import func, select
+
+    from shared.database import session_scope
+    from shared.models import InstanceSample as S, utcnow
+
+    now = utcnow()
+    with session_scope() as session:
+        rows = session.scalars(select(S).where(S.at >= now - timedelta(minutes=10)).order_by(S.instance, S.at)).all()
+        latest = {row.instance: row for row in rows}
+        # counters are cumulative per process: the largest before the window is where it started
+        before = dict(session.execute(select(S.instance, func.max(S.pool_waits + S.pool_timeouts)).where(
+            S.at < now - timedelta(minutes=5), S.instance.in_(list(latest) or [""])).group_by(S.instance)).all())
+    if not latest:
+        return [_check("pass", "system", "no instance reported in the last 10 minutes", componentId="instances")]
+    out = []
+    for instance, row in sorted(latest.items(), key=lambda kv: (kv[1].function, kv[0])):
+        stalled = row.pool_waits + row.pool_timeouts - int(before.get(instance) or 0)
+        out.append(_check("warn" if stalled > 0 else "pass", "system",
+                          f"{stalled} pool wait(s) or timeout(s) in the last 5 min" if stalled > 0 else "",
+                          componentId=row.function, instance=instance, observedValue=row.rss_bytes,
+                          observedUnit="bytes RSS", threads=row.threads, inFlight=row.in_flight,
+                          pool={"size": row.pool_size, "checkedOut": row.pool_checked_out, "waits": row.pool_waits,
+                                "timeouts": row.pool_timeouts}, time=readiness.iso(row.at)))
+    return out
+
+
 CHECKS: dict[str, Callable[[], list[Check]]] = {
     "database:responseTime": check_database,
     "database:migrations": check_migrations,
@@ -266,6 +296,7 @@ CHECKS: dict[str, Callable[[], list[Check]]] = {
     "jobs:lastRun": check_jobs,
     "alerts:open": check_alerts,
     "database:resources": check_database_resources,
+    "instances:resources": check_instances,
 }
 _SLOW_KEYS = {"backups:storage", "backups:age"}
 _NEEDS_DATABASE = frozenset(CHECKS) - _SLOW_KEYS

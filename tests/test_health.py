@@ -13,7 +13,8 @@ from tests.conftest import auth
 from tests.faults import TcpProxy
 
 CHECK_KEYS = {"database:responseTime", "database:migrations", "providers:configured", "backups:storage",
-              "backups:age", "jobs:lastRun", "alerts:open", "database:resources"}
+              "backups:age", "jobs:lastRun", "alerts:open", "database:resources",
+              "instances:resources"}
 
 
 def test_livez_touches_nothing(client_for, env):
