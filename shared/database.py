@@ -172,6 +172,12 @@ def get_engine(url: str | None = None) -> "Engine":
     return engine
 
 
+def cached_engines() -> list["Engine"]:
+    """The engines this process holds now (pool usage reports their pools)."""
+    with _lock:
+        return list(_engines.values())
+
+
 def dispose_engines() -> None:
     """Close every pooled connection (jobs call this before exiting; tests between databases)."""
     with _lock:

@@ -22,10 +22,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import weakref
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import QueuePool
 
 if TYPE_CHECKING:
@@ -47,51 +47,51 @@ class PoolCounters:
 logging.getLogger(f"{__name__}.MeasuredQueuePool").setLevel(logging.WARNING)
 _lock = threading.Lock()
 _counters = PoolCounters()
-_engines: "weakref.WeakSet[Engine]" = weakref.WeakSet()
 
 
-def _add(**deltas: Any) -> None:
+def _waited(seconds: float, *, timed_out: bool) -> None:
     with _lock:
-        for name, delta in deltas.items():
-            setattr(_counters, name, getattr(_counters, name) + delta)
+        if timed_out:
+            _counters.timeouts += 1
+        else:
+            _counters.waits += 1
+        _counters.wait_seconds += seconds
 
 
 class MeasuredQueuePool(QueuePool):
     """A QueuePool that counts how often getting a connection had to wait, or timed out."""
 
     def _do_get(self):
-        from sqlalchemy.exc import TimeoutError as PoolTimeout
-
-        full = self.checkedin() == 0 and self.checkedout() >= self.size() + max(self._max_overflow, 0)
+        # every connection open (no room to open another) and none idle: this checkout waits
+        full = self._overflow >= self._max_overflow > -1 and self._pool.qsize() == 0
         started = time.perf_counter()
         try:
             record = super()._do_get()
         except PoolTimeout:
-            _add(timeouts=1, wait_seconds=time.perf_counter() - started)
+            _waited(time.perf_counter() - started, timed_out=True)
             raise
         if full:
-            _add(waits=1, wait_seconds=time.perf_counter() - started)
+            _waited(time.perf_counter() - started, timed_out=False)
         return record
 
 
 def instrument(engine: "Engine") -> None:
-    """Count checkouts of `engine`'s pool (listeners carry over a recreate) and report its size."""
+    """Count checkouts of `engine`'s pool (a pool listener: it carries over a recreate). Only pool
+    events: an engine-level listener would put every connection on SQLAlchemy's slower
+    event-dispatching path."""
     from sqlalchemy import event
 
-    _engines.add(engine)
-
-    @event.listens_for(engine, "checkout")
+    @event.listens_for(engine.pool, "checkout")
     def _checked_out(_dbapi_conn, _record, _proxy):
-        _add(checkouts=1)
-
-    @event.listens_for(engine, "engine_disposed")
-    def _disposed(_engine):
-        _engines.discard(engine)  # dropped by dispose_engines(); a new engine instruments itself
+        with _lock:
+            _counters.checkouts += 1
 
 
 def stats() -> PoolCounters:
-    """This process's pool figures now (all live engines together)."""
-    pools = [e.pool for e in list(_engines) if isinstance(e.pool, QueuePool)]
+    """This process's pool figures now (the cached engines of `shared.database` together)."""
+    from shared.database import cached_engines
+
+    pools = [e.pool for e in cached_engines() if isinstance(e.pool, QueuePool)]
     live = {"size": sum(p.size() for p in pools), "checked_out": sum(p.checkedout() for p in pools)}
     with _lock:
         return PoolCounters(**(asdict(_counters) | live))
