@@ -87,11 +87,10 @@ def instrument(engine: "Engine") -> None:
             _counters.checkouts += 1
 
 
-def stats() -> PoolCounters:
-    """This process's pool figures now (the cached engines of `shared.database` together)."""
-    from shared.database import cached_engines
-
-    pools = [e.pool for e in cached_engines() if isinstance(e.pool, QueuePool)]
+def stats(engines: "list[Engine]") -> PoolCounters:
+    """This process's pool figures now, sized and counted over `engines` (the ones it holds:
+    `shared.database.cached_engines()`)."""
+    pools = [e.pool for e in engines if isinstance(e.pool, QueuePool)]
     live = {"size": sum(p.size() for p in pools), "checked_out": sum(p.checkedout() for p in pools)}
     with _lock:
         return PoolCounters(**(asdict(_counters) | live))

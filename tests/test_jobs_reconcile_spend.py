@@ -212,3 +212,23 @@ def test_monthly_ops_report_shows_the_reconciliation_table(servers):
     assert f"| {day} | vertex | not assessed |" in md
     rows = json.loads((base / f"{report_date}.json").read_text())["facts"]["reconciliation"]["rows"]
     assert {r["status"] for r in rows} == {"drift", "missing", "not_assessed"}
+
+
+def test_an_open_provider_day_is_incomplete_not_compared():
+    from jobs.reconcile_spend import DayCost, Ours, compare
+
+    open_day = DayCost(Decimal("0.40"), {"gpt-4o-mini": Decimal("0.40")}, closed=False)
+    rows = compare([D2], ["openai"], {(D2, "openai"): Ours(Decimal("1.00"), {"gpt-4o-mini": Decimal("1.00")})},
+                   {"openai": {D2: open_day}}, 0.01, Decimal("0.01"))
+    assert rows[0]["status"] == "incomplete" and rows[0]["drift"] is None and rows[0]["theirs_usd"] == "0.40000000"
+
+
+def test_dry_run_reports_drift_without_alerting(servers):
+    from jobs.runner import run_job
+
+    oa, an = servers
+    seed(spend(D2, "openai", "gpt-4o-mini", "10.00"))
+    oa.add(D2, "gpt-4o-mini", "12.00")
+    code, summary = run_job("reconcile-spend", dry_run=True, options={"date_from": D2, "date_to": D2})
+    assert code == 1 and by(summary, "openai", D2)["status"] == "drift"
+    assert open_alerts() == []

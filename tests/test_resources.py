@@ -286,16 +286,16 @@ def test_pool_counts_waits_and_timeouts(pg, env):
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     from shared import pool_usage
-    from shared.database import get_engine
+    from shared.database import cached_engines, get_engine
 
     env(db_pool_size=1, db_connect_timeout_seconds=1)
-    before = pool_usage.stats()
+    before = pool_usage.stats(cached_engines())
     engine = get_engine()
     holder = engine.connect()
-    assert pool_usage.stats().checked_out == before.checked_out + 1
+    assert pool_usage.stats(cached_engines()).checked_out == before.checked_out + 1
     with pytest.raises(PoolTimeout):  # the only connection is held: gives up after pool_timeout
         engine.connect()
-    assert pool_usage.stats().timeouts == before.timeouts + 1
+    assert pool_usage.stats(cached_engines()).timeouts == before.timeouts + 1
     released = threading.Event()
 
     def wait_then_use():
@@ -313,7 +313,7 @@ def test_pool_counts_waits_and_timeouts(pg, env):
     holder.close()
     t.join(timeout=10)
     assert released.is_set()
-    after = pool_usage.stats()
+    after = pool_usage.stats(cached_engines())
     assert after.waits == before.waits + 1 and after.timeouts == before.timeouts + 1
     assert after.size == 1 and after.checked_out == 0 and after.checkouts >= before.checkouts + 2
 

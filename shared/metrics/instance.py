@@ -59,8 +59,9 @@ in_flight = InFlight()
 def sample(function: str, now: datetime | None = None) -> dict[str, Any]:
     """One `instance_samples` row for this process."""
     from shared import pool_usage
+    from shared.database import cached_engines
 
-    pool = pool_usage.stats()
+    pool = pool_usage.stats(cached_engines())
     return {"at": now or datetime.now(timezone.utc), "instance": instance_id(), "function": function[:32],
             "rss_bytes": rss_bytes(), "threads": threading.active_count(), "in_flight": in_flight.count,
             "pool_size": pool.size, "pool_checked_out": pool.checked_out, "pool_checkouts": pool.checkouts,
