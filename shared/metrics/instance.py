@@ -74,6 +74,7 @@ class Sampler:
     def __init__(self) -> None:
         self._last: float | None = None
         self.function: str | None = None  # set from the records: one process serves one function
+        self.database_url: str | None = None  # and where its records go
 
     def due_sample(self, every: float, now_monotonic: float | None = None) -> dict[str, Any] | None:
         if self.function is None:

@@ -60,7 +60,7 @@ class MetricsRecorder:
                 self.dropped += 1
                 return
             self._buffer.append(rec)
-            self.sampler.function = rec.function
+            self.sampler.function, self.sampler.database_url = rec.function, rec.database_url
             pending = len(self._buffer)
             if self._thread is None:
                 self._start()
@@ -154,9 +154,10 @@ class MetricsRecorder:
             settings = loaded_settings()
             if settings is None or not settings.metrics_enabled:
                 return
-            row = self.sampler.due_sample(settings.metrics_instance_sample_seconds)
-            if row is not None:
-                write_sample(settings.database_url, row)
+            sampler = self.sampler
+            row = sampler.due_sample(settings.metrics_instance_sample_seconds)
+            if row is not None:  # to the database the records went to (as for the records themselves)
+                write_sample(sampler.database_url or settings.database_url, row)
         except Exception as exc:  # noqa: BLE001 - metrics never break anything
             self._log_failure(exc, 1)
 
