@@ -15,8 +15,9 @@ model where the report allows):
   `group_by[]=description`, which adds `model` to each result; pages through
   `next_page` while `has_more`). `amount` is a decimal string in cents. The
   `anthropic` SDK has no client for this endpoint (only the beta analytics
-  report), so a small httpx client reads it, with tenacity retries on 429, 5xx
-  and transport errors.
+  report), so a small client reads it with `httpx2` (pydantic's httpx, the HTTP
+  library both SDKs already use) and tenacity retries on 429, 5xx and transport
+  errors.
 - Vertex AI has no such API (its costs are in the Cloud Billing export): "not
   assessed", said in every result; so is a provider whose admin key is unset.
 
@@ -93,13 +94,13 @@ def _at(d: date) -> datetime:
 
 
 def _retrying():
-    import httpx
+    import httpx2
     from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
     def transient(exc: BaseException) -> bool:
-        if isinstance(exc, httpx.TransportError):
+        if isinstance(exc, httpx2.TransportError):
             return True
-        return isinstance(exc, httpx.HTTPStatusError) and (exc.response.status_code == 429
+        return isinstance(exc, httpx2.HTTPStatusError) and (exc.response.status_code == 429
                                                            or exc.response.status_code >= 500)
 
     return retry(retry=retry_if_exception(transient), stop=stop_after_attempt(4),
@@ -147,8 +148,8 @@ def openai_costs(settings, first: date, last: date, now: datetime) -> dict[date,
 
 # -- Anthropic --------------------------------------------------------------------------
 def anthropic_costs(settings, first: date, last: date, now: datetime) -> dict[date, DayCost]:
-    """Daily costs by model from Anthropic's Admin API cost report (httpx + tenacity)."""
-    import httpx
+    """Daily costs by model from Anthropic's Admin API cost report (httpx2 + tenacity)."""
+    import httpx2
 
     base = (settings.anthropic_base_url or "https://api.anthropic.com").rstrip("/")
     headers = {"x-api-key": settings.anthropic_admin_key or "", "anthropic-version": ANTHROPIC_VERSION}
@@ -159,14 +160,14 @@ def anthropic_costs(settings, first: date, last: date, now: datetime) -> dict[da
     }
 
     @_retrying()
-    def fetch(client: httpx.Client, query: dict[str, Any]) -> dict[str, Any]:
+    def fetch(client: httpx2.Client, query: dict[str, Any]) -> dict[str, Any]:
         response = client.get(f"{base}/v1/organizations/cost_report", params=query)
         response.raise_for_status()
         return response.json()
 
     days: dict[date, DayCost] = {}
     try:
-        with httpx.Client(headers=headers, timeout=30.0) as client:
+        with httpx2.Client(headers=headers, timeout=30.0) as client:
             query = dict(params)
             for _ in range(MAX_PAGES):
                 body = fetch(client, query)
@@ -186,9 +187,9 @@ def anthropic_costs(settings, first: date, last: date, now: datetime) -> dict[da
                 query = dict(params, page=body["next_page"])
             else:
                 raise ReportUnavailable(f"Anthropic cost report longer than {MAX_PAGES} pages")
-    except httpx.HTTPStatusError as exc:
+    except httpx2.HTTPStatusError as exc:
         raise ReportUnavailable(f"Anthropic cost report answered HTTP {exc.response.status_code}") from None
-    except httpx.HTTPError as exc:
+    except httpx2.HTTPError as exc:
         raise ReportUnavailable(f"Anthropic cost report unreachable ({type(exc).__name__})") from None
     except (KeyError, ValueError, TypeError):
         raise ReportUnavailable("Anthropic cost report has an unexpected shape") from None
