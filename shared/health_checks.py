@@ -220,8 +220,12 @@ def check_database_resources() -> list[Check]:
     from shared.database import session_scope
 
     settings = get_settings()
-    with session_scope() as session:
-        snap = res.snapshot(session, settings)
+    try:
+        with session_scope() as session:
+            snap = res.snapshot(session, settings)
+    except Exception as exc:  # noqa: BLE001 - e.g. a role that may not read pg_stat_*: say so, still serve
+        log.warning("database resources unreadable", extra={"error": type(exc).__name__})
+        return [_check("warn", "datastore", f"resources unreadable: {type(exc).__name__}", componentId="resources")]
     if not snap["assessed"]:
         return [_check("pass", "datastore", snap["reason"], componentId="resources",
                        observedValue=snap["size_bytes"], observedUnit="bytes")]

@@ -143,7 +143,14 @@ class DatabaseCollector:
         from shared.settings import get_settings
 
         g = GaugeMetricFamily
-        snap = res.snapshot(self.session, get_settings(), self.now)
+        try:
+            with self.session.begin_nested():  # a failure must not abort the scrape's transaction
+                snap = res.snapshot(self.session, get_settings(), self.now)
+        except Exception:  # noqa: BLE001 - e.g. statistics views the role may not read: omit them
+            from shared.logs import get_logger
+
+            get_logger("lafactoria.metrics").warning("database resources unreadable; families omitted")
+            return
         size = g("lafactoria_db_size_bytes", "Size of the database on disk.", unit="bytes")
         if not snap["assessed"]:
             size.add_metric([], snap["size_bytes"])
