@@ -1,7 +1,7 @@
 """This instance's resources, sampled with its request metrics: memory, threads, in-flight
 requests and connection-pool usage (`shared.pool_usage`).
 
-The metrics writer thread calls `due_sample` on each flush; every
+The metrics writer thread calls `due_sample` before each periodic flush; every
 `METRICS_INSTANCE_SAMPLE_SECONDS` (default 30) it returns one row for
 `instance_samples`, written beside the batch, so `/metrics` can show every instance (host:pid) and
 alert-check can judge memory growth and pool saturation per instance.

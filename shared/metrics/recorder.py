@@ -94,6 +94,7 @@ class MetricsRecorder:
             self._wake.wait(MetricsConfig.of(settings).flush_seconds)
             self._wake.clear()
             try:
+                self._sample_instance()  # here, not in flush(): the exit-time flush writes records only
                 self.flush()
             except Exception:  # noqa: BLE001 - the writer thread must never die
                 log.exception("metrics writer loop failed")
@@ -117,7 +118,6 @@ class MetricsRecorder:
         """Write everything buffered now; returns the rows written. Never raises."""
         with self._flush_lock:
             self._report_drops()
-            self._sample_instance()
             batch = self.take()
             if not batch:
                 return 0
