@@ -15,7 +15,7 @@ capped); any other name is refused. Development is `make run` on a laptop.
 Services: three HTTP functions (generate, gdpr, health), each polled on its
 own `/readyz` during a deploy and served on its public domain, and one cron
 service per scheduled run of the shared job registry (`shared/job_schedule.py`
-`SCHEDULED_RUNS`: the five jobs and the daily, weekly and monthly ops reports; a
+`SCHEDULED_RUNS`: the six jobs and the daily, weekly and monthly ops reports; a
 run added there is scheduled here), plus PostgreSQL and an S3-compatible bucket
 for backups and reports. Each service's build installs only its own extra.
 
@@ -92,6 +92,9 @@ PITR_STANZA = "lafactoria"
 JOBS_NEEDING_PG_TOOLS = ("backup", "backup-verify")
 # backup-verify also restores the WAL archive into a scratch cluster: server binaries and pgBackRest.
 PITR_TOOLS = "postgresql-client postgresql-15 pgbackrest"
+# The providers' read-only admin keys (cost reports) go to this job's service and no other.
+ADMIN_KEY_JOB = "reconcile-spend"
+ADMIN_KEYS = ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY")
 COMMON_WATCH = ["shared/**", "pyproject.toml", "constraints.txt", ".railway/railway.py"]
 HEALTHCHECK_TIMEOUT_S = 120
 
@@ -217,5 +220,7 @@ def main(ctx=None):
             env = env | pgbackrest | {"RAILPACK_DEPLOY_APT_PACKAGES": PITR_TOOLS}
         elif run.job in JOBS_NEEDING_PG_TOOLS:
             env = env | {"RAILPACK_DEPLOY_APT_PACKAGES": "postgresql-client"}
+        if run.job == ADMIN_KEY_JOB:
+            env = env | {key: shared[key] for key in ADMIN_KEYS}
         crons.append(cron_service(run, env))
     return project("lafactoria", resources=[db, store, *functions, *crons])

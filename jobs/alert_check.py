@@ -59,6 +59,19 @@ def evaluate_all(ctx: JobContext, now: datetime) -> tuple[list[Finding], list[di
     return findings, errors
 
 
+def sample_database(ctx: JobContext, now: datetime) -> None:
+    """The database's size and connections (hourly) and query totals (daily), for the growth
+    and week-over-week rules; old samples are pruned. A failure costs only this sample."""
+    from shared.database import session_scope
+    from shared.db_resources import record_sample
+
+    try:
+        with session_scope() as session:
+            record_sample(session, now)
+    except Exception as exc:  # noqa: BLE001 - the rules still run on the samples there are
+        ctx.log.warning("database sample failed", extra={"error": type(exc).__name__})
+
+
 def escalate(ctx: JobContext) -> list[str]:
     from shared.alerts import escalate_due
     from shared.database import session_scope
@@ -189,6 +202,8 @@ def run(ctx: JobContext) -> JobResult:
     now = datetime.now(timezone.utc)
     recovered = False if ctx.dry_run else resolve_database_down(ctx)
     already_open = open_rules()
+    if not ctx.dry_run:
+        sample_database(ctx, now)
     findings, errors = evaluate_all(ctx, now)
     changes: dict[str, list[str]] = {"opened": [], "still_open": [], "resolved": [DATABASE_DOWN] if recovered else []}
     for f in findings:

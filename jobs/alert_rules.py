@@ -305,6 +305,174 @@ def budget(ev: Evaluation) -> list[Finding]:
                      "threshold_share": s.alert_budget_share, "since": month_start.isoformat()})]
 
 
+# -- resources (DESIGN "Resources and reconciliation") -------------------------------------
+def _not_assessed(rule: str, severity: str, title: str) -> Finding:
+    from shared.db_resources import NOT_ASSESSED
+
+    return Finding(rule, severity, False, title, NOT_ASSESSED, {"assessed": False})
+
+
+def db_connections(ev: Evaluation) -> list[Finding]:
+    """Client connections against max_connections: warning from ALERT_DB_CONNECTIONS_WARNING,
+    error (`db_connections:error`) from ALERT_DB_CONNECTIONS_ERROR."""
+    from shared import db_resources as res
+
+    title = "Database connections near the limit"
+    if not res.is_postgres(ev.session):
+        return [_not_assessed("db_connections", "warning", title), _not_assessed("db_connections:error", "error",
+                                                                                 title)]
+    c = res.connections(ev.session)
+    s = ev.settings
+    observed = f"{c['in_use']} of max_connections {c['max_connections']} in use ({_pct(c['share'])})"
+    out = []
+    for rule, severity, threshold in (("db_connections", "warning", s.alert_db_connections_warning),
+                                      ("db_connections:error", "error", s.alert_db_connections_error)):
+        out.append(Finding(rule, severity, c["share"] >= threshold, title,
+                           f"{observed}; threshold {_pct(threshold)}", c | {"threshold": threshold}))
+    return out
+
+
+def db_size(ev: Evaluation) -> list[Finding]:
+    """Days until the database fills DB_SIZE_LIMIT_GB at its growth of the last days."""
+    from shared import db_resources as res
+
+    title = "Database disk filling up"
+    if not res.is_postgres(ev.session):
+        return [_not_assessed("db_size", "warning", title)]
+    g = res.growth(ev.session, ev.now, res.size_bytes(ev.session), ev.settings.db_size_limit_gb).as_dict()
+    days = ev.settings.alert_db_size_days
+    size = f"{g['size_bytes'] / 1e6:.1f} MB"
+    if g["limit_bytes"] is None:
+        return [Finding("db_size", "warning", False, title, f"{size}; DB_SIZE_LIMIT_GB not set: days until full "
+                                                             "unknown", g)]
+    if g["growth_bytes_per_day"] is None:
+        firing = g["size_bytes"] >= g["limit_bytes"]
+        return [Finding("db_size", "warning", firing, title,
+                        f"{size} of {g['limit_bytes'] / 1e9:.1f} GB; growth unknown (less than 6 h of samples)", g)]
+    left = g["days_until_full"]
+    firing = left is not None and left < days
+    when = "not growing" if left is None else f"full in {left:.1f} days"
+    return [Finding("db_size", "warning", firing, title,
+                    f"{size} of {g['limit_bytes'] / 1e9:.1f} GB, growing {g['growth_bytes_per_day'] / 1e6:.1f} MB/day: "
+                    f"{when} (threshold {days:g} days)", g | {"threshold_days": days})]
+
+
+def slow_queries(ev: Evaluation) -> list[Finding]:
+    """A query whose mean time doubled week over week (pg_stat_statements' daily totals)."""
+    from shared import db_resources as res
+
+    title = "Query got slower"
+    if not res.is_postgres(ev.session):
+        return [_not_assessed("slow_queries", "warning", title)]
+    trends = res.query_trends(ev.session, ev.now)
+    if not trends["assessed"]:
+        return [Finding("slow_queries", "warning", False, title, f"not assessed: {trends['reason']}", trends)]
+    doubled = trends["doubled"]
+    if not doubled:
+        return [Finding("slow_queries", "warning", False, title, "no query's mean doubled week over week", trends)]
+    worst = doubled[0]
+    return [Finding("slow_queries", "warning", True, title,
+                    f"{len(doubled)} query(ies) doubled their mean week over week; worst {worst['fingerprint']} "
+                    f"{worst['mean_ms_previous_week']:.1f} -> {worst['mean_ms_week']:.1f} ms: {worst['query'][:120]}",
+                    {"doubled": doubled[:10]})]
+
+
+def long_transactions(ev: Evaluation) -> list[Finding]:
+    """Transactions open longer than ALERT_LONG_TRANSACTION_MINUTES, by fingerprint (never parameters)."""
+    from shared import db_resources as res
+
+    title = "Long-running transaction"
+    if not res.is_postgres(ev.session):
+        return [_not_assessed("long_transactions", "warning", title)]
+    minutes = ev.settings.alert_long_transaction_minutes
+    found = res.long_transactions(ev.session, timedelta(minutes=minutes))
+    waits = res.lock_waits(ev.session)
+    details = {"transactions": found[:10], "lock_waits": waits, "threshold_minutes": minutes}
+    if not found:
+        return [Finding("long_transactions", "warning", False, title,
+                        f"none open longer than {minutes:g} min; {waits['waiting']} waiting on locks", details)]
+    oldest = found[0]
+    return [Finding("long_transactions", "warning", True, title,
+                    f"{len(found)} transaction(s) open longer than {minutes:g} min; oldest {oldest['age_s'] / 60:.1f} "
+                    f"min ({oldest['state']}), query {oldest['fingerprint']}: {oldest['query'][:120]}; "
+                    f"{waits['waiting']} waiting on locks", details)]
+
+
+def _instances(ev: Evaluation, since: datetime):
+    from sqlalchemy import select
+
+    from shared.models import InstanceSample as S
+
+    rows = ev.session.scalars(select(S).where(S.at >= since, S.at <= ev.now).order_by(S.instance, S.at)).all()
+    by: dict[str, list] = {}
+    for row in rows:
+        by.setdefault(row.instance, []).append(row)
+    return by
+
+
+def instance_memory(ev: Evaluation) -> list[Finding]:
+    """An instance whose RSS grew by more than ALERT_INSTANCE_MEMORY_GROWTH within the last hour
+    (against its earliest sample of the hour, when that is at least 30 minutes old)."""
+    share = ev.settings.alert_instance_memory_growth
+    grown = []
+    for instance, samples in _instances(ev, ev.now - timedelta(hours=1)).items():
+        first, last = samples[0], samples[-1]
+        if last.at < ev.now - timedelta(minutes=10) or last.at - first.at < timedelta(minutes=30):
+            continue  # gone, or too young to judge (start-up is not growth)
+        growth = last.rss_bytes / first.rss_bytes - 1 if first.rss_bytes else 0.0
+        if growth > share:
+            grown.append({"instance": instance, "function": last.function, "rss_bytes": last.rss_bytes,
+                          "rss_bytes_hour_ago": first.rss_bytes, "growth": round(growth, 4)})
+    title = "Instance memory growing"
+    if not grown:
+        return [Finding("instance_memory", "warning", False, title,
+                        f"no instance's RSS grew more than {_pct(share)} in the last hour", {"threshold": share})]
+    worst = max(grown, key=lambda g: g["growth"])
+    return [Finding("instance_memory", "warning", True, title,
+                    f"{len(grown)} instance(s) grew more than {_pct(share)} in an hour; {worst['function']} "
+                    f"{worst['instance']} {worst['rss_bytes_hour_ago'] / 1e6:.0f} -> {worst['rss_bytes'] / 1e6:.0f} MB",
+                    {"instances": grown, "threshold": share})]
+
+
+POOL_WINDOW = timedelta(minutes=5)
+
+
+def pool_saturation(ev: Evaluation) -> list[Finding]:
+    """Any instance whose connection pool made a request wait, or time out, in the last 5 minutes
+    (the increase of its cumulative counters since its last sample before the window)."""
+    from sqlalchemy import func, select
+
+    from shared.models import InstanceSample as S
+
+    start = ev.now - POOL_WINDOW
+    recent = _instances(ev, start)
+    before = {}
+    if recent:
+        latest_before = (select(S.instance, func.max(S.at).label("at"))
+                         .where(S.instance.in_(list(recent)), S.at < start).group_by(S.instance).subquery())
+        before = {row.instance: row for row in ev.session.scalars(select(S).join(
+            latest_before, (S.instance == latest_before.c.instance) & (S.at == latest_before.c.at)))}
+    saturated = []
+    for instance, samples in recent.items():
+        last, base = samples[-1], before.get(instance)
+        waits = last.pool_waits - (base.pool_waits if base else 0)
+        timeouts = last.pool_timeouts - (base.pool_timeouts if base else 0)
+        if waits > 0 or timeouts > 0:
+            saturated.append({"instance": instance, "function": last.function, "waits": waits,
+                              "timeouts": timeouts, "pool_size": last.pool_size,
+                              "checked_out": last.pool_checked_out})
+    title = "Connection pool saturated"
+    if not saturated:
+        return [Finding("pool_saturation", "warning", False, title,
+                        f"no pool waits or timeouts in the last {int(POOL_WINDOW.total_seconds() // 60)} min "
+                        f"({len(recent)} instance(s) reporting)", {"instances": len(recent)})]
+    waits, timeouts = sum(x["waits"] for x in saturated), sum(x["timeouts"] for x in saturated)
+    return [Finding("pool_saturation", "warning", True, title,
+                    f"{waits} wait(s) and {timeouts} timeout(s) for a database connection in the last "
+                    f"{int(POOL_WINDOW.total_seconds() // 60)} min on {len(saturated)} instance(s)",
+                    {"instances": saturated})]
+
+
 RULES: tuple[Rule, ...] = (
     Rule("readiness", "critical", readiness),
     Rule("error-rate:critical", "critical", error_rate_critical),
@@ -319,4 +487,10 @@ RULES: tuple[Rule, ...] = (
     Rule("capacity_shedding", "warning", capacity_shedding),
     Rule("job:*:missed", "warning", missed_jobs),
     Rule("budget:monthly", "info", budget),
+    Rule("db_connections", "warning", db_connections),
+    Rule("db_size", "warning", db_size),
+    Rule("slow_queries", "warning", slow_queries),
+    Rule("long_transactions", "warning", long_transactions),
+    Rule("instance_memory", "warning", instance_memory),
+    Rule("pool_saturation", "warning", pool_saturation),
 )

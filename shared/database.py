@@ -86,8 +86,11 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
         connect_args["prepare_threshold"] = None  # transaction pooling: no server-side statements
     elif timeout_ms:
         connect_args["options"] = f"-c statement_timeout={int(timeout_ms)}"
+    from shared import pool_usage
+
     engine = create_engine(
         url,
+        poolclass=pool_usage.MeasuredQueuePool,
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=0,  # DB_POOL_SIZE is the instance's ceiling: N instances never hold more than N x it
         pool_recycle=1800,
@@ -97,6 +100,7 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
     if bouncer and timeout_ms:
         _bound_each_transaction(engine, timeout_ms)
     _ping_when_idle(engine)
+    pool_usage.instrument(engine)
     return _traced(engine)
 
 
@@ -166,6 +170,12 @@ def get_engine(url: str | None = None) -> "Engine":
             if engine is None:
                 engine = _engines[url] = make_engine(url)
     return engine
+
+
+def cached_engines() -> list["Engine"]:
+    """The engines this process holds now (pool usage reports their pools)."""
+    with _lock:
+        return list(_engines.values())
 
 
 def dispose_engines() -> None:

@@ -222,6 +222,85 @@ def check_alerts() -> list[Check]:
     return [_check("pass", "component", observedValue=0)]
 
 
+def check_database_resources() -> list[Check]:
+    """Connections, size and growth, long transactions, lock waits, bloat and slow queries
+    (PostgreSQL; on SQLite one item says "not assessed"). A problem is `warn`: the service
+    still serves, alert-check pages by its own rules."""
+    from shared import db_resources as res
+    from shared.database import session_scope
+
+    settings = get_settings()
+    try:
+        with session_scope() as session:
+            snap = res.snapshot(session, settings)
+    except Exception as exc:  # noqa: BLE001 - e.g. a role that may not read pg_stat_*: say so, still serve
+        log.warning("database resources unreadable", extra={"error": type(exc).__name__})
+        return [_check("warn", "datastore", f"resources unreadable: {type(exc).__name__}", componentId="resources")]
+    if not snap["assessed"]:
+        return [_check("pass", "datastore", snap["reason"], componentId="resources",
+                       observedValue=snap["size_bytes"], observedUnit="bytes")]
+    c, size, slow = snap["connections"], snap["size"], snap["slow_queries"]
+    conn_status = "warn" if c["share"] >= settings.alert_db_connections_warning else "pass"
+    days = size["days_until_full"]
+    size_status = "warn" if days is not None and days < settings.alert_db_size_days else "pass"
+    size_note = ("days until full unknown: DB_SIZE_LIMIT_GB not set" if size["limit_bytes"] is None else
+                 "growth unknown yet" if size["growth_bytes_per_day"] is None else
+                 "not growing" if days is None else f"full in {days:.1f} days")
+    long_tx, locks = snap["long_transactions"], snap["lock_waits"]
+    bloated = [b for b in snap["bloat"] if b["bloated"]]
+    items = [
+        _check(conn_status, "datastore", f"{c['in_use']} of {c['max_connections']} connections",
+               componentId="connections", observedValue=c["share"], observedUnit="share of max_connections"),
+        _check(size_status, "datastore", size_note, componentId="size", observedValue=size["size_bytes"],
+               observedUnit="bytes", growthBytesPerDay=size["growth_bytes_per_day"], daysUntilFull=days),
+        _check("warn" if long_tx else "pass", "datastore",
+               "; ".join(f"{t['age_s'] / 60:.1f} min {t['fingerprint']}" for t in long_tx[:3]),
+               componentId="long_transactions", observedValue=len(long_tx), observedUnit="transactions",
+               transactions=long_tx[:5]),
+        _check("warn" if locks["waiting"] else "pass", "datastore", "", componentId="lock_waits",
+               observedValue=locks["waiting"], observedUnit="sessions waiting", longestSeconds=locks["longest_s"]),
+        _check("warn" if bloated else "pass", "datastore",
+               ", ".join(f"{b['table']} {b['dead_ratio']:.0%} dead" for b in bloated), componentId="bloat",
+               observedValue=max((b["dead_ratio"] for b in snap["bloat"] if b["big"]), default=0.0),
+               observedUnit="largest dead-tuple share of a big table", tables=[b for b in snap["bloat"]
+                                                                               if b["big"]][:5]),
+        _check("pass", "datastore", "" if slow["available"] else slow["reason"], componentId="slow_queries",
+               observedValue=slow["top"][0]["mean_ms"] if slow["top"] else None, observedUnit="ms mean (slowest)",
+               top=slow["top"][:5]),
+    ]
+    return items
+
+
+def check_instances() -> list[Check]:
+    """Each function instance's latest resource sample (last 10 minutes): RSS, threads, in-flight
+    requests and its pool; `warn` when its pool made a request wait or time out in the last 5
+    minutes. The instance (host:pid) is a detail for ops; the summary names only the function."""
+    from sqlalchemy import func, select
+
+    from shared.database import session_scope
+    from shared.models import InstanceSample as S, utcnow
+
+    now = utcnow()
+    with session_scope() as session:
+        rows = session.scalars(select(S).where(S.at >= now - timedelta(minutes=10)).order_by(S.instance, S.at)).all()
+        latest = {row.instance: row for row in rows}
+        # counters are cumulative per process: the largest before the window is where it started
+        before = dict(session.execute(select(S.instance, func.max(S.pool_waits + S.pool_timeouts)).where(
+            S.at < now - timedelta(minutes=5), S.instance.in_(list(latest) or [""])).group_by(S.instance)).all())
+    if not latest:
+        return [_check("pass", "system", "no instance reported in the last 10 minutes", componentId="instances")]
+    out = []
+    for instance, row in sorted(latest.items(), key=lambda kv: (kv[1].function, kv[0])):
+        stalled = row.pool_waits + row.pool_timeouts - int(before.get(instance) or 0)
+        out.append(_check("warn" if stalled > 0 else "pass", "system",
+                          f"{stalled} pool wait(s) or timeout(s) in the last 5 min" if stalled > 0 else "",
+                          componentId=row.function, instance=instance, observedValue=row.rss_bytes,
+                          observedUnit="bytes RSS", threads=row.threads, inFlight=row.in_flight,
+                          pool={"size": row.pool_size, "checkedOut": row.pool_checked_out, "waits": row.pool_waits,
+                                "timeouts": row.pool_timeouts}, time=readiness.iso(row.at)))
+    return out
+
+
 CHECKS: dict[str, Callable[[], list[Check]]] = {
     "database:responseTime": check_database,
     "database:migrations": check_migrations,
@@ -233,6 +312,8 @@ CHECKS: dict[str, Callable[[], list[Check]]] = {
     "jobs:lastRun": check_jobs,
     "alerts:open": check_alerts,
     readiness.REDIS_KEY: readiness.check_redis,  # asked for only with REDIS_URL set (readiness.with_redis)
+    "database:resources": check_database_resources,
+    "instances:resources": check_instances,
 }
 _SLOW_KEYS = {"backups:storage", "backups:age"}
 _NEEDS_DATABASE = frozenset(CHECKS) - _SLOW_KEYS - {readiness.REDIS_KEY, "backups:encryption"}

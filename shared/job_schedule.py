@@ -17,6 +17,7 @@ JOBS: dict[str, str] = {
     "retention-expiry": "0 4 * * *",
     "cost-report": "15 5 * * *",
     "alert-check": "*/5 * * * *",
+    "reconcile-spend": "40 6 * * *",  # after the providers' day closes; before the daily ops report
     "ops-report": "0 7 * * *",  # its daily run; weekly and monthly runs are in SCHEDULED_RUNS
 }
 

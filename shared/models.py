@@ -482,3 +482,49 @@ class AlertOutbox(Base):
     last_error: Mapped[str | None] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_alert_outbox_due", "delivered_at", "next_attempt_at"),)
+
+
+class InstanceSample(Base):
+    """One function instance's resources at one moment, written with its request metrics.
+
+    `instance` is host:pid (no person in it); the pool counters are cumulative for the
+    process, so a rule reads their increase between two samples of one instance.
+    """
+
+    __tablename__ = "instance_samples"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    instance: Mapped[str] = mapped_column(String(200))
+    function: Mapped[str] = mapped_column(String(32))
+    rss_bytes: Mapped[int] = mapped_column(BigInteger)
+    threads: Mapped[int] = mapped_column(Integer)
+    in_flight: Mapped[int] = mapped_column(Integer)
+    pool_size: Mapped[int] = mapped_column(Integer)
+    pool_checked_out: Mapped[int] = mapped_column(Integer)
+    pool_checkouts: Mapped[int] = mapped_column(BigInteger)
+    pool_waits: Mapped[int] = mapped_column(BigInteger)
+    pool_timeouts: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_instance_samples_at", "at"), Index("ix_instance_samples_instance_at", "instance", "at"))
+
+
+class DatabaseSample(Base):
+    """The database's size and connections at one moment (alert-check, at most one an hour),
+    with `pg_stat_statements` totals per normalised query once a day, for growth per day and
+    week-over-week query times."""
+
+    __tablename__ = "database_samples"
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    connections: Mapped[int | None] = mapped_column(Integer)
+    max_connections: Mapped[int | None] = mapped_column(Integer)
+    queries: Mapped[dict[str, Any] | None] = mapped_column()  # queryid -> {calls, total_ms, query}
+
+    __table_args__ = (Index("ix_database_samples_at", "at"),)

@@ -131,6 +131,7 @@ class Settings(BaseSettings):
     metrics_flush_seconds: float = Field(2.0, gt=0, le=300)
     metrics_batch_size: int = Field(500, ge=1, le=100_000)
     metrics_buffer_max: int = Field(20_000, ge=1)
+    metrics_instance_sample_seconds: float = Field(30.0, ge=0.1, le=3600)  # instance resources (RSS, pool)
 
     # Alert rules of the alert-check job (jobs/alert_rules.py; docs/RUNBOOK.md).
     alert_min_requests: int = Field(20, ge=1)
@@ -152,6 +153,19 @@ class Settings(BaseSettings):
     alert_backup_verified_hours: float = Field(26.0, gt=0)
     alert_job_grace_minutes: int = Field(30, ge=1)
     alert_budget_share: float = Field(0.80, gt=0)
+    # Resource rules (DESIGN "Resources and reconciliation"; docs/RUNBOOK.md).
+    alert_db_connections_warning: float = Field(0.80, gt=0, le=1)
+    alert_db_connections_error: float = Field(0.95, gt=0, le=1)
+    alert_db_size_days: float = Field(14.0, gt=0)  # warning when the disk fills within this many days
+    alert_long_transaction_minutes: float = Field(5.0, gt=0)
+    alert_instance_memory_growth: float = Field(0.50, gt=0)  # RSS growth over the last hour
+    db_size_limit_gb: float | None = Field(None, gt=0)  # the volume's size (Railway volume); unset: unknown
+
+    # reconcile-spend: the providers' own cost reports, read with read-only admin keys (that job only).
+    openai_admin_key: str | None = None
+    anthropic_admin_key: str | None = None
+    reconcile_tolerance: float = Field(0.01, ge=0, le=1)
+    reconcile_min_usd: Decimal = Field(Decimal("0.01"), ge=0)
 
     @field_validator("*", mode="before")
     @classmethod

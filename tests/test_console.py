@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from shared.job_schedule import JOBS
 from shared.database import session_scope
-from shared.models import Alert, ContentItem, JobRun, RequestMetric, UsageEvent
+from shared.models import Alert, ContentItem, InstanceSample, JobRun, RequestMetric, UsageEvent
 from tests.conftest import make_user
 
 CHROMIUM = "/usr/bin/chromium"
@@ -73,6 +73,9 @@ def seed(tmp_path: Path) -> dict:
             summary = {"backup_id": backup_id, "size": 48_213, "rows": 1234} if job == "backup" else {}
             s.add(JobRun(job=job, status="ok", exit_code=0, started_at=now() - timedelta(minutes=3),
                          finished_at=now() - timedelta(minutes=2), summary=summary))
+        s.add(InstanceSample(at=now() - timedelta(minutes=1), instance="host-a:42", function="generate",
+                             rss_bytes=150 * 1024 * 1024, threads=12, in_flight=3, pool_size=5, pool_checked_out=2,
+                             pool_checkouts=900, pool_waits=4, pool_timeouts=0))
         s.flush()
         ids = {"critical": crit.id, "warning": warn.id}
     folder = tmp_path / "backups" / backup_id
@@ -130,6 +133,14 @@ def test_console_in_chromium(pg, function_server, browser, tmp_path):
     assert page.locator("#jobs-body tr").count() == len(JOBS)
     assert page.inner_text("#backup-newest") == seeded["backup_id"]
     assert page.inner_text("#backup-verified").lower() == "ok"
+    # Database and instance resources, cost per user and the projection
+    facts = page.inner_text("#database-facts")
+    assert "Connections" in facts and "Size" in facts and "Long transactions" in facts
+    assert page.locator("#database-queries tr").count() >= 1
+    row = page.inner_text("#instances-body tr[data-instance='host-a:42']")
+    assert "generate" in row and "150.0 MiB" in row and "2 / 5" in row
+    assert page.inner_text("#spend-projection").startswith("at this rate")
+    assert "Cost per active user" in page.inner_text("#spend-per-user")
     # Open alerts, newest first, each with an Acknowledge button
     assert page.eval_on_selector_all("#alerts-list li", "els => els.map(e => e.dataset.rule)") == \
         ["error-rate:critical", "quality:warning"]
@@ -207,7 +218,8 @@ def test_spend_by_day_and_provider(db, client_for):
     body = client.get("/v1/spend?days=3", headers=auth(ops_key)).get_json()
     assert body["currency"] == "USD" and body["providers"] == ["anthropic", "openai"]
     assert [d["date"] for d in body["days"]] == [(today - timedelta(days=i)).date().isoformat() for i in (2, 1, 0)]
-    assert body["days"][0] == {"date": body["from"], "total": 2.0, "providers": {"anthropic": 2.0}}
+    assert body["days"][0] == {"date": body["from"], "total": 2.0, "providers": {"anthropic": 2.0},
+                               "active_users": 0, "cost_per_active_user": None}  # the ledger rows have no user
     assert body["days"][1]["total"] == 0 and body["days"][1]["providers"] == {}
     assert body["days"][2]["providers"] == {"openai": 0.75}  # reservations and unknown costs excluded
     assert len(client.get("/v1/spend", headers=auth(ops_key)).get_json()["days"]) == 14

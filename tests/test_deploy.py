@@ -332,3 +332,15 @@ def test_database_image_archives_wal_with_pgbackrest_to_the_bucket():
     assert verify["PGBACKREST_STANZA"]["value"] == verify["PITR_STANZA"]["value"] == iac.PITR_STANZA
     assert "pgbackrest" in verify["RAILPACK_DEPLOY_APT_PACKAGES"]["value"]
     assert services()["health"]["variables"]["BACKUP_ENCRYPTION_KEYS"]["type"] == "sharedReference"
+
+
+def test_provider_admin_keys_are_held_only_by_reconcile_spend():
+    from railway_sdk import create_railway_context
+
+    graph = load_iac().main(create_railway_context(environment="production")).to_graph()
+    services = {r["name"]: r for r in graph["resources"] if r["type"] == "service"}
+    holders = {name for name, svc in services.items()
+               for key in ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY") if key in svc.get("variables", {})}
+    assert holders == {"cron-reconcile-spend"}
+    for key in ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY"):
+        assert services["cron-reconcile-spend"]["variables"][key]["type"] in {"reference", "sharedReference"}

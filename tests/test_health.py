@@ -13,7 +13,8 @@ from tests.conftest import auth
 from tests.faults import TcpProxy
 
 CHECK_KEYS = {"database:responseTime", "database:migrations", "providers:configured", "backups:storage",
-              "backups:age", "backups:encryption", "backups:wal", "jobs:lastRun", "alerts:open"}
+              "backups:age", "backups:encryption", "backups:wal", "jobs:lastRun", "alerts:open",
+              "database:resources", "instances:resources"}
 
 
 def test_livez_touches_nothing(client_for, env):

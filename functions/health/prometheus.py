@@ -52,6 +52,8 @@ class DatabaseCollector:
         yield self._open_alerts()
         yield from self._jobs()
         yield from self._backup()
+        yield from self._database()
+        yield from self._instances()
 
     def _aggregates(self):
         from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, HistogramMetricFamily
@@ -141,6 +143,105 @@ class DatabaseCollector:
         if newest is not None:
             age.add_metric([], max(0.0, (self.now - newest).total_seconds()))
         return up, age
+
+
+    def _database(self):
+        """PostgreSQL's resources (shared.db_resources); on SQLite only the size."""
+        from prometheus_client.core import GaugeMetricFamily
+
+        from shared import db_resources as res
+        from shared.settings import get_settings
+
+        g = GaugeMetricFamily
+        try:
+            with self.session.begin_nested():  # a failure must not abort the scrape's transaction
+                snap = res.snapshot(self.session, get_settings(), self.now)
+        except Exception:  # noqa: BLE001 - e.g. statistics views the role may not read: omit them
+            from shared.logs import get_logger
+
+            get_logger("lafactoria.metrics").warning("database resources unreadable; families omitted")
+            return
+        size = g("lafactoria_db_size_bytes", "Size of the database on disk.", unit="bytes")
+        if not snap["assessed"]:
+            size.add_metric([], snap["size_bytes"])
+            yield size
+            return
+        c, sz = snap["connections"], snap["size"]
+        size.add_metric([], sz["size_bytes"])
+        yield size
+        for name, doc, value in (
+            ("lafactoria_db_connections", "Client connections to the server now.", c["in_use"]),
+            ("lafactoria_db_max_connections", "The server's max_connections.", c["max_connections"]),
+            ("lafactoria_db_long_transactions", "Transactions open longer than ALERT_LONG_TRANSACTION_MINUTES.",
+             len(snap["long_transactions"])),
+            ("lafactoria_db_lock_waits", "Sessions waiting on a lock now.", snap["lock_waits"]["waiting"]),
+        ):
+            family = g(name, doc)
+            family.add_metric([], value)
+            yield family
+        if sz["growth_bytes_per_day"] is not None:
+            growth = g("lafactoria_db_size_growth_bytes_per_day", "Database growth per day over the last days.")
+            growth.add_metric([], sz["growth_bytes_per_day"])
+            yield growth
+        if sz["limit_bytes"] is not None:
+            limit = g("lafactoria_db_size_limit_bytes", "DB_SIZE_LIMIT_GB: the volume the database lives on.",
+                      unit="bytes")
+            limit.add_metric([], sz["limit_bytes"])
+            yield limit
+        dead = g("lafactoria_db_table_dead_tuples", "Dead tuples of the biggest tables.", labels=["table"])
+        live = g("lafactoria_db_table_live_tuples", "Live tuples of the biggest tables.", labels=["table"])
+        for t in snap["bloat"]:
+            dead.add_metric([t["table"]], t["dead_tuples"])
+            live.add_metric([t["table"]], t["live_tuples"])
+        yield dead
+        yield live
+        if snap["slow_queries"]["available"]:
+            mean = g("lafactoria_db_query_mean_seconds", "Mean time of the slowest normalised queries "
+                     "(pg_stat_statements, since its last reset).", labels=["fingerprint"], unit="seconds")
+            for q in snap["slow_queries"]["top"]:
+                mean.add_metric([q["fingerprint"]], q["mean_ms"] / 1000)
+            yield mean
+
+    def _instances(self):
+        """Each function instance's latest resource sample (the last 10 minutes), per instance."""
+        from datetime import timedelta
+
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+        from sqlalchemy import func, select
+
+        from shared.models import InstanceSample as S
+
+        latest = (select(S.instance, func.max(S.at).label("at")).where(S.at >= self.now - timedelta(minutes=10))
+                  .group_by(S.instance).subquery())
+        rows = self.session.scalars(select(S).join(latest, (S.instance == latest.c.instance)
+                                                   & (S.at == latest.c.at)).order_by(S.function, S.instance)).all()
+        labels = ["function", "instance"]
+        gauges = {
+            "rss_bytes": GaugeMetricFamily("lafactoria_instance_resident_memory_bytes",
+                                           "Resident memory (RSS) of each function instance.", labels=labels),
+            "threads": GaugeMetricFamily("lafactoria_instance_threads", "Threads of each function instance.",
+                                         labels=labels),
+            "in_flight": GaugeMetricFamily("lafactoria_instance_requests_in_flight",
+                                           "Requests each function instance is handling.", labels=labels),
+            "pool_size": GaugeMetricFamily("lafactoria_instance_db_pool_size",
+                                           "Connections each instance's pool may hold.", labels=labels),
+            "pool_checked_out": GaugeMetricFamily("lafactoria_instance_db_pool_checked_out",
+                                                  "Connections each instance holds now.", labels=labels),
+        }
+        counters = {
+            "pool_checkouts": CounterMetricFamily("lafactoria_instance_db_pool_checkouts",
+                                                  "Connections checked out of each instance's pool.", labels=labels),
+            "pool_waits": CounterMetricFamily("lafactoria_instance_db_pool_waits",
+                                              "Checkouts that found every connection held and waited.", labels=labels),
+            "pool_timeouts": CounterMetricFamily("lafactoria_instance_db_pool_timeouts",
+                                                 "Checkouts that gave up after the pool timeout.", labels=labels),
+        }
+        for row in rows:
+            key = [row.function, row.instance]
+            for field, family in (gauges | counters).items():
+                family.add_metric(key, getattr(row, field))
+        yield from gauges.values()
+        yield from counters.values()
 
 
 def _epoch(value) -> float:

@@ -106,6 +106,10 @@ def gather(ctx: JobContext, w) -> dict[str, Any]:
             out["security"] = facts.security(session, w)
             out["compliance"] = facts.compliance(session, w)
             out["capacity"] = facts.capacity(session, w, out["requests"]["series"])
+            out["database"] = facts.database(session, w, ctx.settings)
+            out["spend_per_user"] = facts.spend_per_user(session, w, ctx.settings)
+        if w.period == "monthly":
+            out["reconciliation"] = facts.reconciliation(session, w)
     out["cost"] = facts.cost(w, ctx.settings)
     return out
 

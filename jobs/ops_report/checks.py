@@ -270,13 +270,59 @@ def capacity(f: dict) -> Check:
     return Check(PASS, text, cap)
 
 
+def database(f: dict, settings) -> Check:
+    """PostgreSQL's resources now: connections, disk, long transactions, bloat, slower queries."""
+    d = f["database"]
+    if not d["assessed"]:
+        return Check(PASS, d["reason"], {"size_bytes": d["size_bytes"]})
+    c, size = d["connections"], d["size"]
+    evidence = {"connections": c, "size": size, "long_transactions": len(d["long_transactions"]),
+                "lock_waits": d["lock_waits"], "bloated": [b["table"] for b in d["bloat"] if b["bloated"]],
+                "queries_doubled": len(d["query_trends"]["doubled"]),
+                "slow_queries": "available" if d["slow_queries"]["available"] else d["slow_queries"]["reason"]}
+    text = f"{c['in_use']} of {c['max_connections']} connections; {size['size_bytes'] / 1e6:.1f} MB"
+    if size["growth_bytes_per_day"] is not None:
+        text += f", {size['growth_bytes_per_day'] / 1e6:+.1f} MB/day"
+    if size["days_until_full"] is not None:
+        text += f", full in {size['days_until_full']:.0f} days"
+    notes = []
+    if c["share"] >= settings.alert_db_connections_warning:
+        notes.append(f"connections at {c['share']:.0%}")
+    if size["days_until_full"] is not None and size["days_until_full"] < settings.alert_db_size_days:
+        notes.append("disk fills soon")
+    if d["long_transactions"]:
+        notes.append(f"{len(d['long_transactions'])} long transaction(s)")
+    if evidence["bloated"]:
+        notes.append("bloated: " + ", ".join(evidence["bloated"]))
+    if evidence["queries_doubled"]:
+        notes.append(f"{evidence['queries_doubled']} query(ies) twice as slow as the week before")
+    return Check(WARN if notes else PASS, text + ("; " + "; ".join(notes) if notes else ""), evidence)
+
+
+def reconciliation(f: dict) -> Check:
+    """The ledger against the providers' bills (reconcile-spend's verdicts for the period)."""
+    r = f["reconciliation"]
+    counts = r["statuses"]
+    evidence = {"runs": r["runs"], "statuses": counts}
+    if not r["runs"]:
+        return Check(WARN, "reconcile-spend did not run in the period: spend not reconciled", evidence)
+    text = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(counts.items())) or "no provider days"
+    if counts.get("drift"):
+        drifting = [f"{x['provider']} {x['day']}" for x in r["rows"] if x["status"] == "drift"]
+        return Check(WARN, f"ledger drifts from the bill on {', '.join(drifting[:5])}" +
+                     (f" and {len(drifting) - 5} more" if len(drifting) > 5 else "") + f" ({text})", evidence)
+    if counts.get("missing") or counts.get("incomplete"):
+        return Check(WARN, f"provider data missing for some days ({text})", evidence)
+    return Check(PASS, f"provider days reconciled: {text}", evidence)
+
+
 CHECKLISTS: dict[str, tuple[str, ...]] = {
     "daily": ("alerts", "availability", "latency", "errors", "generation", "quality", "backups", "restore_test",
               "cost", "feedback", "jobs", "alerting"),
     "weekly": ("alerts", "availability", "latency", "errors", "generation", "quality", "slo", "security",
-               "compliance", "capacity", "backups", "restore_test", "cost", "jobs", "alerting"),
-    "monthly": ("cost", "availability", "latency", "errors", "generation", "quality", "slo", "restore_test",
-                "backups", "security", "compliance", "capacity", "jobs", "alerting"),
+               "compliance", "capacity", "database", "backups", "restore_test", "cost", "jobs", "alerting"),
+    "monthly": ("cost", "reconciliation", "availability", "latency", "errors", "generation", "quality", "slo", "restore_test",
+                "backups", "security", "compliance", "capacity", "database", "jobs", "alerting"),
 }
 
 
@@ -285,7 +331,8 @@ def evaluate(period: str, facts: dict, settings) -> dict[str, Check]:
         "alerts": alerts, "availability": availability, "latency": latency, "errors": errors,
         "generation": generation, "quality": quality, "restore_test": restore_test, "cost": cost,
         "feedback": feedback, "jobs": jobs, "alerting": alerting, "slo": slo, "security": security,
-        "compliance": compliance, "capacity": capacity,
+        "compliance": compliance, "capacity": capacity, "reconciliation": reconciliation,
         "backups": lambda f: backups(f, float(settings.backup_max_age_hours)),
+        "database": lambda f: database(f, settings),
     }
     return {name: run[name](facts) for name in CHECKLISTS[period]}

@@ -325,3 +325,44 @@ def capacity(session, w: Window, series: list[dict[str, Any]]) -> dict[str, Any]
     return {"rows": rows, "database_bytes": size, "requests_peak_bucket": max(counts, default=0),
             "requests_mean_bucket": round(sum(counts) / len(counts), 2) if counts else 0,
             "growth": round(second / first - 1, 4) if first else None}
+
+
+def reconciliation(session, w: Window) -> dict[str, Any]:
+    """The latest reconcile-spend verdict per provider and day of the period (its runs' summaries)."""
+    from shared.models import JobRun
+
+    runs = session.scalars(select(JobRun).where(
+        JobRun.job == "reconcile-spend", JobRun.dry_run.is_(False), JobRun.status.in_(("ok", "problem")),
+        JobRun.started_at >= w.start, JobRun.started_at < w.now).order_by(JobRun.started_at)).all()
+    first, last = w.start.date().isoformat(), (w.end - timedelta(days=1)).date().isoformat()
+    latest: dict[tuple[str, str], dict[str, Any]] = {}
+    for run in runs:
+        for row in (run.summary or {}).get("rows", []):
+            if first <= row["day"] <= last:
+                latest[(row["provider"], row["day"])] = {k: row.get(k) for k in (
+                    "provider", "day", "status", "ours_usd", "theirs_usd", "drift", "reason")}
+    rows = [latest[k] for k in sorted(latest, key=lambda k: (k[1], k[0]))]
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return {"runs": len(runs), "rows": rows, "statuses": counts}
+
+
+def database(session, w: Window, settings) -> dict[str, Any]:
+    """The database's resources now (shared.db_resources) and the week-over-week query trend."""
+    from shared import db_resources as res
+
+    snap = res.snapshot(session, settings, w.now)
+    if snap["assessed"]:
+        snap["query_trends"] = res.query_trends(session, w.now)
+    return snap
+
+
+def spend_per_user(session, w: Window, settings) -> dict[str, Any]:
+    """Cost per active user (per day, per content type), requests per user, the trend over the
+    period and its projection for the month of the period's last day (shared.spend_trends)."""
+    from shared import spend_trends
+
+    budget = settings.monthly_budget_usd
+    return spend_trends.summary(session, w.start.date(), (w.end - timedelta(days=1)).date(),
+                                None if budget is None else float(budget))

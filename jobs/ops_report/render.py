@@ -21,6 +21,7 @@ TITLES = {
     "backups": "Backups", "restore_test": "Test restores", "cost": "Cost", "feedback": "User feedback",
     "jobs": "Scheduled jobs", "alerting": "Alerting (dead-man's check)", "slo": "SLO and error budget",
     "security": "Security events", "compliance": "Compliance", "capacity": "Capacity",
+    "reconciliation": "Spend reconciled with the providers' bills", "database": "Database resources",
 }
 
 
@@ -117,6 +118,16 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
                                                           for p in c["by_provider"]]) if c["by_provider"] else \
         ["No spend."]
     out.append(("Cost", lines))
+    if "reconciliation" in f:
+        rec = f["reconciliation"]
+        lines = ["Our ledger against each provider's own cost report (reconcile-spend); a provider without a "
+                 "cost API is not assessed, and a day the provider has not reported is missing, never $0.", ""]
+        lines += _table(["day", "provider", "status", "ledger USD", "provider USD", "drift", "note"],
+                        [[x["day"], x["provider"], x["status"].replace("_", " "), x["ours_usd"],
+                          x["theirs_usd"] if x["theirs_usd"] is not None else "-",
+                          "-" if x["drift"] in (None, "inf") else f"{float(x['drift']):.2%}", x.get("reason") or ""]
+                         for x in rec["rows"]]) if rec["rows"] else ["No reconciliation in the period."]
+        out.append(("Spend reconciliation", lines))
     fb = f["feedback"]
     out.append(("User feedback", [f"{fb['count']} rating(s), mean {_n(fb['mean_rating'], '.2f')}.", "",
                                   *_table(["rating", "count"], [[k, v] for k, v in fb["ratings"].items()])]))
@@ -147,12 +158,64 @@ def sections(report: dict[str, Any]) -> list[tuple[str, list[str]]]:
         out.append(("Capacity", [f"Database size {cap['database_bytes']} bytes; "
                                  f"traffic growth {_n(cap['growth'], '+.1%')}.", "",
                                  *_table(["table", "rows"], [[k, v] for k, v in cap["rows"].items()])]))
+    if "spend_per_user" in f:
+        out.append(("Cost per user and growth", _per_user_lines(f["spend_per_user"])))
+    if "database" in f:
+        out.append(("Database resources", _database_lines(f["database"])))
     return out
 
 
 def title(report: dict[str, Any]) -> str:
     """Named, like its files (`ops-report/<period>/<date>.*`), by the report date; then the days it covers."""
     return f"La Factoria {report['period']} ops report {report['date']} (covers {_days(report)})"
+
+
+def _per_user_lines(u: dict[str, Any]) -> list[str]:
+    t, p, r = u["trend"], u["trend"]["projection"], u["requests_per_user"]
+    slope = "n/a" if t["slope_usd_per_day"] is None else f"{t['slope_usd_per_day']:+.4f} USD/day"
+    growth = "n/a" if t["growth_week_over_week"] is None else f"{t['growth_week_over_week']:+.1%}"
+    lines = [f"Trend {slope}; last 7 days against the 7 before {growth}. Projection for {p['month']}: "
+             f"{p['statement']}.", "",
+             f"Generations per user and day (over {r['user_days']} user-days): p50 {r['p50']}, p90 {r['p90']}, "
+             f"p99 {r['p99']}, max {r['max']}.", ""]
+    lines += _table(["day", "active users", "cost per active user USD"],
+                    [[d["date"], d["active_users"], "-" if d["cost_per_active_user"] is None
+                      else f"{d['cost_per_active_user']:.4f}"] for d in u["days"]])
+    lines += [""] + (_table(["content type", "spend USD", "active user-days", "cost per active user-day USD"],
+                            [[c["content_type"], f"{c['total']:.4f}", c["active_user_days"],
+                              "-" if c["cost_per_active_user_day"] is None else f"{c['cost_per_active_user_day']:.4f}"]
+                             for c in u["content_types"]]) if u["content_types"] else ["No spend by content type."])
+    return lines
+
+
+def _database_lines(d: dict[str, Any]) -> list[str]:
+    if not d["assessed"]:
+        return [f"{d['reason']}. Size {d['size_bytes']} bytes."]
+    c, size = d["connections"], d["size"]
+    lines = [f"Now: {c['in_use']} of {c['max_connections']} connections in use; size {size['size_bytes']} bytes, "
+             f"growth per day {size['growth_bytes_per_day'] if size['growth_bytes_per_day'] is not None else 'unknown'}"
+             f" bytes, days until full {size['days_until_full'] if size['days_until_full'] is not None else 'unknown'}"
+             f"; {len(d['long_transactions'])} long transaction(s); {d['lock_waits']['waiting']} waiting on locks.", ""]
+    slow = d["slow_queries"]
+    if slow["available"]:
+        lines += ["Slowest queries (pg_stat_statements, normalised; p95 estimated as mean + 1.645 sd):", ""]
+        lines += _table(["fingerprint", "calls", "mean ms", "p95 ms", "query"],
+                        [[q["fingerprint"], q["calls"], q["mean_ms"], q["p95_ms"], f"`{q['query'][:160]}`"]
+                         for q in slow["top"]]) if slow["top"] else ["No statements recorded."]
+    else:
+        lines.append(f"Slow queries: not assessed ({slow['reason']}).")
+    doubled = d.get("query_trends", {}).get("doubled", [])
+    if doubled:
+        lines += ["", "Twice as slow as the week before:", ""]
+        lines += _table(["fingerprint", "mean ms before", "mean ms this week", "calls this week"],
+                        [[q["fingerprint"], q["mean_ms_previous_week"], q["mean_ms_week"], q["calls_week"]]
+                         for q in doubled])
+    if d["bloat"]:
+        lines += ["", "Biggest tables (bloat is judged on those of 8 MB or more):", "",
+                  *_table(["table", "bytes", "live tuples", "dead tuples", "dead share", "bloated"],
+                          [[b["table"], b["bytes"], b["live_tuples"], b["dead_tuples"], f"{b['dead_ratio']:.1%}",
+                            "yes" if b["bloated"] else "no"] for b in d["bloat"][:10]])]
+    return lines
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from shared.logs import get_logger
 from shared.metrics.config import loaded_settings
+from shared.metrics.instance import in_flight
 from shared.metrics.record import MetricRecord
 from shared.metrics.recorder import MetricsRecorder, recorder
 
@@ -20,13 +21,21 @@ log = get_logger("lafactoria.metrics")
 
 
 class RequestMetricsMiddleware:
-    """`after` hook: capture function, route template, method, status and latency of a request."""
+    """`after` hook: capture function, route template, method, status and latency of a request;
+    `before`/`after` also count the requests this instance is handling now (in flight)."""
 
     def __init__(self, function_name: str, sink: MetricsRecorder | None = None) -> None:
         self.function_name = function_name
         self.sink = sink or recorder
 
+    def before(self, ctx: "RequestContext") -> None:
+        in_flight.enter()
+        ctx.in_flight = True
+
     def after(self, ctx: "RequestContext", response: "Response") -> None:
+        if getattr(ctx, "in_flight", False):
+            in_flight.leave()
+            ctx.in_flight = False
         try:
             settings = loaded_settings()
             if settings is not None and not settings.metrics_enabled:

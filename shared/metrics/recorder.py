@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from shared.logs import get_logger
 from shared.metrics import store
 from shared.metrics.config import MetricsConfig, loaded_settings
+from shared.metrics.instance import Sampler, write_sample
 from shared.metrics.record import MetricRecord
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ class MetricsRecorder:
         self.dropped = 0
         self.written = 0
         self.failed = 0
+        self.sampler = Sampler()  # this instance's resources, every METRICS_INSTANCE_SAMPLE_SECONDS
 
     # -- hot path ---------------------------------------------------------------
     def record(self, rec: MetricRecord, settings: "Settings | None" = None) -> None:
@@ -58,6 +60,7 @@ class MetricsRecorder:
                 self.dropped += 1
                 return
             self._buffer.append(rec)
+            self.sampler.function, self.sampler.database_url = rec.function, rec.database_url
             pending = len(self._buffer)
             if self._thread is None:
                 self._start()
@@ -80,11 +83,13 @@ class MetricsRecorder:
         self._wake = threading.Event()
         self._thread = None
         self._buffer = []
+        self.sampler = Sampler()
 
     def _run(self) -> None:
         while True:
             self._wait_for_flush()
             try:
+                self._sample_instance()  # here, not in flush(): the exit-time flush writes records only
                 self.flush()
             except Exception:  # noqa: BLE001 - the writer thread must never die
                 log.exception("metrics writer loop failed")
@@ -116,6 +121,7 @@ class MetricsRecorder:
         """Drop buffered records without writing them (tests, between databases); drops seen so far
         count as reported, so no warning about them is left for the exit-time flush."""
         self._dropped_reported = self.dropped
+        self.sampler = Sampler()  # no instance sample until the next record says which function
         return len(self.take())
 
     def flush(self) -> int:
@@ -151,6 +157,19 @@ class MetricsRecorder:
                     self._log_failure(exc, len(records))
             self.written += written
             return written
+
+    def _sample_instance(self) -> None:
+        """This instance's memory, threads, in-flight requests and pool, when a sample is due."""
+        try:
+            settings = loaded_settings()
+            if settings is None or not settings.metrics_enabled:
+                return
+            sampler = self.sampler
+            row = sampler.due_sample(settings.metrics_instance_sample_seconds)
+            if row is not None:  # to the database the records went to (as for the records themselves)
+                write_sample(sampler.database_url or settings.database_url, row)
+        except Exception as exc:  # noqa: BLE001 - metrics never break anything
+            self._log_failure(exc, 1)
 
     def _requeue(self, records: list[MetricRecord], buffer_max: int) -> None:
         """Put unwritten records back in front of the buffer, oldest first, within its bound."""

@@ -194,6 +194,21 @@
       legend.append(el("li", {}, el("span", { class: "swatch s" + (j % 6) }), el("span", { text: p + " " + fmtUsd(sum) })));
     });
     legend.append(el("li", { class: "muted", text: providers.length ? "total " + fmtUsd(total) : "no spend in this period" }));
+    const facts = $("spend-per-user");
+    facts.replaceChildren();
+    const add = (label, value) => facts.append(el("dt", { text: label }), el("dd", { text: value }));
+    const complete = days.length > 1 ? days[days.length - 2] : days[0];  // yesterday: a whole day
+    add("Cost per active user (" + complete.date.slice(5) + ")", complete.cost_per_active_user == null
+      ? "no active users" : fmtUsd(complete.cost_per_active_user) + " · " + complete.active_users + " users");
+    const types = (spend.content_types || []).slice(0, 3)
+      .map((t) => t.content_type + " " + fmtUsd(t.cost_per_active_user_day)).join(" · ");
+    add("Per user-day by content type", types || "–");
+    const r = spend.requests_per_user || {};
+    add("Generations per user and day", r.user_days ? "p50 " + r.p50 + " · p90 " + r.p90 + " · p99 " + r.p99 : "–");
+    const t = spend.trend || {};
+    add("Trend", t.slope_usd_per_day == null ? "–" : (t.slope_usd_per_day >= 0 ? "+" : "−")
+      + fmtUsd(Math.abs(t.slope_usd_per_day)) + " a day, day over day");
+    $("spend-projection").textContent = t.projection ? t.projection.statement : "";
   }
   const SWATCHES = ["#4f46e5", "#0ea5e9", "#f59e0b", "#10b981", "#ec4899", "#64748b"];
   function niceCeil(x) {
@@ -270,6 +285,61 @@
     if (verify && verify.summary && verify.summary.reasons) add("Why", verify.summary.reasons.join("; "));
   }
 
+  function fmtBytes(n) {
+    if (n == null) return "–";
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (Math.abs(n) >= 1024 && i < units.length - 1) { n /= 1024; i++; }
+    return n.toFixed(i ? 1 : 0) + " " + units[i];
+  }
+
+  function renderDatabase(report) {
+    const items = (report.checks || {})["database:resources"] || [];
+    const by = Object.fromEntries(items.map((i) => [i.componentId, i]));
+    const facts = $("database-facts");
+    facts.replaceChildren();
+    const add = (label, item, value) => facts.append(el("dt", { text: label }),
+      el("dd", { "data-status": item ? item.status : "" }, value));
+    const body = $("database-queries");
+    body.replaceChildren();
+    if (by.resources) {  // SQLite: said plainly, no zeros
+      add("Resources", by.resources, by.resources.output || "not assessed");
+      return;
+    }
+    const c = by.connections, size = by.size, tx = by.long_transactions, locks = by.lock_waits, bloat = by.bloat;
+    if (c) add("Connections", c, c.output + " (" + fmtPct(c.observedValue) + ")");
+    if (size) add("Size", size, fmtBytes(size.observedValue) + (size.growthBytesPerDay != null
+      ? " · " + fmtBytes(size.growthBytesPerDay) + " per day" : "") + " · " + (size.output || "ok"));
+    if (tx) add("Long transactions", tx, tx.observedValue ? tx.output : "none");
+    if (locks) add("Lock waits", locks, String(locks.observedValue));
+    if (bloat) add("Bloat (big tables)", bloat, bloat.output || "none");
+    const slow = by.slow_queries;
+    const top = (slow && slow.top) || [];
+    if (!top.length) body.append(el("tr", {}, el("td", { colspan: "4", class: "empty",
+      text: slow && slow.output ? slow.output : "No statements recorded." })));
+    for (const q of top) {
+      body.append(el("tr", { "data-fingerprint": q.fingerprint }, el("td", { class: "mono", text: q.query }),
+        el("td", { class: "num", text: fmtInt(q.calls) }), el("td", { class: "num", text: fmtMs(q.mean_ms) }),
+        el("td", { class: "num", text: fmtMs(q.p95_ms) })));
+    }
+  }
+
+  function renderInstances(report) {
+    const items = ((report.checks || {})["instances:resources"] || []).filter((i) => i.instance);
+    const body = $("instances-body");
+    body.replaceChildren();
+    if (!items.length) body.append(el("tr", {}, el("td", { colspan: "8", class: "empty", text: "No instance reported in the last 10 minutes." })));
+    for (const i of items) {
+      const pool = i.pool || {};
+      body.append(el("tr", { "data-instance": i.instance, "data-status": i.status },
+        el("td", { text: i.componentId }), el("td", { class: "mono", text: i.instance }),
+        el("td", { class: "num", text: fmtBytes(i.observedValue) }), el("td", { class: "num", text: fmtInt(i.threads) }),
+        el("td", { class: "num", text: fmtInt(i.inFlight) }),
+        el("td", { class: "num", text: fmtInt(pool.checkedOut) + " / " + fmtInt(pool.size) }),
+        el("td", { class: "num", text: fmtInt(pool.waits) }), el("td", { class: "num", text: fmtInt(pool.timeouts) })));
+    }
+  }
+
   // -- flow ---------------------------------------------------------------------------
   async function load() {
     const win = $("window").value;
@@ -285,6 +355,8 @@
       renderAlerts(alerts.alerts);
       renderJobs(jobs.jobs);
       renderBackup(jobs.jobs, report);
+      renderDatabase(report);
+      renderInstances(report);
       $("updated").textContent = "updated " + new Date().toISOString().slice(11, 19) + " UTC";
       document.body.dataset.loaded = "true";
     } catch (err) {
