@@ -72,7 +72,8 @@ def _report_facts(jobs: dict) -> dict:
                        "open_now": []},
             "requests": empty_req,
             "generation": {"count": 0, "success_rate": None, "quality_mean": None, "passed_share": None,
-                           "histogram": {}, "content_types": {}, "per_day": []},
+                           "histogram": {}, "content_types": {}, "per_day": [], "regenerations": 0,
+                           "regenerations_per_100_requests": None, "regeneration_cost_usd": 0},
             "slo": {"period": {"requests": 0, "errors_5xx": 0, "availability": None, "error_budget_requests": 0,
                                "error_budget_consumed": None}} | {"rolling_30_days": {
                 "requests": 0, "errors_5xx": 0, "availability": None, "error_budget_requests": 0,

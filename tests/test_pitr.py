@@ -151,9 +151,16 @@ def test_restore_to_a_chosen_second_recovers_exactly_the_writes_before_it(cluste
     from shared import health_checks
 
     migrations.upgrade(cluster.url)
-    pitr.base_backup(STANZA)  # what the database image's schedule runs
-    first = [seed_person() for _ in range(3)]
+    backup = pitr.base_backup(STANZA)  # what the database image's schedule runs
     engine = create_engine(cluster.url)
+    # pgBackRest records a backup's stop time in whole seconds: a recovery target must come after it,
+    # so the writes start once the server's clock has passed it (at most about a second).
+    deadline = time.monotonic() + 30
+    with engine.connect() as conn:
+        while conn.execute(text("SELECT clock_timestamp() <= :stop"), {"stop": backup.newest_backup_at}).scalar_one():
+            assert time.monotonic() < deadline, "the server clock never passed the backup's stop time"
+            time.sleep(0.05)
+    first = [seed_person() for _ in range(3)]
     with engine.connect() as conn:
         noted = conn.execute(text("SELECT clock_timestamp()")).scalar_one()
     engine.dispose()

@@ -231,13 +231,15 @@ def test_an_unexpected_error_logs_request_id_and_route_never_the_persons_data(db
         raise RuntimeError(f"gate crashed on {request.topic!r} for {uid} <{email}>")
 
     monkeypatch.setattr(pipeline, "_assess", broken_gate)
+    app = client_for("generate")
+    app.get("/livez")  # the process's first request configures logging: before the handler below joins
     formatted: list[str] = []
     handler = logging.Handler()
     handler.setFormatter(JsonFormatter())
     handler.emit = lambda record: formatted.append(handler.format(record))
     logging.getLogger().addHandler(handler)
     try:
-        resp = client_for("generate").post(
+        resp = app.post(
             "/v1/content", headers={**auth(key), "X-Request-ID": "fault-req-1"},
             json={"content_type": "flashcards", "topic": topic, "audience": "general"})
     finally:
@@ -279,7 +281,8 @@ def test_thirty_at_once_against_a_small_cap_never_overshoot(db, use_providers, s
                                   budget.input_bound(prompt.system, prompt.user, content_types.json_schema(ctype.id)),
                                   ctype.max_output_tokens)
     cap = worst * 5 + worst / 2
-    server = use_providers("openai", USER_DAILY_BUDGET_USD=str(cap), RATE_LIMIT_PER_MINUTE="1000")
+    # A connection for each request: under test the budget decides, never a pool wait (503) on a busy machine.
+    server = use_providers("openai", USER_DAILY_BUDGET_USD=str(cap), RATE_LIMIT_PER_MINUTE="1000", DB_POOL_SIZE="32")
     server.usage = _honest_maximum
     uid, key = make_user()
     app = client_for("generate")
