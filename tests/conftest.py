@@ -44,6 +44,9 @@ _BASE_ENV = {
     "HEALTH_CACHE_SECONDS": "0",
     # Tests that repeat a request expect it to run again; the generation cache's own tests turn it on.
     "GENERATION_CACHE": "off",
+    # The test process's own resource samples (its pool's waits under a busy suite) must not become
+    # another test's alerts; the resource tests sample their servers explicitly.
+    "METRICS_INSTANCE_SAMPLE_SECONDS": "3600",
 }
 _CLEARED = [
     "DATABASE_URL", "DATABASE_DIRECT_URL", "DB_PGBOUNCER", "REDIS_URL", "OPENAI_API_KEY", "ANTHROPIC_API_KEY", "GOOGLE_API_KEY", "GOOGLE_CLOUD_PROJECT",
