@@ -58,11 +58,13 @@ SMOKE = {"concurrency": 4, "delay_ms": 200, "overload": 3, "flood_s": 1, "litell
 FLOOD_PER_S = 200  # the issue's failed-key flood
 LEGIT_CLIENTS = 8
 TIMEOUT_S = 120.0
+SPAWN = multiprocessing.get_context("spawn")
 
 
-def _provider_process(port: int, delay: float, ready, reject: tuple[str, ...]) -> None:
+def _provider_process(port: int, delay: float, ready, reject: tuple[str, ...], rejecting) -> None:
     """A server speaking OpenAI's and Anthropic's formats, answering every call with a valid document
-    after `delay` seconds; the formats in `reject` answer 401 at once (a key the provider refuses)."""
+    after `delay` seconds; while `rejecting` is set, the formats in `reject` answer 401 at once (a key
+    the provider refuses)."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     from tests.generate.documents import content_type_of, document
@@ -77,7 +79,7 @@ def _provider_process(port: int, delay: float, ready, reject: tuple[str, ...]) -
         def do_POST(self):
             payload = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)) or b"{}")
             kind = wire(self.path)
-            if kind in reject:
+            if kind in reject and rejecting.is_set():
                 status, body = 401, render(kind, Reply(status=401))
             else:
                 time.sleep(delay)
@@ -101,11 +103,15 @@ def _provider_process(port: int, delay: float, ready, reject: tuple[str, ...]) -
 
 
 @contextmanager
-def local_provider(delay: float, reject: tuple[str, ...] = ()):
+def local_provider(delay: float, reject: tuple[str, ...] = (), rejecting=None):
+    """The provider in its own process; yields its URL. `rejecting`: an Event of the spawn context
+    (`SPAWN.Event()`) that switches the rejection of the `reject` formats on and off (default on)."""
     port = free_port()
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    proc = ctx.Process(target=_provider_process, args=(port, delay, ready, reject), daemon=True)
+    ready = SPAWN.Event()
+    if rejecting is None:
+        rejecting = SPAWN.Event()
+        rejecting.set()
+    proc = SPAWN.Process(target=_provider_process, args=(port, delay, ready, reject, rejecting), daemon=True)
     proc.start()
     ready.wait(30)
     try:
@@ -407,10 +413,15 @@ class HangingWebhook:
 def rejected_key_with_hung_webhook(url: str, key: str, count: int, wait_s: float) -> dict:
     """The primary provider (OpenAI format) refuses our key with 401, the fallback (Anthropic format)
     answers, the alert webhook hangs: `count` sequential generations, each timed; then the webhook
-    answers again and the credentials alert must reach it within `wait_s` (0: not waited)."""
+    answers again and the credentials alert must reach it within `wait_s` (0: not waited).
+
+    The instance is warmed first by one generation while the primary still accepts our key (a
+    deployed instance has served before its key is revoked), so the first timed generation pays
+    only the fallback's first use in the process, not the handlers' imports."""
     webhook = HangingWebhook()
+    rejecting = SPAWN.Event()
     try:
-        with local_provider(0.0, reject=("openai",)) as provider_url:
+        with local_provider(0.0, reject=("openai",), rejecting=rejecting) as provider_url:
             env = {"DATABASE_URL": url, "ENVIRONMENT": "development", "LOG_LEVEL": "error",
                    "AI_PROVIDERS": "openai,anthropic", "OPENAI_API_KEY": "sk-bench-refused",
                    "OPENAI_BASE_URL": provider_url + "/v1", "ANTHROPIC_API_KEY": "sk-ant-bench-not-real",
@@ -418,6 +429,8 @@ def rejected_key_with_hung_webhook(url: str, key: str, count: int, wait_s: float
                    "QUALITY_JUDGE": "off", **LIMITS, **ONE_ATTEMPT}
             headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
             with deployed_generate(env) as (port, _):
+                request(port, "POST", "/v1/content", generation_body("warm", 0), headers)
+                rejecting.set()
                 times, statuses = [], []
                 for i in range(count):
                     t0 = time.perf_counter()
@@ -425,7 +438,8 @@ def rejected_key_with_hung_webhook(url: str, key: str, count: int, wait_s: float
                     times.append(time.perf_counter() - t0)
                     statuses.append(status)
                 print(f"primary provider answering 401, alert webhook hanging: {count} sequential generations")
-                print(f"  statuses {statuses}; each: {', '.join(f'{t:.2f}' for t in times)} s")
+                print(f"  statuses {statuses}; each: {', '.join(f'{t:.2f}' for t in times)} s (the first one "
+                      "raises the alert and is the fallback's first use in this process)")
                 row("slowest of them", max(times), "s", goal=3.0)
                 print(f"  webhook calls held unanswered meanwhile: {webhook.held}")
                 waited = None
