@@ -48,7 +48,7 @@ def ensure_venv() -> Path:
              [str(VENV / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
               f"litellm[proxy]=={LITELLM_VERSION}"])
     for step in steps:
-        proc = subprocess.run(step, capture_output=True, text=True, timeout=900)
+        proc = subprocess.run(step, capture_output=True, text=True, timeout=900, check=False)
         if proc.returncode != 0:
             last = (proc.stderr.strip().splitlines() or ["no output"])[-1]
             raise Unavailable(f"`{' '.join(step[-2:])}` failed: {last}")
@@ -82,9 +82,11 @@ def litellm_proxy(provider_url: str):
         env["HOME"] = home
         config = Path(home) / "config.yaml"
         config.write_text(_config(provider_url))
-        log = open(Path(home) / "proxy.log", "wb")
-        proc = subprocess.Popen([str(program), "--config", str(config), "--host", "127.0.0.1", "--port", str(port),
-                                 "--num_workers", "1"], cwd=home, env=env, stdout=log, stderr=subprocess.STDOUT)
+        log_path = Path(home) / "proxy.log"
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen([str(program), "--config", str(config), "--host", "127.0.0.1", "--port",
+                                     str(port), "--num_workers", "1"], cwd=home, env=env, stdout=log,
+                                    stderr=subprocess.STDOUT)
         try:
             from bench.bench_capacity import request
 
@@ -96,8 +98,7 @@ def litellm_proxy(provider_url: str):
                 except OSError:
                     pass
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    tail = (Path(home) / "proxy.log").read_text(errors="replace").strip().splitlines()[-3:]
+                    tail = log_path.read_text(errors="replace").strip().splitlines()[-3:]
                     raise Unavailable(f"the proxy did not start: {' | '.join(tail) or 'no output'}")
                 time.sleep(0.3)
             yield port, proc.pid
@@ -108,7 +109,6 @@ def litellm_proxy(provider_url: str):
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            log.close()
 
 
 def chat_body(tag: str, i: int) -> bytes:
@@ -145,7 +145,7 @@ def tree_rss_kib(pid: int) -> int:
         try:
             total += rss_kib(p)
             for task in os.listdir(f"/proc/{p}/task"):
-                stack += [int(c) for c in open(f"/proc/{p}/task/{task}/children").read().split()]
+                stack += [int(c) for c in Path(f"/proc/{p}/task/{task}/children").read_text().split()]
         except OSError:
             continue
     return total
