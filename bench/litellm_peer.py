@@ -26,7 +26,9 @@ from pathlib import Path
 
 from bench.common import ROOT, free_port
 
-LITELLM_VERSION = "1.106.12"  # the newest whose [proxy] extra installs from PyPI alone (1.108+ need litellm-proxy)
+# [proxy] installs from PyPI alone (1.110.2's needs a litellm-proxy package PyPI does not serve); and it
+# predates 1.107.0, the release reported compromised.
+LITELLM_VERSION = "1.106.12"
 VENV = ROOT / "var" / "litellm-venv"
 MASTER_KEY = "sk-bench-litellm-master"
 MODEL = "gpt-4o-mini"
