@@ -83,7 +83,11 @@ def enqueue(session: "Session", notification: Notification, settings: "Settings 
                                     created_at=notification.timestamp))
             n += 1
     if n:
-        _sender.wake()
+        # Woken once the rows are committed: woken now, the sender would find nothing due yet and
+        # sleep a whole POLL_SECONDS before its next look.
+        from sqlalchemy import event
+
+        event.listen(session, "after_commit", lambda _session: _sender.wake(), once=True)
     return n
 
 
