@@ -349,7 +349,9 @@ def pairing(doc: Document, content_type: str) -> list[Defect]:
 
 _OPENING = re.compile(
     r"^\W*(?:welcome|hello|hi,|today (?:we|i)|in this (?:episode|lesson|guide|reading|unit|chapter)|first(?:ly)?,|to begin|"
-    r"let'?s (?:start|begin)|it (?:all )?(?:starts|begins)|hola|bienvenid|hoy (?:vamos|hablamos)|en este|primero,|"
+    r"let'?s (?:start|begin)|it (?:all )?(?:starts|begins)|imagine\b|picture (?:this|a|an|yourself)|"
+    r"have you ever|think (?:about|of) (?:a|an|the|your)\b|stell(?:en sie sich| dir) vor|imagin[ae]z?\b|"
+    r"avez-vous d[ée]j[àa]|¿?alguna vez|hola|bienvenid|hoy (?:vamos|hablamos)|en este|primero,|"
     r"willkommen|hallo|heute|zuerst|zun[äa]chst|bonjour|bienvenue|aujourd'hui|d'abord)",
     re.IGNORECASE,
 )
@@ -435,14 +437,21 @@ def _given_before_new(passages: list[str]) -> int:
     return count
 
 
+def _starts_paragraph(passage: str, sentence: str) -> bool:
+    at = passage.find(sentence[:40])
+    return at <= 0 or passage[:at].rstrip(" \t").endswith("\n")
+
+
 def _inversions(values: list[int]) -> int:
     return sum(1 for a, b in zip(values, values[1:]) if b < a)
 
 
-def order_features(doc: Document) -> dict[str, float]:
+def order_features(doc: Document, topic: str = "") -> dict[str, float]:
     """Evidence that sentences or sections are out of order, counted where a reader would notice."""
     misplaced = 0  # openings late, closings early, anaphora with nothing before it
     ordinal = years = 0
+    lead = 0  # long passages that name their subject only from the third sentence on
+    subject = _stems(topic + " " + doc.title)
     near_sum = far_sum = 0.0
     weight = 0
     for passage, sentences in zip(doc.passages, doc.passage_sentences or [split_sentences(p) for p in doc.passages]):
@@ -451,11 +460,15 @@ def order_features(doc: Document) -> dict[str, float]:
         if _ANAPHORIC.match(sentences[0]):
             misplaced += 1
         for k, s in enumerate(sentences):
-            if k >= 3 and _OPENING.match(s):
+            # An opening is at home at the head of a paragraph ("Imagine..." starting the second one).
+            if k >= 3 and _OPENING.match(s) and not _starts_paragraph(passage, s):
                 misplaced += 1
             # A conclusion paragraph may open with "To sum up"; a long passage may not.
             if k < len(sentences) - 2 and _CLOSING.match(s) and (k > 0 or len(sentences) >= 6):
                 misplaced += 1
+        if len(sentences) >= 5 and subject:
+            first = next((k for k, s in enumerate(sentences) if subject & _stems(s)), None)
+            lead += first is not None and first >= 2
         ranks = [r for w in words(passage.lower()) if (r := _ORDINALS.get(w))]
         ordinal += _inversions(ranks)
         found = [int(y) for s in sentences for y in _YEAR.findall(s)[:1]]
@@ -469,24 +482,29 @@ def order_features(doc: Document) -> dict[str, float]:
     given = _given_before_new(doc.passages)
     titles = [as_text(s.get("title")) for s in sections if isinstance(s, dict)]
     section_order = 0
+    # Years that run backwards from one section to the next (the first year each section names).
+    firsts = [int(m.group(1)) for sec in sections if isinstance(sec, dict)
+              if (m := _YEAR.search(as_text(sec.get("title")) + " " + as_text(sec.get("content"))
+                                    + " " + as_text(sec.get("description"))))]
+    years += max(0, _inversions(firsts) - 1)
     if len(titles) >= 3:
         section_order += sum(1 for t in titles[1:] if _OPENING_TITLE.match(t))
         section_order += sum(1 for t in titles[:-1] if _CLOSING_TITLE.search(t))
         first = sections[0] if isinstance(sections[0], dict) else {}
         if _BACK_REFERENCE.search(as_text(first.get("description")) + " " + as_text(first.get("content"))):
             section_order += 1
-    return {"given": given, "misplaced": misplaced, "ordinal": ordinal, "years": years, "sections": section_order,
+    return {"given": given, "misplaced": misplaced, "lead": lead, "ordinal": ordinal, "years": years, "sections": section_order,
             "near": near_sum / weight if weight else 0.0, "far": far_sum / weight if weight else 0.0,
             "sentences": weight}
 
 
-def order(doc: Document) -> list[Defect]:
-    f = order_features(doc)
+def order(doc: Document, topic: str = "") -> list[Defect]:
+    f = order_features(doc, topic)
     strong = f["misplaced"] + f["sections"] + f["years"]
-    weak = f["given"] + f["ordinal"]
+    weak = f["given"] + f["ordinal"] + f["lead"]
     # One weak signal alone never fails a document: a misplaced opening or closing needs a second
-    # one (another marker, a reference before its introduction, or neighbouring sentences that hold
-    # together less than distant ones); a section title out of place (an introduction in the middle,
+    # one (another marker, a reference before its introduction, a long passage that names its subject
+    # only from its third sentence, or neighbouring sentences that hold together less than distant ones); a section title out of place (an introduction in the middle,
     # a review before the end) is deliberate structure and counts on its own.
     if strong >= 2 or f["sections"] >= 1 or (strong >= 1 and (weak >= 1 or f["near"] < f["far"])):
         where = "sections" if f["sections"] else "sentences"
@@ -576,7 +594,7 @@ def specificity(doc: Document, topic: str, function_words: frozenset[str]) -> li
 
 def review(doc: Document, content_type: str, topic: str, function_words: frozenset[str]) -> list[Defect]:
     """Every defect found, refusals first (they explain everything else)."""
-    return (refusal(doc) + topic_in_body(doc, topic) + truncation(doc) + pairing(doc, content_type) + order(doc)
+    return (refusal(doc) + topic_in_body(doc, topic) + truncation(doc) + pairing(doc, content_type) + order(doc, topic)
             + specificity(doc, topic, function_words))
 
 
