@@ -108,7 +108,7 @@ def corpus_report() -> None:
 
 
 def run(sizes: dict[str, int] = FULL) -> None:
-    from functions.generate.quality import assess, syllables, text
+    from functions.generate.quality import assess, discourse, syllables, text
 
     docs = [study_guide(t) for t in TOPICS]
     doc, topic = docs[0], TOPICS[0]
@@ -136,6 +136,8 @@ def run(sizes: dict[str, int] = FULL) -> None:
     def cold_words() -> None:
         syllables.syllables.cache_clear()
         text.stem.cache_clear()
+        discourse._stems.cache_clear()
+        discourse._word_grams.cache_clear()
         assess("study_guide", doc, topic=topic, audience="college", learning_objectives=OBJECTIVES)
 
     cold_w = summary(latencies(cold_words, max(2, n // 3), warmup=min(3, n)))

@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from functions.generate.quality.text import STOPWORDS, Document, as_text, split_sentences, stem, words
@@ -174,8 +175,9 @@ def _pairs(content: dict[str, Any], content_type: str) -> tuple[str, list[tuple[
     return "", []
 
 
-def _stems(text: str) -> set[str]:
-    return {stem(w) for w in words(text) if w.lower() not in STOPWORDS and len(w) > 2 and not w.isdigit()}
+@lru_cache(maxsize=4096)
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in words(text) if w.lower() not in STOPWORDS and len(w) > 2 and not w.isdigit())
 
 
 def _match(a: str, b: str) -> bool:
@@ -256,15 +258,19 @@ def best_assignment(sim: list[list[float]]) -> float:
     return sum(sim[owner[j] - 1][j - 1] for j in range(1, n + 1))
 
 
+@lru_cache(maxsize=8192)
+def _word_grams(word: str) -> tuple[str, ...]:
+    padded = f" {word} "
+    return tuple(padded[k:k + 4] for k in range(len(padded) - 3))
+
+
 def _grams(text: str) -> dict[str, float]:
     """Character 4-grams of the content words: 'photosynthesis' meets 'photosynthetic', 'Mitose' 'mitotic'."""
     out: dict[str, float] = {}
     for w in words(text.lower()):
         if w in STOPWORDS or len(w) < 3:
             continue
-        padded = f" {w} "
-        for k in range(len(padded) - 3):
-            g = padded[k:k + 4]
+        for g in _word_grams(w):
             out[g] = out.get(g, 0.0) + 1.0
     return out
 
@@ -285,7 +291,17 @@ def _gram_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
         return {k: x / norm for k, x in vec.items()}
 
     prompts, responses = [unit(c) for c in prompts], [unit(c) for c in responses]
-    return [[sum(x * r.get(k, 0.0) for k, x in p.items()) for r in responses] for p in prompts]
+    postings: dict[str, list[tuple[int, float]]] = {}  # gram -> the responses that have it, with weight
+    for j, r in enumerate(responses):
+        for k, x in r.items():
+            postings.setdefault(k, []).append((j, x))
+    sim = [[0.0] * len(responses) for _ in prompts]
+    for i, p in enumerate(prompts):
+        row = sim[i]
+        for k, x in p.items():
+            for j, y in postings.get(k, ()):
+                row[j] += x * y
+    return sim
 
 
 def _with_context(content: dict[str, Any], pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
