@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -266,13 +267,8 @@ def _word_grams(word: str) -> tuple[str, ...]:
 
 def _grams(text: str) -> dict[str, float]:
     """Character 4-grams of the content words: 'photosynthesis' meets 'photosynthetic', 'Mitose' 'mitotic'."""
-    out: dict[str, float] = {}
-    for w in words(text.lower()):
-        if w in STOPWORDS or len(w) < 3:
-            continue
-        for g in _word_grams(w):
-            out[g] = out.get(g, 0.0) + 1.0
-    return out
+    return dict(Counter(g for w in words(text.lower()) if len(w) >= 3 and w not in STOPWORDS
+                        for g in _word_grams(w)))
 
 
 def _gram_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
@@ -284,9 +280,10 @@ def _gram_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
         for k in g:
             df[k] = df.get(k, 0) + 1
     total = len(prompts) + len(responses)
+    idf = {k: math.log((total + 1) / (d + 0.5)) for k, d in df.items()}
 
     def unit(counts: dict[str, float]) -> dict[str, float]:
-        vec = {k: (1 + math.log(c)) * math.log((total + 1) / (df[k] + 0.5)) for k, c in counts.items()}
+        vec = {k: (1 + math.log(c)) * idf[k] for k, c in counts.items()}
         norm = math.sqrt(sum(x * x for x in vec.values())) or 1.0
         return {k: x / norm for k, x in vec.items()}
 
