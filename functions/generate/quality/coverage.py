@@ -16,7 +16,14 @@ from __future__ import annotations
 import re
 
 from functions.generate.quality.language import FUNCTION_WORDS, OBJECTIVE_VERBS
-from functions.generate.quality.text import STOPWORDS, Document, content_words, stem, word_set, words
+from functions.generate.quality.text import (
+    STOPWORDS,
+    Document,
+    content_words,
+    stem,
+    word_set,
+    words,
+)
 
 MAX_TERMS = 12  # a long topic is judged on its most specific (longest) words
 RELATED_HITS = 2  # related-vocabulary words that put a part on topic without naming it

@@ -29,7 +29,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from functions.generate.quality.text import STOPWORDS, Document, as_text, split_sentences, stem, words
+from functions.generate.quality.text import (
+    STOPWORDS,
+    Document,
+    as_text,
+    split_sentences,
+    stem,
+    words,
+)
 
 
 @dataclass(frozen=True)

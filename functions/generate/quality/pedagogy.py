@@ -20,6 +20,7 @@ from typing import Any, Callable
 from functions.generate.quality.language import OBJECTIVE_VERBS
 from functions.generate.quality.text import Document, PhraseSet, as_text, words
 
+
 def _expand(template: str, *choices: str) -> str:
     """'you will {0}' with 'learn|know' -> 'you will learn|you will know'."""
     return "|".join(template.format(c) for c in "|".join(choices).split("|"))
