@@ -1,11 +1,12 @@
 """The labelled corpus (tests/quality_corpus, assembled by tests/quality_corpus/labelled/corpus.py).
 
-343 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
+465 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
 and unsound ones of the nine failure kinds of issue 20 (off-topic, wrong language, refusal/meta,
 wrong audience, truncated, factually wrong, generic filler, mismatched pairs, shuffled order) plus
-the first corpus's kinds. Split by source document into a tuning part and a held-out part before
-the gate was tuned; docs/QUALITY.md publishes the held-out figures and these tests hold the gate to
-them (`python -m bench quality` prints them).
+the first corpus's kinds. Three parts: "tune" and "heldout1" (the first round's split, both tuning
+data since the second round) and "heldout2" (written before the second round's tuning, measured once
+after it); docs/QUALITY.md publishes the heldout2 figures and these tests hold the gate to them
+(`python -m bench quality` prints them).
 """
 
 from __future__ import annotations
@@ -24,15 +25,18 @@ ENTRIES = corpus.load()
 MUST_PASS = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "pass"]
 MUST_FAIL = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "fail"]
 
-# docs/QUALITY.md "Held-out figures" (no judge). Raise these when the gate improves; a change that
-# lowers them is a regression on text nobody tuned for.
-PUBLISHED_HELD_OUT = {"precision": 0.95, "recall": 0.83, "false_reject_rate": 0.20}
+# docs/QUALITY.md "Held-out figures": the second held-out part (labelled/heldout2.json and its variants),
+# written before the second round of tuning and measured once after it, no judge. Raise these when the
+# gate improves; a change that lowers them is a regression on text nobody tuned for. (They are far
+# from issue 20's targets: the false-reject rate especially.)
+PUBLISHED_HELD_OUT = {"precision": 0.86, "recall": 0.80, "false_reject_rate": 0.40}
 PUBLISHED_HELD_OUT_KINDS = {
-    "off_topic": 1.0, "wrong_language": 1.0, "refusal": 1.0, "wrong_audience": 1.0, "truncated": 1.0,
-    "generic_filler": 1.0, "mismatched": 0.63, "shuffled": 0.30, "factually_wrong": 0.33,
-    "contradictory": 0.8, "known_myth": 1.0, "marker_stuffing": 1.0, "placeholder": 1.0, "repeated": 1.0,
-    "word_salad": 1.0,
+    "off_topic": 0.83, "wrong_language": 1.0, "refusal": 0.75, "wrong_audience": 0.75, "truncated": 0.96,
+    "generic_filler": 0.75, "mismatched": 0.85, "shuffled": 0.55, "factually_wrong": 0.0,
 }
+# The tuning data (the first round's tuning and held-out parts): what the thresholds were set on, so
+# these say only that tuning did not regress.
+PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.87, "false_reject_rate": 0.02}
 
 
 @cache
@@ -57,7 +61,7 @@ def test_corpus_size_spread_and_split():
     assert {e["language"] for e in sound} >= {"en", "es", "de", "fr"}
     assert {e["audience"] for e in sound} >= {"elementary", "middle_school", "high_school", "college",
                                               "adult_learning", "general"}
-    for split in ("tune", "heldout"):
+    for split in ("tune", "heldout1", "heldout2"):
         part = [e for e in ENTRIES if e["split"] == split]
         assert {e["kind"] for e in part} >= set(corpus.ISSUE_KINDS), split
     # The split follows its rule and keeps every variant with its source document.
@@ -69,6 +73,8 @@ def test_derived_variants_are_reproducible():
     written = corpus.derive(corpus._hand_written())
     stored = json.loads((corpus.HERE / "derived.json").read_text())
     assert written == stored, "run python -m tests.quality_corpus.labelled.corpus and commit the result"
+    second = corpus.derive(json.loads(corpus.HELDOUT2.read_text()))
+    assert second == json.loads(corpus.HELDOUT2_DERIVED.read_text())
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["id"])
@@ -77,7 +83,7 @@ def test_every_corpus_document_is_schema_valid(entry):
     content_types.validate(entry["content_type"], entry["content"])
 
 
-@pytest.mark.parametrize("split", ["heldout", "tune"])
+@pytest.mark.parametrize("split", ["heldout2", "heldout1", "tune"])
 def test_every_rejected_document_says_why_for_each_failing_dimension(split):
     reports = _reports()
     for e in ENTRIES:
@@ -93,10 +99,20 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
 
 
 def test_held_out_figures_stay_at_or_above_the_published_ones():
-    figures = _figures("heldout")
+    figures = _figures("heldout2")
+    assert figures["sound"] >= 30 and figures["unsound"] >= 90, figures
     assert figures["precision"] >= PUBLISHED_HELD_OUT["precision"], figures
     assert figures["recall"] >= PUBLISHED_HELD_OUT["recall"], figures
     assert figures["false_reject_rate"] <= PUBLISHED_HELD_OUT["false_reject_rate"], figures
+    assert set(figures["kinds"]) == set(PUBLISHED_HELD_OUT_KINDS)
     for kind, value in figures["kinds"].items():
         assert value["recall"] >= PUBLISHED_HELD_OUT_KINDS[kind], (kind, value, figures["missed"])
 
+
+def test_tuning_figures_stay_at_or_above_the_published_ones():
+    reports = _reports()
+    tuning = [e for e in ENTRIES if e["split"] in ("tune", "heldout1")]
+    figures = corpus.evaluate(tuning, {i: not r.passed for i, r in reports.items()})
+    assert figures["precision"] >= PUBLISHED_TUNING["precision"], figures
+    assert figures["recall"] >= PUBLISHED_TUNING["recall"], figures
+    assert figures["false_reject_rate"] <= PUBLISHED_TUNING["false_reject_rate"], figures

@@ -294,3 +294,25 @@ def test_readability_is_not_assessed_without_a_formula_for_the_language():
                     audience="high_school", language="it")
     assert report.not_assessed == ["readability"] and "readability" not in report.dimensions
     assert report.as_dict()["not_assessed"] == ["readability"]
+
+
+def test_an_objectives_grammar_and_verb_are_not_what_the_body_must_mention():
+    # German puts the verb last, Spanish objectives start with an infinitive and use 'cómo'/'bajo':
+    # only the subject words must be taught, and a missing subject word is still named.
+    from functions.generate.quality import coverage, pedagogy
+    from functions.generate.quality.text import analyse
+
+    body = {"title": "Industrialisierung", "overview": "Die Folgen für die Arbeiter waren lange Arbeitstage.",
+            "learning_objectives": ["Folgen für Arbeiter beschreiben", "Describir cómo cambió Hispania bajo Roma",
+                                    "Explain the causes"],
+            "sections": []}
+    doc = analyse(body)
+    values, weaknesses = coverage._objective_scores(["Folgen für Arbeiter beschreiben"], doc)
+    assert values == [1.0] and weaknesses == []
+    values, weaknesses = coverage._objective_scores(["Describir cómo cambió Hispania bajo Roma"], doc)
+    assert values[0] < 1.0 and "'Hispania'" in weaknesses[0] and "'cómo'" not in weaknesses[0]
+    assert "'Describir'" not in weaknesses[0]
+    value, _ = pedagogy._objectives(doc)
+    assert value == 1.0  # every objective has its measurable verb, first or (German) last
+    doc = analyse({**body, "learning_objectives": ["Die Folgen", "La historia", "The causes"]})
+    assert pedagogy._objectives(doc)[0] < 1.0

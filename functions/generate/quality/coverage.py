@@ -15,7 +15,15 @@ from __future__ import annotations
 
 import re
 
-from functions.generate.quality.text import STOPWORDS, Document, content_words, stem, word_set, words
+from functions.generate.quality.language import FUNCTION_WORDS, OBJECTIVE_VERBS
+from functions.generate.quality.text import (
+    STOPWORDS,
+    Document,
+    content_words,
+    stem,
+    word_set,
+    words,
+)
 
 MAX_TERMS = 12  # a long topic is judged on its most specific (longest) words
 RELATED_HITS = 2  # related-vocabulary words that put a part on topic without naming it
@@ -26,10 +34,16 @@ OBJECTIVE_WEIGHT = {"flashcards": 0.3, "reading_guide_questions": 0.3, "faq_coll
 _AUTHOR = re.compile(r"\s+(?:by|von|de|par|di)\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*\s*$")
 
 
-def _terms(text: str) -> dict[str, str]:
-    """stem -> the word as written, for the meaningful words of a topic or objective."""
+_GRAMMAR = frozenset().union(*FUNCTION_WORDS.values()) | OBJECTIVE_VERBS
+
+
+def _terms(text: str, objective: bool = False) -> dict[str, str]:
+    """stem -> the word as written, for the meaningful words of a topic or objective (an objective's
+    grammar and verb in any of the gate's languages, 'cómo', 'für', 'beschreiben', are not what the
+    body must mention)."""
     found: dict[str, str] = {}
-    for w in content_words(text) or [w for w in words(text) if not w.isdigit()]:
+    meaningful = [w for w in content_words(text) if not (objective and w.lower() in _GRAMMAR)]
+    for w in meaningful or [w for w in words(text) if not w.isdigit()]:
         found.setdefault(stem(w), w)
     if len(found) > MAX_TERMS:
         keep = sorted(found, key=lambda s: (-len(found[s]), s))[:MAX_TERMS]
@@ -94,7 +108,7 @@ def _topic_score(topic: str, doc: Document, content_type: str) -> tuple[float, l
 def _objective_scores(objectives: list[str], doc: Document) -> tuple[list[float], list[str]]:
     values, weaknesses = [], []
     for objective in objectives:
-        terms = _terms(objective)
+        terms = _terms(objective, objective=True)
         share, missing = _share(terms, doc)
         values.append(min(1.0, share / 0.75))
         if share < 0.75:

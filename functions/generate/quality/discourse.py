@@ -24,10 +24,19 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-from functions.generate.quality.text import STOPWORDS, Document, as_text, split_sentences, stem, words
+from functions.generate.quality.text import (
+    STOPWORDS,
+    Document,
+    as_text,
+    split_sentences,
+    stem,
+    words,
+)
 
 
 @dataclass(frozen=True)
@@ -174,8 +183,9 @@ def _pairs(content: dict[str, Any], content_type: str) -> tuple[str, list[tuple[
     return "", []
 
 
-def _stems(text: str) -> set[str]:
-    return {stem(w) for w in words(text) if w.lower() not in STOPWORDS and len(w) > 2 and not w.isdigit()}
+@lru_cache(maxsize=4096)
+def _stems(text: str) -> frozenset[str]:
+    return frozenset(stem(w) for w in words(text) if w.lower() not in STOPWORDS and len(w) > 2 and not w.isdigit())
 
 
 def _match(a: str, b: str) -> bool:
@@ -214,39 +224,132 @@ def pairing_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
     return sim
 
 
-def _greedy_assignment(sim: list[list[float]]) -> float:
-    """Total similarity of a one-to-one assignment picked greedily from the largest cells."""
+def best_assignment(sim: list[list[float]]) -> float:
+    """Total similarity of the best one-to-one assignment of rows to columns (the Hungarian algorithm,
+    O(n^3); n is at most 25 pairs here). scipy's linear_sum_assignment gives the same totals (a test
+    checks it) but costs ~56 MB and 0.3-0.45 s of import in the generate instance for a 25x25 matrix."""
     n = len(sim)
-    cells = sorted(((sim[i][j], i, j) for i in range(n) for j in range(n)), reverse=True)
-    rows: set[int] = set()
-    cols: set[int] = set()
-    total = 0.0
-    for value, i, j in cells:
-        if i not in rows and j not in cols:
-            rows.add(i)
-            cols.add(j)
-            total += value
-    return total
+    if n == 0:
+        return 0.0
+    top = max(max(row) for row in sim)
+    cost = [[top - v for v in row] for row in sim]  # maximise similarity = minimise cost
+    inf = float("inf")
+    u, v = [0.0] * (n + 1), [0.0] * (n + 1)
+    owner, way = [0] * (n + 1), [0] * (n + 1)  # owner[j]: the row assigned to column j (1-based)
+    for i in range(1, n + 1):
+        owner[0], j0 = i, 0
+        slack, used = [inf] * (n + 1), [False] * (n + 1)
+        while True:
+            used[j0] = True
+            i0, delta, j1 = owner[j0], inf, 0
+            row = cost[i0 - 1]
+            for j in range(1, n + 1):
+                if not used[j]:
+                    c = row[j - 1] - u[i0] - v[j]
+                    if c < slack[j]:
+                        slack[j], way[j] = c, j0
+                    if slack[j] < delta:
+                        delta, j1 = slack[j], j
+            for j in range(n + 1):
+                if used[j]:
+                    u[owner[j]] += delta
+                    v[j] -= delta
+                else:
+                    slack[j] -= delta
+            j0 = j1
+            if owner[j0] == 0:
+                break
+        while j0:
+            j1 = way[j0]
+            owner[j0] = owner[j1]
+            j0 = j1
+    return sum(sim[owner[j] - 1][j - 1] for j in range(1, n + 1))
+
+
+@lru_cache(maxsize=8192)
+def _word_grams(word: str) -> tuple[str, ...]:
+    padded = f" {word} "
+    return tuple(padded[k:k + 4] for k in range(len(padded) - 3))
+
+
+def _grams(text: str) -> dict[str, float]:
+    """Character 4-grams of the content words: 'photosynthesis' meets 'photosynthetic', 'Mitose' 'mitotic'."""
+    return dict(Counter(g for w in words(text.lower()) if len(w) >= 3 and w not in STOPWORDS
+                        for g in _word_grams(w)))
+
+
+def _gram_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
+    """Cosine of tf-idf weighted character 4-gram vectors, prompt i against response j."""
+    prompts = [_grams(p) for p, _ in pairs]
+    responses = [_grams(r) for _, r in pairs]
+    df: dict[str, int] = {}
+    for g in prompts + responses:
+        for k in g:
+            df[k] = df.get(k, 0) + 1
+    total = len(prompts) + len(responses)
+    idf = {k: math.log((total + 1) / (d + 0.5)) for k, d in df.items()}
+
+    def unit(counts: dict[str, float]) -> dict[str, float]:
+        vec = {k: (1 + math.log(c)) * idf[k] for k, c in counts.items()}
+        norm = math.sqrt(sum(x * x for x in vec.values())) or 1.0
+        return {k: x / norm for k, x in vec.items()}
+
+    prompts, responses = [unit(c) for c in prompts], [unit(c) for c in responses]
+    postings: dict[str, list[tuple[int, float]]] = {}  # gram -> the responses that have it, with weight
+    for j, r in enumerate(responses):
+        for k, x in r.items():
+            postings.setdefault(k, []).append((j, x))
+    sim = [[0.0] * len(responses) for _ in prompts]
+    for i, p in enumerate(prompts):
+        row = sim[i]
+        for k, x in p.items():
+            for j, y in postings.get(k, ()):
+                row[j] += x * y
+    return sim
+
+
+def _with_context(content: dict[str, Any], pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A study guide's key concept read with the sentences of its detailed content that use the term:
+    an explanation that avoids its own term still shares words with how the guide uses it."""
+    body = as_text(content.get("detailed_content")) + " " + as_text(content.get("summary"))
+    sentences = [(s, _stems(s)) for s in split_sentences(body)]
+    out = []
+    for term, explanation in pairs:
+        own = _stems(term)
+        context = [s for s, stems in sentences if own & stems]
+        out.append((" ".join([term, *context]), explanation))
+    return out
 
 
 def pairing_stats(doc: Document, content_type: str) -> dict[str, float] | None:
-    """n pairs, the similarity of the pairs as written (diag), of the best rearrangement (best), their ratio."""
+    """n pairs, the similarity of the pairs as written (diag), of the best rearrangement (best), their ratio.
+
+    Similarity is two views added, each scaled to its own maximum: idf-weighted shared stems (both
+    directions) and character 4-gram cosine; the best rearrangement is an exact assignment."""
     _, pairs = _pairs(doc.content, content_type)
     if len(pairs) < 3:
         return None
+    if content_type == "study_guide":
+        pairs = _with_context(doc.content, pairs)
     forward = pairing_matrix(pairs)
     backward = pairing_matrix([(r, p) for p, r in pairs])
+    grams = _gram_matrix(pairs)
     n = len(pairs)
-    sim = [[forward[i][j] + backward[j][i] for j in range(n)] for i in range(n)]
+    lexical = [[forward[i][j] + backward[j][i] for j in range(n)] for i in range(n)]
+    top_l = max(max(row) for row in lexical) or 1.0
+    top_g = max(max(row) for row in grams) or 1.0
+    sim = [[lexical[i][j] / top_l + grams[i][j] / top_g for j in range(n)] for i in range(n)]
     diag = sum(sim[i][i] for i in range(n))
-    best = _greedy_assignment(sim)
+    best = best_assignment(sim)
     return {"n": n, "diag": diag, "best": best, "ratio": diag / best if best else 1.0}
 
 
-# Answers and section bodies repeat their question's words; a flashcard's definition and a key
-# concept's explanation mostly avoid their term, so only a stark mismatch is visible there.
-_PAIRING_LIMITS = {"faq_collection": (0.65, 0.15), "master_content_outline": (0.65, 0.15),
-                   "flashcards": (0.35, 0.4), "study_guide": (0.35, 0.6)}
+# (ratio below which the pairs as written are mismatched, least mean similarity of the best
+# rearrangement for the signal to count). Answers and section bodies repeat their question's words,
+# and a key concept is used in the guide's own text; a flashcard's definition mostly avoids its term,
+# so there only a stark mismatch with a strong signal is visible.
+_PAIRING_LIMITS = {"faq_collection": (0.66, 0.5), "master_content_outline": (0.6, 0.5),
+                   "study_guide": (0.55, 0.5), "flashcards": (0.15, 0.55)}
 
 
 def pairing(doc: Document, content_type: str) -> list[Defect]:
@@ -266,7 +369,9 @@ def pairing(doc: Document, content_type: str) -> list[Defect]:
 
 _OPENING = re.compile(
     r"^\W*(?:welcome|hello|hi,|today (?:we|i)|in this (?:episode|lesson|guide|reading|unit|chapter)|first(?:ly)?,|to begin|"
-    r"let'?s (?:start|begin)|it (?:all )?(?:starts|begins)|hola|bienvenid|hoy (?:vamos|hablamos)|en este|primero,|"
+    r"let'?s (?:start|begin)|it (?:all )?(?:starts|begins)|imagine\b|picture (?:this|a|an|yourself)|"
+    r"have you ever|think (?:about|of) (?:a|an|the|your)\b|stell(?:en sie sich| dir) vor|imagin[ae]z?\b|"
+    r"avez-vous d[ée]j[àa]|¿?alguna vez|hola|bienvenid|hoy (?:vamos|hablamos)|en este|primero,|"
     r"willkommen|hallo|heute|zuerst|zun[äa]chst|bonjour|bienvenue|aujourd'hui|d'abord)",
     re.IGNORECASE,
 )
@@ -290,7 +395,7 @@ def _cohesion(sentences: list[set[str]]) -> tuple[float, float]:
 
 
 _ANAPHORIC = re.compile(
-    r"^\W*(?:this|these|that|those|it|its|they|their|them|he|she|his|her|however|but|then|thus|therefore|hence|"
+    r"^\W*(?:this|these|that|those|it(?!\s+(?:all\s+)?(?:starts|started|begins|began)\b)|its|they|their|them|he|she|his|her|however|but|then|thus|therefore|hence|"
     r"also|instead|otherwise|still|yet|afterwards|later|next|finally|meanwhile|similarly|likewise|moreover|"
     r"furthermore|besides|both|such|another|second|third|lastly|as a result|because of this|for example|"
     r"for instance|in addition|in turn|after that|even so|the (?:next|second|third|last|same|other)|"
@@ -306,11 +411,15 @@ _ORDINALS = {"first": 1, "firstly": 1, "second": 2, "secondly": 2, "third": 3, "
              "finally": 9, "lastly": 9, "primero": 1, "segundo": 2, "tercero": 3, "zuerst": 1, "zweitens": 2,
              "drittens": 3, "d'abord": 1, "ensuite": 2, "enfin": 9}
 _YEAR = re.compile(r"\b(1[0-9]{3}|20[0-9]{2})\b")
-_OPENING_TITLE = re.compile(r"^\W*(?:introduc|what (?:is|are|makes)|getting started|basics|overview|why\b|"
-                            r"einf[üu]hrung|grundlagen|introducci[óo]n|qu[ée] es|intro)", re.IGNORECASE)
-_CLOSING_TITLE = re.compile(r"(?:review|summary|conclusion|project|recap|wrap|final|assessment|reflection|bilanz|"
-                            r"fazit|zusammenfassung|resumen|conclusi[óo]n|repaso|proyecto|r[ée]sum[ée]|bilan)",
+# Only titles that can open nothing but a document: "Why..." and "What is..." head middle sections too.
+_OPENING_TITLE = re.compile(r"^\W*(?:introduc|getting started|overview|einf[üu]hrung|introducci[óo]n|intro\b)",
                             re.IGNORECASE)
+# A closing title is the closing word itself ("Review", "Final project", "Summary and quiz", "Bilan"):
+# "Review by regulators" or "Project management" head ordinary sections.
+_CLOSING_TITLE = re.compile(r"^\W*(?:(?:final|course|unit|module|last|lesson \d+:?)\s+)?(?:review|summary|conclusion|"
+                            r"project|recap|wrap[- ]?up|assessment|reflection|bilanz|fazit|zusammenfassung|resumen|"
+                            r"conclusi[óo]n|repaso|proyecto(?: final)?|r[ée]sum[ée]|bilan)\b\s*(?:$|[:\-\u2013(]|and\b|&|y\b|"
+                            r"und\b|et\b)|\b(?:and|&|und|y|et)\s+(?:review|reflection|assessment|repaso|bilan)\W*$", re.IGNORECASE)
 _BACK_REFERENCE = re.compile(r"\b(?:having (?:built|learned|learnt|seen|studied|explored|covered)|building on|"
                              r"(?:in|from) (?:the )?(?:previous|earlier|last) (?:lesson|section|week|unit)|so far|"
                              r"now that|weeks? \d+ (?:to|and) \d+|from lesson \d|everything (?:covered|learned)|"
@@ -348,14 +457,21 @@ def _given_before_new(passages: list[str]) -> int:
     return count
 
 
+def _starts_paragraph(passage: str, sentence: str) -> bool:
+    at = passage.find(sentence[:40])
+    return at <= 0 or passage[:at].rstrip(" \t").endswith("\n")
+
+
 def _inversions(values: list[int]) -> int:
     return sum(1 for a, b in zip(values, values[1:]) if b < a)
 
 
-def order_features(doc: Document) -> dict[str, float]:
+def order_features(doc: Document, topic: str = "") -> dict[str, float]:
     """Evidence that sentences or sections are out of order, counted where a reader would notice."""
     misplaced = 0  # openings late, closings early, anaphora with nothing before it
     ordinal = years = 0
+    lead = 0  # long passages that name their subject only from the third sentence on
+    subject = _stems(topic + " " + doc.title)
     near_sum = far_sum = 0.0
     weight = 0
     for passage, sentences in zip(doc.passages, doc.passage_sentences or [split_sentences(p) for p in doc.passages]):
@@ -364,10 +480,15 @@ def order_features(doc: Document) -> dict[str, float]:
         if _ANAPHORIC.match(sentences[0]):
             misplaced += 1
         for k, s in enumerate(sentences):
-            if k >= 3 and _OPENING.match(s):
+            # An opening is at home at the head of a paragraph ("Imagine..." starting the second one).
+            if k >= 3 and _OPENING.match(s) and not _starts_paragraph(passage, s):
                 misplaced += 1
-            if k < len(sentences) - 2 and _CLOSING.match(s):
+            # A conclusion paragraph may open with "To sum up"; a long passage may not.
+            if k < len(sentences) - 2 and _CLOSING.match(s) and (k > 0 or len(sentences) >= 6):
                 misplaced += 1
+        if len(sentences) >= 5 and subject:
+            first = next((k for k, s in enumerate(sentences) if subject & _stems(s)), None)
+            lead += first is not None and first >= 2
         ranks = [r for w in words(passage.lower()) if (r := _ORDINALS.get(w))]
         ordinal += _inversions(ranks)
         found = [int(y) for s in sentences for y in _YEAR.findall(s)[:1]]
@@ -381,22 +502,31 @@ def order_features(doc: Document) -> dict[str, float]:
     given = _given_before_new(doc.passages)
     titles = [as_text(s.get("title")) for s in sections if isinstance(s, dict)]
     section_order = 0
+    # Years that run backwards from one section to the next (the first year each section names).
+    firsts = [int(m.group(1)) for sec in sections if isinstance(sec, dict)
+              if (m := _YEAR.search(as_text(sec.get("title")) + " " + as_text(sec.get("content"))
+                                    + " " + as_text(sec.get("description"))))]
+    years += max(0, _inversions(firsts) - 1)
     if len(titles) >= 3:
         section_order += sum(1 for t in titles[1:] if _OPENING_TITLE.match(t))
         section_order += sum(1 for t in titles[:-1] if _CLOSING_TITLE.search(t))
         first = sections[0] if isinstance(sections[0], dict) else {}
         if _BACK_REFERENCE.search(as_text(first.get("description")) + " " + as_text(first.get("content"))):
             section_order += 1
-    return {"given": given, "misplaced": misplaced, "ordinal": ordinal, "years": years, "sections": section_order,
+    return {"given": given, "misplaced": misplaced, "lead": lead, "ordinal": ordinal, "years": years, "sections": section_order,
             "near": near_sum / weight if weight else 0.0, "far": far_sum / weight if weight else 0.0,
             "sentences": weight}
 
 
-def order(doc: Document) -> list[Defect]:
-    f = order_features(doc)
+def order(doc: Document, topic: str = "") -> list[Defect]:
+    f = order_features(doc, topic)
     strong = f["misplaced"] + f["sections"] + f["years"]
-    weak = f["given"] + f["ordinal"]
-    if strong >= 2 or (strong >= 1 and (weak >= 1 or f["near"] - f["far"] < 0.03)):
+    weak = f["given"] + f["ordinal"] + f["lead"]
+    # One weak signal alone never fails a document: a misplaced opening or closing needs a second
+    # one (another marker, a reference before its introduction, a long passage that names its subject
+    # only from its third sentence, or neighbouring sentences that hold together less than distant ones); a section title out of place (an introduction in the middle,
+    # a review before the end) is deliberate structure and counts on its own.
+    if strong >= 2 or f["sections"] >= 1 or (strong >= 1 and (weak >= 1 or f["near"] < f["far"])):
         where = "sections" if f["sections"] else "sentences"
         return [Defect("order", "educational_value",
                        f"the {where} are out of order: openings, conclusions or references appear where they make no "
@@ -484,7 +614,7 @@ def specificity(doc: Document, topic: str, function_words: frozenset[str]) -> li
 
 def review(doc: Document, content_type: str, topic: str, function_words: frozenset[str]) -> list[Defect]:
     """Every defect found, refusals first (they explain everything else)."""
-    return (refusal(doc) + topic_in_body(doc, topic) + truncation(doc) + pairing(doc, content_type) + order(doc)
+    return (refusal(doc) + topic_in_body(doc, topic) + truncation(doc) + pairing(doc, content_type) + order(doc, topic)
             + specificity(doc, topic, function_words))
 
 

@@ -10,6 +10,26 @@ from __future__ import annotations
 
 from collections import Counter
 
+# The measurable verbs a learning objective starts with (German puts its infinitive last): they say
+# what the learner will do, not what the body must mention.
+OBJECTIVE_VERBS = frozenset("""
+    identify describe explain compare contrast classify apply analyze analyse evaluate create design
+    calculate predict summarize summarise demonstrate justify interpret distinguish construct solve use
+    list name define recall recognize recognise illustrate examine assess argue plan investigate relate
+    outline discuss measure test label locate sequence order explore model estimate critique develop
+    differentiate formulate propose state give show draw write build observe choose decide
+    identificar describir explicar comparar contrastar clasificar aplicar analizar evaluar crear diseñar
+    calcular predecir resumir demostrar justificar interpretar distinguir construir resolver usar utilizar
+    nombrar definir reconocer ilustrar examinar argumentar planificar investigar relacionar situar
+    explorar estimar desarrollar formular proponer elegir decidir escribir dibujar
+    benennen beschreiben erklären erläutern vergleichen einordnen anwenden analysieren bewerten
+    beurteilen entwerfen berechnen zusammenfassen begründen interpretieren unterscheiden lösen nutzen
+    verwenden nennen definieren erkennen untersuchen planen darstellen zeichnen schreiben lesen verstehen
+    identifier décrire expliquer comparer classer appliquer analyser évaluer créer concevoir calculer
+    résumer démontrer justifier interpréter distinguer construire résoudre utiliser nommer définir
+    reconnaître illustrer examiner argumenter planifier situer explorer estimer développer formuler
+    proposer choisir écrire former comprendre""".split())
+
 NAMES: dict[str, str] = {
     "en": "English", "es": "Spanish", "de": "German", "fr": "French", "it": "Italian", "pt": "Portuguese",
     "nl": "Dutch",

@@ -17,7 +17,9 @@ import re
 import statistics
 from typing import Any, Callable
 
+from functions.generate.quality.language import OBJECTIVE_VERBS
 from functions.generate.quality.text import Document, PhraseSet, as_text, words
+
 
 def _expand(template: str, *choices: str) -> str:
     """'you will {0}' with 'learn|know' -> 'you will learn|you will know'."""
@@ -58,13 +60,7 @@ _OBJECTIVE_STATEMENT = PhraseSet(
     + _expand("this {0} covers", "guide|page|reading|episode") + "|"
     + _expand("this {0} explains", "guide|page|reading|episode")
 )
-_BLOOM = frozenset(
-    """identify describe explain compare contrast classify apply analyze analyse evaluate create design
-    calculate predict summarize summarise demonstrate justify interpret distinguish construct solve use
-    list name define recall recognize recognise illustrate examine assess argue plan investigate relate
-    outline discuss measure test label locate sequence order explore model estimate critique develop
-    differentiate formulate propose state give show draw write build observe choose decide""".split()
-)
+_BLOOM = OBJECTIVE_VERBS
 _HIGHER_ORDER = PhraseSet(
     "why|" + _expand("how {0}", "does|do|did|would|could|might|can|is|are") + "|what would happen|what if|"
     "compare|contrast|evaluate|justify|predict|explain|analyze|analyse|design|in your own words|"
@@ -165,7 +161,7 @@ def _questions(doc: Document) -> list[str]:
 def _objectives(doc: Document) -> tuple[float, str]:
     listed = _texts(doc.content.get("learning_objectives"))
     if listed:
-        measurable = sum(1 for o in listed if {w.lower() for w in words(o)[:4]} & _BLOOM)
+        measurable = sum(1 for o in listed if {w.lower() for w in words(o)[:4] + words(o)[-1:]} & _BLOOM)
         value = 0.5 * _sat(len(listed), 3) + 0.5 * measurable / len(listed)
         return value, "learning objectives should each start with a measurable verb (explain, compare, calculate...)"
     phrases = _set("objective", doc)

@@ -35,6 +35,10 @@ HERE = Path(__file__).parent
 CORPUS = HERE.parent
 DOCS = CORPUS.parent / "quality_docs"
 HELD_OUT_SHARE = 0.4
+# The second held-out part (issue 20, second round): written by hand after the first round's tuning,
+# before any of the second round's; never used for tuning. Its ids start with "h2-".
+HELDOUT2 = HERE / "heldout2.json"
+HELDOUT2_DERIVED = HERE / "heldout2_derived.json"
 # The nine failure kinds of issue 20 (the first corpus's kinds are kept as they are).
 ISSUE_KINDS = ("off_topic", "wrong_language", "refusal", "wrong_audience", "truncated", "factually_wrong",
                "generic_filler", "mismatched", "shuffled")
@@ -213,14 +217,19 @@ def derive(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def split_of(entry_id: str) -> str:
+    """heldout2 for the second held-out part; else the first round's rule (its held-out part, "heldout1",
+    was seen once after tuning, so the second round tunes on it together with "tune")."""
     source = entry_id.split("~", 1)[0]
+    if source.startswith("h2-"):
+        return "heldout2"
     digest = hashlib.sha256(source.encode()).digest()
-    return "heldout" if int.from_bytes(digest[:4], "big") / 2**32 < HELD_OUT_SHARE else "tune"
+    return "heldout1" if int.from_bytes(digest[:4], "big") / 2**32 < HELD_OUT_SHARE else "tune"
 
 
 def load() -> list[dict[str, Any]]:
     """Every labelled entry (hand-written and derived), each with its `split` from the manifest."""
-    entries = _hand_written() + json.loads((HERE / "derived.json").read_text())
+    entries = (_hand_written() + json.loads((HERE / "derived.json").read_text())
+               + json.loads(HELDOUT2.read_text()) + json.loads(HELDOUT2_DERIVED.read_text()))
     manifest = json.loads((HERE / "manifest.json").read_text())["split"]
     return [{**e, "split": manifest[e["id"]]} for e in entries]
 
@@ -229,10 +238,15 @@ def main() -> None:
     entries = _hand_written()
     derived = derive(entries)
     (HERE / "derived.json").write_text(json.dumps(derived, ensure_ascii=False, indent=1) + "\n")
-    ids = [e["id"] for e in entries + derived]
+    second = json.loads(HELDOUT2.read_text())
+    second_derived = derive(second)
+    HELDOUT2_DERIVED.write_text(json.dumps(second_derived, ensure_ascii=False, indent=1) + "\n")
+    ids = [e["id"] for e in entries + derived + second + second_derived]
     assert len(ids) == len(set(ids)), "duplicate corpus ids"
     manifest = {"held_out_share": HELD_OUT_SHARE,
-                "rule": "sha256(source id)[:4] / 2**32 < share -> heldout; a variant goes with its source",
+                "rule": "source id starting 'h2-' -> heldout2 (labelled/heldout2.json, the second held-out part); "
+                        "else sha256(source id)[:4] / 2**32 < share -> heldout1 (the first round's held-out "
+                        "part, tuning data since the second round), else tune; a variant goes with its source",
                 "split": {i: split_of(i) for i in sorted(ids)}}
     (HERE / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1) + "\n")
 
