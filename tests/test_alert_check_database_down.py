@@ -14,7 +14,10 @@ from shared.database import session_scope
 from shared.models import Alert
 from tests.conftest import REDIS_TEST_URL
 from tests.faults import HungListener, TcpProxy
-from tests.test_alert_check import healthy_baseline, hook  # noqa: F401 - fixture
+from tests import test_alert_check
+from tests.test_alert_check import healthy_baseline
+
+hook = test_alert_check.hook  # the webhook receiver fixture, shared
 
 
 @pytest.fixture

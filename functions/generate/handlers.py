@@ -52,7 +52,7 @@ def create_content(ctx: RequestContext) -> Response:
         raise errors.Forbidden(
             "Processing of your data is restricted (GDPR Art. 18), so content cannot be generated. "
             "Lift the restriction with DELETE /v1/me/restriction.")
-    from functions.generate import idempotency, store
+    from functions.generate import idempotency
 
     request = ctx.body()
     key = idempotency.parse_key(ctx.request.headers.get(idempotency.HEADER))

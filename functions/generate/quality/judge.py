@@ -153,7 +153,7 @@ def parse(data: Any) -> Verdict:
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
             raise ValueError(f"{key} must be a number from 0 to 1")
         scores.append(float(value))
-    claims, problems = data["claims"], data["problems"]
+    claims = data["claims"]
     if not all(isinstance(data[k], list) for k in ("claims", "problems", "mismatched_pairs", "order_problems")):
         raise ValueError("claims, problems, mismatched_pairs and order_problems must be lists")
     false_claims, unsupported = [], 0
