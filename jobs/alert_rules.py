@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from shared.settings import Settings
+from shared.timestamps import as_utc
 from shared.window_stats import GENERATION_ROUTE, generation_stats, known_cost, request_stats
 
 
@@ -59,15 +60,6 @@ class Rule:
     name: str
     severity: str
     evaluate: Callable[[Evaluation], list[Finding]]
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    """Aggregates (max, coalesce) over timestamps may come back naive or as text on SQLite."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def _pct(x: float) -> str:
@@ -234,7 +226,7 @@ def backup_verified(ev: Evaluation) -> list[Finding]:
                                 .order_by(JobRun.started_at.desc()).limit(1)).first()
     last_ok = ev.session.scalar(select(func.max(func.coalesce(JobRun.finished_at, JobRun.started_at)))
                                 .where(*real, JobRun.status == "ok"))
-    last_ok = _aware(last_ok)
+    last_ok = as_utc(last_ok)
     details: dict[str, Any] = {"last_verified_at": last_ok.isoformat() if last_ok else None,
                                "limit_hours": hours}
     if latest is not None and latest.status != "ok":

@@ -20,6 +20,7 @@ from typing import Any
 
 from shared import readiness
 from shared.logs import get_logger
+from shared.timestamps import as_utc
 
 log = get_logger("lafactoria.health")
 
@@ -71,7 +72,7 @@ def check_providers() -> list[Check]:
             fields["lastSuccess"] = readiness.iso(last_ok[name])
         if name == "mock" and settings.is_production:
             out.append(_check("fail", "component", "mock refused in production", **fields))
-        elif circuit is not None and circuit.open_until is not None and readiness.aware(circuit.open_until) > now:
+        elif circuit is not None and circuit.open_until is not None and as_utc(circuit.open_until) > now:
             out.append(_check("warn", "component", f"circuit open until {readiness.iso(circuit.open_until)} "
                               f"after {circuit.failures} consecutive failures", **fields))
         else:
@@ -109,8 +110,7 @@ def newest_backup_time() -> datetime | None:
     newest = max(manifests, key=lambda o: o.key)
     try:
         created = json.loads(store.get_bytes(newest.key))["created_at"]
-        stamp = datetime.fromisoformat(created.replace("Z", "+00:00"))
-        return stamp if stamp.tzinfo else stamp.replace(tzinfo=timezone.utc)
+        return as_utc(created)
     except (KeyError, ValueError, TypeError):
         return newest.modified
 

@@ -23,21 +23,13 @@ computes every schedule here and nowhere else.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from shared.job_schedule import JOBS
+from shared.timestamps import as_utc
 
 EARLY_START_TOLERANCE = timedelta(minutes=1)
-
-
-def _aware(value: datetime | str | None) -> datetime | None:
-    """Aggregates over timestamps may come back naive, or as text on SQLite."""
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value
 
 
 def previous_time(schedule: str, at: datetime) -> datetime:
@@ -91,8 +83,8 @@ def first_seen(session) -> datetime | None:
 
     from shared.models import JobRun, User
 
-    stamps = [_aware(session.scalar(select(func.min(User.created_at)))),
-              _aware(session.scalar(select(func.min(JobRun.started_at))))]
+    stamps = [as_utc(session.scalar(select(func.min(User.created_at)))),
+              as_utc(session.scalar(select(func.min(JobRun.started_at))))]
     return min((s for s in stamps if s is not None), default=None)
 
 
@@ -109,7 +101,7 @@ class JobState:
 
     @property
     def last_started(self) -> datetime | None:
-        return _aware(self.last_run.started_at) if self.last_run is not None else None
+        return as_utc(self.last_run.started_at) if self.last_run is not None else None
 
     def missed_output(self) -> str:
         """`'<schedule>' due <time> UTC, never run|last started <time> UTC`: why it is overdue."""
@@ -124,7 +116,7 @@ def state(job: str, schedule: str, last_run, now: datetime, grace: timedelta,
     due = previous_time(schedule, now - grace)
     if last_run is None and (since is None or due < since):
         due = None  # nothing came due since the install: a job cannot have missed it
-    started = _aware(last_run.started_at) if last_run is not None else None
+    started = as_utc(last_run.started_at) if last_run is not None else None
     overdue = due is not None and (started is None or started < due - EARLY_START_TOLERANCE)
     return JobState(job, schedule, last_run, due, next_time(schedule, now), overdue)
 
@@ -145,7 +137,7 @@ def dead_mans_output(schedule: str, last_started: datetime, now: datetime) -> st
     """Non-empty when the job has not started within twice its schedule's interval: the
     watcher is not watching, and nothing else would say so (no alert can fire)."""
     every = interval(schedule, now)
-    quiet = now - _aware(last_started)
+    quiet = now - as_utc(last_started)
     if quiet <= 2 * every:
         return ""
     return (f"not run for {int(quiet.total_seconds() // 60)} min (schedule '{schedule}', expected at least every "

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shared.logs import get_logger
+from shared.timestamps import as_utc
 
 log = get_logger("lafactoria.readiness")
 
@@ -36,12 +37,8 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def iso(moment: datetime) -> str:
-    return aware(moment).isoformat(timespec="seconds")
+    return as_utc(moment).isoformat(timespec="seconds")
 
 
 def check(status: str, component_type: str, output: str = "", **fields: Any) -> Check:

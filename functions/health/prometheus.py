@@ -24,6 +24,7 @@ from typing import ClassVar
 from pydantic import RootModel
 
 from shared.http import RequestContext
+from shared.timestamps import as_utc
 
 SEVERITIES = ("critical", "error", "warning", "info")
 
@@ -245,11 +246,7 @@ class DatabaseCollector:
 
 
 def _epoch(value) -> float:
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value.timestamp()
+    return as_utc(value).timestamp()
 
 
 def render(session, accept: str | None = None) -> tuple[bytes, str]:

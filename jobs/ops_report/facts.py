@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from jobs.ops_report import levels
+from shared.timestamps import as_utc
 
 INCIDENT_SEVERITIES = ("critical", "error", "warning")
 SECURITY_ACTIONS = ("auth.failed", "key.created", "key.revoked", "user.role_changed", "admin.content.read",
@@ -49,14 +50,8 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
-def _aware(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
-    return value
-
-
 def _seconds(a: datetime | None, b: datetime | None) -> float | None:
-    return None if a is None or b is None else round((_aware(b) - _aware(a)).total_seconds(), 2)
+    return None if a is None or b is None else round((as_utc(b) - as_utc(a)).total_seconds(), 2)
 
 
 def alerts(session, w: Window, info_since: datetime) -> dict[str, Any]:
@@ -197,8 +192,8 @@ def job_runs(session, w: Window, grace: timedelta) -> dict[str, Any]:
         last = st.last_run
         out[job] = {"schedule": st.schedule, "runs": {k: int(v) for k, v in counts.items()},
                     "last_run": None if last is None else {
-                        "status": last.status, "started_at": iso(_aware(last.started_at)),
-                        "finished_at": iso(_aware(last.finished_at)), "exit_code": last.exit_code},
+                        "status": last.status, "started_at": iso(as_utc(last.started_at)),
+                        "finished_at": iso(as_utc(last.finished_at)), "exit_code": last.exit_code},
                     "due_at": iso(st.due_at), "overdue": st.overdue,
                     "missed": st.missed_output() if st.overdue else "",
                     "silent": job_status.dead_mans_output(st.schedule, last.started_at, w.now)
@@ -298,7 +293,7 @@ def compliance(session, w: Window) -> dict[str, Any]:
             expired[data_class] = expired.get(data_class, 0) + int(n)
     out["retention"] = {"runs": len(runs), "ok_runs": sum(r.status == "ok" for r in runs),
                         "rows_expired": expired,
-                        "run_days": sorted({_aware(r.started_at).date().isoformat() for r in runs})}
+                        "run_days": sorted({as_utc(r.started_at).date().isoformat() for r in runs})}
     return out
 
 
