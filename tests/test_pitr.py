@@ -153,11 +153,12 @@ def test_restore_to_a_chosen_second_recovers_exactly_the_writes_before_it(cluste
     migrations.upgrade(cluster.url)
     backup = pitr.base_backup(STANZA)  # what the database image's schedule runs
     engine = create_engine(cluster.url)
-    # pgBackRest records a backup's stop time in whole seconds: a recovery target must come after it,
-    # so the writes start once the server's clock has passed it (at most about a second).
+    # pgBackRest records a backup's stop time in whole seconds and compares a recovery target with it
+    # at that precision: the writes start once the server's clock is a full second past it (at most ~2 s).
     deadline = time.monotonic() + 30
     with engine.connect() as conn:
-        while conn.execute(text("SELECT clock_timestamp() <= :stop"), {"stop": backup.newest_backup_at}).scalar_one():
+        while conn.execute(text("SELECT clock_timestamp() <= :stop + interval '1 second'"),
+                           {"stop": backup.newest_backup_at}).scalar_one():
             assert time.monotonic() < deadline, "the server clock never passed the backup's stop time"
             time.sleep(0.05)
     first = [seed_person() for _ in range(3)]
