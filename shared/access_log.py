@@ -23,6 +23,8 @@ log = logging.getLogger("lafactoria.access")
 class AccessLogMiddleware:
     """`after` hook: the request's one access-log line."""
 
+    place = "access_log"  # in the one middleware order (shared.http ORDER)
+
     def __init__(self, function_name: str) -> None:
         self.function_name = function_name
 

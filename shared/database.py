@@ -205,7 +205,7 @@ def session_scope(url: str | None = None) -> Iterator["Session"]:
         raise DatabaseUnavailable("every pooled connection is busy") from exc
     except (OperationalError, InterfaceError) as exc:
         session.rollback()
-        if _is_connection_error(exc):
+        if is_outage(exc):
             raise DatabaseUnavailable("database unreachable") from exc
         raise
     except BaseException:
@@ -215,23 +215,43 @@ def session_scope(url: str | None = None) -> Iterator["Session"]:
         session.close()
 
 
+# SQLSTATEs of a server that cannot serve a connection now (PostgreSQL, Appendix A): connection
+# exceptions (class 08), refused credentials (class 28), no such database, too many connections,
+# shutting down or starting up. A statement cancelled by `statement_timeout` (57014) is none of
+# them: the database answered, the query was too slow.
+_OUTAGE_SQLSTATE_CLASSES = ("08", "28")
+_OUTAGE_SQLSTATES = frozenset({"3D000", "53300", "57P01", "57P02", "57P03"})
+
+
 def is_outage(exc: BaseException) -> bool:
-    """Whether `exc` is the database being unreachable or saturated (not a bad query or a missing
-    table): the HTTP layer answers it 503 with `Retry-After`, wherever it was raised."""
+    """Whether `exc` is the database being unreachable or saturated (not a bad query, a slow one
+    or a missing table), decided by exception class and SQLSTATE, never by message text. The one
+    check: the HTTP layer answers it 503 with `Retry-After`, operator commands exit 3."""
     if isinstance(exc, DatabaseUnavailable):
         return True
-    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     if isinstance(exc, PoolTimeout):  # every pooled connection busy for DB_CONNECT_TIMEOUT_SECONDS
         return True
-    return isinstance(exc, (OperationalError, InterfaceError)) and _is_connection_error(exc)
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:  # SQLAlchemy's dialect saw the connection drop
+            return True
+        return _driver_outage(exc.orig)
+    return _driver_outage(exc)
 
 
-def _is_connection_error(exc: Exception) -> bool:
-    text = str(getattr(exc, "orig", exc)).lower()
-    markers = ("connection", "connect", "server closed", "terminating", "could not translate", "timeout")
-    return getattr(exc, "connection_invalidated", False) or any(m in text for m in markers)
+def _driver_outage(exc: BaseException | None) -> bool:
+    """A psycopg error: by its SQLSTATE; one without a SQLSTATE never got a server's answer
+    (refused, unknown host, timed out connecting, dropped mid-call), so it is an outage."""
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a base dependency
+        return False
+    if not isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
+        return False
+    sqlstate = exc.sqlstate
+    return sqlstate is None or sqlstate[:2] in _OUTAGE_SQLSTATE_CLASSES or sqlstate in _OUTAGE_SQLSTATES
 
 
 def upsert(session: "Session", table: "TableClause") -> "postgresql.Insert | sqlite.Insert":

@@ -26,22 +26,11 @@ def classify(exc: BaseException) -> tuple[int, str] | None:
 def database_failure(exc: BaseException) -> str | None:
     """`database unreachable: <first line of the driver's error>` when `exc` is a connection
     failure (refused, timed out, dropped, unknown host or database, refused credentials)."""
-    import sys
+    from shared.database import DatabaseUnavailable, is_outage
 
-    from shared.database import DatabaseUnavailable
-
-    if isinstance(exc, DatabaseUnavailable):
-        cause = exc.__cause__ or exc
-    else:
-        sa_exc = sys.modules.get("sqlalchemy.exc")
-        psycopg = sys.modules.get("psycopg")
-        kinds = tuple(k for k in (
-            getattr(sa_exc, "OperationalError", None), getattr(sa_exc, "InterfaceError", None),
-            getattr(psycopg, "OperationalError", None), getattr(psycopg, "InterfaceError", None),
-        ) if k is not None)
-        if not kinds or not isinstance(exc, kinds):
-            return None
-        cause = exc
+    if not is_outage(exc):  # the one outage check: a slow or bad statement is not "unreachable"
+        return None
+    cause = (exc.__cause__ or exc) if isinstance(exc, DatabaseUnavailable) else exc
     from shared.logs import redact
 
     text = str(getattr(cause, "orig", None) or cause).strip().splitlines()

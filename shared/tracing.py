@@ -6,7 +6,7 @@ every entry point returns at once. With it set, the SDK (the optional `otel`
 extra) exports over OTLP/HTTP to that endpoint, configured by the standard
 `OTEL_*` variables (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_HEADERS`, ...):
 
-- a SERVER span per request (`TracingMiddleware`): `http.request.method`,
+- a SERVER span per request (`shared.http`'s `TracingMiddleware`): `http.request.method`,
   `http.route` (the template), `http.response.status_code`, error status on 5xx;
   an incoming W3C `traceparent` is continued;
 - a CLIENT span per provider call (`genai_call`), with the GenAI attributes
@@ -27,14 +27,8 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from flask import Response
-
-    from shared.http import RequestContext
+from typing import Any
 
 ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
 _STATE_KEY = "otel"
@@ -77,57 +71,9 @@ def reset() -> None:
         _provider = None
 
 
-def _tracer():
+def tracer() -> Any:
+    """The tracer of this process's provider (configured on first use)."""
     return configure().get_tracer("lafactoria")
-
-
-def _start_ns(perf_started: float) -> int:
-    """Wall-clock nanoseconds of a `time.perf_counter()` reading taken earlier."""
-    return time.time_ns() - int((time.perf_counter() - perf_started) * 1e9)
-
-
-# -- requests --------------------------------------------------------------------------
-class TracingMiddleware:
-    """A SERVER span per request, covering it from its arrival (`ctx.started`)."""
-
-    def __init__(self, function_name: str) -> None:
-        self.function_name = function_name
-
-    def before(self, ctx: "RequestContext") -> None:
-        if enabled():
-            self._start(ctx)
-
-    def _start(self, ctx: "RequestContext") -> None:
-        from opentelemetry import context, propagate, trace
-
-        parent = propagate.extract({k.lower(): v for k, v in ctx.request.headers.items()})
-        method = ctx.request.method
-        span = _tracer().start_span(
-            f"{method} {ctx.route_template}", context=parent, kind=trace.SpanKind.SERVER,
-            start_time=_start_ns(ctx.started),
-            attributes={"http.request.method": method, "http.route": ctx.route_template,
-                        "url.scheme": ctx.request.scheme, "lafactoria.function": self.function_name,
-                        "lafactoria.request_id": ctx.request_id})
-        token = context.attach(trace.set_span_in_context(span, parent))
-        ctx.state[_STATE_KEY] = (span, token)
-
-    def after(self, ctx: "RequestContext", response: "Response") -> None:
-        if not enabled():
-            return
-        from opentelemetry import context, trace
-
-        if _STATE_KEY not in ctx.state:  # refused before the middleware ran (404, 401, 429...)
-            self._start(ctx)
-        span, token = ctx.state.pop(_STATE_KEY)
-        status = response.status_code
-        span.update_name(f"{ctx.request.method} {ctx.route_template}")
-        span.set_attribute("http.route", ctx.route_template)
-        span.set_attribute("http.response.status_code", status)
-        if status >= 500:
-            span.set_attribute("error.type", str(status))
-            span.set_status(trace.Status(trace.StatusCode.ERROR))
-        span.end()
-        context.detach(token)
 
 
 # -- provider calls ----------------------------------------------------------------------
@@ -172,7 +118,7 @@ def genai_call(provider: str, model: str, operation: str = "chat") -> Iterator[_
         return
     from opentelemetry import trace
 
-    with _tracer().start_as_current_span(
+    with tracer().start_as_current_span(
         f"{operation} {model}", kind=trace.SpanKind.CLIENT, record_exception=True, set_status_on_exception=True,
         attributes={"gen_ai.provider.name": provider_name(provider), "gen_ai.operation.name": operation,
                     "gen_ai.request.model": model},
@@ -198,7 +144,7 @@ def instrument_engine(engine: Any) -> None:
         if not trace.get_current_span().get_span_context().is_valid:
             return  # outside a request (the metrics writer thread, jobs): no orphan root spans
         operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "QUERY"
-        span = _tracer().start_span(f"{operation} {namespace}".strip(), kind=trace.SpanKind.CLIENT, attributes={
+        span = tracer().start_span(f"{operation} {namespace}".strip(), kind=trace.SpanKind.CLIENT, attributes={
             "db.system.name": system, "db.namespace": namespace, "db.operation.name": operation,
             "db.query.text": statement[:_QUERY_TEXT_MAX]})
         conn.info.setdefault(_STATE_KEY, []).append(span)

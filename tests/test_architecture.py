@@ -7,7 +7,8 @@ inside functions (the lazy ones), and `"package.module:attr"` references (how a
 - `functions/<name>/` imports only `shared` and itself (never a sibling function, never jobs or cli);
 - `jobs/` imports only `shared` and itself;
 - `shared/` imports no part;
-- no import cycle inside `shared/`;
+- no import cycle inside `shared/`, `if TYPE_CHECKING:` imports included (a cycle for the type
+  checker is one between concerns too);
 - `cli/` may import anything.
 
 Railway redeploys a service only when a file matching its watch patterns
@@ -90,9 +91,11 @@ def imports_of(name: str, path: Path, modules: dict[str, Path]) -> list[Import]:
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
                 module = node.module or ""
-            for alias in node.names:  # `from shared import errors` imports the module shared.errors
+            for alias in node.names:
                 sub = f"{module}.{alias.name}"
-                add(sub if sub in modules else module, node)
+                if sub in modules:  # `from shared.metrics import store`: the module, read from the package's
+                    add(sub, node)  # namespace, so the package (its __init__) is an edge too
+                add(module, node)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             match = _REFERENCE.match(node.value)
             if match:
@@ -127,7 +130,7 @@ def test_the_reader_sees_lazy_imports_and_references(graph):
     seen = {(e.source, e.target) for e in edges}
     assert ("shared.middleware", "shared.ratelimit") in seen  # module level
     assert ("shared.ratelimit.backend", "shared.ratelimit.redis") in seen  # inside a function
-    assert ("functions.gdpr.main", "functions.gdpr.erasure") in seen  # a "module:attr" handler reference
+    assert ("functions.gdpr.app", "functions.gdpr.erasure") in seen  # a "module:attr" handler reference
     assert ("functions.generate.store", "functions.generate.ledger") in seen  # lazy, from-import of a name
     assert ("shared.health_checks", "shared.job_status") in seen
     assert ("shared.job_status", "shared.job_schedule") in seen
@@ -183,19 +186,32 @@ def test_cycle_finder_finds_a_cycle():
     assert _cycles({"a", "b"}, {"a": {"b"}}) == []
 
 
-def test_no_import_cycles_inside_shared(graph):
-    """Lazy imports included: a cycle hidden inside a function is still a cycle between concerns.
+def test_the_reader_counts_type_checking_and_package_namespace_imports(tmp_path):
+    """`if TYPE_CHECKING:` imports are edges (marked), and `from package import module` is an
+    edge to the module and to the package whose namespace it reads; `from package.module import
+    name` names only the module (the package `__init__` Python runs on the way is not counted,
+    or every package re-exporting its pieces would be a cycle with them)."""
+    source = tmp_path / "recorder.py"
+    source.write_text("from typing import TYPE_CHECKING\n"
+                      "from shared.metrics import store\n"
+                      "from shared.metrics.config import MetricsConfig\n"
+                      "if TYPE_CHECKING:\n"
+                      "    from shared.http import RequestContext\n")
+    modules = {m: source for m in ("shared.metrics", "shared.metrics.store", "shared.metrics.config",
+                                   "shared.metrics.recorder", "shared.http")}
+    found = {(i.target, i.type_checking) for i in imports_of("shared.metrics.recorder", source, modules)}
+    assert found == {("shared.metrics", False), ("shared.metrics.store", False), ("shared.metrics.config", False),
+                     ("shared.http", True)}
 
-    Only `if TYPE_CHECKING:` imports are left out (they are never executed). An
-    import names the module it reads from; the package `__init__` that Python
-    also runs on the way is not counted, or every package re-exporting its
-    pieces would be a cycle with them.
-    """
+
+def test_no_import_cycles_inside_shared(graph):
+    """Lazy and `if TYPE_CHECKING:` imports included: a cycle hidden inside a function, or one
+    only the type checker follows, is still a cycle between concerns."""
     modules, edges = graph
     shared = {m for m in modules if part_of(m) == "shared"}
     adjacency: dict[str, set[str]] = {}
     for e in edges:
-        if e.source in shared and e.target in shared and not e.type_checking and e.source != e.target:
+        if e.source in shared and e.target in shared and e.source != e.target:
             adjacency.setdefault(e.source, set()).add(e.target)
     assert _cycles(shared, adjacency) == []
 

@@ -1,67 +1,17 @@
 """Generate function: `functions-framework --source functions/generate/main.py --target generate`.
 
-Handlers, payload models and the rate weight are `"module:attr"` references,
-imported on the first request that needs them (docs/ARCHITECTURE.md, "Lazy imports").
+The entry point, and the one module of the function that does work at import: it
+builds the app from the startup settings, so in production an unsafe setting stops
+the process here with one clear error (UnsafeSettingsError). Content generation; the routes are in `app.py`.
 """
-
-import os
 
 import functions_framework
 
-from shared.http import FunctionApp, Route, get_settings
-from shared.middleware import standard_middleware
-from shared.readiness import readiness_routes
+from functions.generate.app import create_app
+from shared.http import startup_settings
 
-USERS = frozenset({"user", "admin"})
-# Routes that spend money or process a person's data check the key afresh on every request, so a
-# revocation, role change, restriction or erasure made on any instance applies at once; cheap
-# reads keep the per-process key cache (AUTH_CACHE_SECONDS).
-FRESH = {"fresh_auth": True}
-
-
-def _handler(name: str) -> str:
-    return f"functions.generate.handlers:{name}"
-
-
-def _payload(name: str) -> str:
-    return f"functions.generate.payloads:{name}"
-
-
-app = FunctionApp(
-    "generate",
-    readiness_routes({"providers:configured": "functions.generate.readiness:check_providers"}) + [
-        Route("/v1/content-types", _handler("list_content_types"), response=_payload("ContentTypeList"),
-              summary="The 8 content types with the JSON Schema of each type's output"),
-        Route("/v1/content", _handler("create_content"), methods=("POST",), roles=USERS, body=_payload("GenerateRequest"),
-              response=_payload("Item"), status=201, summary="Generate and store a document",
-              responses={403: "Processing restricted (GDPR Art. 18) or role not allowed",
-                         409: "Same Idempotency-Key still in flight",
-                         410: "The account was erased while the request ran (nothing stored), or this "
-                              "Idempotency-Key's item was deleted",
-                         429: "Rate limit or the user's daily budget exceeded",
-                         503: "No provider could serve, or a global budget is used up"},
-              options={"rate_weight": _handler("rate_weight"), "daily_generation": True, **FRESH}),
-        Route("/v1/content", _handler("list_content"), roles=USERS, query=_payload("ListQuery"), response=_payload("ItemPage"),
-              summary="Your items, newest first (cursor-paginated)"),
-        Route("/v1/content/<item_id>", _handler("get_content"), roles=USERS, response=_payload("Item"),
-              summary="One item (owner or admin)"),
-        Route("/v1/content/<item_id>", _handler("delete_content"), methods=("DELETE",), roles=USERS, status=204,
-              summary="Delete an item (owner or admin)", options=FRESH),
-        Route("/v1/content/<item_id>/feedback", _handler("add_feedback"), methods=("POST",), roles=USERS,
-              body=_payload("FeedbackIn"), response=_payload("FeedbackOut"), status=201, summary="Rate an item (owner only)",
-              options=FRESH),
-        Route("/v1/content/<item_id>/feedback", _handler("get_feedback"), roles=USERS, response=_payload("FeedbackOut"),
-              summary="Your current rating of an item (owner only; 404 when none)", options=FRESH),
-        Route("/v1/content/<item_id>/feedback", _handler("replace_feedback"), methods=("PUT",), roles=USERS,
-              body=_payload("FeedbackIn"), response=_payload("FeedbackOut"),
-              responses={201: "No earlier rating: created"},
-              summary="Replace your rating of an item (owner only)", options=FRESH),
-    ],
-    middleware=standard_middleware("generate"),
-)
-
-if os.environ.get("ENVIRONMENT", "").strip().lower() == "production":
-    get_settings().require_provider_credentials()  # refuse to start without a callable provider
+app = create_app(startup_settings())
+app.adopt_host_app()  # functions-framework imports this inside its Flask app: its own error pages become ours
 
 
 @functions_framework.http

@@ -24,6 +24,8 @@ class RequestMetricsMiddleware:
     """`after` hook: capture function, route template, method, status and latency of a request;
     `before`/`after` also count the requests this instance is handling now (in flight)."""
 
+    place = "metrics"  # in the one middleware order (shared.http ORDER)
+
     def __init__(self, function_name: str, sink: MetricsRecorder | None = None) -> None:
         self.function_name = function_name
         self.sink = sink or recorder

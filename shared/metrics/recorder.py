@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from shared.logs import get_logger
-from shared.metrics import store
+from shared.metrics.store import write_records
 from shared.metrics.config import MetricsConfig, loaded_settings
 from shared.metrics.instance import Sampler, write_sample
 from shared.metrics.record import MetricRecord
@@ -145,7 +145,7 @@ class MetricsRecorder:
             written = 0
             for url, records in by_url.items():
                 try:
-                    written += store.write_records(url, records)
+                    written += write_records(url, records)
                 except Exception as exc:  # noqa: BLE001 - metrics never break anything
                     from shared.database import is_outage
 

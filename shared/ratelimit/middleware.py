@@ -50,6 +50,7 @@ class RateLimitMiddleware:
     for the per-minute window; a 429 also carries `Retry-After`.
     """
 
+    place = "rate_limit"  # in the one middleware order (shared.http ORDER)
     STATE = "ratelimit"
     CHARGES = "ratelimit_charges"
 
