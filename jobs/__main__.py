@@ -4,4 +4,5 @@ import sys
 
 from jobs.runner import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the module (tests, tools) runs nothing
+    sys.exit(main())

@@ -241,6 +241,15 @@ def is_outage(exc: BaseException) -> bool:
     return _driver_outage(exc)
 
 
+def is_statement_timeout(exc: BaseException) -> bool:
+    """Whether `exc` is a statement cancelled by `statement_timeout` (SQLSTATE 57014): the
+    database answered, the query was too slow. Not an outage (`is_outage`)."""
+    from sqlalchemy.exc import DBAPIError
+
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    return getattr(orig, "sqlstate", None) == "57014"
+
+
 def _driver_outage(exc: BaseException | None) -> bool:
     """A psycopg error: by its SQLSTATE; one without a SQLSTATE never got a server's answer
     (refused, unknown host, timed out connecting, dropped mid-call), so it is an outage."""

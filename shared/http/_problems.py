@@ -80,10 +80,16 @@ def database_unavailable(exc: BaseException, ctx: "RequestContext") -> errors.Pr
 
 
 def driver_failure(exc: BaseException, ctx: "RequestContext") -> errors.Problem:
-    """A driver error that escaped `session_scope`: an outage (shared.database.is_outage) or a bug."""
-    from shared.database import is_outage
+    """A driver error: an outage (shared.database.is_outage), a statement over
+    `DB_STATEMENT_TIMEOUT_MS` (the database answered, too slowly: 503 too, named so), or a bug."""
+    from shared.database import is_outage, is_statement_timeout
 
-    return database_unavailable(exc, ctx) if is_outage(exc) else unexpected(exc, ctx)
+    if is_outage(exc):
+        return database_unavailable(exc, ctx)
+    if is_statement_timeout(exc):
+        log.error("database statement timed out", extra={"route": ctx.route_template})
+        return errors.ServiceUnavailable("The database took too long to answer.", retry_after=5)
+    return unexpected(exc, ctx)
 
 
 def unexpected(exc: BaseException, ctx: "RequestContext") -> errors.Problem:
