@@ -107,14 +107,15 @@ def test_export_over_a_real_server(db, users, function_server):
 
 
 def test_database_failure_before_streaming_is_a_clean_problem(db, users, client_for, monkeypatch):
+    import psycopg
     from sqlalchemy.exc import OperationalError
 
     from functions.gdpr import export
 
     _, key = users("user")
 
-    def down():
-        raise OperationalError("connect", {}, Exception("connection refused"))
+    def down():  # what the driver raises when no server answers (no SQLSTATE: shared.database.is_outage)
+        raise OperationalError("connect", {}, psycopg.OperationalError("connection failed: connection refused"))
 
     monkeypatch.setattr(export, "_open_snapshot", down)
     resp = client_for("gdpr").get("/v1/me/export", headers=auth(key))

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
-from shared.database import DatabaseUnavailable, get_engine, is_postgres, session_scope
+from shared.database import DatabaseUnavailable, get_engine, is_outage, is_postgres, session_scope
 from shared.http import RequestContext
 from shared.logs import get_logger
 from shared.models import (
@@ -207,7 +207,9 @@ def export(ctx: RequestContext, user_id: str | None = None) -> Response:
     try:
         session = _open_snapshot()
     except (OperationalError, InterfaceError) as exc:
-        raise DatabaseUnavailable("database unreachable") from exc
+        if is_outage(exc):  # the one outage check (shared.database)
+            raise DatabaseUnavailable("database unreachable") from exc
+        raise
     try:
         user = subjects.load_user(session, who)
         keys = list(session.scalars(select(ApiKey).where(ApiKey.user_id == user.id).order_by(ApiKey.created_at)))
