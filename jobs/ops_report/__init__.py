@@ -139,12 +139,11 @@ def run(ctx: JobContext) -> JobResult:
     if ctx.dry_run:
         ctx.emit({"would_write": f"{prefix}.md,html,json"})
     else:
-        from jobs import cost_report
+        from jobs.cost_report.storage import write_report
 
         try:
             store = open_store(ctx.settings.reports_url)
-            written = cost_report.write_report(store, cost["report"], ctx.settings.daily_budget_usd,
-                                               only_if_missing=True)
+            written = write_report(store, cost["report"], ctx.settings.daily_budget_usd, only_if_missing=True)
             store.put_bytes(prefix + ".json", render.json_document(report), "application/json")
             store.put_bytes(prefix + ".md", render.markdown(report).encode(), "text/markdown; charset=utf-8")
             store.put_bytes(prefix + ".html", render.html_page(report).encode(), "text/html; charset=utf-8")

@@ -237,9 +237,9 @@ def _svg(fig) -> str:
 
 def charts(report: dict[str, Any]) -> list[tuple[str, str]]:
     """(title, inline SVG) charts: traffic with 5xx, API p95 against its level, spend, quality."""
-    from jobs.cost_report import _import_plotting
+    from jobs.cost_report.chart import import_plotting
 
-    _import_plotting()
+    import_plotting()
     import matplotlib
     from matplotlib.figure import Figure
 
