@@ -274,3 +274,17 @@ def test_bad_usage_and_dry_run(seeded):
     assert run_report("daily", TODAY + timedelta(days=1))[0] == 2
     code, summary = run_report("daily", dry_run=True)
     assert "written" not in summary and not (reports_dir() / "ops-report").exists()
+
+
+def test_the_report_templates_are_package_data():
+    """A non-editable install carries the templates: every file under templates/ matches the
+    package-data patterns pyproject.toml declares for `jobs.ops_report`."""
+    import fnmatch
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package = ROOT / "jobs" / "ops_report"
+    files = [p.relative_to(package).as_posix() for p in (package / "templates").iterdir()]
+    assert files and all(any(fnmatch.fnmatch(f, pat) for pat in patterns["jobs.ops_report"]) for f in files), files
