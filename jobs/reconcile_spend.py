@@ -46,6 +46,7 @@ from decimal import Decimal
 from typing import Any
 
 from jobs.runner import JobContext, JobResult
+from shared.timestamps import as_utc
 
 ASSESSED = ("openai", "anthropic")
 NOT_ASSESSED_REASON = {
@@ -174,8 +175,7 @@ def anthropic_costs(settings, first: date, last: date, now: datetime) -> dict[da
                 if not isinstance(body.get("data"), list) or "has_more" not in body:
                     raise ReportUnavailable("Anthropic cost report has an unexpected shape")
                 for bucket in body["data"]:
-                    start = datetime.fromisoformat(bucket["starting_at"].replace("Z", "+00:00"))
-                    end = datetime.fromisoformat(bucket["ending_at"].replace("Z", "+00:00"))
+                    start, end = as_utc(bucket["starting_at"]), as_utc(bucket["ending_at"])
                     cost = days.setdefault(start.date(), DayCost())
                     cost.closed = end <= now
                     for result in bucket.get("results") or []:

@@ -26,6 +26,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from jobs.runner import JobConfigError, JobContext, JobResult, JobUnavailable
+from shared.timestamps import iso
 
 PERIODS = ("daily", "weekly", "monthly")
 INFO_LOOKBACK_MAX = timedelta(days=35)
@@ -92,8 +93,8 @@ def gather(ctx: JobContext, w) -> dict[str, Any]:
 
     with session_scope() as session:
         out: dict[str, Any] = {
-            "window": {"period": w.period, "from": facts.iso(w.start), "to": facts.iso(w.end),
-                       "now": facts.iso(w.now), "days": (w.end - w.start).days},
+            "window": {"period": w.period, "from": iso(w.start), "to": iso(w.end),
+                       "now": iso(w.now), "days": (w.end - w.start).days},
             "alerts": facts.alerts(session, w, _previous_report_end(session, ctx, w.period, w)),
             "requests": facts.requests(session, w),
             "generation": facts.generation(session, w),

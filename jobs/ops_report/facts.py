@@ -9,13 +9,13 @@ the report never lists).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from jobs.ops_report import levels
-from shared.timestamps import as_utc
+from shared.timestamps import as_utc, iso
 
 INCIDENT_SEVERITIES = ("critical", "error", "warning")
 SECURITY_ACTIONS = ("auth.failed", "key.created", "key.revoked", "user.role_changed", "admin.content.read",
@@ -44,10 +44,6 @@ class Window:
             out.append(t)
             t += self.bucket
         return out
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 def _seconds(a: datetime | None, b: datetime | None) -> float | None:
