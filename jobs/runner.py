@@ -30,7 +30,6 @@ from typing import Any, TypeVar
 
 from shared.job_schedule import JOBS
 from shared.logs import configure_logging, get_logger
-from shared.timestamps import iso
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 T = TypeVar("T")
@@ -188,7 +187,7 @@ def run_job(name: str, *, dry_run: bool = False, json_output: bool = False,
 
     started = datetime.now(timezone.utc)
     t0 = time.monotonic()
-    base: dict[str, Any] = {"job": name, "dry_run": dry_run, "started_at": iso(started)}
+    base: dict[str, Any] = {"job": name, "dry_run": dry_run, "started_at": started.isoformat(timespec="seconds")}
 
     def finish(code: int, status: str, **extra: Any) -> tuple[int, dict[str, Any]]:
         summary = base | {"status": status, "exit_code": code,
