@@ -42,11 +42,6 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes:.0f} min" if minutes < 120 else f"{minutes / 60:.1f} h"
 
 
-def _n(value: Any, spec: str = "") -> str:
-    """A figure for the page; an unknown one (no data in the period) reads "n/a", never "None"."""
-    return "n/a" if value is None else format(value, spec)
-
-
 # Each section: (title, its macro in sections.md.j2, the fact it needs; None: always shown), in order.
 SECTIONS = (
     ("Checklist", "checklist", None), ("Incident history", "incidents", None),
