@@ -31,7 +31,6 @@ from typing import Any
 from jobs.alert_rules import RULES, Evaluation, Finding
 from jobs.runner import JobContext, JobResult
 from shared.alerts.notification import SEVERITIES
-from shared.timestamps import iso
 
 
 def open_rules() -> set[str]:
@@ -148,7 +147,7 @@ def database_unreachable(reason: str, *, dry_run: bool, log) -> JobResult:
     from shared.settings import get_settings
 
     settings = get_settings()
-    now = iso(datetime.now(timezone.utc))
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     message = f"Database unreachable: {reason.removeprefix('database unreachable: ')}"
     marker = OutageMarker(settings)
     summary: dict[str, Any] = {"rules": 1, "firing": {"critical": [DATABASE_DOWN], "error": [], "warning": [],
