@@ -11,6 +11,8 @@ import re
 import sys
 from datetime import timedelta
 
+from shared.timestamps import iso
+
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?$")
 
 
@@ -109,8 +111,8 @@ def _ack(args) -> int:
 
 
 def _silence_view(row) -> dict:
-    return {"id": row.id, "rule": row.rule, "created_at": row.created_at.isoformat(timespec="seconds"),
-            "expires_at": row.expires_at.isoformat(timespec="seconds"), "created_by": row.created_by,
+    return {"id": row.id, "rule": row.rule, "created_at": iso(row.created_at),
+            "expires_at": iso(row.expires_at), "created_by": row.created_by,
             "reason": row.reason}
 
 

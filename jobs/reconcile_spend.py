@@ -46,6 +46,7 @@ from decimal import Decimal
 from typing import Any
 
 from jobs.runner import JobContext, JobResult
+from shared.timestamps import as_utc
 
 ASSESSED = ("openai", "anthropic")
 NOT_ASSESSED_REASON = {
@@ -80,12 +81,12 @@ class DayCost:
 
 def add_arguments(group) -> None:
     """The job's own flags (see jobs.runner)."""
-    from jobs.cost_report import _iso_date
+    from jobs.cost_report.options import iso_date
 
-    group.add_argument("--from", dest="date_from", metavar="DATE", type=_iso_date,
+    group.add_argument("--from", dest="date_from", metavar="DATE", type=iso_date,
                        help="first UTC day to reconcile, YYYY-MM-DD (default: --to, else yesterday and the "
                             f"unsettled days of the last {RECHECK_DAYS})")
-    group.add_argument("--to", dest="date_to", metavar="DATE", type=_iso_date,
+    group.add_argument("--to", dest="date_to", metavar="DATE", type=iso_date,
                        help="last UTC day to reconcile, included, YYYY-MM-DD (default: --from, else yesterday)")
 
 
@@ -174,8 +175,7 @@ def anthropic_costs(settings, first: date, last: date, now: datetime) -> dict[da
                 if not isinstance(body.get("data"), list) or "has_more" not in body:
                     raise ReportUnavailable("Anthropic cost report has an unexpected shape")
                 for bucket in body["data"]:
-                    start = datetime.fromisoformat(bucket["starting_at"].replace("Z", "+00:00"))
-                    end = datetime.fromisoformat(bucket["ending_at"].replace("Z", "+00:00"))
+                    start, end = as_utc(bucket["starting_at"]), as_utc(bucket["ending_at"])
                     cost = days.setdefault(start.date(), DayCost())
                     cost.closed = end <= now
                     for result in bucket.get("results") or []:
@@ -210,10 +210,10 @@ class Ours:
 
 def ledger(first: date, last: date) -> dict[tuple[date, str], Ours]:
     """Spend per (day, provider) with its models, from the cost report's one GROUP BY."""
-    from jobs.cost_report import _in_session, cube
+    from jobs.cost_report.queries import cube, in_session
 
     out: dict[tuple[date, str], Ours] = {}
-    for (day, provider, model, _ctype), cell in _in_session(cube, first, last + timedelta(days=1)).items():
+    for (day, provider, model, _ctype), cell in in_session(cube, first, last + timedelta(days=1)).items():
         ours = out.setdefault((date.fromisoformat(day), provider), Ours())
         ours.total += cell.spend
         ours.by_model[model] = ours.by_model.get(model, Decimal(0)) + cell.spend
@@ -223,7 +223,7 @@ def ledger(first: date, last: date) -> dict[tuple[date, str], Ours]:
 
 # -- comparing --------------------------------------------------------------------------
 def money(value: Decimal | None) -> str | None:
-    from jobs.cost_report import money as exact
+    from jobs.cost_report.cells import money as exact
 
     return None if value is None else exact(value)
 
@@ -292,7 +292,7 @@ def compare(days: list[date], providers: list[str], ours: dict[tuple[date, str],
 # -- the run ----------------------------------------------------------------------------
 def _days(ctx: JobContext, now: datetime) -> tuple[list[date], bool]:
     """The days to reconcile, and whether they were chosen by flags."""
-    from jobs.cost_report import period
+    from jobs.cost_report.options import period
 
     explicit = ctx.options.get("date_from") or ctx.options.get("date_to")
     first, last = period(ctx.options, None)

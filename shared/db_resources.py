@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from shared.timestamps import as_utc, iso
+
 NOT_ASSESSED = "not assessed: the database is SQLite (PostgreSQL only)"
 SAMPLE_EVERY = timedelta(hours=1)
 QUERIES_EVERY = timedelta(hours=23)
@@ -157,8 +159,7 @@ def record_sample(session, now: datetime, *, force: bool = False) -> bool:
     from shared.models import DatabaseSample, InstanceSample
 
     latest = session.scalar(select(func.max(DatabaseSample.at)))
-    if latest is not None and latest.tzinfo is None:
-        latest = latest.replace(tzinfo=timezone.utc)
+    latest = as_utc(latest)
     if not force and latest is not None and now - latest < SAMPLE_EVERY:
         return False
     sample = DatabaseSample(at=now, size_bytes=size_bytes(session))
@@ -166,8 +167,7 @@ def record_sample(session, now: datetime, *, force: bool = False) -> bool:
         c = connections(session)
         sample.connections, sample.max_connections = c["in_use"], c["max_connections"]
         last_q = session.scalar(select(func.max(DatabaseSample.at)).where(DatabaseSample.queries.is_not(None)))
-        if last_q is not None and last_q.tzinfo is None:
-            last_q = last_q.replace(tzinfo=timezone.utc)
+        last_q = as_utc(last_q)
         if (force or last_q is None or now - last_q >= QUERIES_EVERY) and statements_available(session):
             sample.queries = {s["queryid"]: {"calls": s["calls"], "total_ms": s["total_ms"], "query": s["query"],
                                              "fingerprint": s["fingerprint"]} for s in statements(session)}
@@ -188,7 +188,7 @@ class Growth:
     def as_dict(self) -> dict[str, Any]:
         return {"size_bytes": self.size_bytes,
                 "growth_bytes_per_day": None if self.per_day_bytes is None else round(self.per_day_bytes),
-                "growth_since": None if self.since is None else self.since.isoformat(timespec="seconds"),
+                "growth_since": iso(self.since),
                 "limit_bytes": self.limit_bytes,
                 "days_until_full": None if self.days_until_full is None else round(self.days_until_full, 1)}
 
@@ -205,7 +205,7 @@ def growth(session, now: datetime, size: int, limit_gb: float | None) -> Growth:
     limit = int(limit_gb * 1024 ** 3) if limit_gb else None
     if old is None:
         return Growth(size, None, None, limit, None)
-    at = old.at if old.at.tzinfo else old.at.replace(tzinfo=timezone.utc)
+    at = as_utc(old.at)
     per_day = (size - int(old.size_bytes)) / ((now - at).total_seconds() / 86400)
     left = None
     if limit is not None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from shared import readiness
 from shared.logs import get_logger
-from shared.timestamps import as_utc
+from shared.timestamps import as_utc, iso
 
 log = get_logger("lafactoria.health")
 
@@ -69,11 +69,11 @@ def check_providers() -> list[Check]:
         if stat is not None and stat.calls:
             fields |= {"observedValue": round((stat.failed or 0) / stat.calls, 4), "observedUnit": "failure share 1h"}
         if last_ok.get(name) is not None:
-            fields["lastSuccess"] = readiness.iso(last_ok[name])
+            fields["lastSuccess"] = iso(last_ok[name])
         if name == "mock" and settings.is_production:
             out.append(_check("fail", "component", "mock refused in production", **fields))
         elif circuit is not None and circuit.open_until is not None and as_utc(circuit.open_until) > now:
-            out.append(_check("warn", "component", f"circuit open until {readiness.iso(circuit.open_until)} "
+            out.append(_check("warn", "component", f"circuit open until {iso(circuit.open_until)} "
                               f"after {circuit.failures} consecutive failures", **fields))
         else:
             out.append(_check("pass", "component", "offline mock provider" if name == "mock" else "", **fields))
@@ -194,7 +194,7 @@ def check_jobs(now: datetime | None = None) -> list[Check]:
             if late:
                 status, output = "fail", late
         out.append(_check(status, "component", output, componentId=job, observedValue=run.status,
-                          time=run.started_at.isoformat(timespec="seconds")))
+                          time=iso(run.started_at)))
     return out
 
 
@@ -297,7 +297,7 @@ def check_instances() -> list[Check]:
                           componentId=row.function, instance=instance, observedValue=row.rss_bytes,
                           observedUnit="bytes RSS", threads=row.threads, inFlight=row.in_flight,
                           pool={"size": row.pool_size, "checkedOut": row.pool_checked_out, "waits": row.pool_waits,
-                                "timeouts": row.pool_timeouts}, time=readiness.iso(row.at)))
+                                "timeouts": row.pool_timeouts}, time=iso(row.at)))
     return out
 
 

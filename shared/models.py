@@ -37,6 +37,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from shared.timestamps import as_utc
+
 ROLES = ("user", "admin", "ops")
 CONSENT_PURPOSES = ("analytics", "product_improvement", "marketing")
 
@@ -57,17 +59,13 @@ class UTCDateTime(TypeDecorator):
 
     def process_bind_param(self, value, dialect):
         if value is not None:
-            if value.tzinfo is None:
-                value = value.replace(tzinfo=timezone.utc)
-            value = value.astimezone(timezone.utc)
+            value = as_utc(value).astimezone(timezone.utc)
             if dialect.name == "sqlite":
                 value = value.replace(tzinfo=None)
         return value
 
     def process_result_value(self, value, dialect):
-        if value is not None and value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        return value
+        return as_utc(value)
 
 
 JSONType = JSON().with_variant(JSONB(), "postgresql")

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from shared.logs import get_logger
-from shared.timestamps import as_utc
+from shared.timestamps import iso
 
 log = get_logger("lafactoria.readiness")
 
@@ -34,11 +34,7 @@ PUBLIC_FIELDS = frozenset({"componentId", "componentType", "status", "time"})
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
-def iso(moment: datetime) -> str:
-    return as_utc(moment).isoformat(timespec="seconds")
+    return iso(datetime.now(timezone.utc))
 
 
 def check(status: str, component_type: str, output: str = "", **fields: Any) -> Check:

@@ -162,6 +162,44 @@ def test_schedule_arithmetic_is_one_function():
     assert not state("b", "0 2 * * *", None, at2 + timedelta(hours=5), grace, None).overdue
 
 
+def test_the_dead_mans_check_flags_only_past_twice_the_interval():
+    """At an injected instant: the watcher (every 5 min) is quiet for 10 min: fine; for 11: flagged."""
+    from shared.job_status import dead_mans_output
+
+    assert dead_mans_output("*/5 * * * *", NOW - timedelta(minutes=10), NOW) == ""
+    assert dead_mans_output("*/5 * * * *", NOW - timedelta(minutes=2), NOW) == ""
+    late = dead_mans_output("*/5 * * * *", NOW - timedelta(minutes=11), NOW)
+    assert late.startswith("not run for 11 min") and "expected at least every 5 min" in late
+    # A naive start (SQLite) is UTC, not local time.
+    assert dead_mans_output("*/5 * * * *", (NOW - timedelta(minutes=3)).replace(tzinfo=None), NOW) == ""
+
+
+def test_weekly_and_monthly_schedules_due_times_and_intervals():
+    """The ops report's weekly (Monday) and monthly (the 1st) runs, from a fixed Tuesday."""
+    from shared.job_schedule import OPS_REPORT_SCHEDULES
+    from shared.job_status import interval, next_time, previous_time
+
+    weekly, monthly = OPS_REPORT_SCHEDULES["weekly"], OPS_REPORT_SCHEDULES["monthly"]
+    assert previous_time(weekly, NOW) == datetime(2026, 3, 9, 7, 10, tzinfo=timezone.utc)
+    assert next_time(weekly, NOW) == datetime(2026, 3, 16, 7, 10, tzinfo=timezone.utc)
+    assert interval(weekly, NOW) == timedelta(days=7)
+    assert previous_time(monthly, NOW) == datetime(2026, 3, 1, 7, 20, tzinfo=timezone.utc)
+    assert interval(monthly, NOW) == timedelta(days=28)  # February 2026
+
+
+def test_every_surface_asks_job_status_and_only_it_computes_schedules():
+    """The four users of a cron's due time call `shared.job_status.assess`; croniter is imported by
+    that module alone, so a fifth copy of the arithmetic cannot appear unseen."""
+    from tests.conftest import ROOT
+
+    users = ["shared/health_checks.py", "jobs/ops_report/facts.py", "jobs/alert_rules.py",
+             "functions/health/jobs_status.py"]
+    assert all("job_status.assess(" in (ROOT / u).read_text() for u in users)
+    importers = sorted(str(p.relative_to(ROOT)) for part in ("shared", "functions", "jobs", "cli")
+                       for p in (ROOT / part).rglob("*.py") if "croniter" in p.read_text())
+    assert importers == ["shared/job_status.py"]
+
+
 # -- the console: what it shows from the same data, on a 375 px phone -------------------------------------
 CONSOLE = Path(__file__).resolve().parent.parent / "functions" / "health" / "console"
 

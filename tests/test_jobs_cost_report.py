@@ -246,7 +246,7 @@ def test_bad_periods_are_usage_errors(db, env):
 
 
 def test_money_is_never_in_exponent_form(db, env):
-    from jobs.cost_report import money
+    from jobs.cost_report.cells import money
 
     assert money(Decimal(0)) == "0.00000000" and money(Decimal("0E-8")) == "0.00000000"
     assert money(Decimal("1E+3")) == "1000.00000000" and money(Decimal("0.000000015")) == "0.00000002"
@@ -259,7 +259,7 @@ def test_money_is_never_in_exponent_form(db, env):
 
 
 def _chart_of(report_path: Path, budget):
-    from jobs.cost_report import figure
+    from jobs.cost_report.chart import figure
 
     fig = figure(json.loads(report_path.read_text()), budget)
     from matplotlib.backends.backend_agg import FigureCanvasAgg

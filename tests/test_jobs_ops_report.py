@@ -274,3 +274,33 @@ def test_bad_usage_and_dry_run(seeded):
     assert run_report("daily", TODAY + timedelta(days=1))[0] == 2
     code, summary = run_report("daily", dry_run=True)
     assert "written" not in summary and not (reports_dir() / "ops-report").exists()
+
+
+def test_the_report_templates_are_package_data():
+    """A non-editable install carries the templates: every file under templates/ matches the
+    package-data patterns pyproject.toml declares for `jobs.ops_report`."""
+    import fnmatch
+    import tomllib
+
+    from tests.conftest import ROOT
+
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    package = ROOT / "jobs" / "ops_report"
+    files = [p.relative_to(package).as_posix() for p in (package / "templates").iterdir()]
+    assert files and all(any(fnmatch.fnmatch(f, pat) for pat in patterns["jobs.ops_report"]) for f in files), files
+
+
+def test_the_html_page_escapes_what_the_facts_say():
+    """Autoescape is on for the HTML template: a finding that holds markup is shown, never run;
+    the Markdown form escapes a pipe inside a table cell and keeps the verdict's badge."""
+    from jobs.ops_report import render
+    from tests.test_job_truth import _report_facts
+
+    report = {"report": "ops", "period": "daily", "date": "2026-03-10", "from": "2026-03-09T00:00:00+00:00",
+              "to": "2026-03-10T00:00:00+00:00", "generated_at": "2026-03-10T07:00:00+00:00", "status": "warn",
+              "checks": {"jobs": {"status": "warn", "summary": "<script>alert(1)</script> a | b"}},
+              "facts": _report_facts({})}
+    md, page = render.markdown(report), render.html_page(report)
+    assert "| Scheduled jobs | WARN | <script>alert(1)</script> a \\| b |" in md
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt; a | b" in page
+    assert '<td class="warn">WARN</td>' in page

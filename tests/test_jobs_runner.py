@@ -66,7 +66,7 @@ def test_database_unreachable_exits_3(env):
 
 
 def test_env_example_lists_every_job_knob():
-    from jobs.cost_report import CostReportOptions
+    from jobs.cost_report.options import CostReportOptions
     from jobs.retention_expiry import RetentionOptions
 
     text = (ROOT / ".env.example").read_text()

@@ -6,7 +6,8 @@ circuit is not open; `mock` only outside production. Never calls a provider.
 
 from __future__ import annotations
 
-from shared.readiness import Check, check, iso
+from shared.readiness import Check, check
+from shared.timestamps import iso
 
 
 def check_providers() -> list[Check]:

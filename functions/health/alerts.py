@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared import errors
 from shared.http import RequestContext, json_response
+from shared.timestamps import iso
 from shared.wire_types import Timestamp, UUIDString
 
 
@@ -41,18 +42,14 @@ class AlertList(BaseModel):
     alerts: list[AlertView]
 
 
-def _iso(value) -> str | None:
-    return value.isoformat(timespec="seconds") if value is not None else None
-
-
 def view(alert) -> dict:
     by = alert.acknowledged_by or ("cli" if alert.acknowledged_via == "cli" else None)
     return {
         "id": alert.id, "rule": alert.rule, "severity": alert.severity, "state": alert.status,
         "summary": alert.message, "details": alert.details or {},
-        "opened_at": _iso(alert.opened_at), "resolved_at": _iso(alert.resolved_at),
-        "acknowledged_at": _iso(alert.acknowledged_at), "acknowledged_by": by,
-        "notified_at": _iso(alert.notified_at), "escalated_at": _iso(alert.escalated_at),
+        "opened_at": iso(alert.opened_at), "resolved_at": iso(alert.resolved_at),
+        "acknowledged_at": iso(alert.acknowledged_at), "acknowledged_by": by,
+        "notified_at": iso(alert.notified_at), "escalated_at": iso(alert.escalated_at),
     }
 
 

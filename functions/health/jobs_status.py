@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pydantic import BaseModel
 
 from shared.http import RequestContext, json_response
+from shared.timestamps import iso
 from shared.wire_types import Timestamp, UUIDString
 
 
@@ -31,10 +32,6 @@ class JobList(BaseModel):
     jobs: list[JobView]
 
 
-def _iso(value) -> str | None:
-    return value.isoformat(timespec="seconds") if value is not None else None
-
-
 def _duration(run) -> float | None:
     """Milliseconds matter here: the ISO times are whole seconds, a 0.24 s run is not 0 s or 1 s."""
     if run.finished_at is None:
@@ -55,10 +52,10 @@ def jobs_report(session, now: datetime | None = None) -> list[dict]:
             "name": name,
             "schedule": st.schedule,
             "last_run": None if run is None else {
-                "id": run.id, "status": run.status, "started_at": _iso(run.started_at),
-                "ended_at": _iso(run.finished_at), "duration_s": _duration(run), "summary": run.summary or {},
+                "id": run.id, "status": run.status, "started_at": iso(run.started_at),
+                "ended_at": iso(run.finished_at), "duration_s": _duration(run), "summary": run.summary or {},
             },
-            "next_due_at": _iso(st.next_due_at),
+            "next_due_at": iso(st.next_due_at),
             "overdue": st.overdue,
         })
     return out

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import RequestContext, json_response
 from shared.window_stats import feedback_stats, generation_stats, known_cost, regeneration_stats, request_stats
+from shared.timestamps import iso
 from shared.wire_types import USD, Timestamp
 
 WINDOWS: dict[str, timedelta] = {
@@ -102,8 +103,8 @@ def build_report(session, window: str, end: datetime | None = None) -> dict[str,
     fb_count, fb_mean = feedback_stats(session, start, end)
     return {
         "window": window,
-        "from": start.isoformat(timespec="seconds"),
-        "to": end.isoformat(timespec="seconds"),
+        "from": iso(start),
+        "to": iso(end),
         "requests": {
             "total": total,
             "per_minute": round(total / (span.total_seconds() / 60), 4),

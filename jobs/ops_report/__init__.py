@@ -26,6 +26,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from jobs.runner import JobConfigError, JobContext, JobResult, JobUnavailable
+from shared.timestamps import iso
 
 PERIODS = ("daily", "weekly", "monthly")
 INFO_LOOKBACK_MAX = timedelta(days=35)
@@ -92,8 +93,8 @@ def gather(ctx: JobContext, w) -> dict[str, Any]:
 
     with session_scope() as session:
         out: dict[str, Any] = {
-            "window": {"period": w.period, "from": facts.iso(w.start), "to": facts.iso(w.end),
-                       "now": facts.iso(w.now), "days": (w.end - w.start).days},
+            "window": {"period": w.period, "from": iso(w.start), "to": iso(w.end),
+                       "now": iso(w.now), "days": (w.end - w.start).days},
             "alerts": facts.alerts(session, w, _previous_report_end(session, ctx, w.period, w)),
             "requests": facts.requests(session, w),
             "generation": facts.generation(session, w),
@@ -139,12 +140,11 @@ def run(ctx: JobContext) -> JobResult:
     if ctx.dry_run:
         ctx.emit({"would_write": f"{prefix}.md,html,json"})
     else:
-        from jobs import cost_report
+        from jobs.cost_report.storage import write_report
 
         try:
             store = open_store(ctx.settings.reports_url)
-            written = cost_report.write_report(store, cost["report"], ctx.settings.daily_budget_usd,
-                                               only_if_missing=True)
+            written = write_report(store, cost["report"], ctx.settings.daily_budget_usd, only_if_missing=True)
             store.put_bytes(prefix + ".json", render.json_document(report), "application/json")
             store.put_bytes(prefix + ".md", render.markdown(report).encode(), "text/markdown; charset=utf-8")
             store.put_bytes(prefix + ".html", render.html_page(report).encode(), "text/html; charset=utf-8")

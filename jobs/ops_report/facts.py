@@ -9,13 +9,13 @@ the report never lists).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
 
 from jobs.ops_report import levels
-from shared.timestamps import as_utc
+from shared.timestamps import as_utc, iso
 
 INCIDENT_SEVERITIES = ("critical", "error", "warning")
 SECURITY_ACTIONS = ("auth.failed", "key.created", "key.revoked", "user.role_changed", "admin.content.read",
@@ -44,10 +44,6 @@ class Window:
             out.append(t)
             t += self.bucket
         return out
-
-
-def iso(value: datetime | None) -> str | None:
-    return None if value is None else value.astimezone(timezone.utc).isoformat(timespec="seconds")
 
 
 def _seconds(a: datetime | None, b: datetime | None) -> float | None:
@@ -244,20 +240,22 @@ def backups(session, w: Window, settings) -> dict[str, Any]:
 
 def cost(w: Window, settings) -> dict[str, Any]:
     """The cost report's figures for the period's days, and where its files are."""
-    from jobs import cost_report
+    from jobs.cost_report.anomalies import inside
+    from jobs.cost_report.budgets import budgets
+    from jobs.cost_report.options import CostReportOptions
+    from jobs.cost_report.report import build_report
+    from jobs.cost_report.storage import report_prefix
 
     first, last = w.start.date(), (w.end - timedelta(days=1)).date()
-    opts = cost_report.CostReportOptions()
-    report = cost_report.build_report(first, last, opts)
+    report = build_report(first, last, CostReportOptions())
     daily = report.pop("_daily")
-    report["budgets"] = cost_report.budgets(daily, first, last, settings.daily_budget_usd,
-                                            settings.monthly_budget_usd)
+    report["budgets"] = budgets(daily, first, last, settings.daily_budget_usd, settings.monthly_budget_usd)
     win = report["windows"]["period"]
     return {"report": report, "spend_usd": win["spend_usd"], "unknown_cost_events": win["unknown_cost_events"],
             "by_provider": win["by_provider"], "by_day": win["by_day"],
             "budgets": {k: v["status"] for k, v in report["budgets"].items()},
-            "anomalies": [a for a in report["anomalies"] if first.isoformat() <= a["day"] <= last.isoformat()],
-            "prefix": cost_report.report_prefix(first, last)}
+            "anomalies": inside(report["anomalies"], first.isoformat(), last.isoformat()),
+            "prefix": report_prefix(first, last)}
 
 
 def audit_counts(session, w: Window, actions) -> dict[str, int]:

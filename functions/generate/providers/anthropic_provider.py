@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from functions.generate.providers.base import Call, Completion, ProviderError, count, error_for_status
+from functions.generate.providers.base import Call, Completion, count
+from functions.generate.providers.sdk_errors import provider_error
 
 TOOL_NAME = "emit_content"
 
@@ -34,8 +35,6 @@ class AnthropicProvider:
         return bool(self._key)
 
     def complete(self, call: Call) -> Completion:
-        import anthropic
-
         client = _client(self._key, self._base_url, self._timeout)
         try:
             response = client.messages.create(
@@ -51,15 +50,8 @@ class AnthropicProvider:
                 tool_choice={"type": "tool", "name": TOOL_NAME},
                 timeout=call.timeout or self._timeout,
             )
-        except anthropic.APITimeoutError:
-            raise ProviderError("anthropic: request timed out", outcome="timeout") from None
-        except anthropic.APIStatusError as exc:
-            raise error_for_status(exc.status_code, exc.response.headers,
-                                   f"anthropic: HTTP {exc.status_code}") from None
-        except anthropic.APIConnectionError:
-            raise ProviderError("anthropic: connection failed", retryable=True) from None
-        except Exception as exc:  # noqa: BLE001
-            raise ProviderError(f"anthropic: bad response ({type(exc).__name__})") from None
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is a provider error (sdk_errors)
+            raise provider_error(self.name, exc) from None
         usage = getattr(response, "usage", None)
         data = None
         text_parts = []

@@ -10,7 +10,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from functions.generate.providers.base import Call, Completion, ProviderError, count, error_for_status
+from functions.generate.providers.base import Call, Completion, ProviderError, count
+from functions.generate.providers.sdk_errors import provider_error
 
 # Keywords strict mode rejects; the pipeline's pydantic validation enforces them after the call.
 _UNSUPPORTED = frozenset({"minLength", "maxLength", "default", "examples", "minProperties", "maxProperties",
@@ -80,8 +81,6 @@ class OpenAIProvider:
     def complete(self, call: Call) -> Completion:
         import json
 
-        import openai
-
         client = _client(self._key, self._base_url, self._timeout)
         try:
             response = client.chat.completions.create(
@@ -97,14 +96,8 @@ class OpenAIProvider:
                 max_completion_tokens=call.max_output_tokens,
                 timeout=call.timeout or self._timeout,
             )
-        except openai.APITimeoutError:
-            raise ProviderError("openai: request timed out", outcome="timeout") from None
-        except openai.APIStatusError as exc:
-            raise error_for_status(exc.status_code, exc.response.headers, f"openai: HTTP {exc.status_code}") from None
-        except openai.APIConnectionError:
-            raise ProviderError("openai: connection failed", retryable=True) from None
-        except Exception as exc:  # noqa: BLE001 - malformed bodies and SDK surprises are provider errors
-            raise ProviderError(f"openai: bad response ({type(exc).__name__})") from None
+        except Exception as exc:  # noqa: BLE001 - every SDK failure is a provider error (sdk_errors)
+            raise provider_error(self.name, exc) from None
         try:
             choice = response.choices[0]
             message = choice.message

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from functions.generate.providers.base import Call, Completion, ProviderError, count, error_for_status
+from functions.generate.providers.base import Call, Completion, count
+from functions.generate.providers.sdk_errors import provider_error
 
 
 @lru_cache(maxsize=8)
@@ -35,11 +36,6 @@ def _client(api_key: str | None, project: str | None, location: str, base_url: s
 _REFUSALS = frozenset({"SAFETY", "PROHIBITED_CONTENT", "BLOCKLIST", "SPII", "RECITATION"})
 
 
-def _is_timeout(exc: BaseException) -> bool:
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return bool(names & {"TimeoutException", "ReadTimeout", "ConnectTimeout", "TimeoutError"})
-
-
 class VertexProvider:
     name = "vertex"
 
@@ -55,7 +51,7 @@ class VertexProvider:
         return bool(self._key or self._project)
 
     def complete(self, call: Call) -> Completion:
-        from google.genai import errors, types
+        from google.genai import types
 
         client = _client(self._key, self._project, self._location, self._base_url, self._timeout)
         try:
@@ -70,15 +66,8 @@ class VertexProvider:
                     http_options=types.HttpOptions(timeout=int((call.timeout or self._timeout) * 1000)),
                 ),
             )
-        except errors.APIError as exc:
-            headers = getattr(getattr(exc, "response", None), "headers", None)
-            raise error_for_status(int(exc.code or 500), headers, f"vertex: HTTP {exc.code}") from None
-        except Exception as exc:  # noqa: BLE001 - transport errors, malformed bodies
-            if _is_timeout(exc):
-                raise ProviderError("vertex: request timed out", outcome="timeout") from None
-            if "Connect" in type(exc).__name__:
-                raise ProviderError("vertex: connection failed", retryable=True) from None
-            raise ProviderError(f"vertex: bad response ({type(exc).__name__})") from None
+        except Exception as exc:  # noqa: BLE001 - API errors, transport errors, malformed bodies (sdk_errors)
+            raise provider_error(self.name, exc) from None
         usage = getattr(response, "usage_metadata", None)
         candidates = getattr(response, "candidates", None) or []
         finish = getattr(candidates[0], "finish_reason", None) if candidates else None
