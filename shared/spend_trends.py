@@ -21,12 +21,17 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, SQLColumnExpression
+    from sqlalchemy.orm import Session
 
 PERCENTILES = (50, 90, 99)
 
 
-def _day_expr(session, column):
+def _day_expr(session: Session, column: SQLColumnExpression[datetime]) -> ColumnElement[Any]:
+    """The UTC day of `column`: a date on PostgreSQL, an ISO string on SQLite (callers take str()[:10])."""
     from sqlalchemy import Date, cast, func
 
     if session.get_bind().dialect.name == "postgresql":
@@ -38,7 +43,7 @@ def _at(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=timezone.utc)
 
 
-def per_user_day(session, start: date, end: date) -> dict[tuple[str, str], dict[str, Any]]:
+def per_user_day(session: Session, start: date, end: date) -> dict[tuple[str, str], dict[str, Any]]:
     """{(day, content type): {"spend", "users"}} and per (day, user) request counts, in two GROUP BYs."""
     from sqlalchemy import func, select
 
@@ -53,7 +58,7 @@ def per_user_day(session, start: date, end: date) -> dict[tuple[str, str], dict[
             for d, ctype, total, users in cells}
 
 
-def daily_users(session, start: date, end: date) -> dict[str, int]:
+def daily_users(session: Session, start: date, end: date) -> dict[str, int]:
     from sqlalchemy import func, select
 
     from shared.models import UsageEvent as U
@@ -65,7 +70,7 @@ def daily_users(session, start: date, end: date) -> dict[str, int]:
     return {str(d)[:10]: int(n) for d, n in rows}
 
 
-def requests_per_user(session, start: date, end: date) -> dict[str, Any]:
+def requests_per_user(session: Session, start: date, end: date) -> dict[str, Any]:
     """Percentiles of generations per (user, day) over the window."""
     from sqlalchemy import func, select
 
@@ -136,7 +141,7 @@ def projection(today: date, month_to_date: float, line: dict[str, Any], today_in
     return out
 
 
-def summary(session, start: date, end: date, budget: float | None, *, end_is_partial: bool = False) -> dict[str, Any]:
+def summary(session: Session, start: date, end: date, budget: float | None, *, end_is_partial: bool = False) -> dict[str, Any]:
     """Everything for the days [start, end]. With `end_is_partial` (the live view: end is today) the
     trend is fitted on the complete days only, and the projection adds the days after today."""
     from sqlalchemy import func, select
