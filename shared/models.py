@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -37,6 +37,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 ROLES = ("user", "admin", "ops")
 CONSENT_PURPOSES = ("analytics", "product_improvement", "marketing")
@@ -77,6 +80,10 @@ Money = Numeric(18, 8)
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, Decimal: Money}
+
+    if TYPE_CHECKING:
+        # Every model maps a Table (none maps a join or a subquery); SQLAlchemy types it FromClause.
+        __table__: ClassVar[Table]
 
 
 class User(Base):
