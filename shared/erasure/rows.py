@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.erasure.subjects import Identifiers
@@ -30,7 +30,7 @@ from shared.models import (
 )
 
 if TYPE_CHECKING:
-    from sqlalchemy import ColumnElement, CursorResult, Result
+    from sqlalchemy import ColumnElement, Result
 
 
 @dataclass
@@ -43,7 +43,7 @@ class ErasureCounts:
 
 def _count(result: Result[Any]) -> int:
     # What an UPDATE or DELETE returns is a CursorResult; Session.execute is typed as the general Result.
-    result = cast("CursorResult[Any]", result)
+    result = cast(CursorResult[Any], result)
     return max(int(result.rowcount or 0), 0)
 
 

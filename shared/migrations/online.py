@@ -18,7 +18,7 @@ runner's `lock_timeout` (shared/migrations/__init__.py).
 
 from __future__ import annotations
 
-from typing import TypedDict, Unpack
+from typing import Any
 
 from alembic import op
 from sqlalchemy import text
@@ -70,18 +70,8 @@ def drop_index(name: str, table: str) -> None:
         op.drop_index(name, table_name=table, postgresql_concurrently=True, if_exists=True)
 
 
-class ForeignKeyOptions(TypedDict, total=False):
-    """What a revision may pass on to Alembic's `create_foreign_key`."""
-
-    onupdate: str
-    ondelete: str
-    deferrable: bool
-    initially: str
-    match: str
-
-
 def add_foreign_key(name: str, source: str, referent: str, local_cols: list[str], remote_cols: list[str],
-                    **kw: Unpack[ForeignKeyOptions]) -> None:
+                    **kw: Any) -> None:  # Alembic's create_foreign_key options (ondelete=...)
     if not _postgres():
         with op.batch_alter_table(source) as batch_op:
             batch_op.create_foreign_key(name, referent, local_cols, remote_cols, **kw)
