@@ -19,7 +19,7 @@ import json
 import re
 import uuid
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from shared.logs import get_logger
 
@@ -95,7 +95,17 @@ def audit(
     return entry
 
 
-def audit_admin_action(session: "Session", action: str, principal, subject_user_id: str,
+class Actor(Protocol):
+    """Who acts (shared.auth.Principal; named structurally: auth imports this module)."""
+
+    @property
+    def user_id(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+
+def audit_admin_action(session: "Session", action: str, principal: Actor, subject_user_id: str,
                        *, details: dict[str, Any] | None = None, request_id: str | None = None) -> "AuditEntry":
     """Audit an admin acting on another user (`principal` is the caller's `Principal`)."""
     return audit(session, action, actor=principal.user_id, actor_role=principal.role,

@@ -18,6 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from pyrage import x25519
+
+    from shared.settings import Settings
 
 AGE_HEADER = b"age-encryption.org/v1\n"
 
@@ -45,7 +51,7 @@ class Keyring:
     keys: tuple[str, ...] = ()
 
     @classmethod
-    def from_settings(cls, settings=None) -> "Keyring":
+    def from_settings(cls, settings: Settings | None = None) -> "Keyring":
         if settings is None:
             from shared.settings import get_settings
 
@@ -63,7 +69,7 @@ class Keyring:
             return None
         return str(self._identities()[0].to_public())
 
-    def _identities(self):
+    def _identities(self) -> list[x25519.Identity]:
         from pyrage import x25519
 
         return [x25519.Identity.from_str(k) for k in self.keys]
@@ -74,7 +80,7 @@ class Keyring:
             return data
         import pyrage
 
-        return pyrage.encrypt(data, [self._identities()[0].to_public()])
+        return cast(bytes, pyrage.encrypt(data, [self._identities()[0].to_public()]))  # pyrage is untyped
 
     def seal_file(self, source: Path, dest: Path) -> bool:
         """Encrypt `source` into `dest` (streamed); False, and nothing written, when the keyring is empty."""
@@ -94,7 +100,7 @@ class Keyring:
         if not self.keys:
             raise MissingKeyError(f"{what} is encrypted and BACKUP_ENCRYPTION_KEYS is not set")
         try:
-            return pyrage.decrypt(data, self._identities())
+            return cast(bytes, pyrage.decrypt(data, self._identities()))  # pyrage is untyped
         except pyrage.DecryptError:
             raise MissingKeyError(f"{what} is encrypted to a key not in BACKUP_ENCRYPTION_KEYS "
                                   "(or is damaged)") from None

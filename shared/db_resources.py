@@ -20,7 +20,15 @@ import hashlib
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import Row, RowMapping
+    from sqlalchemy.orm import Session
+
+    from shared.settings import Settings
 
 from shared.timestamps import as_utc, iso
 
@@ -57,23 +65,23 @@ def fingerprint(sql: str | None) -> dict[str, str]:
     return {"fingerprint": hashlib.sha256(text.encode()).hexdigest()[:16], "query": text[:300]}
 
 
-def is_postgres(session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+def is_postgres(session: Session) -> bool:
+    return bool(session.get_bind().dialect.name == "postgresql")
 
 
-def _scalar(session, sql: str, **params):
+def _scalar(session: Session, sql: str, **params: object) -> Any:  # what the SQL selects
     from sqlalchemy import text
 
     return session.execute(text(sql), params).scalar()
 
 
-def _rows(session, sql: str, **params):
+def _rows(session: Session, sql: str, **params: object) -> Sequence[RowMapping]:
     from sqlalchemy import text
 
     return session.execute(text(sql), params).mappings().all()
 
 
-def connections(session) -> dict[str, Any]:
+def connections(session: Session) -> dict[str, Any]:
     """Client connections to the server (every database: they share max_connections)."""
     used = int(_scalar(session, "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'"))
     limit = int(_scalar(session, "SELECT current_setting('max_connections')::int"))
@@ -82,13 +90,13 @@ def connections(session) -> dict[str, Any]:
             "share": round(used / limit, 4) if limit else None}
 
 
-def size_bytes(session) -> int:
+def size_bytes(session: Session) -> int:
     if is_postgres(session):
         return int(_scalar(session, "SELECT pg_database_size(current_database())"))
     return int(_scalar(session, "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"))
 
 
-def long_transactions(session, older_than: timedelta) -> list[dict[str, Any]]:
+def long_transactions(session: Session, older_than: timedelta) -> list[dict[str, Any]]:
     """Transactions open longer than `older_than`, oldest first, by fingerprint (never parameters)."""
     rows = _rows(session, """
         SELECT EXTRACT(EPOCH FROM (now() - xact_start)) AS age_s, state, wait_event_type, query
@@ -100,7 +108,7 @@ def long_transactions(session, older_than: timedelta) -> list[dict[str, Any]]:
             | fingerprint(r["query"]) for r in rows]
 
 
-def lock_waits(session) -> dict[str, Any]:
+def lock_waits(session: Session) -> dict[str, Any]:
     row = _rows(session, """
         SELECT count(*) AS waiting, COALESCE(max(EXTRACT(EPOCH FROM (now() - state_change))), 0) AS longest_s
         FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND backend_type = 'client backend'
@@ -108,7 +116,7 @@ def lock_waits(session) -> dict[str, Any]:
     return {"waiting": int(row["waiting"]), "longest_s": round(float(row["longest_s"]), 1)}
 
 
-def bloat(session) -> list[dict[str, Any]]:
+def bloat(session: Session) -> list[dict[str, Any]]:
     """Dead tuples of this database's tables, biggest tables first (the big ones are judged)."""
     rows = _rows(session, """
         SELECT relname, n_live_tup, n_dead_tup, pg_total_relation_size(relid) AS bytes
@@ -124,7 +132,7 @@ def bloat(session) -> list[dict[str, Any]]:
     return out
 
 
-def statements_available(session) -> bool:
+def statements_available(session: Session) -> bool:
     """Whether pg_stat_statements is installed here and loaded by the server (readable)."""
     if not _scalar(session, "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'"):
         return False
@@ -136,7 +144,7 @@ def statements_available(session) -> bool:
         return False
 
 
-def statements(session, limit: int = 200) -> list[dict[str, Any]]:
+def statements(session: Session, limit: int = 200) -> list[dict[str, Any]]:
     """This database's statements from pg_stat_statements, slowest mean first."""
     rows = _rows(session, """
         SELECT queryid, calls, total_exec_time, mean_exec_time, stddev_exec_time, query
@@ -151,7 +159,7 @@ def statements(session, limit: int = 200) -> list[dict[str, Any]]:
 
 
 # -- samples: growth per day and week-over-week query means --------------------------------
-def record_sample(session, now: datetime, *, force: bool = False) -> bool:
+def record_sample(session: Session, now: datetime, *, force: bool = False) -> bool:
     """Write a `database_samples` row unless one is younger than SAMPLE_EVERY (the per-query
     totals only once per QUERIES_EVERY); prune old samples. Returns whether it wrote."""
     from sqlalchemy import delete, func, select
@@ -193,7 +201,7 @@ class Growth:
                 "days_until_full": None if self.days_until_full is None else round(self.days_until_full, 1)}
 
 
-def growth(session, now: datetime, size: int, limit_gb: float | None) -> Growth:
+def growth(session: Session, now: datetime, size: int, limit_gb: float | None) -> Growth:
     """Growth per day from the oldest sample of the last 7 days (at least 6 hours back)."""
     from sqlalchemy import select
 
@@ -213,14 +221,14 @@ def growth(session, now: datetime, size: int, limit_gb: float | None) -> Growth:
     return Growth(size, per_day, at, limit, left)
 
 
-def query_trends(session, now: datetime) -> dict[str, Any]:
+def query_trends(session: Session, now: datetime) -> dict[str, Any]:
     """Each query's mean over the last week against the week before, from the daily totals
     (differences of cumulative calls and time, so a stats reset only hides that query)."""
     from sqlalchemy import select
 
     from shared.models import DatabaseSample
 
-    def nearest(at: datetime):
+    def nearest(at: datetime) -> Row[datetime, dict[str, Any] | None] | None:
         return session.execute(select(DatabaseSample.at, DatabaseSample.queries).where(
             DatabaseSample.queries.is_not(None), DatabaseSample.at <= at + timedelta(hours=12))
             .order_by(DatabaseSample.at.desc()).limit(1)).first()
@@ -247,7 +255,7 @@ def query_trends(session, now: datetime) -> dict[str, Any]:
 
 
 # -- one view for health, metrics, reports -------------------------------------------------
-def snapshot(session, settings, now: datetime | None = None) -> dict[str, Any]:
+def snapshot(session: Session, settings: Settings, now: datetime | None = None) -> dict[str, Any]:
     """Everything above in one dict; on SQLite `{"assessed": False, "reason": ...}` plus the size."""
     now = now or datetime.now(timezone.utc)
     size = size_bytes(session)

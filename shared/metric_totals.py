@@ -26,7 +26,13 @@ from __future__ import annotations
 import functools
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, SQLColumnExpression
+    from sqlalchemy.orm import Session
+
+    from shared.models import Base
 
 # OpenTelemetry's advisory bucket boundaries: http.server.request.duration (s, extended for
 # generation requests), gen_ai.client.token.usage ({token}), gen_ai.client.operation.duration (s).
@@ -41,10 +47,10 @@ class Aggregate:
     metric: str  # family name in the exposition (without _total / _bucket suffixes)
     kind: str  # "histogram" | "counter" | "held" (rows held now by bucket: a gauge histogram, never folded)
     doc: str
-    model: Any
-    labels: tuple[tuple[str, Any], ...]  # (label name, column expression)
-    value: Any  # the observation (histogram) or the addend (counter)
-    where: tuple = ()
+    model: type[Base]
+    labels: tuple[tuple[str, SQLColumnExpression[Any]], ...]  # (label name, column expression)
+    value: SQLColumnExpression[Any]  # the observation (histogram) or the addend (counter)
+    where: tuple[SQLColumnExpression[bool], ...] = ()
     buckets: tuple[float, ...] = ()
     constant: tuple[tuple[str, str], ...] = ()  # labels with one value for this slice
     unit: str = ""
@@ -138,11 +144,11 @@ def aggregates() -> tuple[Aggregate, ...]:
     )
 
 
-def _live(session, agg: Aggregate, extra: tuple = ()) -> dict[tuple[str, ...], Totals]:
+def _live(session: Session, agg: Aggregate, extra: tuple[SQLColumnExpression[bool], ...] = ()) -> dict[tuple[str, ...], Totals]:
     from sqlalchemy import func, select
 
     cols = [expr for _, expr in agg.labels]
-    measures = [func.count(agg.value), func.coalesce(func.sum(agg.value), 0)]
+    measures: list[ColumnElement[Any]] = [func.count(agg.value), func.coalesce(func.sum(agg.value), 0)]
     measures += [func.count().filter(agg.value <= bound) for bound in agg.buckets]
     rows = session.execute(select(*cols, *measures).where(*agg.where, *extra).group_by(*cols)).all()
     out = {}
@@ -155,7 +161,7 @@ def _live(session, agg: Aggregate, extra: tuple = ()) -> dict[tuple[str, ...], T
     return out
 
 
-def _rolled(session, agg: Aggregate) -> dict[tuple[str, ...], Totals]:
+def _rolled(session: Session, agg: Aggregate) -> dict[tuple[str, ...], Totals]:
     from sqlalchemy import select
 
     from shared.models import MetricRollup
@@ -167,7 +173,7 @@ def _rolled(session, agg: Aggregate) -> dict[tuple[str, ...], Totals]:
     return out
 
 
-def totals(session, agg: Aggregate) -> dict[tuple[str, ...], Totals]:
+def totals(session: Session, agg: Aggregate) -> dict[tuple[str, ...], Totals]:
     """Everything ever recorded for `agg`: live rows plus what retention folded away."""
     out = _rolled(session, agg)
     for key, live in _live(session, agg).items():
@@ -175,7 +181,7 @@ def totals(session, agg: Aggregate) -> dict[tuple[str, ...], Totals]:
     return out
 
 
-def fold_deleted(session, model: Any, condition: Any) -> int:
+def fold_deleted(session: Session, model: type[Base], condition: SQLColumnExpression[bool]) -> int:
     """Add the totals of `model` rows matching `condition` to the rollups, before the caller
     deletes them in the same transaction. Returns the label sets touched."""
     from shared.models import MetricRollup, utcnow

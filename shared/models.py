@@ -15,7 +15,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -35,9 +35,13 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from shared.timestamps import as_utc
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
 
 ROLES = ("user", "admin", "ops")
 CONSENT_PURPOSES = ("analytics", "product_improvement", "marketing")
@@ -51,20 +55,20 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on both SQLite (naive storage) and PostgreSQL."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is not None:
             value = as_utc(value).astimezone(timezone.utc)
             if dialect.name == "sqlite":
                 value = value.replace(tzinfo=None)
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         return as_utc(value)
 
 
@@ -74,6 +78,10 @@ Money = Numeric(18, 8)
 
 class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType, Decimal: Money}
+
+    if TYPE_CHECKING:
+        # Every model maps a Table (none maps a join or a subquery); SQLAlchemy types it FromClause.
+        __table__: ClassVar[Table]
 
 
 class User(Base):

@@ -8,9 +8,13 @@ committed copy and a test checks the two are equal (`make openapi` rewrites it).
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from shared.auth import ANY_ROLE
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 _CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_][a-zA-Z0-9_]*)>")
 # Problem bodies are named components (the field error too), so a client generator
@@ -72,6 +76,32 @@ _PROBLEM_TEXT = {
 }
 
 
+class DocumentedRoute(Protocol):
+    """What the document reads of a route (shared.http's `Route`; named structurally: http imports
+    this module). `body`, `query` and `response` are pydantic models."""
+
+    @property
+    def rule(self) -> str: ...
+    @property
+    def methods(self) -> tuple[str, ...]: ...
+    @property
+    def roles(self) -> frozenset[str] | None: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def summary(self) -> str: ...
+    @property
+    def responses(self) -> dict[int, Any]: ...  # a problem's description, or a whole response object
+    @property
+    def handler(self) -> Callable[..., Any]: ...
+    @property
+    def body(self) -> type[BaseModel] | None: ...
+    @property
+    def query(self) -> type[BaseModel] | None: ...
+    @property
+    def response(self) -> type[BaseModel] | None: ...
+
+
 def openapi_path(rule: str) -> str:
     return _CONVERTER.sub(r"{\1}", rule)
 
@@ -81,7 +111,8 @@ def path_parameter_schema(name: str) -> dict[str, Any]:
     return {"type": "string", "format": "uuid"} if name.endswith("_id") else {"type": "string"}
 
 
-def _schema_of(model: type, components: dict[str, Any], mode: str = "serialization") -> dict[str, Any]:
+def _schema_of(model: type[BaseModel], components: dict[str, Any],
+               mode: Literal["validation", "serialization"] = "serialization") -> dict[str, Any]:
     """Register `model` (and its nested models) in `components`; return a $ref to it."""
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)
     for name, sub in schema.pop("$defs", {}).items():
@@ -118,7 +149,7 @@ def _with_headers(response: dict[str, Any], limited: bool) -> dict[str, Any]:
     return response | {"headers": headers}
 
 
-def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
+def build_document(name: str, routes: Iterable[DocumentedRoute], version: str = "0.1.0") -> dict[str, Any]:
     """The OpenAPI 3.1 document of one function.
 
     Statuses every operation can produce are added from the route's shape so a
@@ -203,7 +234,7 @@ def build_document(name: str, routes, version: str = "0.1.0") -> dict[str, Any]:
     }
 
 
-def route_content_types(route) -> tuple[str, ...]:
+def route_content_types(route: DocumentedRoute) -> tuple[str, ...]:
     """The media types a route's success response comes in (a model may offer several, by `Accept`)."""
     offered = getattr(route.response, "content_types", None)
     return tuple(offered) if offered else (getattr(route.response, "content_type", None) or "application/json",)

@@ -30,6 +30,8 @@ from sqlalchemy.pool import QueuePool
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
+    from sqlalchemy.engine.interfaces import DBAPIConnection
+    from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 
 @dataclass
@@ -61,7 +63,7 @@ def _waited(seconds: float, *, timed_out: bool) -> None:
 class MeasuredQueuePool(QueuePool):
     """A QueuePool that counts how often getting a connection had to wait, or timed out."""
 
-    def _do_get(self):
+    def _do_get(self) -> ConnectionPoolEntry:
         # every connection open (no room to open another) and none idle: this checkout waits
         full = self._overflow >= self._max_overflow > -1 and self._pool.qsize() == 0
         started = time.perf_counter()
@@ -82,7 +84,8 @@ def instrument(engine: "Engine") -> None:
     from sqlalchemy import event
 
     @event.listens_for(engine.pool, "checkout")
-    def _checked_out(_dbapi_conn, _record, _proxy):
+    def _checked_out(_dbapi_conn: DBAPIConnection, _record: ConnectionPoolEntry,
+                     _proxy: PoolProxiedConnection) -> None:
         with _lock:
             _counters.checkouts += 1
 

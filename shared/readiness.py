@@ -14,12 +14,17 @@ waiting on it again, so a hung database costs one `DB_CONNECT_TIMEOUT_SECONDS`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared.logs import get_logger
 from shared.timestamps import iso
+
+if TYPE_CHECKING:
+    from flask import Response
+
+    from shared.http import RequestContext, Route
 
 log = get_logger("lafactoria.readiness")
 
@@ -95,16 +100,19 @@ def check_redis() -> list[Check]:
     from shared.ratelimit import RateLimitStoreUnavailable, RedisBackend
     from shared.settings import get_settings
 
+    url = get_settings().redis_url
+    if not url:  # asked for only with REDIS_URL set (with_redis)
+        return [check("fail", "datastore", "REDIS_URL is not set")]
     started = time.perf_counter()
     try:
-        RedisBackend(get_settings().redis_url).ping()
+        RedisBackend(url).ping()
     except RateLimitStoreUnavailable:
         return [check("fail", "datastore", "redis unreachable")]
     elapsed = (time.perf_counter() - started) * 1000
     return [check("pass" if elapsed < 500 else "warn", "datastore", observedValue=round(elapsed, 2), observedUnit="ms")]
 
 
-def with_redis(keys) -> list[str]:
+def with_redis(keys: Iterable[str]) -> list[str]:
     """`keys`, plus the Redis check when `REDIS_URL` is set (read at probe time)."""
     from shared.settings import get_settings
 
@@ -117,7 +125,7 @@ DATABASE_CHECKS: dict[str, CheckFn] = {
 }
 
 
-def run_checks(checks: dict[str, CheckFn], keys, *, needs_database: frozenset[str] | None = None,
+def run_checks(checks: dict[str, CheckFn], keys: Iterable[str], *, needs_database: frozenset[str] | None = None,
                get: Callable[[str], list[Check]] | None = None) -> dict[str, list[Check]]:
     """Run `keys` in order; once `database:responseTime` fails, every key in
     `needs_database` (default: all others) reports the outage without touching it."""
@@ -144,22 +152,22 @@ def overall(results: dict[str, list[Check]]) -> str:
     return {0: "pass", 1: "warn", 2: "fail"}[worst]
 
 
-def readiness_routes(service_checks: dict[str, CheckFn | str] | None = None) -> list:
+def readiness_routes(service_checks: dict[str, CheckFn | str] | None = None) -> list[Route]:
     """`/livez` and `/readyz` for a function: the database checks plus `service_checks`
     (callables or lazy `"module:attr"` references, imported on the first probe)."""
-    from shared.http import PUBLIC, Route, resolve
+    from shared.http import PUBLIC, Route
 
     extra = dict(service_checks or {})
     checks: dict[str, CheckFn] = dict(DATABASE_CHECKS)
     for key, fn in extra.items():
-        checks[key] = (lambda ref=fn: resolve(ref)())
+        checks[key] = _resolved_on_call(fn)
     keys = list(checks)
     needs_database = frozenset(keys)
     checks[REDIS_KEY] = check_redis
     failing = {"description": "Status fail: a required dependency fails",
                "content": {HEALTH_JSON: {"schema": {"type": "object"}}}}
 
-    def readyz(ctx) -> Any:
+    def readyz(ctx: RequestContext) -> Response:
         results = run_checks(checks, with_redis(keys), needs_database=needs_database)
         if overall(results) == "fail":
             reasons = {k: [i.get("output", "") for i in items if i["status"] != "pass"] for k, items in results.items()}
@@ -175,14 +183,25 @@ def readiness_routes(service_checks: dict[str, CheckFn | str] | None = None) -> 
     ]
 
 
-def livez(ctx) -> Any:
+def _resolved_on_call(ref: CheckFn | str) -> CheckFn:
+    """The check `ref` names, imported on the first probe rather than at startup."""
+    from shared.http import resolve
+
+    def run() -> list[Check]:
+        results: list[Check] = resolve(ref)()
+        return results
+
+    return run
+
+
+def livez(ctx: RequestContext) -> Response:
     """Process is up. Touches nothing external, so a database outage never restarts us."""
     from shared.http import json_response
 
     return json_response({"status": "pass"}, 200, {"Cache-Control": "no-store"}, HEALTH_JSON)
 
 
-def health_response(results: dict[str, list[Check]], **body: Any) -> Any:
+def health_response(results: dict[str, list[Check]], **body: Any) -> Response:
     """A health+json document: 200 for pass/warn, 503 for fail."""
     from shared.http import json_response
 

@@ -11,10 +11,13 @@ import re
 import threading
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
@@ -169,12 +172,13 @@ class Settings(BaseSettings):
 
     @field_validator("*", mode="before")
     @classmethod
-    def _empty_optional_is_unset(cls, value, info):
+    def _empty_optional_is_unset(cls, value: object, info: ValidationInfo) -> object:
         """An optional setting (default: none) set to an empty string is unset. Railway passes an
         unset shared variable as "", and `USER_DAILY_BUDGET_USD=` must not stop every job with
         exit 2. A required or defaulted setting still refuses "" (fail closed: an empty
         ENVIRONMENT must not quietly mean development)."""
-        if isinstance(value, str) and not value.strip() and cls.model_fields[info.field_name].default is None:
+        if (isinstance(value, str) and not value.strip() and info.field_name is not None  # set: a field validator
+                and cls.model_fields[info.field_name].default is None):
             return None
         return value
 
@@ -372,7 +376,7 @@ def get_settings() -> Settings:
 get_settings.cache_clear = _cache.clear  # type: ignore[attr-defined]  # the lru_cache spelling callers use
 
 
-def describe_errors(exc) -> str:
+def describe_errors(exc: ValidationError) -> str:
     """One line for a pydantic ValidationError: `VARIABLE: why; VARIABLE: why`."""
     parts = []
     for err in exc.errors(include_url=False, include_input=False, include_context=False):

@@ -21,12 +21,17 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypedDict
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, SQLColumnExpression
+    from sqlalchemy.orm import Session
 
 PERCENTILES = (50, 90, 99)
 
 
-def _day_expr(session, column):
+def _day_expr(session: Session, column: SQLColumnExpression[datetime]) -> ColumnElement[Any]:
+    """The UTC day of `column`: a date on PostgreSQL, an ISO string on SQLite (callers take str()[:10])."""
     from sqlalchemy import Date, cast, func
 
     if session.get_bind().dialect.name == "postgresql":
@@ -38,7 +43,7 @@ def _at(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=timezone.utc)
 
 
-def per_user_day(session, start: date, end: date) -> dict[tuple[str, str], dict[str, Any]]:
+def per_user_day(session: Session, start: date, end: date) -> dict[tuple[str, str], dict[str, Any]]:
     """{(day, content type): {"spend", "users"}} and per (day, user) request counts, in two GROUP BYs."""
     from sqlalchemy import func, select
 
@@ -53,7 +58,7 @@ def per_user_day(session, start: date, end: date) -> dict[tuple[str, str], dict[
             for d, ctype, total, users in cells}
 
 
-def daily_users(session, start: date, end: date) -> dict[str, int]:
+def daily_users(session: Session, start: date, end: date) -> dict[str, int]:
     from sqlalchemy import func, select
 
     from shared.models import UsageEvent as U
@@ -65,7 +70,7 @@ def daily_users(session, start: date, end: date) -> dict[str, int]:
     return {str(d)[:10]: int(n) for d, n in rows}
 
 
-def requests_per_user(session, start: date, end: date) -> dict[str, Any]:
+def requests_per_user(session: Session, start: date, end: date) -> dict[str, Any]:
     """Percentiles of generations per (user, day) over the window."""
     from sqlalchemy import func, select
 
@@ -92,7 +97,15 @@ def _percentile(values: list[int], p: int) -> float | None:
     return round(values[lo] + (values[hi] - values[lo]) * (k - lo), 2)
 
 
-def trend(daily: list[tuple[date, float]]) -> dict[str, Any]:
+class TrendLine(TypedDict):
+    """The fitted line (None with fewer than two days) and the week-over-week growth."""
+
+    slope_usd_per_day: float | None
+    intercept_usd: float | None
+    growth_week_over_week: float | None
+
+
+def trend(daily: list[tuple[date, float]]) -> TrendLine:
     """Least-squares line through (day index, spend); growth = last 7 days' mean against the 7 before."""
     n = len(daily)
     ys = [y for _, y in daily]
@@ -107,13 +120,14 @@ def trend(daily: list[tuple[date, float]]) -> dict[str, Any]:
             "growth_week_over_week": None if growth is None else round(growth, 4)}
 
 
-def projection(today: date, month_to_date: float, line: dict[str, Any], today_index: int,
+def projection(today: date, month_to_date: float, line: TrendLine, today_index: int,
                budget: float | None) -> dict[str, Any]:
     """The month's end by the trend line (never below zero a day), and the day the budget is reached."""
     month_end = (today.replace(day=28) + timedelta(days=4)).replace(day=1) - timedelta(days=1)
     out: dict[str, Any] = {"month": today.isoformat()[:7], "month_to_date_usd": round(month_to_date, 6),
                            "monthly_budget_usd": budget, "budget_reached_on": None}
-    if line["slope_usd_per_day"] is None:
+    slope, intercept = line["slope_usd_per_day"], line["intercept_usd"]
+    if slope is None or intercept is None:  # both None together (trend)
         out |= {"projected_month_usd": None, "statement": "not enough days of spend for a trend"}
         return out
     total, reached = month_to_date, None
@@ -121,7 +135,7 @@ def projection(today: date, month_to_date: float, line: dict[str, Any], today_in
         reached = today
     for k in range(1, (month_end - today).days + 1):
         x = today_index + k
-        total += max(0.0, line["intercept_usd"] + line["slope_usd_per_day"] * x)
+        total += max(0.0, intercept + slope * x)
         if reached is None and budget is not None and total >= budget:
             reached = today + timedelta(days=k)
     out["projected_month_usd"] = round(total, 6)
@@ -136,7 +150,7 @@ def projection(today: date, month_to_date: float, line: dict[str, Any], today_in
     return out
 
 
-def summary(session, start: date, end: date, budget: float | None, *, end_is_partial: bool = False) -> dict[str, Any]:
+def summary(session: Session, start: date, end: date, budget: float | None, *, end_is_partial: bool = False) -> dict[str, Any]:
     """Everything for the days [start, end]. With `end_is_partial` (the live view: end is today) the
     trend is fitted on the complete days only, and the projection adds the days after today."""
     from sqlalchemy import func, select
@@ -168,5 +182,5 @@ def summary(session, start: date, end: date, budget: float | None, *, end_is_par
     mtd = float(session.scalar(select(func.coalesce(func.sum(U.cost_usd), 0)).where(
         U.kind != "reservation", U.created_at >= _at(month_start), U.created_at < _at(end + timedelta(days=1)))) or 0)
     return {"days": days, "content_types": content_types, "requests_per_user": requests_per_user(session, start, end),
-            "trend": line | {"fitted_days": len(series),
-                             "projection": projection(end, mtd, line, (end - start).days, budget)}}
+            "trend": {**line, "fitted_days": len(series),
+                      "projection": projection(end, mtd, line, (end - start).days, budget)}}

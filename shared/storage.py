@@ -14,8 +14,14 @@ import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, ParamSpec, Protocol, TypeVar, cast
 from urllib.parse import unquote, urlparse
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class StoreError(RuntimeError):
@@ -124,7 +130,7 @@ class S3Store:
     def _key(self, key: str) -> str:
         return f"{self.prefix}/{key}" if self.prefix else key
 
-    def _call(self, fn, *args, **kwargs):
+    def _call(self, fn: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs) -> _T:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
@@ -145,7 +151,7 @@ class S3Store:
 
     def get_bytes(self, key: str) -> bytes:
         resp = self._call(self.client.get_object, Bucket=self.bucket, Key=self._key(key))
-        return resp["Body"].read()
+        return cast(bytes, resp["Body"].read())  # boto3 is untyped: the body is a stream of bytes
 
     def download(self, key: str, path: Path) -> None:
         self._call(self.client.download_file, self.bucket, self._key(key), str(path))

@@ -21,7 +21,8 @@ points per visible character, so stacked marks cannot grow a text without bound.
 from __future__ import annotations
 
 import unicodedata
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
@@ -49,7 +50,7 @@ def visible_length(value: str) -> int:
     return sum(1 for ch in value if unicodedata.category(ch) not in _INVISIBLE_MARKS)
 
 
-def _checker(min_length: int, max_length: int, multiline: bool):
+def _checker(min_length: int, max_length: int, multiline: bool) -> Callable[[str], str]:
     def check(value: str) -> str:
         ch = refused_character(value, multiline=multiline)
         if ch is not None:
@@ -70,9 +71,12 @@ def _checker(min_length: int, max_length: int, multiline: bool):
     return check
 
 
-def text_field(min_length: int = 0, max_length: int = 1000, *, multiline: bool = True):
+def text_field(min_length: int = 0, max_length: int = 1000, *, multiline: bool = True) -> Any:
     """An annotated `str` type: trimmed, free of control and format characters, its visible
-    length within [min_length, max_length]."""
+    length within [min_length, max_length].
+
+    Returns `Annotated[str, ...]` built at run time for pydantic; no static type spells a type
+    made by a call, hence `Any`."""
     rule = "" if multiline else "One line. "
     return Annotated[
         str,

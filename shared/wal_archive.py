@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import Connection, text
 
 _QUERY = text(
     "SELECT a.last_archived_wal, a.last_archived_time, a.last_failed_time, now() AS now, "
@@ -58,7 +58,7 @@ def _segment_end(wal_name: str, segment_size: int) -> int:
     return log * 0x1_0000_0000 + (seg + 1) * segment_size
 
 
-def read_state(conn) -> ArchiveState:
+def read_state(conn: Connection) -> ArchiveState:
     """The archiver's state on the connected PostgreSQL server."""
     row = conn.execute(_QUERY).one()
     archived: datetime | None = row.last_archived_time

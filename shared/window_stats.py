@@ -25,7 +25,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from sqlalchemy import ColumnClause, ColumnElement, Label
+    from sqlalchemy.orm import Session
+
+    from shared.models import UsageEvent
+
+    # Extra WHERE conditions for a window query.
+    Conditions = tuple[ColumnElement[bool], ...]
 
 PERCENTILES = (0.5, 0.95, 0.99)
 HISTOGRAM_BUCKETS: tuple[tuple[str, float, float], ...] = (
@@ -56,11 +67,11 @@ class RequestStats:
         return self.errors_4xx / self.count if self.count else 0.0
 
 
-def _is_postgres(session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+def _is_postgres(session: Session) -> bool:
+    return bool(session.get_bind().dialect.name == "postgresql")
 
 
-def request_stats(session, start: datetime, end: datetime, *, where: tuple = (),
+def request_stats(session: Session, start: datetime, end: datetime, *, where: Conditions = (),
                   by_function: bool = True) -> dict[str | None, RequestStats]:
     """Counts, error counts and latency percentiles of request metrics in [start, end].
 
@@ -74,13 +85,13 @@ def request_stats(session, start: datetime, end: datetime, *, where: tuple = (),
     return _sqlite_request_stats(session, conds, by_function)
 
 
-def _counts_by(by_function: bool) -> tuple[Any, list]:
+def _counts_by(by_function: bool) -> tuple[Label[str | None], list[Label[int]]]:
     """The group key and the count columns both backends share."""
     from sqlalchemy import func, literal_column
 
     from shared.models import RequestMetric as M
 
-    key = (M.function if by_function else literal_column("NULL")).label("k")
+    key: Label[str | None] = (M.function if by_function else literal_column("NULL")).label("k")
     return key, [
         func.count().label("n"),
         func.count().filter(M.status.between(400, 499)).label("e4"),
@@ -88,7 +99,7 @@ def _counts_by(by_function: bool) -> tuple[Any, list]:
     ]
 
 
-def _pg_request_stats(session, conds: tuple, by_function: bool) -> dict[str | None, RequestStats]:
+def _pg_request_stats(session: Session, conds: Conditions, by_function: bool) -> dict[str | None, RequestStats]:
     """Counts with a (parallel) hash aggregate, then every function's `percentile_cont` in one
     more pass, each an ordered-set aggregate with FILTER over that function's rows.
 
@@ -100,11 +111,11 @@ def _pg_request_stats(session, conds: tuple, by_function: bool) -> dict[str | No
 
     from shared.models import RequestMetric as M
 
-    fractions = literal_column(f"ARRAY[{', '.join(map(repr, PERCENTILES))}]::float8[]")
+    fractions: ColumnClause[Sequence[float]] = literal_column(f"ARRAY[{', '.join(map(repr, PERCENTILES))}]::float8[]")
 
-    def percentiles(*only):
+    def percentiles(*only: ColumnElement[bool]) -> ColumnElement[Sequence[float]]:
         pct = func.percentile_cont(fractions).within_group(M.latency_ms)
-        return (pct.filter(*only) if only else pct).cast(ARRAY(Float))
+        return (pct.filter(*only) if only else pct).cast(ARRAY(Float()))
 
     key, counts = _counts_by(by_function)
     if not by_function:
@@ -119,7 +130,7 @@ def _pg_request_stats(session, conds: tuple, by_function: bool) -> dict[str | No
             for (k, (n, e4, e5)), p in zip(stats.items(), pcts)}
 
 
-def _sqlite_request_stats(session, conds: tuple, by_function: bool) -> dict[str | None, RequestStats]:
+def _sqlite_request_stats(session: Session, conds: Conditions, by_function: bool) -> dict[str | None, RequestStats]:
     from sqlalchemy import select
 
     from shared.models import RequestMetric as M
@@ -132,7 +143,7 @@ def _sqlite_request_stats(session, conds: tuple, by_function: bool) -> dict[str 
     return {k: RequestStats(n, e4, e5, *pcts.get(k, (None, None, None))) for k, (n, e4, e5) in stats.items()}
 
 
-def _sqlite_percentiles(session, conds: tuple, by_function: bool) -> dict[str | None, tuple[float, ...]]:
+def _sqlite_percentiles(session: Session, conds: Conditions, by_function: bool) -> dict[str | None, tuple[float, ...]]:
     """percentile_cont without the function: rank rows per group, pick the two neighbours of
     each percentile's position p*(n-1) in SQL, and interpolate between them."""
     from sqlalchemy import Integer, case, cast, func, literal_column, select
@@ -179,7 +190,7 @@ class GenerationStats:
         return self.succeeded / self.requests if self.requests else None
 
 
-def generation_stats(session, start: datetime, end: datetime) -> GenerationStats:
+def generation_stats(session: Session, start: datetime, end: datetime) -> GenerationStats:
     from sqlalchemy import case, func, select
 
     from shared.models import ContentItem as C
@@ -220,7 +231,7 @@ def generation_stats(session, start: datetime, end: datetime) -> GenerationStats
     )
 
 
-def after_low_quality(U):
+def after_low_quality(U: type[UsageEvent]) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """Ledger rows of a request made after one of its generations failed the quality gate: the
     regenerations and what they cost (their repairs and reviews included)."""
     from sqlalchemy import func, select
@@ -244,7 +255,7 @@ class RegenerationStats:
         return 100 * self.regenerations / self.requests if self.requests else None
 
 
-def regeneration_stats(session, start: datetime, end: datetime) -> RegenerationStats:
+def regeneration_stats(session: Session, start: datetime, end: datetime) -> RegenerationStats:
     """Regenerations the quality gate asked for, and their known cost: a gate that rejects good text
     shows up here as spend."""
     from sqlalchemy import func, select
@@ -261,7 +272,7 @@ def regeneration_stats(session, start: datetime, end: datetime) -> RegenerationS
     return RegenerationStats(int(requests or 0), int(row[0] or 0), float(row[1] or 0))
 
 
-def known_cost(session, start: datetime, end: datetime) -> float:
+def known_cost(session: Session, start: datetime, end: datetime) -> float:
     """Sum of known provider costs in the ledger; reservations and unknown costs excluded."""
     from sqlalchemy import func, select
 
@@ -273,7 +284,7 @@ def known_cost(session, start: datetime, end: datetime) -> float:
     return float(total or 0)
 
 
-def feedback_stats(session, start: datetime, end: datetime) -> tuple[int, float | None]:
+def feedback_stats(session: Session, start: datetime, end: datetime) -> tuple[int, float | None]:
     from sqlalchemy import func, select
 
     from shared.models import Feedback as F

@@ -13,15 +13,8 @@ Routing: `critical` and `error` go to PagerDuty Events API v2 (when
 collected into the daily ops report.
 """
 
-from shared.alerts.delivery import (
-    PAGED_SEVERITIES,
-    PUSHED_SEVERITIES,
-    SEVERITIES,
-    DeliveryResult,
-    Notification,
-    dedup_key,
-    deliver,
-)
+from shared.alerts.delivery import DeliveryResult, deliver
+from shared.alerts.notification import PAGED_SEVERITIES, PUSHED_SEVERITIES, SEVERITIES, Notification, dedup_key
 from shared.alerts.store import (
     AlertNotFound,
     AlertResolved,

@@ -10,14 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
-from shared.alerts.notification import (  # noqa: F401 - re-exported
-    EVENTS,
-    PAGED_SEVERITIES,
-    PUSHED_SEVERITIES,
-    SEVERITIES,
-    Notification,
-    dedup_key,
-)
+from shared.alerts.notification import Notification
 from shared.alerts.pagerduty import PagerDutyChannel
 from shared.alerts.webhook import WebhookChannel
 from shared.logs import get_logger

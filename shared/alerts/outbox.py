@@ -34,11 +34,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from shared.alerts.delivery import channels
+from shared.alerts.delivery import Channel, channels
 from shared.alerts.notification import Notification
+from shared.alerts.pagerduty import PagerDutyChannel
+from shared.alerts.webhook import WebhookChannel
 from shared.logs import get_logger
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from sqlalchemy.orm import Session
 
     from shared.settings import Settings
@@ -117,23 +121,28 @@ def _retry_after(value: str | None) -> float:
         return 60.0
 
 
-def _send(channel, notification: Notification) -> None:
+def _send(channel: Channel, notification: Notification) -> None:
     """One notification to one channel, retried at once for transient failures but 429."""
     from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
-    body = channel.event(notification) if channel.name == "pagerduty" else channel.payload(notification)
+    if isinstance(channel, PagerDutyChannel):
+        url, body = channel.url, channel.event(notification)
+    elif isinstance(channel, WebhookChannel):
+        url, body = channel.url, channel.payload(notification)
+    else:  # delivery.channels builds only those two
+        raise Refused(f"no outbox format for channel {channel.name!r}")
     retrying = Retrying(
         stop=stop_after_attempt(SEND_ATTEMPTS), wait=wait_exponential_jitter(initial=0.5, max=4), reraise=True,
         retry=retry_if_exception(lambda e: isinstance(e, Transient) and e.retry_after is None))
     for attempt in retrying:
         with attempt:
-            post_once(channel.url, body, SEND_TIMEOUT_SECONDS)
+            post_once(url, body, SEND_TIMEOUT_SECONDS)
 
 
 class RateLimiter:
     """At most `per_minute` sends per key per process (a sliding one-minute window)."""
 
-    def __init__(self, per_minute: int, clock=time.monotonic) -> None:
+    def __init__(self, per_minute: int, clock: Callable[[], float] = time.monotonic) -> None:
         self.per_minute = per_minute
         self.clock = clock
         self._sent: dict[str, list[float]] = {}

@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from shared.alerts.delivery import PUSHED_SEVERITIES, SEVERITIES, Notification, dedup_key, deliver
+from shared.alerts.delivery import DeliveryResult, deliver
+from shared.alerts.notification import PUSHED_SEVERITIES, SEVERITIES, Notification, dedup_key
 from shared.logs import get_logger
 from shared.models import Alert, AlertSilence, utcnow
 
@@ -52,7 +53,7 @@ def silenced_by(rule: str, silences: Sequence[AlertSilence]) -> AlertSilence | N
     return None
 
 
-def _notify(alert: Alert, event: str, summary: str, **kwargs: Any):
+def _notify(alert: Alert, event: str, summary: str, **kwargs: Any) -> DeliveryResult:
     return deliver(_notification(alert, event, summary), **kwargs)
 
 
@@ -176,6 +177,8 @@ def escalate_due(session: Session, minutes: int, now: datetime | None = None) ->
     escalated = []
     for alert in due:
         if silenced_by(alert.rule, silences) is not None:
+            continue
+        if alert.notified_at is None:  # excluded by the query; narrows the type
             continue
         age = int((now - alert.notified_at).total_seconds() // 60)
         summary = f"{alert.message} (unacknowledged for {age} min)"

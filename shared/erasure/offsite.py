@@ -19,7 +19,11 @@ import json
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from shared.backup_crypto import Keyring
+    from shared.storage import Store
 
 PREFIX = "erasures/"
 
@@ -38,7 +42,7 @@ def object_key(erased_at: datetime) -> str:
     return f"{PREFIX}{stamp}-{uuid.uuid4().hex[:12]}.json"
 
 
-def write(store, keyring, entry: StoredErasure) -> str:
+def write(store: Store, keyring: Keyring, entry: StoredErasure) -> str:
     """Store one entry (encrypted when the keyring has a key); returns its key. Raises StoreError."""
     body = json.dumps({"subject": entry.subject, "erased_at": entry.erased_at.isoformat(),
                        "requested_by": entry.requested_by, "deleted": entry.deleted}, sort_keys=True).encode()
@@ -47,7 +51,7 @@ def write(store, keyring, entry: StoredErasure) -> str:
     return key
 
 
-def read_all(store, keyring) -> list[StoredErasure]:
+def read_all(store: Store, keyring: Keyring) -> list[StoredErasure]:
     """Every entry in the store, oldest first. Raises StoreError, or MissingKeyError for an entry
     no key opens (a restore must not silently skip someone who asked to be forgotten)."""
     out = []

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import JSON, String, Text, any_, cast, func, or_, select
+from sqlalchemy import JSON, Column, ColumnElement, String, Table, Text, any_, cast, func, or_, select
 from sqlalchemy.orm import Session
 
 from shared.erasure.subjects import Identifiers
@@ -35,7 +36,7 @@ class ErasureNotVerified(RuntimeError):
 _HEX_OR_ID = re.compile(r"^[0-9a-f\-]+$")
 
 
-def _text_columns(table) -> list:
+def _text_columns(table: Table) -> list[Column[Any]]:
     cols = []
     for col in table.columns:
         typ = col.type
@@ -45,7 +46,7 @@ def _text_columns(table) -> list:
     return cols
 
 
-def _as_text(col):
+def _as_text(col: Column[Any]) -> ColumnElement[Any]:
     return cast(col, Text) if isinstance(col.type, JSON) else col
 
 
@@ -70,7 +71,7 @@ def _like_pattern(term: str) -> str:
     return f"%{escaped}%"
 
 
-def _candidate_filter(session: Session, texts: list, terms: list[str]):
+def _candidate_filter(session: Session, texts: list[ColumnElement[Any]], terms: list[str]) -> ColumnElement[bool]:
     """SQL condition: some column contains some term (case-insensitive); a prefilter only.
 
     On PostgreSQL every row's text columns are lowered and joined once and

@@ -8,13 +8,15 @@ erases in well under the 2 s budget on PostgreSQL.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import CursorResult, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from shared.erasure.subjects import Identifiers
 from shared.models import (
     ApiKey,
+    Base,
     Consent,
     ConsentEvent,
     ContentItem,
@@ -27,6 +29,9 @@ from shared.models import (
     User,
 )
 
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement, Result
+
 
 @dataclass
 class ErasureCounts:
@@ -36,11 +41,13 @@ class ErasureCounts:
     anonymised: dict[str, int] = field(default_factory=dict)
 
 
-def _count(result) -> int:
+def _count(result: Result[Any]) -> int:
+    # What an UPDATE or DELETE returns is a CursorResult; Session.execute is typed as the general Result.
+    result = cast(CursorResult[Any], result)
     return max(int(result.rowcount or 0), 0)
 
 
-def _delete_where(session: Session, model, condition) -> int:
+def _delete_where(session: Session, model: type[Base], condition: ColumnElement[bool]) -> int:
     return _count(session.execute(delete(model).where(condition).execution_options(synchronize_session=False)))
 
 

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any, cast
+
 from shared.metrics.config import ANALYTICS
 from shared.metrics.record import MetricRecord
 
+if TYPE_CHECKING:
+    import psycopg
+    from sqlalchemy.orm import Session
 
-def consented_since(session, user_ids: Iterable[str]) -> dict[str, datetime]:
+
+def consented_since(session: Session, user_ids: Iterable[str]) -> dict[str, datetime]:
     """For users whose analytics consent is granted: since when (its last change), in one query."""
     from sqlalchemy import select
 
@@ -58,7 +64,8 @@ def _insert(url: str, records: Sequence[MetricRecord], *, link: bool) -> None:
             for r in records
         ]
         if session.get_bind().dialect.name == "postgresql":
-            dbapi = session.connection().connection.driver_connection
+            # SQLAlchemy types the driver's connection as Any; on PostgreSQL it is psycopg's (database.py).
+            dbapi = cast("psycopg.Connection[Any]", session.connection().connection.driver_connection)
             with dbapi.cursor() as cur, cur.copy(
                 f"COPY {RequestMetric.__tablename__} ({', '.join(_COLUMNS)}) FROM STDIN"
             ) as copy:

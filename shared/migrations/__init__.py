@@ -8,13 +8,18 @@ server defaults, never rename or drop in the same release that stops using them.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Connection
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
 
-def alembic_config(url: str | None = None):
+def alembic_config(url: str | None = None) -> Config:
     from alembic.config import Config
 
     cfg = Config()
@@ -41,7 +46,7 @@ def _lock_not_available(exc: BaseException) -> bool:
 MIGRATOR_WAIT_SECONDS = 1800  # another deploy's migrations may run this long before this one gives up
 
 
-def _wait_for_migrator_lock(conn) -> None:
+def _wait_for_migrator_lock(conn: Connection) -> None:
     """Take the migrators' session advisory lock, polling with short statements rather than one
     waiting `pg_advisory_lock`: a waiting statement holds a snapshot, and CREATE INDEX CONCURRENTLY
     in the other migrator waits for every old snapshot to go (a deadlock)."""
@@ -131,7 +136,10 @@ def downgrade(url: str | None = None, revision: str = "base") -> None:
 def head_revision() -> str:
     from alembic.script import ScriptDirectory
 
-    return ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:  # the revisions ship with the code: this is a broken install
+        raise RuntimeError(f"no migration revisions in {MIGRATIONS_DIR / 'versions'}")
+    return head
 
 
 def revisions_between(lower: str | None, upper: str | None) -> list[tuple[str, str]]:
@@ -145,7 +153,7 @@ def revisions_between(lower: str | None, upper: str | None) -> list[tuple[str, s
     return [(r.revision, (r.doc or "").strip().splitlines()[0] if r.doc else "") for r in reversed(revs)]
 
 
-def current_revision(connection) -> str | None:
+def current_revision(connection: Connection) -> str | None:
     """The revision the connected database is at (None if never migrated)."""
     from alembic.runtime.migration import MigrationContext
 

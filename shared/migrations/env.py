@@ -1,6 +1,7 @@
 """Alembic environment: runs against the connection or URL handed in by `shared.migrations`."""
 
 from alembic import context
+from sqlalchemy import Connection
 
 from shared.models import Base
 
@@ -15,7 +16,10 @@ def run_migrations_online() -> None:
         return
     from shared.database import make_engine
 
-    engine = make_engine(config.get_main_option("sqlalchemy.url"), pool_size=1)
+    url = config.get_main_option("sqlalchemy.url")
+    if url is None:  # shared.migrations.alembic_config always sets it
+        raise RuntimeError("the Alembic config has no sqlalchemy.url")
+    engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as conn:
             _run(conn)
@@ -23,7 +27,7 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
-def _run(connection) -> None:
+def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

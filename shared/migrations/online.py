@@ -18,6 +18,8 @@ runner's `lock_timeout` (shared/migrations/__init__.py).
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import op
 from sqlalchemy import text
 
@@ -37,8 +39,9 @@ def lock_tables(*tables: str) -> None:
     if not _postgres():
         return
     bind = op.get_bind()
-    deadlock_ms = bind.execute(text("SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'")).scalar()
-    current = bind.execute(text("SELECT setting::int FROM pg_settings WHERE name = 'lock_timeout'")).scalar()
+    deadlock_ms: int = bind.execute(
+        text("SELECT setting::int FROM pg_settings WHERE name = 'deadlock_timeout'")).scalar_one()
+    current: int | None = bind.execute(text("SELECT setting::int FROM pg_settings WHERE name = 'lock_timeout'")).scalar()
     wait = max(1, min(current or deadlock_ms, deadlock_ms // 2))
     bind.execute(text("SELECT set_config('lock_timeout', :t, true)"), {"t": f"{wait}ms"})
     names = ", ".join(f'"{t}"' for t in tables)
@@ -68,7 +71,7 @@ def drop_index(name: str, table: str) -> None:
 
 
 def add_foreign_key(name: str, source: str, referent: str, local_cols: list[str], remote_cols: list[str],
-                    **kw) -> None:
+                    **kw: Any) -> None:  # Alembic's create_foreign_key options (ondelete=...)
     if not _postgres():
         with op.batch_alter_table(source) as batch_op:
             batch_op.create_foreign_key(name, referent, local_cols, remote_cols, **kw)
