@@ -122,12 +122,26 @@ def target_problem(url: str) -> tuple[str | None, bool]:
         engine.dispose()
     from jobs.dump import safe_url
 
+    name = make_url(url).database
+    if not name:  # the server's default database is missing: no name to create one under
+        return "target URL names no database", False
     print(f"factoria: {safe_url(url)} does not exist; creating it", file=sys.stderr, flush=True)
-    create_pg_database(maintenance_url(url), make_url(url).database)
+    create_pg_database(_maintenance_url(url), name)
     return None, True
 
 
-def maintenance_url(url: str) -> str:
+def drop_created(url: str) -> None:
+    """Drop the PostgreSQL database `url` names, one `target_problem` created (so it names one)."""
+    from sqlalchemy.engine import make_url
+
+    from jobs.dump import drop_pg_database
+
+    name = make_url(url).database
+    if name:
+        drop_pg_database(_maintenance_url(url), name)
+
+
+def _maintenance_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).set(database="postgres").render_as_string(hide_password=False)
@@ -291,11 +305,7 @@ def _restore_to_time(args, target: str) -> int:
 def _undo(target: str, created: bool, code: int) -> int:
     """Leave no half-made database behind: drop the target if this command created it; returns `code`."""
     if created:
-        from sqlalchemy.engine import make_url
-
-        from jobs.dump import drop_pg_database
-
-        drop_pg_database(maintenance_url(target), make_url(target).database)
+        drop_created(target)
     return code
 
 

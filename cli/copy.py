@@ -34,10 +34,8 @@ def _count(conn, table) -> int:
 
 def copy_database(source: str, target: str, *, progress: bool = False) -> dict[str, Any]:
     """Copy every table of `source` (SQLite) into `target` (empty PostgreSQL); returns what was copied."""
-    from sqlalchemy.engine import make_url
-
-    from cli.backup import maintenance_url, target_problem
-    from jobs.dump import DumpError, backend_of, drop_pg_database, safe_url, sqlite_path
+    from cli.backup import drop_created, target_problem
+    from jobs.dump import DumpError, backend_of, safe_url, sqlite_path
     from shared import migrations
     from shared.database import make_engine
     from shared.models import Base
@@ -66,7 +64,7 @@ def copy_database(source: str, target: str, *, progress: bool = False) -> dict[s
             counts = _copy_rows(src, target, Base.metadata.sorted_tables, progress)
         except Exception:
             if created:  # leave no half-made database behind
-                drop_pg_database(maintenance_url(target), make_url(target).database)
+                drop_created(target)
             raise
     finally:
         src.dispose()

@@ -75,6 +75,7 @@ def _revoke(args) -> int:
     try:
         with session_scope() as session:
             row = revoke_key(session, args.key)
+            assert row.revoked_at is not None  # revoke_key sets it (or it was set before)
             _audit(session, "key.revoked", row.user_id, {"key": row.prefix})
             result = {"key_id": row.id, "prefix": row.prefix, "revoked_at": row.revoked_at.isoformat()}
     except IdentityError as exc:

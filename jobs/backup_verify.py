@@ -33,6 +33,7 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from jobs.backup_catalog import ManifestError, list_backups
 from jobs.backup_restore import RESTORE_STAGES, Failure, compare, fetch_checked, load_manifest, restore_with_erasures
@@ -76,8 +77,8 @@ def _verify_pitr(settings, ledger, summary: dict) -> list[Failure]:
     port = pitr.free_port()
     try:
         with pitr.scratch_cluster(stanza, None, port):
-            url = make_url(settings.session_database_url).set(host="127.0.0.1", port=port)
-            url = url.render_as_string(hide_password=False)
+            url = (make_url(settings.session_database_url).set(host="127.0.0.1", port=port)
+                   .render_as_string(hide_password=False))
             pitr.wait_promoted(url)
             engine = make_engine(url, pool_size=1)
             try:
@@ -113,7 +114,7 @@ def run(ctx: JobContext) -> JobResult:
     if not entries:
         return _fail(ctx, [Failure("no_backup", f"no backup in {store.url}")])
     entry = entries[-1]
-    summary = {"backup_id": entry.id}
+    summary: dict[str, Any] = {"backup_id": entry.id}
     if not entry.complete:
         return _fail(ctx, [Failure("incomplete", "the newest backup has no manifest")], **summary)
     try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
@@ -23,7 +23,10 @@ def _email(value: str) -> str:
 
 
 Email = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_email)]
-DisplayName = text_field(1, 200, multiline=False)
+if TYPE_CHECKING:  # a type made by a call is no static type: to the checker the field is a str
+    DisplayName = str
+else:
+    DisplayName = text_field(1, 200, multiline=False)
 
 
 class _Strict(BaseModel):

@@ -62,7 +62,7 @@ class DatabaseCollector:
         from shared.metric_totals import Totals, aggregates, totals
         from shared.tracing import provider_name
 
-        families: dict[str, object] = {}
+        families: dict[str, CounterMetricFamily | GaugeHistogramMetricFamily | HistogramMetricFamily] = {}
         for agg in aggregates():
             family = families.get(agg.metric)
             names = agg.label_names
@@ -82,12 +82,12 @@ class DatabaseCollector:
                 if provider_at is not None:
                     labels[provider_at] = provider_name(labels[provider_at])
                 merged.setdefault(tuple(labels), Totals()).add(t)
-            for labels, t in sorted(merged.items()):
-                if agg.kind == "counter":
-                    family.add_metric(list(labels), t.total)
+            for merged_labels, t in sorted(merged.items()):
+                if isinstance(family, CounterMetricFamily):  # agg.kind == "counter"
+                    family.add_metric(list(merged_labels), t.total)
                 else:  # histogram or gauge histogram: cumulative buckets and the sum
                     buckets = [(_bucket_label(b), t.buckets.get(b, 0)) for b in agg.buckets] + [("+Inf", t.count)]
-                    family.add_metric(list(labels), buckets, t.total)
+                    family.add_metric(list(merged_labels), buckets, t.total)
         yield from families.values()
 
     def _open_alerts(self):
@@ -107,7 +107,8 @@ class DatabaseCollector:
         from prometheus_client.core import GaugeMetricFamily
         from sqlalchemy import func, select
 
-        from shared.job_status import JOBS, counted
+        from shared.job_schedule import JOBS
+        from shared.job_status import counted
         from shared.models import JobRun
 
         real = (*counted(), JobRun.job.in_(list(JOBS)))
