@@ -65,7 +65,7 @@ class Stages:
         self._bar.set_postfix_str(name)
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+                 _tb: TracebackType | None) -> None:
         """Complete when the last stage was reached without an error; otherwise say where it stopped."""
         if self._bar is not None:
             if exc_type is None and self._current == self.names[-1]:

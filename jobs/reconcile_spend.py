@@ -47,7 +47,6 @@ from typing import Any
 
 from jobs.runner import JobContext, JobResult
 
-ASSESSED = ("openai", "anthropic")
 NOT_ASSESSED_REASON = {
     "vertex": "no cost API: Vertex AI costs are in the Cloud Billing export",
     "mock": "the offline mock provider bills nothing",

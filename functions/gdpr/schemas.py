@@ -7,10 +7,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from shared.validation import text_field
+from shared.validation import SafeLine
 from shared.wire_types import USD, UUIDString
-
-ERASURE_CONFIRMATION = "erase my data"
 
 
 def _email(value: str) -> str:
@@ -26,7 +24,7 @@ Email = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_emai
 if TYPE_CHECKING:  # a type made by a call is no static type: to the checker the field is a str
     DisplayName = str
 else:
-    DisplayName = text_field(1, 200, multiline=False)
+    DisplayName = SafeLine  # one line, trimmed, 1..200 visible characters
 
 
 class _Strict(BaseModel):
