@@ -17,7 +17,11 @@ table through the data model itself, parents before children:
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine, Table
 
 BATCH = 1000
 
@@ -26,10 +30,10 @@ class CopyError(Exception):
     """Bad usage: the message says what to do (exit 2)."""
 
 
-def _count(conn, table) -> int:
+def _count(conn: Connection, table: Table) -> int:
     from sqlalchemy import func, select
 
-    return int(conn.execute(select(func.count()).select_from(table)).scalar())
+    return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 def copy_database(source: str, target: str, *, progress: bool = False) -> dict[str, Any]:
@@ -72,7 +76,7 @@ def copy_database(source: str, target: str, *, progress: bool = False) -> dict[s
             "schema_revision": revision, "tables": counts}
 
 
-def _copy_rows(src, target: str, tables, progress: bool) -> dict[str, int]:
+def _copy_rows(src: Engine, target: str, tables: Sequence[Table], progress: bool) -> dict[str, int]:
     from sqlalchemy import select, text
 
     from shared.database import make_engine
