@@ -24,6 +24,7 @@ for locks and reads every index, which no request should wait for. The proof
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, cast
 
@@ -47,6 +48,8 @@ from functions.gdpr.schemas import ErasureConfirmation, ErasureReceipt
 
 if TYPE_CHECKING:
     import psycopg
+
+    from shared.models import Erasure
 
 log = get_logger("lafactoria.gdpr.erasure")
 
@@ -86,7 +89,7 @@ def _forget_on_disk(counts: ErasureCounts) -> None:
 
 
 def erase_subject(who: subjects.Acting, *, request_id: str | None = None,
-                  forget_on_disk=_forget_on_disk) -> ErasureReceipt:
+                  forget_on_disk: Callable[[ErasureCounts], None] = _forget_on_disk) -> ErasureReceipt:
     """The erasure itself, for the HTTP routes and `factoria users delete` alike.
 
     Raises NotFound for an unknown user and a 500 Problem when the erasure could
@@ -129,7 +132,7 @@ def erase_subject(who: subjects.Acting, *, request_id: str | None = None,
     return receipt
 
 
-def _write_offsite(ledger) -> None:
+def _write_offsite(ledger: Erasure) -> None:
     """The ledger entry into the backup store, encrypted; a 503 (and a rollback) if the store refuses."""
     from shared.backup_crypto import Keyring
     from shared.erasure import offsite

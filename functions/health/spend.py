@@ -18,6 +18,7 @@ from shared.http import RequestContext, json_response
 from shared.wire_types import USD, Day
 
 if TYPE_CHECKING:
+    from flask import Response
     from sqlalchemy import ColumnElement
     from sqlalchemy.orm import Session
 
@@ -100,7 +101,7 @@ def spend_by_day(session: Session, start: date, end: date) -> dict[tuple[str, st
     return {(str(d)[:10], provider): float(total or 0) for d, provider, total in rows}
 
 
-def spend(ctx: RequestContext):
+def spend(ctx: RequestContext) -> Response:
     from shared import spend_trends
     from shared.database import session_scope
     from shared.settings import get_settings
