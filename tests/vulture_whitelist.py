@@ -207,7 +207,6 @@ _._cached_data
 
 # --- Type checking ---------------------------------------------------------------------------
 # Names used only inside quoted annotations, which vulture does not read.
-_.Store  # shared/storage.py Protocol
 _.sqlite  # shared/database.py (TYPE_CHECKING imports)
 _.TableClause
 
