@@ -10,6 +10,13 @@ import json
 import re
 import sys
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+    from cli.main import Subcommands
+    from shared.models import AlertSilence
 
 from shared.timestamps import iso
 
@@ -30,7 +37,7 @@ def parse_duration(text: str) -> timedelta:
     return value
 
 
-def register(sub) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("alerts", help="list, acknowledge and silence alerts")
     asub = p.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
     ls = asub.add_parser("list", help="alerts, newest first")
@@ -53,7 +60,7 @@ def register(sub) -> None:
     ss.set_defaults(func=_silences)
 
 
-def _list(args) -> int:
+def _list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from functions.health.alerts import view
@@ -81,7 +88,7 @@ def _list(args) -> int:
     return 0
 
 
-def _ack(args) -> int:
+def _ack(args: argparse.Namespace) -> int:
     import uuid
 
     from functions.health.alerts import view
@@ -110,13 +117,13 @@ def _ack(args) -> int:
     return 0
 
 
-def _silence_view(row) -> dict:
+def _silence_view(row: AlertSilence) -> dict[str, Any]:
     return {"id": row.id, "rule": row.rule, "created_at": iso(row.created_at),
             "expires_at": iso(row.expires_at), "created_by": row.created_by,
             "reason": row.reason}
 
 
-def _silence(args) -> int:
+def _silence(args: argparse.Namespace) -> int:
     from shared.alerts import silence
     from shared.audit import audit
     from shared.database import session_scope
@@ -139,7 +146,7 @@ def _silence(args) -> int:
     return 0
 
 
-def _silences(args) -> int:
+def _silences(args: argparse.Namespace) -> int:
     from shared.alerts import active_silences
     from shared.database import session_scope
 

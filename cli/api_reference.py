@@ -9,6 +9,7 @@ stated once.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 RULES = """\
@@ -176,7 +177,7 @@ def render(documents: dict[str, dict[str, Any]]) -> str:
 API_MD = "API.md"
 
 
-def write(documents: dict[str, dict[str, Any]], docs_dir) -> str:
+def write(documents: dict[str, dict[str, Any]], docs_dir: Path) -> str:
     """Write docs/API.md for `documents`; returns its path relative to docs_dir's parent."""
     path = docs_dir / API_MD
     path.write_text(render(documents))

@@ -31,9 +31,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from jobs.erasure_replay import LedgerEntry
+    from cli.main import Subcommands
 
 
-def register(sub) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("backup", help="list backups and restore one")
     bsub = p.add_subparsers(dest="backup_command", metavar="ACTION", required=True)
     r = bsub.add_parser("restore", help="restore a backup (default the newest) into an empty database")
@@ -64,7 +71,7 @@ def _err(message: str, code: int) -> int:
     return code
 
 
-def _utc_time(value: str):
+def _utc_time(value: str) -> datetime:
     from datetime import datetime
 
     try:
@@ -76,7 +83,7 @@ def _utc_time(value: str):
     return parsed
 
 
-def _list(args) -> int:
+def _list(args: argparse.Namespace) -> int:
     from jobs.backup_catalog import list_backups
     from shared.settings import get_settings
     from shared.storage import open_store
@@ -87,7 +94,7 @@ def _list(args) -> int:
     return 0
 
 
-def _keygen(args) -> int:
+def _keygen(args: argparse.Namespace) -> int:
     from shared.backup_crypto import generate_key
 
     identity, recipient = generate_key()
@@ -122,18 +129,32 @@ def target_problem(url: str) -> tuple[str | None, bool]:
         engine.dispose()
     from jobs.dump import safe_url
 
+    name = make_url(url).database
+    if not name:  # the server's default database is missing: no name to create one under
+        return "target URL names no database", False
     print(f"factoria: {safe_url(url)} does not exist; creating it", file=sys.stderr, flush=True)
-    create_pg_database(maintenance_url(url), make_url(url).database)
+    create_pg_database(_maintenance_url(url), name)
     return None, True
 
 
-def maintenance_url(url: str) -> str:
+def drop_created(url: str) -> None:
+    """Drop the PostgreSQL database `url` names, one `target_problem` created (so it names one)."""
+    from sqlalchemy.engine import make_url
+
+    from jobs.dump import drop_pg_database
+
+    name = make_url(url).database
+    if name:
+        drop_pg_database(_maintenance_url(url), name)
+
+
+def _maintenance_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).set(database="postgres").render_as_string(hide_password=False)
 
 
-def _live_ledger(target: str):
+def _live_ledger(target: str) -> list[LedgerEntry]:
     """The erasure ledger of the current DATABASE_URL, or [] if it is unreachable (disaster recovery)."""
     from jobs.erasure_replay import read_ledger
     from shared.database import make_engine
@@ -160,7 +181,7 @@ def _live_ledger(target: str):
         engine.dispose()
 
 
-def _restore(args) -> int:
+def _restore(args: argparse.Namespace) -> int:
     import tempfile
     from pathlib import Path
 
@@ -234,7 +255,7 @@ def _restore(args) -> int:
     return 1 if failures else 0
 
 
-def _restore_to_time(args, target: str) -> int:
+def _restore_to_time(args: argparse.Namespace, target: str) -> int:
     """Point-in-time recovery with pgBackRest (jobs/pitr.py), then every known erasure re-applied."""
     from pathlib import Path
 
@@ -291,11 +312,7 @@ def _restore_to_time(args, target: str) -> int:
 def _undo(target: str, created: bool, code: int) -> int:
     """Leave no half-made database behind: drop the target if this command created it; returns `code`."""
     if created:
-        from sqlalchemy.engine import make_url
-
-        from jobs.dump import drop_pg_database
-
-        drop_pg_database(maintenance_url(target), make_url(target).database)
+        drop_created(target)
     return code
 
 

@@ -17,7 +17,11 @@ table through the data model itself, parents before children:
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection, Engine, Table
 
 BATCH = 1000
 
@@ -26,18 +30,16 @@ class CopyError(Exception):
     """Bad usage: the message says what to do (exit 2)."""
 
 
-def _count(conn, table) -> int:
+def _count(conn: Connection, table: Table) -> int:
     from sqlalchemy import func, select
 
-    return int(conn.execute(select(func.count()).select_from(table)).scalar())
+    return conn.execute(select(func.count()).select_from(table)).scalar_one()
 
 
 def copy_database(source: str, target: str, *, progress: bool = False) -> dict[str, Any]:
     """Copy every table of `source` (SQLite) into `target` (empty PostgreSQL); returns what was copied."""
-    from sqlalchemy.engine import make_url
-
-    from cli.backup import maintenance_url, target_problem
-    from jobs.dump import DumpError, backend_of, drop_pg_database, safe_url, sqlite_path
+    from cli.backup import drop_created, target_problem
+    from jobs.dump import DumpError, backend_of, safe_url, sqlite_path
     from shared import migrations
     from shared.database import make_engine
     from shared.models import Base
@@ -66,7 +68,7 @@ def copy_database(source: str, target: str, *, progress: bool = False) -> dict[s
             counts = _copy_rows(src, target, Base.metadata.sorted_tables, progress)
         except Exception:
             if created:  # leave no half-made database behind
-                drop_pg_database(maintenance_url(target), make_url(target).database)
+                drop_created(target)
             raise
     finally:
         src.dispose()
@@ -74,7 +76,7 @@ def copy_database(source: str, target: str, *, progress: bool = False) -> dict[s
             "schema_revision": revision, "tables": counts}
 
 
-def _copy_rows(src, target: str, tables, progress: bool) -> dict[str, int]:
+def _copy_rows(src: Engine, target: str, tables: Sequence[Table], progress: bool) -> dict[str, int]:
     from sqlalchemy import select, text
 
     from shared.database import make_engine

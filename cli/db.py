@@ -10,9 +10,15 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import argparse
+
+    from cli.main import Subcommands
 
 
-def register(sub) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("db", help="database migrations and moving data to PostgreSQL")
     dsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     up = dsub.add_parser("upgrade", help="apply migrations up to REVISION (default head) and say which ran")
@@ -45,7 +51,7 @@ def _current_of(url: str | None = None) -> str | None:
             engine.dispose()
 
 
-def _upgrade(args) -> int:
+def _upgrade(args: argparse.Namespace) -> int:
     from shared import migrations
 
     before = _current_of()
@@ -68,7 +74,7 @@ def _upgrade(args) -> int:
     return 0
 
 
-def _downgrade(args) -> int:
+def _downgrade(args: argparse.Namespace) -> int:
     from shared import migrations
 
     before = _current_of()
@@ -77,14 +83,14 @@ def _downgrade(args) -> int:
     return 0
 
 
-def _current(args) -> int:
+def _current(args: argparse.Namespace) -> int:
     from shared import migrations
 
     print(json.dumps({"current": _current_of(), "head": migrations.head_revision()}))
     return 0
 
 
-def _copy(args) -> int:
+def _copy(args: argparse.Namespace) -> int:
     from cli.copy import CopyError, copy_database
     from jobs.dump import safe_url
     from shared.settings import get_settings

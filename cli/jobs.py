@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from cli.main import Subcommands
 
 
-def register(sub) -> None:
+def register(sub: Subcommands) -> None:
     from shared.job_schedule import JOBS
 
     p = sub.add_parser("jobs", help="run scheduled jobs by hand")
@@ -23,7 +27,7 @@ def register(sub) -> None:
     r.set_defaults(func=_run)
 
 
-def _run(args) -> int:
+def _run(args: argparse.Namespace) -> int:
     from jobs.runner import main
 
     argv = [args.name] + (["--dry-run"] if args.dry_run else []) + (["--json"] if args.json else [])

@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+    from sqlalchemy.orm import Session
+
+    from cli.main import Subcommands
 
 
-def register(sub) -> None:
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("keys", help="manage API keys")
     ksub = p.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     c = ksub.add_parser("create", help="create a key for a user (shown once)")
@@ -28,7 +36,7 @@ def register(sub) -> None:
     ls.set_defaults(func=_list)
 
 
-def _find_user_id(session, user_id, email):
+def _find_user_id(session: Session, user_id: str | None, email: str | None) -> str:
     from sqlalchemy import select
 
     from shared.identity import IdentityError, normalise_email
@@ -36,20 +44,22 @@ def _find_user_id(session, user_id, email):
 
     if user_id:
         found = session.get(User, user_id)
-    else:
+    elif email:
         found = session.scalar(select(User).where(User.email == normalise_email(email)))
+    else:  # unreachable from the command line: argparse requires --user-id or --email
+        raise IdentityError("give --user-id or --email")
     if found is None:
         raise IdentityError("no such user")
     return found.id
 
 
-def _audit(session, action, user_id, details):
+def _audit(session: Session, action: str, user_id: str, details: dict[str, Any]) -> None:
     from shared.audit import audit
 
     audit(session, action, actor="cli", actor_role="operator", subject=user_id, details=details)
 
 
-def _create(args) -> int:
+def _create(args: argparse.Namespace) -> int:
     from shared.database import session_scope
     from shared.identity import IdentityError, create_key
 
@@ -68,13 +78,14 @@ def _create(args) -> int:
     return 0
 
 
-def _revoke(args) -> int:
+def _revoke(args: argparse.Namespace) -> int:
     from shared.database import session_scope
     from shared.identity import IdentityError, revoke_key
 
     try:
         with session_scope() as session:
             row = revoke_key(session, args.key)
+            assert row.revoked_at is not None  # revoke_key sets it (or it was set before)
             _audit(session, "key.revoked", row.user_id, {"key": row.prefix})
             result = {"key_id": row.id, "prefix": row.prefix, "revoked_at": row.revoked_at.isoformat()}
     except IdentityError as exc:
@@ -84,7 +95,7 @@ def _revoke(args) -> int:
     return 0
 
 
-def _list(args) -> int:
+def _list(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from shared.database import session_scope

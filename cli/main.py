@@ -10,6 +10,11 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from typing import TYPE_CHECKING, TypeAlias
+
+if TYPE_CHECKING:
+    # What each command module's `register` receives: the top-level parser's sub-commands.
+    Subcommands: TypeAlias = argparse._SubParsersAction[argparse.ArgumentParser]
 
 COMMAND_MODULES = ("cli.db", "cli.users", "cli.keys", "cli.dev", "cli.jobs", "cli.backup", "cli.alerts")
 

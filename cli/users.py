@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from shared.models import ROLES
 
+if TYPE_CHECKING:
+    import argparse
 
-def register(sub) -> None:
+    from cli.main import Subcommands
+
+
+def register(sub: Subcommands) -> None:
     p = sub.add_parser("users", help="manage users")
     usub = p.add_subparsers(dest="users_command", metavar="ACTION", required=True)
     c = usub.add_parser("create", help="create a user and print its first API key (shown once)")
@@ -79,7 +85,7 @@ def _keep_key(path: str, api_key: str) -> None:
     os.chmod(path, 0o600)
 
 
-def _create(args) -> int:
+def _create(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from shared.database import session_scope
@@ -123,7 +129,7 @@ def _create(args) -> int:
     return 0
 
 
-def _set_role(args) -> int:
+def _set_role(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from shared.audit import audit
@@ -153,7 +159,7 @@ def _set_role(args) -> int:
     return 0
 
 
-def _list(args) -> int:
+def _list(args: argparse.Namespace) -> int:
     from sqlalchemy import func, select
 
     from shared.database import session_scope
@@ -179,7 +185,7 @@ def _list(args) -> int:
     return 0
 
 
-def _delete(args) -> int:
+def _delete(args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
     from functions.gdpr import subjects

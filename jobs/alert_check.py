@@ -26,11 +26,19 @@ from __future__ import annotations
 import contextlib
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jobs.alert_rules import RULES, Evaluation, Finding
 from jobs.runner import JobContext, JobResult
 from shared.alerts.notification import SEVERITIES
+
+if TYPE_CHECKING:
+    import logging
+    from pathlib import Path
+
+    import redis
+
+    from shared.settings import Settings
 
 
 def open_rules() -> set[str]:
@@ -105,19 +113,19 @@ class OutageMarker:
     configured (shared by every cron container), else a file beside the embedded data
     (survives between runs on one host only)."""
 
-    def __init__(self, settings) -> None:
+    def __init__(self, settings: Settings) -> None:
         import hashlib
 
         self.redis_url = settings.redis_url
         # One Redis may serve several environments: each database has its own outage.
         self.key = f"{_OUTAGE_KEY}:{hashlib.sha256(settings.database_url.encode()).hexdigest()[:16]}"
 
-    def _client(self):
+    def _client(self, url: str) -> redis.Redis:
         import redis
 
-        return redis.Redis.from_url(self.redis_url, socket_timeout=2, socket_connect_timeout=2)
+        return redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
-    def _path(self):
+    def _path(self) -> Path:
         from shared.settings import VAR_DIR
 
         return VAR_DIR / f".alert-database_down-{self.key.rsplit(':', 1)[1]}.json"
@@ -125,7 +133,7 @@ class OutageMarker:
     def open(self, record: dict[str, Any]) -> bool:
         """Store `record` unless an outage is already open; True if this call opened it."""
         if self.redis_url:
-            return bool(self._client().set(self.key, json.dumps(record), nx=True))
+            return bool(self._client(self.redis_url).set(self.key, json.dumps(record), nx=True))
         path = self._path()
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(record))
@@ -133,7 +141,7 @@ class OutageMarker:
 
     def pop(self) -> dict[str, Any] | None:
         if self.redis_url:
-            raw = self._client().getdel(self.key)
+            raw = self._client(self.redis_url).getdel(self.key)
         else:
             path = self._path()
             raw = path.read_text() if path.exists() else None
@@ -141,7 +149,7 @@ class OutageMarker:
         return json.loads(raw) if raw else None
 
 
-def database_unreachable(reason: str, *, dry_run: bool, log) -> JobResult:
+def database_unreachable(reason: str, *, dry_run: bool, log: logging.Logger) -> JobResult:
     """The finding when the database cannot be reached: a critical alert, no database needed."""
     from shared.alerts import Notification, deliver
     from shared.settings import get_settings

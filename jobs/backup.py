@@ -20,11 +20,15 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobs.backup_catalog import MANIFEST, BackupEntry, Manifest, list_backups, new_backup_id, sha256_file
 from jobs.erasure_replay import sync_ledger
 from jobs.dump import DUMP_NAMES, PG_FORMAT, SQLITE_FORMAT, DumpError, backend_of, dump_postgres, dump_sqlite
 from jobs.runner import JobConfigError, JobContext, JobResult
+
+if TYPE_CHECKING:
+    from shared.storage import Store
 
 ALERT_RULE = "backup"
 
@@ -36,7 +40,7 @@ def expired_backups(entries: list[BackupEntry], retention_days: int, now: dateti
     return [e for e in entries if e.taken_at < cutoff and e.id != newest_complete]
 
 
-def _prune(ctx: JobContext, store, now: datetime, *, dry_run: bool) -> list[str]:
+def _prune(ctx: JobContext, store: Store, now: datetime, *, dry_run: bool) -> list[str]:
     doomed = expired_backups(list_backups(store), ctx.settings.backup_retention_days, now)
     for entry in doomed:
         if dry_run:

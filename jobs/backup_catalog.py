@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from shared.storage import StoredObject
+from shared.storage import Store, StoredObject
 
 MANIFEST = "manifest.json"
 _ID_FORMAT = "%Y%m%dT%H%M%S.%fZ"
@@ -91,7 +91,7 @@ class BackupEntry:
         return f"{self.id}/{name}"
 
 
-def list_backups(store) -> list[BackupEntry]:
+def list_backups(store: Store) -> list[BackupEntry]:
     """Every backup folder in the store, oldest first (folders that are not backup ids are ignored)."""
     entries: dict[str, BackupEntry] = {}
     for obj in store.list():

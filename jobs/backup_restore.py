@@ -10,11 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from jobs.backup_catalog import MANIFEST, BackupEntry, Manifest, parse_manifest, sha256_file
 from jobs.dump import Snapshot, read_snapshot, restore
 from jobs.erasure_replay import LedgerEntry, ReplayResult, reapply
-from shared.backup_crypto import AGE_HEADER, is_encrypted
+from shared.backup_crypto import AGE_HEADER, Keyring, is_encrypted
+from shared.storage import Store
+
+if TYPE_CHECKING:
+    from jobs.progress import Stages
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class RestoreOutcome:
         return self.replay.residue
 
 
-def load_manifest(store, entry: BackupEntry) -> Manifest:
+def load_manifest(store: Store, entry: BackupEntry) -> Manifest:
     """The backup's manifest (raises ManifestError or StoreError)."""
     return parse_manifest(store.get_bytes(entry.key(MANIFEST)))
 
@@ -47,8 +52,8 @@ def load_manifest(store, entry: BackupEntry) -> Manifest:
 RESTORE_STAGES = ["download", "checksum", "restore", "erasures", "compare"]
 
 
-def fetch_checked(store, entry: BackupEntry, manifest: Manifest, dest: Path, keyring, *, min_bytes: int = 0,
-                  stages=None) -> list[Failure]:
+def fetch_checked(store: Store, entry: BackupEntry, manifest: Manifest, dest: Path, keyring: Keyring, *, min_bytes: int = 0,
+                  stages: Stages | None = None) -> list[Failure]:
     """Download the dump, compare it with its manifest and decrypt it into `dest`; no failures means intact.
 
     Integrity is checked on the stored (encrypted) bytes first; then an age-encrypted
@@ -85,7 +90,7 @@ def fetch_checked(store, entry: BackupEntry, manifest: Manifest, dest: Path, key
 
 
 def restore_with_erasures(dump: Path, manifest: Manifest, url: str, live_ledger: list[LedgerEntry],
-                          stages=None) -> RestoreOutcome:
+                          stages: Stages | None = None) -> RestoreOutcome:
     """Restore into `url`, count rows as restored, re-apply every known erasure, look for leftovers.
 
     Known erasures are the restored ledger's plus `live_ledger`'s; leftovers

@@ -33,16 +33,21 @@ from __future__ import annotations
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from jobs.backup_catalog import ManifestError, list_backups
 from jobs.backup_restore import RESTORE_STAGES, Failure, compare, fetch_checked, load_manifest, restore_with_erasures
 from jobs.dump import DumpError, scratch_database
 from jobs.runner import JobConfigError, JobContext, JobResult
 
+if TYPE_CHECKING:
+    from jobs.erasure_replay import LedgerEntry
+    from shared.settings import Settings
+
 ALERT_RULE = "backup-verify"
 
 
-def _fail(ctx: JobContext, failures: list[Failure], **summary) -> JobResult:
+def _fail(ctx: JobContext, failures: list[Failure], **summary: Any) -> JobResult:
     reasons = [f.reason for f in failures]
     message = f"Backup verification failed: {', '.join(reasons)}"
     if not ctx.dry_run:
@@ -52,7 +57,7 @@ def _fail(ctx: JobContext, failures: list[Failure], **summary) -> JobResult:
     return JobResult.problem(reasons=reasons, failures=[f.as_dict() for f in failures], **summary)
 
 
-def _verify_pitr(settings, ledger, summary: dict) -> list[Failure]:
+def _verify_pitr(settings: Settings, stanza: str, ledger: list[LedgerEntry], summary: dict[str, Any]) -> list[Failure]:
     """The WAL chain (pgBackRest's verify) and a real restore to the newest archived point."""
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import SQLAlchemyError
@@ -62,7 +67,6 @@ def _verify_pitr(settings, ledger, summary: dict) -> list[Failure]:
     from jobs.erasure_replay import reapply
     from shared.database import make_engine
 
-    stanza = settings.pitr_stanza
     try:
         pitr.verify_archive(stanza)
         archive = pitr.info(stanza)
@@ -76,8 +80,8 @@ def _verify_pitr(settings, ledger, summary: dict) -> list[Failure]:
     port = pitr.free_port()
     try:
         with pitr.scratch_cluster(stanza, None, port):
-            url = make_url(settings.session_database_url).set(host="127.0.0.1", port=port)
-            url = url.render_as_string(hide_password=False)
+            url = (make_url(settings.session_database_url).set(host="127.0.0.1", port=port)
+                   .render_as_string(hide_password=False))
             pitr.wait_promoted(url)
             engine = make_engine(url, pool_size=1)
             try:
@@ -113,7 +117,7 @@ def run(ctx: JobContext) -> JobResult:
     if not entries:
         return _fail(ctx, [Failure("no_backup", f"no backup in {store.url}")])
     entry = entries[-1]
-    summary = {"backup_id": entry.id}
+    summary: dict[str, Any] = {"backup_id": entry.id}
     if not entry.complete:
         return _fail(ctx, [Failure("incomplete", "the newest backup has no manifest")], **summary)
     try:
@@ -167,7 +171,7 @@ def run(ctx: JobContext) -> JobResult:
                                schema_revision=outcome.snapshot.schema_revision,
                                erasures_reapplied=outcome.replay.erased)
     if settings.pitr_stanza and not ctx.dry_run:
-        failures += _verify_pitr(settings, ledger, summary)
+        failures += _verify_pitr(settings, settings.pitr_stanza, ledger, summary)
     if failures:
         return _fail(ctx, failures, **summary)
     ctx.resolve(ALERT_RULE, f"Backup {entry.id} verified by restore")

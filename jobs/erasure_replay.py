@@ -29,10 +29,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
+
+if TYPE_CHECKING:
+    from shared.backup_crypto import Keyring
+    from shared.storage import Store
 
 
 @dataclass(frozen=True)
@@ -63,14 +67,14 @@ def read_ledger(engine: Engine) -> list[LedgerEntry]:
         return [LedgerEntry(r.subject, r.erased_at, r.requested_by, dict(r.deleted or {})) for r in rows]
 
 
-def stored_ledger(store, keyring) -> list[LedgerEntry]:
+def stored_ledger(store: Store, keyring: Keyring) -> list[LedgerEntry]:
     """Every erasure ledger entry in the backup store (raises StoreError, MissingKeyError)."""
     from shared.erasure import offsite
 
     return [LedgerEntry(e.subject, e.erased_at, e.requested_by, e.deleted) for e in offsite.read_all(store, keyring)]
 
 
-def sync_ledger(engine: Engine, store, keyring) -> int:
+def sync_ledger(engine: Engine, store: Store, keyring: Keyring) -> int:
     """Copy into the store every ledger row of the database at `engine` it does not hold; returns how many."""
     from shared.erasure import offsite
 

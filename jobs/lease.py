@@ -29,8 +29,12 @@ import socket
 import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from shared.logs import get_logger
+
+if TYPE_CHECKING:
+    from sqlalchemy import CursorResult
 
 log = get_logger("lafactoria.jobs.lease")
 
@@ -77,10 +81,11 @@ class Lease:
 
         expires_at = utcnow() + timedelta(seconds=self.seconds)
         with session_scope() as session:
-            matched = session.execute(
+            # An UPDATE without RETURNING yields a CursorResult; Session.execute is typed for any statement.
+            matched = cast("CursorResult[Any]", session.execute(
                 update(JobLease).where(JobLease.job == self.job, JobLease.owner == self.owner)
                 .values(expires_at=expires_at)
-            ).rowcount
+            )).rowcount
         if matched:
             self.expires_at = expires_at
         return bool(matched)
@@ -96,9 +101,9 @@ class Lease:
         self._renewer.join(timeout=self.seconds / 3)
         try:
             with session_scope() as session:
-                deleted = session.execute(
+                deleted = cast("CursorResult[Any]", session.execute(
                     delete(JobLease).where(JobLease.job == self.job, JobLease.owner == self.owner)
-                ).rowcount
+                )).rowcount
         except Exception as exc:  # noqa: BLE001 - must not mask the job's result; the lease expires
             log.warning("could not release the job lease; it expires by itself",
                         extra={"job": self.job, "expires_at": self.expires_at.isoformat(),
@@ -136,11 +141,11 @@ def _take(job: str, owner: str, seconds: int) -> datetime | None:
     now = utcnow()
     expires_at = now + timedelta(seconds=seconds)
     with session_scope() as session:
-        stmt = upsert(session, table).values(job=job, owner=owner, acquired_at=now, expires_at=expires_at)
-        stmt = stmt.on_conflict_do_update(
+        insert = upsert(session, table).values(job=job, owner=owner, acquired_at=now, expires_at=expires_at)
+        stmt = insert.on_conflict_do_update(
             index_elements=[table.c.job],
-            set_={"owner": stmt.excluded.owner, "acquired_at": stmt.excluded.acquired_at,
-                  "expires_at": stmt.excluded.expires_at},
+            set_={"owner": insert.excluded.owner, "acquired_at": insert.excluded.acquired_at,
+                  "expires_at": insert.excluded.expires_at},
             where=table.c.expires_at <= now,
         ).returning(table.c.owner)
         if session.execute(stmt).scalar() == owner:
@@ -149,10 +154,10 @@ def _take(job: str, owner: str, seconds: int) -> datetime | None:
         holder = session.scalar(select(table.c.owner).where(table.c.job == job))
         if holder is None or not _dead_here(holder):  # None: released just now; the next run takes it
             return None
-        taken = session.execute(
+        taken = cast("CursorResult[Any]", session.execute(
             update(table).where(table.c.job == job, table.c.owner == holder)
             .values(owner=owner, acquired_at=now, expires_at=expires_at)
-        ).rowcount
+        )).rowcount
     if not taken:
         return None
     log.warning("took over the lease of a run that died on this host", extra={"job": job, "holder": holder})

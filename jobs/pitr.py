@@ -75,11 +75,10 @@ def pgbackrest(stanza: str, *args: str, what: str | None = None, timeout: float 
 
 @dataclass(frozen=True)
 class ArchiveInfo:
-    """What the repository holds: base backups and the WAL range archived after the oldest."""
+    """What the repository holds: base backups and the newest WAL segment archived."""
 
     backups: int
     newest_backup_at: datetime | None
-    wal_min: str | None
     wal_max: str | None
 
 
@@ -95,7 +94,7 @@ def info(stanza: str) -> ArchiveInfo:
     newest = max((b["timestamp"]["stop"] for b in backups), default=None)
     archive = (data.get("archive") or [{}])[-1]
     return ArchiveInfo(len(backups), datetime.fromtimestamp(newest, timezone.utc) if newest else None,
-                       archive.get("min"), archive.get("max"))
+                       archive.get("max"))
 
 
 def base_backup(stanza: str, kind: str = "full") -> ArchiveInfo:

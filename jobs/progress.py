@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TypeVar
+from types import TracebackType
+from typing import TYPE_CHECKING, Never, TypeVar
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 T = TypeVar("T")
 
@@ -39,7 +43,7 @@ class Stages:
 
     def __init__(self, names: Sequence[str], *, desc: str, enabled: bool) -> None:
         self.names, self.desc, self.enabled = list(names), desc, enabled
-        self._bar = None
+        self._bar: tqdm[Never] | None = None  # a bar over no iterable: updated by hand
         self._done = 0
         self._current: str | None = None
 
@@ -60,7 +64,8 @@ class Stages:
         self._done, self._current = position, name
         self._bar.set_postfix_str(name)
 
-    def __exit__(self, exc_type, exc, tb) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 _tb: TracebackType | None) -> None:
         """Complete when the last stage was reached without an error; otherwise say where it stopped."""
         if self._bar is not None:
             if exc_type is None and self._current == self.names[-1]:

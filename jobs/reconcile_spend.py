@@ -43,12 +43,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from jobs.runner import JobContext, JobResult
 from shared.timestamps import as_utc
 
-ASSESSED = ("openai", "anthropic")
+if TYPE_CHECKING:
+    import argparse
+
+    from shared.settings import Settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
 NOT_ASSESSED_REASON = {
     "vertex": "no cost API: Vertex AI costs are in the Cloud Billing export",
     "mock": "the offline mock provider bills nothing",
@@ -79,7 +86,7 @@ class DayCost:
         self.by_model[key] = self.by_model.get(key, Decimal(0)) + amount
 
 
-def add_arguments(group) -> None:
+def add_arguments(group: argparse._ArgumentGroup) -> None:
     """The job's own flags (see jobs.runner)."""
     from jobs.cost_report.options import iso_date
 
@@ -94,7 +101,7 @@ def _at(d: date) -> datetime:
     return datetime.combine(d, time.min, tzinfo=timezone.utc)
 
 
-def _retrying():
+def _retrying() -> Callable[[F], F]:
     import httpx2
     from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
 
@@ -109,7 +116,7 @@ def _retrying():
 
 
 # -- OpenAI -----------------------------------------------------------------------------
-def openai_costs(settings, first: date, last: date, now: datetime) -> dict[date, DayCost]:
+def openai_costs(settings: Settings, first: date, last: date, now: datetime) -> dict[date, DayCost]:
     """Daily costs by model from OpenAI's organization costs report (the official SDK)."""
     import openai
 
@@ -148,7 +155,7 @@ def openai_costs(settings, first: date, last: date, now: datetime) -> dict[date,
 
 
 # -- Anthropic --------------------------------------------------------------------------
-def anthropic_costs(settings, first: date, last: date, now: datetime) -> dict[date, DayCost]:
+def anthropic_costs(settings: Settings, first: date, last: date, now: datetime) -> dict[date, DayCost]:
     """Daily costs by model from Anthropic's Admin API cost report (httpx2 + tenacity)."""
     import httpx2
 
@@ -321,7 +328,7 @@ def unsettled_days(since: date, before: date) -> set[date]:
             if status in ("missing", "incomplete", "drift") and since <= date.fromisoformat(day) < before}
 
 
-def _providers(settings, ours: dict[tuple[date, str], Ours]) -> list[str]:
+def _providers(settings: Settings, ours: dict[tuple[date, str], Ours]) -> list[str]:
     seen = {p for _, p in ours} | set(settings.providers) | {p for p in READERS
                                                             if getattr(settings, READERS[p][1])}
     order = {p: i for i, p in enumerate(("openai", "anthropic", "vertex", "mock"))}

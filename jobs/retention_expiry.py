@@ -38,11 +38,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from jobs.runner import JobConfigError, JobContext, JobResult
@@ -170,9 +170,11 @@ def _run_class(ctx: JobContext, dc: DataClass, state: dict[str, Any], batcher: _
             if dc.action == "delete":
                 # Counters on GET /metrics must not go down: fold the rows into rollups first.
                 fold_deleted(s, dc.model, dc.key_col.in_(keys))
-                changed = s.execute(delete(dc.model).where(dc.key_col.in_(keys))).rowcount
+                result = s.execute(delete(dc.model).where(dc.key_col.in_(keys)))
             else:
-                changed = s.execute(update(dc.model).where(dc.key_col.in_(keys)).values(user_id=None)).rowcount
+                result = s.execute(update(dc.model).where(dc.key_col.in_(keys)).values(user_id=None))
+            # DML without RETURNING yields a CursorResult; Session.execute is typed for any statement.
+            changed = cast(CursorResult[Any], result).rowcount
             last = rows[-1]
             state["cursors"][dc.name] = [last[1].astimezone(timezone.utc).isoformat(), last[0]]
             state["counts"][dc.name] += changed
@@ -193,7 +195,7 @@ def _count_due(cutoffs: dict[str, str]) -> dict[str, int]:
             for prev in DATA_CLASSES[:i]:
                 if prev.model is dc.model and prev.action == "delete":
                     cond = and_(cond, ~_due(prev, datetime.fromisoformat(cutoffs[prev.name])))
-            counts[dc.name] = int(s.scalar(select(func.count()).select_from(dc.model).where(cond)))
+            counts[dc.name] = s.execute(select(func.count()).select_from(dc.model).where(cond)).scalar_one()
     return counts
 
 

@@ -26,10 +26,14 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, TypeVar
+from types import ModuleType
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from shared.job_schedule import JOBS
 from shared.logs import configure_logging, get_logger
+
+if TYPE_CHECKING:
+    from jobs.progress import Stages
 
 EXIT_OK, EXIT_PROBLEM, EXIT_USAGE, EXIT_UNAVAILABLE = 0, 1, 2, 3
 T = TypeVar("T")
@@ -81,7 +85,7 @@ class JobContext:
 
         return iterate(iterable, total=total, desc=desc or self.name, enabled=on_terminal(self.json_output))
 
-    def stages(self, names: list[str]):
+    def stages(self, names: list[str]) -> Stages:
         """A step-per-stage progress bar on an interactive terminal (see jobs.progress.Stages)."""
         from jobs.progress import Stages, on_terminal
 
@@ -280,12 +284,12 @@ def build_parser(prog: str = "python -m jobs", job: str | None = None) -> argpar
     return parser
 
 
-def _job_module(name: str):
+def _job_module(name: str) -> ModuleType:
     return importlib.import_module(module_name(name))
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # bad usage still ends with a JSON summary line
+    def error(self, message: str) -> NoReturn:  # bad usage still ends with a JSON summary line
         self.print_usage(sys.stderr)
         print(json.dumps({"status": "error", "exit_code": EXIT_USAGE, "error": message}))
         sys.exit(EXIT_USAGE)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from shared import errors
 from shared.database import session_scope
@@ -20,7 +21,7 @@ from functions.gdpr import subjects
 from functions.gdpr.schemas import ConsentChange, ConsentOut, ConsentsOut, ConsentState
 
 
-def current(session, user_id: str) -> dict[str, ConsentState]:
+def current(session: Session, user_id: str) -> dict[str, ConsentState]:
     """Every known purpose, `granted: false` and no time until the person decides."""
     rows = {c.purpose: c for c in session.scalars(select(Consent).where(Consent.user_id == user_id))}
     return {

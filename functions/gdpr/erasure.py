@@ -24,7 +24,9 @@ for locks and reads every index, which no request should wait for. The proof
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, cast
 
 from shared import errors
 from shared.database import session_scope
@@ -43,6 +45,11 @@ from shared.logs import get_logger
 
 from functions.gdpr import subjects
 from functions.gdpr.schemas import ErasureConfirmation, ErasureReceipt
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from shared.models import Erasure
 
 log = get_logger("lafactoria.gdpr.erasure")
 
@@ -82,7 +89,7 @@ def _forget_on_disk(counts: ErasureCounts) -> None:
 
 
 def erase_subject(who: subjects.Acting, *, request_id: str | None = None,
-                  forget_on_disk=_forget_on_disk) -> ErasureReceipt:
+                  forget_on_disk: Callable[[ErasureCounts], None] = _forget_on_disk) -> ErasureReceipt:
     """The erasure itself, for the HTTP routes and `factoria users delete` alike.
 
     Raises NotFound for an unknown user and a 500 Problem when the erasure could
@@ -125,7 +132,7 @@ def erase_subject(who: subjects.Acting, *, request_id: str | None = None,
     return receipt
 
 
-def _write_offsite(ledger) -> None:
+def _write_offsite(ledger: Erasure) -> None:
     """The ledger entry into the backup store, encrypted; a 503 (and a rollback) if the store refuses."""
     from shared.backup_crypto import Keyring
     from shared.erasure import offsite
@@ -225,14 +232,16 @@ def _vacuum_postgres(counts: ErasureCounts) -> None:
     pending: dict[str, str | None] = dict.fromkeys(tables)  # table -> why it is not vacuumed (None: not tried)
     warned: list[str] = []  # SQLSTATEs of the warnings VACUUM sends when it skips a table instead of failing
 
-    def on_notice(diag) -> None:
+    def on_notice(diag: psycopg.errors.Diagnostic) -> None:
         if diag.severity_nonlocalized == "WARNING":
-            warned.append(diag.sqlstate)
+            warned.append(diag.sqlstate or "01000")  # the server always sends one; 01000 is plain "warning"
 
     engine = make_engine(settings.database_url, pool_size=1, statement_timeout_ms=0 if bouncer else None)
     try:
         with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
-            conn.connection.driver_connection.add_notice_handler(on_notice)
+            # SQLAlchemy types the driver's connection as Any; on PostgreSQL it is psycopg's (shared.database).
+            driver = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
+            driver.add_notice_handler(on_notice)
             if not bouncer:
                 conn.exec_driver_sql(f"SET lock_timeout = '{VACUUM_LOCK_TIMEOUT}'")
             for table in tables:

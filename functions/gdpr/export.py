@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import Response
-from sqlalchemy import select
+from sqlalchemy import Row, Select, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -91,7 +91,7 @@ _USAGE = UsageEvent.__table__.c
 _AUDIT = AuditEntry.__table__.c
 
 
-def render_content(r) -> dict[str, Any]:
+def render_content(r: Row[Any]) -> dict[str, Any]:
     return {
         "id": r.id, "content_type": r.content_type, "topic": r.topic, "audience": r.audience,
         "language": r.language, "request": r.request, "content": r.content, "quality": r.quality,
@@ -104,12 +104,12 @@ def render_content(r) -> dict[str, Any]:
     }
 
 
-def render_feedback(r) -> dict[str, Any]:
+def render_feedback(r: Row[Any]) -> dict[str, Any]:
     return {"id": r.id, "content_id": r.content_id, "rating": r.rating, "comment": r.comment,
             "created_at": r.created_at}
 
 
-def render_usage(r) -> dict[str, Any]:
+def render_usage(r: Row[Any]) -> dict[str, Any]:
     return {
         "id": r.id, "content_id": r.content_id, "request_id": r.request_id, "content_type": r.content_type,
         "provider": r.provider, "model": r.model, "attempt": r.attempt, "kind": r.kind, "outcome": r.outcome,
@@ -122,7 +122,7 @@ def render_usage(r) -> dict[str, Any]:
     }
 
 
-def render_audit(r, subject: str) -> dict[str, Any]:
+def render_audit(r: Row[Any], subject: str) -> dict[str, Any]:
     """Audit entries about the person; an admin actor is shown by role, not by pseudonym."""
     return {"id": r.id, "created_at": r.created_at, "action": r.action,
             "actor": "self" if r.actor == subject else r.actor_role, "request_id": r.request_id,
@@ -145,7 +145,7 @@ def consents_section(session: Session, user_id: str) -> dict[str, Any]:
 
 # --- streaming ---------------------------------------------------------------------------------
 
-def _array(session: Session, stmt, render: Callable[[Any], dict[str, Any]]) -> Iterator[str]:
+def _array(session: Session, stmt: Select[Any], render: Callable[[Row[Any]], dict[str, Any]]) -> Iterator[str]:
     """A JSON array body (without brackets) in chunks of about CHUNK_CHARS."""
     buf: list[str] = []
     size = 0

@@ -33,7 +33,8 @@ def rectify(ctx: RequestContext, user_id: str | None = None) -> UserOut:
         with session_scope() as s:
             user = subjects.load_user(s, who, lock=True)
             changed = []
-            if "email" in body.model_fields_set and body.email != user.email:
+            # Rectification refuses an email set to null, so a given email is a str.
+            if "email" in body.model_fields_set and body.email is not None and body.email != user.email:
                 taken = s.scalar(select(User.id).where(User.email == body.email, User.id != user.id))
                 if taken:
                     raise errors.Conflict(_EMAIL_TAKEN)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, model_validator
 
-from shared.validation import text_field
+from shared.validation import SafeLine
 from shared.wire_types import USD, UUIDString
-
-ERASURE_CONFIRMATION = "erase my data"
 
 
 def _email(value: str) -> str:
@@ -23,7 +21,10 @@ def _email(value: str) -> str:
 
 
 Email = Annotated[str, Field(min_length=3, max_length=320), AfterValidator(_email)]
-DisplayName = text_field(1, 200, multiline=False)
+if TYPE_CHECKING:  # a type made by a call is no static type: to the checker the field is a str
+    DisplayName = str
+else:
+    DisplayName = SafeLine  # one line, trimmed, 1..200 visible characters
 
 
 class _Strict(BaseModel):

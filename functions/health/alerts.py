@@ -7,7 +7,7 @@ alert's dedup key); the console's button calls the same route.
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,12 @@ from shared import errors
 from shared.http import RequestContext, json_response
 from shared.timestamps import iso
 from shared.wire_types import Timestamp, UUIDString
+
+if TYPE_CHECKING:
+
+    from flask import Response
+
+    from shared.models import Alert
 
 
 class AlertsQuery(BaseModel):
@@ -42,7 +48,7 @@ class AlertList(BaseModel):
     alerts: list[AlertView]
 
 
-def view(alert) -> dict:
+def view(alert: Alert) -> dict[str, Any]:
     by = alert.acknowledged_by or ("cli" if alert.acknowledged_via == "cli" else None)
     return {
         "id": alert.id, "rule": alert.rule, "severity": alert.severity, "state": alert.status,
@@ -53,7 +59,7 @@ def view(alert) -> dict:
     }
 
 
-def list_alerts(ctx: RequestContext):
+def list_alerts(ctx: RequestContext) -> Response:
     from sqlalchemy import select
 
     from shared.database import session_scope
@@ -68,7 +74,7 @@ def list_alerts(ctx: RequestContext):
     return json_response(body, 200, {"Cache-Control": "no-store"})
 
 
-def ack(ctx: RequestContext, alert_id: str):
+def ack(ctx: RequestContext, alert_id: str) -> Response:
     from shared.alerts import AlertNotFound, AlertResolved, acknowledge
     from shared.database import session_scope
 

@@ -40,7 +40,7 @@ def _privileged(ctx: RequestContext) -> bool:
     return principal.role in _PRIVILEGED
 
 
-def _report(ctx: RequestContext, keys) -> Response:
+def _report(ctx: RequestContext, keys: tuple[str, ...] | list[str]) -> Response:
     results = checks.run(keys)
     status = checks.overall(results)
     database_down = results.get("database:responseTime", [{}])[0].get("status") == "fail"

@@ -8,7 +8,7 @@ response models and assembles the body DESIGN.md fixes.
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -16,6 +16,10 @@ from shared.http import RequestContext, json_response
 from shared.window_stats import feedback_stats, generation_stats, known_cost, regeneration_stats, request_stats
 from shared.timestamps import iso
 from shared.wire_types import USD, Timestamp
+
+if TYPE_CHECKING:
+    from flask import Response
+    from sqlalchemy.orm import Session
 
 WINDOWS: dict[str, timedelta] = {
     "15m": timedelta(minutes=15),
@@ -91,7 +95,7 @@ def _r(value: float | None, digits: int = 4) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def build_report(session, window: str, end: datetime | None = None) -> dict[str, Any]:
+def build_report(session: Session, window: str, end: datetime | None = None) -> dict[str, Any]:
     """The `/v1/metrics` body (DESIGN.md) for `window` ending at `end` (default now)."""
     end = end or datetime.now(timezone.utc)
     span = WINDOWS[window]
@@ -133,7 +137,7 @@ def build_report(session, window: str, end: datetime | None = None) -> dict[str,
     }
 
 
-def metrics(ctx: RequestContext):
+def metrics(ctx: RequestContext) -> Response:
     """GET /v1/metrics: operational figures for a window (ops and admin)."""
     from shared.database import session_scope
 

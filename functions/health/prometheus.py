@@ -19,12 +19,19 @@ every family.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import ClassVar
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import RootModel
 
 from shared.http import RequestContext
 from shared.timestamps import as_utc
+
+if TYPE_CHECKING:
+    from flask import Response
+    from prometheus_client.core import GaugeMetricFamily
+    from prometheus_client.metrics_core import Metric
+    from sqlalchemy.orm import Session
 
 SEVERITIES = ("critical", "error", "warning", "info")
 
@@ -44,11 +51,11 @@ def _bucket_label(bound: float) -> str:
 class DatabaseCollector:
     """A prometheus_client collector over one database session, for one scrape."""
 
-    def __init__(self, session, now: datetime | None = None) -> None:
+    def __init__(self, session: Session, now: datetime | None = None) -> None:
         self.session = session
         self.now = now or datetime.now(timezone.utc)
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         yield from self._aggregates()
         yield self._open_alerts()
         yield from self._jobs()
@@ -56,13 +63,13 @@ class DatabaseCollector:
         yield from self._database()
         yield from self._instances()
 
-    def _aggregates(self):
+    def _aggregates(self) -> Iterator[Metric]:
         from prometheus_client.core import CounterMetricFamily, GaugeHistogramMetricFamily, HistogramMetricFamily
 
         from shared.metric_totals import Totals, aggregates, totals
         from shared.tracing import provider_name
 
-        families: dict[str, object] = {}
+        families: dict[str, CounterMetricFamily | GaugeHistogramMetricFamily | HistogramMetricFamily] = {}
         for agg in aggregates():
             family = families.get(agg.metric)
             names = agg.label_names
@@ -82,15 +89,15 @@ class DatabaseCollector:
                 if provider_at is not None:
                     labels[provider_at] = provider_name(labels[provider_at])
                 merged.setdefault(tuple(labels), Totals()).add(t)
-            for labels, t in sorted(merged.items()):
-                if agg.kind == "counter":
-                    family.add_metric(list(labels), t.total)
+            for merged_labels, t in sorted(merged.items()):
+                if isinstance(family, CounterMetricFamily):  # agg.kind == "counter"
+                    family.add_metric(list(merged_labels), t.total)
                 else:  # histogram or gauge histogram: cumulative buckets and the sum
                     buckets = [(_bucket_label(b), t.buckets.get(b, 0)) for b in agg.buckets] + [("+Inf", t.count)]
-                    family.add_metric(list(labels), buckets, t.total)
+                    family.add_metric(list(merged_labels), buckets, t.total)
         yield from families.values()
 
-    def _open_alerts(self):
+    def _open_alerts(self) -> GaugeMetricFamily:
         from prometheus_client.core import GaugeMetricFamily
         from sqlalchemy import func, select
 
@@ -103,11 +110,12 @@ class DatabaseCollector:
             family.add_metric([severity], counts.get(severity, 0))
         return family
 
-    def _jobs(self):
+    def _jobs(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
         from prometheus_client.core import GaugeMetricFamily
         from sqlalchemy import func, select
 
-        from shared.job_status import JOBS, counted
+        from shared.job_schedule import JOBS
+        from shared.job_status import counted
         from shared.models import JobRun
 
         real = (*counted(), JobRun.job.in_(list(JOBS)))
@@ -128,7 +136,7 @@ class DatabaseCollector:
                 started.add_metric([job], _epoch(ran[job]))
         return success, started
 
-    def _backup(self):
+    def _backup(self) -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
         from prometheus_client.core import GaugeMetricFamily
 
         from shared import health_checks as checks
@@ -146,7 +154,7 @@ class DatabaseCollector:
         return up, age
 
 
-    def _database(self):
+    def _database(self) -> Iterator[Metric]:
         """PostgreSQL's resources (shared.db_resources); on SQLite only the size."""
         from prometheus_client.core import GaugeMetricFamily
 
@@ -203,7 +211,7 @@ class DatabaseCollector:
                 mean.add_metric([q["fingerprint"]], q["mean_ms"] / 1000)
             yield mean
 
-    def _instances(self):
+    def _instances(self) -> Iterator[Metric]:
         """Each function instance's latest resource sample (the last 10 minutes), per instance."""
         from datetime import timedelta
 
@@ -245,11 +253,11 @@ class DatabaseCollector:
         yield from counters.values()
 
 
-def _epoch(value) -> float:
+def _epoch(value: datetime) -> float:
     return as_utc(value).timestamp()
 
 
-def render(session, accept: str | None = None) -> tuple[bytes, str]:
+def render(session: Session, accept: str | None = None) -> tuple[bytes, str]:
     """(body, content type) for a scraper's `Accept` header: OpenMetrics when it asks, else text 0.0.4."""
     from prometheus_client import CollectorRegistry
     from prometheus_client.exposition import choose_encoder
@@ -260,7 +268,7 @@ def render(session, accept: str | None = None) -> tuple[bytes, str]:
     return encoder(registry), content_type
 
 
-def metrics(ctx: RequestContext):
+def metrics(ctx: RequestContext) -> Response:
     """GET /metrics: the whole platform's counters, histograms and gauges, for Prometheus."""
     from flask import Response
 

@@ -10,11 +10,17 @@ and the spend trend with its monthly-budget projection.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.http import RequestContext, json_response
 from shared.wire_types import USD, Day
+
+if TYPE_CHECKING:
+    from flask import Response
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.orm import Session
 
 
 class SpendQuery(BaseModel):
@@ -76,12 +82,13 @@ class SpendReport(BaseModel):
     trend: SpendTrend
 
 
-def spend_by_day(session, start: date, end: date) -> dict[tuple[str, str], float]:
+def spend_by_day(session: Session, start: date, end: date) -> dict[tuple[str, str], float]:
     """{(YYYY-MM-DD, provider): usd} for UTC days start..end inclusive."""
     from sqlalchemy import Date, cast, func, select
 
     from shared.models import UsageEvent as U
 
+    day: ColumnElement[Any]
     if session.get_bind().dialect.name == "postgresql":
         day = cast(func.timezone("UTC", U.created_at), Date)
     else:
@@ -94,7 +101,7 @@ def spend_by_day(session, start: date, end: date) -> dict[tuple[str, str], float
     return {(str(d)[:10], provider): float(total or 0) for d, provider, total in rows}
 
 
-def spend(ctx: RequestContext):
+def spend(ctx: RequestContext) -> Response:
     from shared import spend_trends
     from shared.database import session_scope
     from shared.settings import get_settings
