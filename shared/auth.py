@@ -53,7 +53,7 @@ def authenticate(authorization: str | None, *, fresh: bool = False) -> Principal
         # No credentials is an anonymous request, not a failed authentication: it is refused
         # without touching the database (cheap 401s, no audit noise from browsers and probes).
         raise Unauthorized("Send 'Authorization: Bearer <api key>'.")
-    from shared.database import transaction
+    from shared.database import single_statements
     from shared.identity import check_key
     from shared.settings import get_settings
 
@@ -65,7 +65,7 @@ def authenticate(authorization: str | None, *, fresh: bool = False) -> Principal
         if cached is not None and not fresh:
             return cached
     generation = key_cache.generation
-    with transaction() as connection:
+    with single_statements() as connection:  # the lookup, and once a minute the key's touch
         found = check_key(connection, token)
     if found is not None:
         principal = Principal(user_id=found.user_id, role=found.role, key_id=found.key_id,

@@ -122,9 +122,9 @@ def lookup(cache_key: str, user_id: str, settings) -> ContentItem | None:
 
     A miss (most requests) costs one indexed probe for an id on a Core connection; only a hit
     loads the entry as an ORM object."""
-    from shared.database import session_scope, transaction
+    from shared.database import session_scope, single_statements
 
-    with transaction() as connection:
+    with single_statements() as connection:
         found = connection.execute(_PROBES[settings.generation_cache == "user"], {
             "cache_key": cache_key, "user_id": user_id,
             "since": utcnow() - timedelta(hours=settings.generation_cache_max_age_hours)}).scalar()

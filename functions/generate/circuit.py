@@ -44,9 +44,9 @@ def states(names: list[str]) -> dict[str, CircuitState]:
     found: dict[str, CircuitState] = {n: CircuitState() for n in names}
     if not wanted:
         return found
-    from shared.database import transaction
+    from shared.database import single_statements
 
-    with transaction() as connection:  # columns on a Core connection: read on every generation
+    with single_statements() as connection:  # one read on every generation: columns, no ORM
         for row in connection.execute(_STATES, {"names": wanted}):
             found[row.provider] = CircuitState(row.failures, row.open_until, row.probe_until)
     return found
