@@ -219,9 +219,9 @@ def session_scope(url: str | None = None) -> Iterator["Session"]:
 def transaction(url: str | None = None) -> Iterator["Connection"]:
     """A Core connection in one transaction, committed on success, rolled back on any error.
 
-    For the request path's fixed statements (the fresh key check, the rate-limit charge, the
-    generation-cache probe): no ORM session, identity map or unit of work to build and tear
-    down, which is most of a short transaction's CPU. Errors map as in `session_scope`.
+    For the request path's fixed statements that belong together (the rate-limit charge's
+    upserts): no ORM session, identity map or unit of work to build and tear down, which is
+    most of a short transaction's CPU. Errors map as in `session_scope`.
     """
     with _outages_mapped():
         with get_engine(url).begin() as connection:
