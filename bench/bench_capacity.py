@@ -313,13 +313,23 @@ def _well_formed_refusal(status: int, info: dict) -> bool:
         and bool(info.get("retry_after"))
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used (/proc/PID/stat)."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def at_capacity(port: int, n: int, delay: float, headers: dict[str, str], ok: int, measure_rss,
-                path: str = "/v1/content", body_of=generation_body) -> dict:
-    """`n` at once after a warm-up: statuses, wall time, effective concurrency, latency, memory."""
+                path: str = "/v1/content", body_of=generation_body, measure_cpu=None) -> dict:
+    """`n` at once after a warm-up: statuses, wall time, effective concurrency, latency, memory, and
+    (`measure_cpu`) the server's CPU per request, which other work on the machine does not change."""
     burst(port, 2, headers, "warm", path, body_of)
     idle = measure_rss()
+    cpu = measure_cpu() if measure_cpu else 0.0
     with peak_rss(measure_rss) as mem:
         results, wall = burst(port, n, headers, "at-capacity", path, body_of)
+    if measure_cpu:
+        row("server CPU per request", (measure_cpu() - cpu) * 1000 / n, "ms")
     statuses = Counter(r[0] for r in results)
     done = [r[1] * 1000 for r in results if r[0] == ok]
     effective = n * delay / wall
@@ -355,16 +365,25 @@ def overload(port: int, n: int, label: str, headers: dict[str, str], ok: int, pa
     return {"ok": statuses.get(ok, 0), "n": n, "shed": shed, "bad": len(bad), "slowest": slowest, "wall": wall}
 
 
-def legit_under_floods(port: int, headers: dict[str, str], seconds: float) -> None:
+def legit_under_floods(port: int, headers: dict[str, str], seconds: float, measure_cpu=lambda: 0.0) -> None:
+    """Legitimate throughput alone and beside each flood; with `measure_cpu`, the server's CPU per
+    legitimate request (alone) and per flood request (the phase's CPU less its legitimate requests
+    at that cost), which other work on the machine does not change."""
+    cpu = measure_cpu()
     alone = _legit_rate(port, headers, seconds)
+    per_legit = (measure_cpu() - cpu) / (alone * seconds) if alone else 0.0
     print(f"legitimate GET /v1/content, {LEGIT_CLIENTS} clients, {seconds} s:")
     row("alone", alone, "req/s")
+    row("server CPU per legitimate request", per_legit * 1000, "ms")
     for label, with_key in (("beside 200/s random wrong keys", True), ("beside 200/s with no key", False)):
+        cpu = measure_cpu()
         with flood(port, with_key, seconds) as statuses:
             rate = _legit_rate(port, headers, seconds)
+        per_flood = (measure_cpu() - cpu - per_legit * rate * seconds) / max(1, sum(statuses.values()))
         kept = rate / alone if alone else 0.0
         print(f"  {label}: {rate:.1f} req/s = {kept:.0%} of alone (goal >= 80%: "
-              f"{'met' if kept >= 0.8 else 'MISSED'}); flood answers {dict(statuses)}")
+              f"{'met' if kept >= 0.8 else 'MISSED'}); flood answers {dict(statuses)}; "
+              f"server CPU per flood request {per_flood * 1000:.2f} ms")
 
 
 class HangingWebhook:
@@ -489,8 +508,9 @@ def run(sizes: dict[str, int] = FULL) -> None:
               f"DB_POOL_SIZE={literals['DB_POOL_SIZE']}; provider answers after {delay:g} s")
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
         with deployed_generate(env) as (port, worker):
-            ours = at_capacity(port, n, delay, headers, 201, lambda: rss_kib(worker))
-            legit_under_floods(port, headers, sizes["flood_s"])
+            ours = at_capacity(port, n, delay, headers, 201, lambda: rss_kib(worker),
+                               measure_cpu=lambda: cpu_seconds(worker))
+            legit_under_floods(port, headers, sizes["flood_s"], lambda: cpu_seconds(worker))
             ours_over = overload(port, over_n, f"{sizes['overload']}x capacity", headers, 201)
 
         peer = peer_over = None

@@ -53,8 +53,8 @@ def authenticate(authorization: str | None, *, fresh: bool = False) -> Principal
         # No credentials is an anonymous request, not a failed authentication: it is refused
         # without touching the database (cheap 401s, no audit noise from browsers and probes).
         raise Unauthorized("Send 'Authorization: Bearer <api key>'.")
-    from shared.database import session_scope
-    from shared.identity import verify_key
+    from shared.database import single_statements
+    from shared.identity import check_key
     from shared.settings import get_settings
 
     settings = get_settings()
@@ -65,12 +65,11 @@ def authenticate(authorization: str | None, *, fresh: bool = False) -> Principal
         if cached is not None and not fresh:
             return cached
     generation = key_cache.generation
-    with session_scope() as session:
-        found = verify_key(session, token)
-        if found is not None:
-            key, user = found
-            principal = Principal(user_id=user.id, role=user.role, key_id=key.id, restricted_at=user.restricted_at)
+    with single_statements() as connection:  # the lookup, and once a minute the key's touch
+        found = check_key(connection, token)
     if found is not None:
+        principal = Principal(user_id=found.user_id, role=found.role, key_id=found.key_id,
+                              restricted_at=found.restricted_at)
         if cache_key is not None:
             key_cache.put(cache_key, principal, ttl, generation)
         return principal

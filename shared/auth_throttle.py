@@ -22,12 +22,17 @@ from shared.errors import TooManyRequests
 
 WINDOW_SECONDS = 60.0
 MAX_ADDRESSES = 100_000  # past it, finished windows are dropped (then all, at worst)
+REFUSAL = "Too many failed authentications from your address; retry later."
 
 
 def client_address(request) -> str:
-    forwarded = request.headers.get("X-Forwarded-For", "")
+    return address_of(request.headers.get("X-Forwarded-For", ""), request.remote_addr)
+
+
+def address_of(forwarded: str, peer: str | None) -> str:
+    """The client address from an `X-Forwarded-For` value and the peer address (see above)."""
     last = forwarded.rsplit(",", 1)[-1].strip()
-    return last or request.remote_addr or "unknown"
+    return last or peer or "unknown"
 
 
 class FailureThrottle:
@@ -53,14 +58,20 @@ class FailureThrottle:
 
     def check(self, address: str) -> None:
         """Raise 429 when `address` used up its failures for this window."""
+        retry_after = self.retry_after(address)
+        if retry_after is not None:
+            raise TooManyRequests(REFUSAL, retry_after=retry_after)
+
+    def retry_after(self, address: str) -> int | None:
+        """Seconds until `address` may try a key again, or None when it may now."""
         entry = self._windows.get(address)
         if entry is None:
-            return
+            return None
         started, failures = entry
         left = started + WINDOW_SECONDS - self.clock()
         if left > 0 and failures >= self.limit:
-            raise TooManyRequests("Too many failed authentications from your address; retry later.",
-                                  retry_after=int(left) + 1)
+            return int(left) + 1
+        return None
 
     def failed(self, address: str) -> None:
         now = self.clock()

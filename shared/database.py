@@ -19,7 +19,7 @@ from shared.settings import get_settings
 
 if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.orm import Session
     from sqlalchemy.sql import TableClause
 
@@ -213,6 +213,54 @@ def session_scope(url: str | None = None) -> Iterator["Session"]:
         raise
     finally:
         session.close()
+
+
+@contextlib.contextmanager
+def transaction(url: str | None = None) -> Iterator["Connection"]:
+    """A Core connection in one transaction, committed on success, rolled back on any error.
+
+    For the request path's fixed statements that belong together (the rate-limit charge's
+    upserts): no ORM session, identity map or unit of work to build and tear down, which is
+    most of a short transaction's CPU. Errors map as in `session_scope`.
+    """
+    with _outages_mapped():
+        with get_engine(url).begin() as connection:
+            yield connection
+
+
+@contextlib.contextmanager
+def single_statements(url: str | None = None) -> Iterator["Connection"]:
+    """A Core connection on which each statement commits by itself (autocommit): one round trip
+    per statement instead of BEGIN, statement, COMMIT (psycopg sends BEGIN on its own). For the
+    request path's single reads and single-row writes that need no transaction around them.
+
+    Behind PgBouncer a transaction is what bounds each statement (`_bound_each_transaction`),
+    so there it is an ordinary `transaction()`.
+    """
+    engine = get_engine(url)
+    if engine.dialect.name != "postgresql" or get_settings().db_pgbouncer:
+        with transaction(url) as connection:
+            yield connection
+        return
+    with _outages_mapped():
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            yield connection
+
+
+@contextlib.contextmanager
+def _outages_mapped() -> Iterator[None]:
+    """Pool timeouts and lost connections as `DatabaseUnavailable`, as in `session_scope`."""
+    from sqlalchemy.exc import InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    try:
+        yield
+    except PoolTimeout as exc:
+        raise DatabaseUnavailable("every pooled connection is busy") from exc
+    except (OperationalError, InterfaceError) as exc:
+        if is_outage(exc):
+            raise DatabaseUnavailable("database unreachable") from exc
+        raise
 
 
 # SQLSTATEs of a server that cannot serve a connection now (PostgreSQL, Appendix A): connection

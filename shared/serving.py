@@ -134,10 +134,57 @@ def refusal_bytes(status: int, title: str, detail: str) -> bytes:
 
 
 def post_worker_init(worker) -> None:
-    """Each worker delivers the alerts requests queued (shared.alerts.outbox), outside any request."""
+    """Each worker delivers the alerts requests queued (shared.alerts.outbox), outside any request,
+    and refuses throttled addresses before its app (`ThrottledAddresses`)."""
     from shared.alerts.outbox import start_sender
 
     start_sender()
+    worker.wsgi = ThrottledAddresses(worker.wsgi)
+
+
+class ThrottledAddresses:
+    """A WSGI wrapper that answers a keyed request from an address the failed-authentication
+    throttle (`shared.auth_throttle`) has shut out, before Flask, routing and the app run.
+
+    That answer is the app's own (429 problem+json, `Retry-After`, the security headers, the
+    request id, CORS for an allowed origin), at the cost of a dictionary lookup and one small
+    response: a flood of wrong keys from one address, once throttled, costs legitimate
+    clients almost nothing (issue 21; `python -m bench capacity`). Like the server's other
+    refusals (414/431/408) it writes no access line and no request metric; the failures
+    that led to it are in the audit log. Probes pass through: they carry no key.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        from shared.auth import bearer_token
+        from shared.auth_throttle import address_of, throttle
+
+        if bearer_token(environ.get("HTTP_AUTHORIZATION")) is not None:
+            retry_after = throttle.retry_after(address_of(environ.get("HTTP_X_FORWARDED_FOR", ""),
+                                                          environ.get("REMOTE_ADDR")))
+            if retry_after is not None:
+                return self.refuse(environ, start_response, retry_after)
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def refuse(environ, start_response, retry_after: int) -> list[bytes]:
+        from shared.auth_throttle import REFUSAL
+        from shared.errors import TooManyRequests
+        from shared.http import CORS_EXPOSE_HEADERS, SECURITY_HEADERS, echoable_request_id
+
+        problem = TooManyRequests(REFUSAL, retry_after=retry_after)
+        body = json.dumps(problem.body(), separators=(",", ":")).encode()
+        headers = [("Content-Type", "application/problem+json"), ("Content-Length", str(len(body))),
+                   ("Retry-After", problem.headers["Retry-After"]), ("Cache-Control", "no-store"),
+                   ("X-Request-ID", echoable_request_id(environ.get("HTTP_X_REQUEST_ID", ""))),
+                   ("Vary", "Origin"), *SECURITY_HEADERS.items()]
+        origin = environ.get("HTTP_ORIGIN", "").rstrip("/")
+        if origin and origin in get_settings().origins:
+            headers += [("Access-Control-Allow-Origin", origin), ("Access-Control-Expose-Headers", CORS_EXPOSE_HEADERS)]
+        start_response("429 Too Many Requests", headers)
+        return [body]
 
 
 class BoundedThreadWorker(ThreadWorker):

@@ -130,8 +130,8 @@ def test_failed_keys_are_throttled_per_address_before_any_lookup(db, env, monkey
 
     env(auth_failures_per_minute=3)
     lookups = []
-    real = identity.verify_key
-    monkeypatch.setattr(identity, "verify_key", lambda s, t: lookups.append(1) or real(s, t))
+    real = identity.check_key
+    monkeypatch.setattr(identity, "check_key", lambda c, t: lookups.append(1) or real(c, t))
     client = client_for("generate")
     wrong = {"Authorization": "Bearer lf_0123456789ab_" + "x" * 43}
     assert [client.get("/v1/content", headers=wrong).status_code for _ in range(3)] == [401, 401, 401]
@@ -141,6 +141,71 @@ def test_failed_keys_are_throttled_per_address_before_any_lookup(db, env, monkey
     other = {"X-Forwarded-For": "198.51.100.7"}  # another client (the proxy's last entry) is unaffected
     assert client.get("/v1/content", headers=wrong | other).status_code == 401
     assert client.get("/v1/content").status_code == 401  # no key at all: a plain 401, never counted
+
+
+def _throttled_server(env, address: str):
+    """The served wrapper (shared.serving) around an app that records what reaches it, with
+    `address` already throttled."""
+    from werkzeug.test import Client
+
+    from shared.auth_throttle import throttle
+    from shared.serving import ThrottledAddresses
+
+    env(auth_failures_per_minute=2, allowed_origins="https://app.example.org")
+    reached = []
+
+    def app(environ, start_response):
+        reached.append(environ["PATH_INFO"])
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"served"]
+
+    throttle.failed(address)
+    throttle.failed(address)
+    return Client(ThrottledAddresses(app)), reached
+
+
+def test_a_throttled_address_is_refused_before_the_app(env):
+    client, reached = _throttled_server(env, "203.0.113.66")
+    wrong = {"Authorization": "Bearer lf_0123456789ab_" + "x" * 43, "X-Forwarded-For": "203.0.113.66",
+             "X-Request-ID": "req-42", "Origin": "https://app.example.org"}
+    resp = client.get("/v1/content", headers=wrong)
+    assert reached == []  # neither Flask nor routing nor the key lookup ran
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
+    assert resp.content_type == "application/problem+json"
+    assert resp.get_json()["type"].endswith("/rate-limited") and resp.get_json()["status"] == 429
+    assert resp.headers["X-Request-ID"] == "req-42" and resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff" and "Strict-Transport-Security" in resp.headers
+    assert resp.headers["Access-Control-Allow-Origin"] == "https://app.example.org"
+    assert int(resp.headers["Content-Length"]) == len(resp.data)
+    bad_id = client.get("/v1/content", headers=wrong | {"X-Request-ID": "no spaces allowed",
+                                                         "Origin": "https://evil.example"})
+    assert bad_id.status_code == 429 and bad_id.headers["X-Request-ID"] != "no spaces allowed"
+    assert "Access-Control-Allow-Origin" not in bad_id.headers
+
+
+def test_the_throttle_wrapper_passes_other_addresses_keyless_requests_and_probes(env):
+    client, reached = _throttled_server(env, "203.0.113.66")
+    key = {"Authorization": "Bearer lf_0123456789ab_" + "x" * 43}
+    assert client.get("/v1/content", headers=key | {"X-Forwarded-For": "198.51.100.7"}).status_code == 200
+    assert client.get("/livez", headers={"X-Forwarded-For": "203.0.113.66"}).status_code == 200  # no key
+    assert client.get("/v1/content", headers={"X-Forwarded-For": "203.0.113.66",
+                                              "Authorization": "Basic abc"}).status_code == 200  # not a bearer key
+    assert reached == ["/v1/content", "/livez", "/v1/content"]
+
+
+def test_the_worker_serves_its_app_through_the_throttle_wrapper(monkeypatch):
+    from shared import serving
+    from shared.alerts import outbox
+
+    monkeypatch.setattr(outbox, "start_sender", lambda: None)
+
+    class Worker:
+        wsgi = object()
+
+    worker = Worker()
+    app = worker.wsgi
+    serving.post_worker_init(worker)
+    assert isinstance(worker.wsgi, serving.ThrottledAddresses) and worker.wsgi.app is app
 
 
 def test_throttle_window_and_address():

@@ -97,3 +97,36 @@ def test_an_instance_never_holds_more_than_db_pool_size_connections(pg, env):
     for t in threads:
         t.join()
     assert max(seen) == 2 and len(done) == 5  # five callers queue for two connections, none is refused
+
+
+def test_single_statements_commit_each_statement_alone_and_transaction_holds_one(pg):
+    """The request path's reads (`single_statements`) send no BEGIN/COMMIT: each statement is its
+    own transaction (a new transaction id each); `transaction()` keeps one for all its statements."""
+    ids = "SELECT pg_current_xact_id()::text"
+    with database.single_statements() as conn:
+        first, second = conn.execute(text(ids)).scalar(), conn.execute(text(ids)).scalar()
+    assert first != second
+    with database.transaction() as conn:
+        first, second = conn.execute(text(ids)).scalar(), conn.execute(text(ids)).scalar()
+    assert first == second
+    with get_engine().connect() as conn:  # the pooled connection is back in its default mode
+        assert not conn.connection.dbapi_connection.autocommit
+
+
+def test_single_statements_behind_pgbouncer_are_one_transaction(pg, env):
+    env(db_pgbouncer="true")
+    ids = "SELECT pg_current_xact_id()::text"
+    with database.single_statements() as conn:
+        assert conn.execute(text(ids)).scalar() == conn.execute(text(ids)).scalar()
+
+
+def test_request_path_connections_map_outages_to_database_unavailable(pg, env):
+    env(db_pool_size="1", db_connect_timeout_seconds="1")
+    held = get_engine().connect()  # the pool's only connection
+    try:
+        for scope in (database.single_statements, database.transaction):
+            with pytest.raises(DatabaseUnavailable):
+                with scope() as conn:
+                    conn.execute(text("SELECT 1"))
+    finally:
+        held.close()

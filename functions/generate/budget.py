@@ -62,13 +62,28 @@ MAX_IN_FLIGHT_RETRY_AFTER = 60  # seconds: a live reservation settles within one
 
 def input_bound(system: str, user: str, schema: dict[str, Any] | None) -> int:
     """Input tokens no tokenizer can exceed for a call sending `system`, `user` and `schema`."""
-    from functions.generate.providers.openai_provider import strict_schema
-
     sent = len(system.encode()) + len(user.encode())
-    if schema is not None:  # as sent: OpenAI gets the strict form, which is longer; the others as is
-        sent += max(len(json.dumps(form, separators=(",", ":"), ensure_ascii=False).encode())
-                    for form in (schema, strict_schema(schema)))
+    if schema is not None:
+        sent += _schema_bytes(schema)
     return sent + FRAMING_TOKENS
+
+
+_SCHEMA_BYTES: dict[int, tuple[dict[str, Any], int]] = {}  # id(schema) -> (schema, bytes sent at most)
+
+
+def _schema_bytes(schema: dict[str, Any]) -> int:
+    """The longest form `schema` is sent in (OpenAI gets the strict form, which is longer; the
+    others as is), measured once per schema object: every call of the request path asks."""
+    from functions.generate.providers.openai_provider import strict_form
+
+    entry = _SCHEMA_BYTES.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_SCHEMA_BYTES) >= 64:  # callers passing fresh schemas (tests): stay bounded
+            _SCHEMA_BYTES.clear()
+        size = max(len(json.dumps(form, separators=(",", ":"), ensure_ascii=False).encode())
+                   for form in (schema, strict_form(schema)))
+        entry = _SCHEMA_BYTES[id(schema)] = (schema, size)
+    return entry[1]
 
 
 def worst_case_usd(provider: str, model: str, input_tokens: int, max_output_tokens: int) -> Decimal:

@@ -118,22 +118,37 @@ def flight(cache_key: str, settings):
 
 
 def lookup(cache_key: str, user_id: str, settings) -> ContentItem | None:
-    """The newest live entry for `cache_key` (in `user` scope, only the user's own), or None."""
-    from sqlalchemy import select
+    """The newest live entry for `cache_key` (in `user` scope, only the user's own), or None.
 
-    from shared.database import session_scope
+    A miss (most requests) costs one indexed probe for an id on a Core connection; only a hit
+    loads the entry as an ORM object."""
+    from shared.database import session_scope, single_statements
 
-    c = ContentItem
-    stmt = (select(c).where(c.cache_key == cache_key, c.cached.is_(False), c.quality_passed.is_(True),
-                            c.created_at >= utcnow() - timedelta(hours=settings.generation_cache_max_age_hours))
-            .order_by(c.created_at.desc()).limit(1))
-    if settings.generation_cache == "user":
-        stmt = stmt.where(c.user_id == user_id)
+    with single_statements() as connection:
+        found = connection.execute(_PROBES[settings.generation_cache == "user"], {
+            "cache_key": cache_key, "user_id": user_id,
+            "since": utcnow() - timedelta(hours=settings.generation_cache_max_age_hours)}).scalar()
+    if found is None:
+        return None
     with session_scope() as session:
-        row = session.execute(stmt).scalar_one_or_none()
+        row = session.get(ContentItem, found)
         if row is not None:
             session.expunge(row)
         return row
+
+
+def _probe(own: bool):
+    """The id of the newest live entry for :cache_key (of :user_id's own when `own`), built once."""
+    from sqlalchemy import bindparam, select
+
+    c = ContentItem
+    stmt = (select(c.id).where(c.cache_key == bindparam("cache_key"), c.cached.is_(False),
+                               c.quality_passed.is_(True), c.created_at >= bindparam("since", type_=c.created_at.type))
+            .order_by(c.created_at.desc()).limit(1))
+    return stmt.where(c.user_id == bindparam("user_id")) if own else stmt
+
+
+_PROBES = {own: _probe(own) for own in (True, False)}
 
 
 def serve(original: ContentItem, request, *, user_id: str, request_id: str) -> dict[str, Any]:

@@ -44,14 +44,23 @@ def states(names: list[str]) -> dict[str, CircuitState]:
     found: dict[str, CircuitState] = {n: CircuitState() for n in names}
     if not wanted:
         return found
-    from sqlalchemy import select
+    from shared.database import single_statements
 
-    from shared.database import session_scope
-
-    with session_scope() as session:
-        for row in session.execute(select(ProviderCircuit).where(ProviderCircuit.provider.in_(wanted))).scalars():
+    with single_statements() as connection:  # one read on every generation: columns, no ORM
+        for row in connection.execute(_STATES, {"names": wanted}):
             found[row.provider] = CircuitState(row.failures, row.open_until, row.probe_until)
     return found
+
+
+def _states_statement():
+    from sqlalchemy import bindparam, select
+
+    c = ProviderCircuit
+    return select(c.provider, c.failures, c.open_until, c.probe_until).where(
+        c.provider.in_(bindparam("names", expanding=True)))
+
+
+_STATES = _states_statement()
 
 
 def _upsert(session, values: dict, update: dict):

@@ -18,15 +18,17 @@ from shared.http._admission import PROBE_PATHS
 from shared.http._app import FunctionApp, startup_settings
 from shared.http._compression import GZIP_MIN_BYTES
 from shared.http._context import RequestContext, get_settings
+from shared.http._cors import CORS_EXPOSE_HEADERS
 from shared.http._problems import ExceptionRegistry
 from shared.http._responses import empty_response, json_response, problem_response
 from shared.http._routing import PUBLIC, Route, resolve
+from shared.http._request_id import echoable_request_id
 from shared.http._security_headers import SECURITY_HEADERS
 from shared.http._stack import ORDER, Middleware
 from shared.http._tracing import TracingMiddleware
 
 __all__ = [
-    "GZIP_MIN_BYTES", "ORDER", "PROBE_PATHS", "PUBLIC", "SECURITY_HEADERS", "ExceptionRegistry", "FunctionApp",
-    "Middleware", "RequestContext", "Route", "TracingMiddleware", "empty_response", "get_settings", "json_response",
+    "CORS_EXPOSE_HEADERS", "GZIP_MIN_BYTES", "ORDER", "PROBE_PATHS", "PUBLIC", "SECURITY_HEADERS", "ExceptionRegistry", "FunctionApp",
+    "Middleware", "RequestContext", "Route", "TracingMiddleware", "echoable_request_id", "empty_response", "get_settings", "json_response",
     "problem_response", "resolve", "startup_settings",
 ]

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from shared.http._router import Router
 
 _CORS_ALLOW_HEADERS = "Authorization, Cache-Control, Content-Type, Idempotency-Key, X-Request-ID"
-_CORS_EXPOSE_HEADERS = (  # what browser code may read (the contract's list, and Location of a 201)
+CORS_EXPOSE_HEADERS = (  # what browser code may read (the contract's list, and Location of a 201)
     "X-Request-ID, Retry-After, Idempotent-Replayed, Content-Disposition, RateLimit-Limit, RateLimit-Remaining, "
     "RateLimit-Reset, Location"
 )
@@ -60,4 +60,4 @@ class CorsMiddleware:
         origin = allowed_origin(ctx)
         if origin:
             response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Expose-Headers"] = _CORS_EXPOSE_HEADERS
+            response.headers["Access-Control-Expose-Headers"] = CORS_EXPOSE_HEADERS

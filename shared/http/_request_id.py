@@ -17,10 +17,14 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._\-]{1,128}$")
 _TOKEN = "request_id_token"
 
 
+def echoable_request_id(value: str) -> str:
+    """`value` (a client's X-Request-ID) when it is safe to echo, else a fresh id."""
+    return value if _REQUEST_ID.match(value) else uuid.uuid4().hex
+
+
 def request_id_of(request: "Request") -> str:
     """The client's X-Request-ID when it is safe to echo, else a fresh one."""
-    request_id = request.headers.get("X-Request-ID", "")
-    return request_id if _REQUEST_ID.match(request_id) else uuid.uuid4().hex
+    return echoable_request_id(request.headers.get("X-Request-ID", ""))
 
 
 class RequestIdMiddleware:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.errors import Unauthorized
 from shared.ratelimit.buckets import Charge, Outcome, user_bucket_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
 
@@ -35,51 +36,32 @@ class DatabaseBackend:
     name = "database"
 
     def consume(self, charges: Sequence[Charge], now: datetime) -> Outcome:
+        from shared.database import transaction
+
+        try:
+            with transaction() as connection:  # one Core transaction: no ORM session on the request path
+                counts: list[int] = []
+                for n, charge in enumerate(charges):  # a fixed order (minute, then day): no two requests deadlock
+                    count = _try_add(connection, charge, relax=n == 0) if charge.cost <= charge.limit else None
+                    if count is None:
+                        raise _Refused()  # rolls the transaction back: nothing is consumed
+                    counts.append(count)
+                return Outcome(True, tuple(counts))
+        except _Refused:
+            pass
         from sqlalchemy import select
 
-        from shared.database import session_scope
         from shared.models import RateLimitCounter
 
-        with session_scope() as session:
-            counts: list[int] = []
-            for n, charge in enumerate(charges):  # a fixed order (minute, then day): no two requests deadlock
-                count = self._try_add(session, charge, relax=n == 0) if charge.cost <= charge.limit else None
-                if count is None:
-                    session.rollback()
-                    if charge.key_id is not None and not _key_live(session, charge.key_id):
-                        raise Unauthorized("The API key is invalid or revoked.")
-                    current = dict(session.execute(
-                        select(RateLimitCounter.bucket, RateLimitCounter.count)
-                        .where(RateLimitCounter.bucket.in_([c.bucket for c in charges]))
-                    ).all())
-                    return Outcome(False, tuple(int(current.get(c.bucket, 0)) for c in charges))
-                counts.append(count)
-            return Outcome(True, tuple(counts))
-
-    @staticmethod
-    def _try_add(session: "Session", charge: Charge, *, relax: bool = False) -> int | None:
-        """One charge; with `relax`, the statement also relaxes this transaction's durability
-        (`_relaxed_row`), so that costs no round trip of its own."""
-        from shared.database import upsert
-        from shared.models import RateLimitCounter
-
-        table = RateLimitCounter.__table__
-        row = {"bucket": charge.bucket, "count": charge.cost, "expires_at": charge.expires_at}
-        stmt = upsert(session, table)
-        relaxed = relax and session.get_bind().dialect.name == "postgresql"
-        if relaxed or charge.key_id is not None:
-            source = _relaxed_row(table, row) if relaxed else _row(table, row)
-            if charge.key_id is not None:
-                source = source.where(_live_key(charge.key_id).exists())
-            stmt = stmt.from_select(list(row), source)
-        else:
-            stmt = stmt.values(**row)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[table.c.bucket],
-            set_={"count": table.c.count + stmt.excluded.count},
-            where=(table.c.count + stmt.excluded.count) <= charge.limit,
-        ).returning(table.c.count)
-        return session.execute(stmt).scalar()
+        with transaction() as connection:
+            key_id = next((c.key_id for c in charges if c.key_id is not None), None)
+            if key_id is not None and not _key_live(connection, key_id):
+                raise Unauthorized("The API key is invalid or revoked.")
+            current = dict(connection.execute(
+                select(RateLimitCounter.bucket, RateLimitCounter.count)
+                .where(RateLimitCounter.bucket.in_([c.bucket for c in charges]))
+            ).all())
+        return Outcome(False, tuple(int(current.get(c.bucket, 0)) for c in charges))
 
     def refund(self, charges: Sequence[Charge]) -> None:
         from sqlalchemy import case, update
@@ -105,13 +87,68 @@ class DatabaseBackend:
             return delete_user_counters(own, user_id)
 
 
-def _row(table, row: dict):
-    from sqlalchemy import literal, select
-
-    return select(*[literal(value, type_=table.c[name].type).label(name) for name, value in row.items()])
+class _Refused(Exception):
+    """A charge would pass its limit: the transaction rolls back."""
 
 
-def _live_key(key_id: str):
+def _try_add(connection: "Connection", charge: Charge, *, relax: bool = False) -> int | None:
+    """One charge: the new count, or None when it would pass the limit (or the key is not live).
+    With `relax` (PostgreSQL), the statement also relaxes this transaction's durability."""
+    relaxed = relax and connection.dialect.name == "postgresql"
+    stmt = _charge_statement(connection.dialect.name, relaxed, charge.key_id is not None)
+    return connection.execute(stmt, {"bucket": charge.bucket, "cost": charge.cost, "expires_at": charge.expires_at,
+                                     "limit": charge.limit, "key_id": charge.key_id}).scalar()
+
+
+_STATEMENTS: dict[tuple[str, bool, bool], Any] = {}
+
+
+def _charge_statement(dialect: str, relaxed: bool, keyed: bool):
+    """The conditional upsert of one charge, built once per shape with bound parameters:
+
+    `INSERT … SELECT :bucket, :cost, :expires_at [WHERE EXISTS (live key FOR KEY SHARE)]
+    ON CONFLICT (bucket) DO UPDATE SET count = count + cost WHERE count + cost <= :limit
+    RETURNING count`; relaxed, the SELECT first runs `set_config('synchronous_commit', 'off',
+    true)` (`_relaxed_row`)."""
+    key = (dialect, relaxed, keyed)
+    stmt = _STATEMENTS.get(key)
+    if stmt is not None:
+        return stmt
+    from sqlalchemy import bindparam
+
+    from shared.models import RateLimitCounter
+
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = RateLimitCounter.__table__
+    row = {"bucket": bindparam("bucket", type_=table.c.bucket.type),
+           "count": bindparam("cost", type_=table.c.count.type),
+           "expires_at": bindparam("expires_at", type_=table.c.expires_at.type)}
+    if relaxed or keyed:
+        source = _relaxed_row(row) if relaxed else _row(row)
+        if keyed:
+            source = source.where(_live_key(bindparam("key_id")).exists())
+        stmt = insert(table).from_select(list(row), source)
+    else:  # SQLite needs a WHERE in an INSERT … SELECT before ON CONFLICT: plain VALUES here
+        stmt = insert(table).values(**row)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[table.c.bucket],
+        set_={"count": table.c.count + stmt.excluded.count},
+        where=(table.c.count + stmt.excluded.count) <= bindparam("limit", type_=table.c.count.type),
+    ).returning(table.c.count)
+    _STATEMENTS[key] = stmt
+    return stmt
+
+
+def _row(row: dict):
+    from sqlalchemy import select
+
+    return select(*[value.label(name) for name, value in row.items()])
+
+
+def _live_key(key_id):
     """The key's row if it is live, locked against its deletion (an erasure) until the transaction ends."""
     from sqlalchemy import literal, select
 
@@ -121,11 +158,11 @@ def _live_key(key_id: str):
             .with_for_update(read=True, key_share=True))
 
 
-def _key_live(session: "Session", key_id: str) -> bool:
-    return session.execute(_live_key(key_id)).first() is not None
+def _key_live(connection: "Connection", key_id: str) -> bool:
+    return connection.execute(_live_key(key_id)).first() is not None
 
 
-def _relaxed_row(table, row: dict):
+def _relaxed_row(row: dict):
     """`SELECT <row>` that first runs `set_config('synchronous_commit', 'off', true)`.
 
     Counters are ephemeral: on PostgreSQL their commits need not wait for the
@@ -137,7 +174,7 @@ def _relaxed_row(table, row: dict):
     from sqlalchemy import func, select, true
 
     relaxed = select(func.set_config("synchronous_commit", "off", true()).label("setting")).cte("relaxed")
-    return _row(table, row).select_from(relaxed)
+    return _row(row).select_from(relaxed)
 
 
 def delete_user_counters(session: "Session", user_id: str) -> int:

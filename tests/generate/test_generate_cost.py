@@ -225,6 +225,25 @@ def test_strict_schema_makes_optional_properties_nullable():
     assert drop_nulls({"a": "x", "b": None, "c": [{"d": None}]}) == {"a": "x", "c": [{}]}
 
 
+def test_the_strict_form_and_the_input_bound_are_worked_out_once_per_schema_object():
+    import json
+
+    from functions.generate import budget
+    from functions.generate.providers.openai_provider import strict_form, strict_schema
+
+    one = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    two = {"type": "object", "properties": {"a": {"type": "string"}, "bb": {"type": "integer"}}}
+    assert strict_form(one) == strict_schema(one) and strict_form(one) is strict_form(one)
+    assert strict_form(two) == strict_schema(two) != strict_form(one)  # another schema: its own form
+    longest = len(json.dumps(strict_schema(two), separators=(",", ":")).encode())
+    assert budget.input_bound("sys", "usé", two) == 3 + 4 + longest + budget.FRAMING_TOKENS
+    assert budget.input_bound("sys", "usé", one) < budget.input_bound("sys", "usé", two)
+    for _ in range(70):  # fresh schema objects past the memo's bound: still right, still bounded
+        fresh = {"type": "object", "properties": {"x": {"type": "string"}}}
+        assert strict_form(fresh) == strict_schema(fresh)
+    assert budget.input_bound("sys", "usé", two) == 3 + 4 + longest + budget.FRAMING_TOKENS
+
+
 @pytest.mark.parametrize("name", ["openai", "anthropic", "vertex"])
 def test_a_refusal_goes_to_the_next_provider_without_retry_or_repair(name, db, users, client_for, use_providers,
                                                                      stub_gate):

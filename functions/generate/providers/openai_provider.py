@@ -57,6 +57,20 @@ def strict_schema(schema: Any) -> Any:
     return out
 
 
+_STRICT: dict[int, tuple[Any, Any]] = {}  # id(schema) -> (schema, its strict form)
+
+
+def strict_form(schema: Any) -> Any:
+    """`strict_schema(schema)`, rewritten once per schema object: the content types' schemas are
+    built once per process, and the rewrite walks the whole schema (it was done on every call)."""
+    entry = _STRICT.get(id(schema))
+    if entry is None or entry[0] is not schema:
+        if len(_STRICT) >= 64:  # callers passing fresh schemas (tests): stay bounded
+            _STRICT.clear()
+        entry = _STRICT[id(schema)] = (schema, strict_schema(schema))
+    return entry[1]
+
+
 def drop_nulls(value: Any) -> Any:
     """Remove the nulls strict mode makes the model write for optional properties."""
     if isinstance(value, dict):
@@ -91,7 +105,7 @@ class OpenAIProvider:
                 ],
                 response_format={
                     "type": "json_schema",
-                    "json_schema": {"name": call.content_type, "schema": strict_schema(call.schema), "strict": True},
+                    "json_schema": {"name": call.content_type, "schema": strict_form(call.schema), "strict": True},
                 },
                 max_completion_tokens=call.max_output_tokens,
                 timeout=call.timeout or self._timeout,
