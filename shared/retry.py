@@ -61,7 +61,7 @@ class RetryPolicy:
 
     def backoff(self, attempt_number: int) -> float:
         """The wait after failed try `attempt_number` (1-based) when the error names none."""
-        base = min(self.longest_backoff, self.first * 2 ** (attempt_number - 1))
+        base: float = min(self.longest_backoff, self.first * 2.0 ** (attempt_number - 1))
         return base + (random.random() * self.jitter if self.jitter else 0.0)
 
     def retrying(self, retryable: Callable[[BaseException], bool], *,

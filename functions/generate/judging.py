@@ -38,9 +38,14 @@ REVIEWABLE_FAILURES = {"factual", "educational_value"}  # what a review can chan
 class Report(Protocol):
     """What the pipeline reads of a quality report (`functions.generate.quality.QualityReport`)."""
 
-    overall: float
-    passed: bool
-    weaknesses: list[str]
+    @property
+    def overall(self) -> float: ...
+
+    @property
+    def passed(self) -> bool: ...
+
+    @property
+    def weaknesses(self) -> list[str]: ...
 
     def confident_failure(self) -> bool: ...
 
@@ -134,6 +139,7 @@ class Judge:
             return report
         self.spend.settle(answer.reservation, self.spend.fields(reviewer.provider, "judge", "success", completion,
                                                                 latency_ms=answer.latency_ms))
-        # A judge is configured only in front of the real gate, whose reports are QualityReports.
+        # A review informs the real gate's scores: with a judge configured, the assessor's reports are
+        # QualityReports (the default gate's always are; a fake assessor's must be one too).
         quality_report: QualityReport = report  # type: ignore[assignment]
         return judge.apply(quality_report, verdict, reviewer.name)

@@ -154,29 +154,44 @@ class Run:
         rotation = Rotation(self._configured(), self.breakers, self.attempts.deadline.remaining, self.attempts.hint)
         best: Candidate | None = None
         weaknesses: list[str] = []
-        stopped: Exception | None = None
+        stopped: DeadlineReached | SpendRefused | None = None
         for generation in range(1, MAX_GENERATIONS + 1):
-            provider = rotation.next()
-            while provider is not None:
-                try:
-                    candidate = self._generate_once(provider, generation, weaknesses)
-                    break
-                except ProviderFailed as exc:
-                    rotation.failed(provider, outage=exc.outage)
-                    provider = rotation.next()
-                except (DeadlineReached, SpendRefused) as exc:  # no more calls for this request
-                    rotation.stopped(provider)
-                    stopped = exc
-                    break
-            if provider is None or stopped is not None:
+            try:
+                candidate = self._candidate(rotation, generation, weaknesses)
+            except (DeadlineReached, SpendRefused) as stop:  # no more calls for this request
+                stopped = stop
                 break
-            rotation.served(provider)
-            best = candidate if best is None or candidate.report.overall > best.report.overall else best
-            if candidate.report.passed or not candidate.report.confident_failure():
-                return self._result(candidate if candidate.report.passed else best)
-            weaknesses = list(candidate.report.weaknesses)
+            if candidate is None:
+                break
+            report = candidate.report
+            if best is None or report.overall > best.report.overall:
+                best = candidate
+            if report.passed:
+                return self._result(candidate)
+            if not report.confident_failure():
+                # A near miss is as likely the gate's doubt as the document's fault: another full
+                # provider call is not worth it. The item is returned as it is, failed, with its reasons.
+                log.info("quality near miss: not regenerated", extra={"overall": report.overall})
+                return self._result(best)
+            weaknesses = list(report.weaknesses)
             rotation.rejected()
         return self._result(best) if best is not None else self._unserved(stopped)
+
+    def _candidate(self, rotation: Rotation, generation: int, weaknesses: list[str]) -> Candidate | None:
+        """Generation number `generation` from the first provider in the rotation that can serve it;
+        None when none can. A deadline or a spend refusal propagates (the provider's probe given back)."""
+        while (provider := rotation.next()) is not None:
+            try:
+                candidate = self._generate_once(provider, generation, weaknesses)
+            except ProviderFailed as exc:
+                rotation.failed(provider, outage=exc.outage)
+                continue
+            except (DeadlineReached, SpendRefused):
+                rotation.stopped(provider)
+                raise
+            rotation.served(provider)
+            return candidate
+        return None
 
     def _configured(self) -> list[Provider]:
         providers = []
@@ -237,7 +252,7 @@ class Run:
             self.spend.relabel(event, "success" if judged.passed else "low_quality")
         return Candidate(content, judged, provider.name, completion.model)
 
-    def _unserved(self, stopped: Exception | None) -> Generated:
+    def _unserved(self, stopped: DeadlineReached | SpendRefused | None) -> Generated:
         """Nothing to return: why, as the domain's error (the handler makes it problem+json)."""
         if isinstance(stopped, SpendRefused):
             raise stopped
