@@ -45,8 +45,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shared import errors
 from functions.generate import ledger
+from functions.generate.errors import AccountErased, BudgetExhausted, Scope
 from functions.generate.ledger import price_table, usage_event
 from shared.models import UsageEvent, utcnow
 
@@ -130,10 +130,11 @@ def reserve(settings, *, user_id: str, provider: str, model: str, input_tokens: 
             now: datetime | None = None, **context) -> str | None:
     """Reserve the call's worst case; returns the ledger row id, or None when no cap is set.
 
-    `input_tokens` is the call's `input_bound`. Raises 429 (the user's daily
-    cap) or 503 (a global cap) with Retry-After: until the cap's period
-    resets, or a few seconds when live reservations alone fill the cap; 410
-    when the user was erased; `Unpriceable` for a model without a price.
+    `input_tokens` is the call's `input_bound`. Raises `BudgetExhausted` (the
+    user's daily cap, or a global one) with the seconds until the cap's
+    period resets, or a few seconds when live reservations alone fill the
+    cap; `AccountErased` when the user was erased; `Unpriceable` for a model
+    without a price. (`errors.to_problem` turns the first two into 429/503/410.)
     """
     from functions.generate.spend_totals import caps_configured
 
@@ -156,7 +157,7 @@ def reserve(settings, *, user_id: str, provider: str, model: str, input_tokens: 
 class _OverCap(Exception):
     """The reservation would take `bucket` past `cap` (the transaction has rolled back)."""
 
-    def __init__(self, kind: str, bucket, cap: Decimal, total: Decimal) -> None:
+    def __init__(self, kind: Scope, bucket, cap: Decimal, total: Decimal) -> None:
         super().__init__(kind)
         self.kind, self.bucket, self.cap, self.total = kind, bucket, cap, total
 
@@ -174,7 +175,7 @@ def _reserve(settings, worst: Decimal, user_id: str, provider: str, model: str, 
         if b is not None and cap is not None]
     with session_scope() as session:
         if ledger.owner(session, user_id) is None:
-            raise errors.Gone(ledger.ERASED_DETAIL)
+            raise AccountErased(user_id)
         totals = spend_totals.add(session, [b for _, b, _ in caps], worst)
         for kind, bucket, cap in caps:
             if totals[bucket.key] > cap:
@@ -203,26 +204,12 @@ def _live_reservations(bucket) -> tuple[Decimal, datetime | None]:
     return Decimal(str(held)), oldest
 
 
-def _refusal(settings, over: _OverCap, worst: Decimal, now: datetime) -> errors.Problem:
-    """The problem for a refused reservation: in-flight calls (seconds) or a spent period (its reset)."""
+def _refusal(settings, over: _OverCap, worst: Decimal, now: datetime) -> BudgetExhausted:
+    """Why the reservation was refused: in-flight calls (seconds) or a spent period (until its reset)."""
     held, oldest = _live_reservations(over.bucket)
     spent = over.total - worst - held
     if held > 0 and spent + worst <= over.cap:
         expires = (oldest or now) + stale_after(settings)
         retry = max(1, min(MAX_IN_FLIGHT_RETRY_AFTER, math.ceil((expires - now).total_seconds())))
-        whose = "Your daily" if over.kind == "user" else f"The service's {'monthly' if over.kind == 'month' else 'daily'}"
-        detail = (f"{whose} generation budget is held by calls still in flight; "
-                  f"it is not used up. Try again in {retry} seconds.")
-        if over.kind == "user":
-            return errors.TooManyRequests(detail, retry_after=retry, reason="budget_in_flight")
-        return errors.ServiceUnavailable(detail, retry_after=retry, reason="budget_in_flight")
-    if over.kind == "month":
-        return errors.ServiceUnavailable(
-            "The service's monthly generation budget is used up; it resets on the 1st (UTC).",
-            retry_after=_seconds_until(over.bucket.end, now), reason="budget_spent")
-    if over.kind == "day":
-        return errors.ServiceUnavailable(
-            "The service's daily generation budget is used up; it resets at midnight UTC.",
-            retry_after=_seconds_until(over.bucket.end, now), reason="budget_spent")
-    return errors.TooManyRequests("Your daily generation budget is used up; it resets at midnight UTC.",
-                                  retry_after=_seconds_until(over.bucket.end, now), reason="budget_spent")
+        return BudgetExhausted(over.kind, "budget_in_flight", retry)
+    return BudgetExhausted(over.kind, "budget_spent", _seconds_until(over.bucket.end, now))

@@ -24,6 +24,9 @@ class StubReport:
     def confident_failure(self) -> bool:
         return not self.passed and self.confident
 
+    def failed_thresholds(self) -> list[str]:
+        return [] if self.passed else ["overall"]
+
     def as_dict(self):
         return {"overall": self.overall, "passed": self.passed, "dimensions": self.dimensions,
                 "thresholds": self.thresholds}
@@ -67,17 +70,20 @@ def use_providers(fake_server, env):
 
 @pytest.fixture
 def stub_gate(monkeypatch):
-    """Replace the quality gate by a scripted one: `stub_gate(StubReport(...), ...)`; default passes."""
-    from functions.generate import pipeline
+    """Replace the quality gate by a scripted one: `stub_gate(StubReport(...), ...)`; default passes.
+
+    The pipeline's default assessor is the gate's public entry, `functions.generate.quality.assess`;
+    requests made through the HTTP app reach it there (unit tests pass `assess=` to the pipeline)."""
+    from functions.generate import quality
 
     reports: list[StubReport] = []
     seen: list[dict] = []
 
-    def assess(content_type, content, request):
+    def assess(content_type, content, **request):
         seen.append({"content_type": content_type, "content": content})
         return reports.pop(0) if reports else StubReport()
 
-    monkeypatch.setattr(pipeline, "_assess", assess)
+    monkeypatch.setattr(quality, "assess", assess)
 
     def script(*items: StubReport):
         reports.extend(items)

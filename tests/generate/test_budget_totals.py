@@ -115,9 +115,9 @@ def test_caps_switched_on_mid_period_count_what_was_spent_before(db, users, clie
     _write(uid, None, input_tokens=1_000_000, output_tokens=100_000)  # $4.50 with no cap configured
     assert _totals() == {}
     env(USER_DAILY_BUDGET_USD="4.55")
-    from shared.errors import TooManyRequests
+    from functions.generate.errors import BudgetExhausted
 
-    with pytest.raises(TooManyRequests):
+    with pytest.raises(BudgetExhausted):
         _reserve(uid)
     assert _totals() == {}  # the refusal rolled back the bucket with the reservation
 
@@ -129,8 +129,8 @@ def test_a_crashed_instances_reservations_stop_counting_within_a_minute_or_so(db
     from sqlalchemy import select
 
     from functions.generate import budget
+    from functions.generate.errors import BudgetExhausted, to_problem
     from shared.database import session_scope
-    from shared.errors import TooManyRequests
     from shared.models import UsageEvent, utcnow
     from shared.settings import get_settings
 
@@ -142,11 +142,13 @@ def test_a_crashed_instances_reservations_stop_counting_within_a_minute_or_so(db
     uid, _ = users()
     crashed_at = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)  # mid-day: no reset near
     orphans = [_reserve(uid, now=crashed_at) for _ in range(3)]  # in flight when the instance died
-    with pytest.raises(TooManyRequests) as refused:
+    with pytest.raises(BudgetExhausted) as refused:
         _reserve(uid, now=crashed_at + timedelta(seconds=10))
-    retry_after = int(refused.value.headers["Retry-After"])
-    assert 1 <= retry_after <= 60
-    assert "in flight" in refused.value.detail and "midnight" not in refused.value.detail
+    assert (refused.value.scope, refused.value.reason) == ("user", "budget_in_flight")
+    problem = to_problem(refused.value)
+    retry_after = int(problem.headers["Retry-After"])
+    assert problem.status == 429 and 1 <= retry_after <= 60
+    assert "in flight" in problem.detail and "midnight" not in problem.detail
     later = crashed_at + budget.stale_after(settings) + timedelta(seconds=1)
     fresh = _reserve(uid, now=later)  # the orphans are released, so this one fits
     with session_scope() as s:
@@ -159,7 +161,7 @@ def test_a_crashed_instances_reservations_stop_counting_within_a_minute_or_so(db
 
 def test_a_cap_really_spent_says_so_until_its_period_resets(db, users, env):
     from functions.generate import budget
-    from shared.errors import TooManyRequests
+    from functions.generate.errors import BudgetExhausted, to_problem
     from shared.models import utcnow
 
     worst = budget.worst_case_usd(*MODEL, 3000, 4096)
@@ -167,10 +169,12 @@ def test_a_cap_really_spent_says_so_until_its_period_resets(db, users, env):
     uid, _ = users()
     noon = utcnow().replace(hour=12, minute=0, second=0, microsecond=0)
     _write(uid, _reserve(uid, now=noon), input_tokens=3000, output_tokens=4096)  # settled at its worst case
-    with pytest.raises(TooManyRequests) as refused:
+    with pytest.raises(BudgetExhausted) as refused:
         _reserve(uid, now=noon + timedelta(seconds=5))
-    assert "midnight" in refused.value.detail
-    assert int(refused.value.headers["Retry-After"]) > 11 * 3600
+    assert (refused.value.scope, refused.value.reason) == ("user", "budget_spent")
+    problem = to_problem(refused.value)
+    assert problem.status == 429 and "midnight" in problem.detail
+    assert int(problem.headers["Retry-After"]) > 11 * 3600
 
 
 def test_users_under_their_own_caps_never_wait_on_each_other(pg, env):

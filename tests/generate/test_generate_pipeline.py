@@ -259,7 +259,7 @@ def test_concurrent_reservations_never_overspend(db, users, use_providers, stub_
         t.start()
     for t in threads:
         t.join()
-    assert results.count("ok") == 3 and results.count("TooManyRequests") == 5
+    assert results.count("ok") == 3 and results.count("BudgetExhausted") == 5
 
 
 def test_budget_hit_after_a_low_score_returns_that_document(db, users, client_for, use_providers, stub_gate):

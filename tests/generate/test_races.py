@@ -198,7 +198,7 @@ def test_a_generation_erased_before_its_first_call_pays_nothing(db, client_for, 
     from functions.generate import budget
     from shared.database import session_scope
     from shared.erasure import erase_rows, identifiers
-    from shared.errors import Gone
+    from functions.generate.errors import AccountErased
     from shared.settings import get_settings
 
     use_providers("openai", USER_DAILY_BUDGET_USD="1")
@@ -208,7 +208,7 @@ def test_a_generation_erased_before_its_first_call_pays_nothing(db, client_for, 
     try:
         budget.reserve(get_settings(), user_id=uid, provider="openai", model="gpt-4o-mini", input_tokens=100,
                        max_output_tokens=100, attempt=1)
-    except Gone:
+    except AccountErased:
         pass
     else:
         raise AssertionError("a reservation for an erased user must be refused")
@@ -219,7 +219,7 @@ def test_an_unexpected_error_logs_request_id_and_route_never_the_persons_data(db
                                                                                monkeypatch):
     """A fault whose exception quotes the request (topic, user id, email) is a 500 problem whose log
     record carries the request id, route, exception type and frames: never those values."""
-    from functions.generate import pipeline
+    from functions.generate import quality
     from shared.logs import JsonFormatter
 
     use_providers("openai")
@@ -227,10 +227,10 @@ def test_an_unexpected_error_logs_request_id_and_route_never_the_persons_data(db
     uid, key = make_user(email=email)
     topic = "Volcanic soils of Lanzarote"
 
-    def broken_gate(content_type, content, request):
-        raise RuntimeError(f"gate crashed on {request.topic!r} for {uid} <{email}>")
+    def broken_gate(content_type, content, *, topic, **request):
+        raise RuntimeError(f"gate crashed on {topic!r} for {uid} <{email}>")
 
-    monkeypatch.setattr(pipeline, "_assess", broken_gate)
+    monkeypatch.setattr(quality, "assess", broken_gate)
     app = client_for("generate")
     app.get("/livez")  # the process's first request configures logging: before the handler below joins
     formatted: list[str] = []
