@@ -4,8 +4,8 @@ the next one at once (503 `at-capacity` with `Retry-After`), so nobody waits in 
 The gate sits in the HTTP layer after routing and before authentication, so a refusal
 costs no database round trip. The liveness and readiness probes bypass it: an instance
 at capacity is busy, not dead, and the platform must not restart it for that. Refusals
-are counted (`shed_total`, and as request metrics under the route `(shed)`, which the
-`capacity_shedding` alert rule reads).
+are counted as request metrics under the route `(shed)`, which the `capacity_shedding`
+alert rule reads.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ class Gate:
         self._limit = limit
         self._lock = threading.Lock()
         self.in_flight = 0
-        self.shed_total = 0
 
     @property
     def limit(self) -> int:
@@ -33,11 +32,10 @@ class Gate:
         return get_settings().web_max_in_flight
 
     def enter(self) -> bool:
-        """Admit one request (True) or count a refusal (False)."""
+        """Admit one request (True) or refuse it (False)."""
         limit = self.limit
         with self._lock:
             if self.in_flight >= limit:
-                self.shed_total += 1
                 return False
             self.in_flight += 1
             return True

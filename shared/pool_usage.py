@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
@@ -41,7 +40,6 @@ class PoolCounters:
     checkouts: int = 0
     waits: int = 0
     timeouts: int = 0
-    wait_seconds: float = 0.0
 
 
 # SQLAlchemy names a pool's logger after its class's module: keep it at the library's WARN
@@ -51,13 +49,12 @@ _lock = threading.Lock()
 _counters = PoolCounters()
 
 
-def _waited(seconds: float, *, timed_out: bool) -> None:
+def _waited(*, timed_out: bool) -> None:
     with _lock:
         if timed_out:
             _counters.timeouts += 1
         else:
             _counters.waits += 1
-        _counters.wait_seconds += seconds
 
 
 class MeasuredQueuePool(QueuePool):
@@ -66,14 +63,13 @@ class MeasuredQueuePool(QueuePool):
     def _do_get(self) -> ConnectionPoolEntry:
         # every connection open (no room to open another) and none idle: this checkout waits
         full = self._overflow >= self._max_overflow > -1 and self._pool.qsize() == 0
-        started = time.perf_counter()
         try:
             record = super()._do_get()
         except PoolTimeout:
-            _waited(time.perf_counter() - started, timed_out=True)
+            _waited(timed_out=True)
             raise
         if full:
-            _waited(time.perf_counter() - started, timed_out=False)
+            _waited(timed_out=False)
         return record
 
 

@@ -1,6 +1,6 @@
 """Reusable pydantic field types for user-supplied text.
 
-Every free-text field goes through `SafeText`/`text_field`. Surrounding
+Every free-text field goes through `text_field` (`SafeLine` for a one-line name). Surrounding
 whitespace is trimmed, then the text is refused with 422 when it holds:
 
 - C0 and C1 control characters (category Cc, null bytes included; tab, line
@@ -90,6 +90,5 @@ def text_field(min_length: int = 0, max_length: int = 1000, *, multiline: bool =
     ]
 
 
-SafeText = text_field(0, 1000)
 SafeLine = text_field(1, 200, multiline=False)
 Rating = Annotated[int, Field(ge=1, le=5, strict=True)]

@@ -31,7 +31,6 @@ class ArchiveState:
     age_seconds: float | None  # since the newest archived segment (None: nothing archived yet)
     pending_bytes: int  # WAL written after the newest archived segment
     failing: bool  # the last attempt failed after the last success
-    last_wal: str | None
 
     def stale(self, rpo_seconds: float) -> bool:
         if not self.archiving or self.failing:
@@ -68,4 +67,4 @@ def read_state(conn: Connection) -> ArchiveState:
     return ArchiveState(
         archiving=row.archive_mode in ("on", "always"),
         age_seconds=None if archived is None else max(0.0, (row.now - archived).total_seconds()),
-        pending_bytes=max(0, pending), failing=failing, last_wal=wal)
+        pending_bytes=max(0, pending), failing=failing)

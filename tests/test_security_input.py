@@ -16,8 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cli.dev import load_apps
 from shared.http import FunctionApp, Route
-from shared.validation import SafeLine, SafeText, text_field
+from shared.validation import SafeLine, text_field
 from tests.conftest import auth, function_client
+
+
+SafeText = text_field(0, 1000)
 
 
 class Payload(BaseModel):

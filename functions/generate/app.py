@@ -13,6 +13,8 @@ from shared.middleware import standard_middleware
 from shared.readiness import readiness_routes
 
 if TYPE_CHECKING:
+    from shared.errors import Problem
+    from shared.http import RequestContext
     from shared.settings import Settings
 
 USERS = frozenset({"user", "admin"})
@@ -69,5 +71,16 @@ def create_app(settings: Settings | None) -> FunctionApp:
     problem+json from a handler registered here (`app.exception_handler`)."""
     if settings is not None:
         settings.require_provider_credentials()  # refuse to start without a callable provider
-    return FunctionApp("generate", _routes(), middleware=standard_middleware("generate"), settings=settings)
+    app = FunctionApp("generate", _routes(), middleware=standard_middleware("generate"), settings=settings)
+    for domain_error in ("functions.generate.errors:SpendRefused", "functions.generate.errors:NoProviderAvailable"):
+        app.exception_handler(domain_error)(_domain_problem)  # named, not imported: no work at cold start
+    return app
+
+
+def _domain_problem(exc: BaseException, ctx: RequestContext) -> Problem:
+    """A budget, erasure or no-provider refusal as the contract's problem+json."""
+    from functions.generate.errors import NoProviderAvailable, SpendRefused, to_problem
+
+    assert isinstance(exc, (SpendRefused, NoProviderAvailable))  # what it is registered for
+    return to_problem(exc)
 

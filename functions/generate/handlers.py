@@ -77,17 +77,8 @@ def create_content(ctx: RequestContext) -> Response:
 
 
 def _generate(ctx: RequestContext, request) -> dict[str, Any]:
-    """Serve from the generation cache when allowed and present, else generate and store; the pipeline's
-    domain errors become their problem+json here (`errors.to_problem`)."""
-    from functions.generate.errors import NoProviderAvailable, SpendRefused, to_problem
-
-    try:
-        return _generate_or_serve(ctx, request)
-    except (SpendRefused, NoProviderAvailable) as exc:
-        raise to_problem(exc) from None
-
-
-def _generate_or_serve(ctx: RequestContext, request) -> dict[str, Any]:
+    """Serve from the generation cache when allowed and present, else generate and store. The
+    pipeline's domain errors propagate: the app's registered handler answers them (`app.py`)."""
     from functions.generate import cache, pipeline, store
 
     user_id = ctx.user.user_id

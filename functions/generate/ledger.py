@@ -77,14 +77,6 @@ class Price:
     source: str = ""
     checked: str = ""
 
-    @property
-    def input_per_million(self) -> Decimal:
-        return self.rates.input
-
-    @property
-    def output_per_million(self) -> Decimal:
-        return self.rates.output
-
 
 @dataclass(frozen=True)
 class PriceTable:
