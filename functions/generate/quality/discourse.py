@@ -612,25 +612,59 @@ def specificity(doc: Document, topic: str, function_words: frozenset[str]) -> li
     return []
 
 
+# --- shallowness --------------------------------------------------------------------------------
+
+# The parts that must explain, and the median length in words below which they only name things: about
+# half the shortest median of any sound corpus document (FAQ answers 21, outline sections 26, reading
+# sections 47, flashcard definitions 14), so only one-liners fail.
+SHALLOW: dict[str, tuple[str, tuple[str, ...], int, str]] = {
+    "faq_collection": ("items", ("answer",), 12, "answers"),
+    "master_content_outline": ("sections", ("description", "key_points"), 12, "sections"),
+    "detailed_reading_material": ("sections", ("content",), 25, "sections"),
+    "flashcards": ("items", ("definition",), 6, "definitions"),
+}
+
+
+def shallowness(doc: Document, content_type: str) -> list[Defect]:
+    """Parts that should explain but are a line each: recall answers, one-line sections, bare definitions."""
+    if content_type not in SHALLOW:
+        return []
+    key, fields, floor, label = SHALLOW[content_type]
+    items = doc.content.get(key)
+    if not isinstance(items, list):
+        return []
+    sizes = sorted(sum(len(words(as_text(item.get(f, "")))) for f in fields)
+                   for item in items if isinstance(item, dict))
+    if not sizes:
+        return []
+    median = sizes[len(sizes) // 2]
+    if median >= floor:
+        return []
+    return [Defect("shallow", "educational_value",
+                   f"the {label} are too short to teach: {median} words in the middle one; explain why and how, "
+                   "with an example, instead of naming the fact", 0.6)]
+
+
 def review(doc: Document, content_type: str, topic: str, function_words: frozenset[str]) -> list[Defect]:
     """Every defect found, refusals first (they explain everything else)."""
-    return (refusal(doc) + topic_in_body(doc, topic) + truncation(doc) + pairing(doc, content_type) + order(doc, topic)
-            + specificity(doc, topic, function_words))
+    return (refusal(doc) + topic_in_body(doc, topic, content_type) + truncation(doc) + pairing(doc, content_type)
+            + order(doc, topic) + specificity(doc, topic, function_words) + shallowness(doc, content_type))
 
 
 def _body_stems(doc: Document) -> set[str]:
     return {stem(w) for w in words(doc.body)}
 
 
-def topic_in_body(doc: Document, topic: str) -> list[Defect]:
+def topic_in_body(doc: Document, topic: str, content_type: str = "") -> list[Defect]:
     """A topic word that only the title uses: a neighbouring topic passed off under the requested title
-    (the Second World War under "The First World War", meiosis under "Mitosis")."""
-    from functions.generate.quality.coverage import topic_terms
+    (the Second World War under "The First World War", the Iliad under "The Odyssey") — unless the kind
+    of document need not repeat it (`coverage.named_by_kind`)."""
+    from functions.generate.quality.coverage import named_by_kind, topic_terms
 
     terms = topic_terms(topic)
     body = _body_stems(doc)
     missing = [w for s, w in terms.items() if not any(_match(s, b) for b in body)]
-    if terms and len(missing) == len(terms):  # a modifier alone ('household', 'minor') may go unsaid
+    if terms and len(missing) == len(terms) and not named_by_kind(doc, topic, content_type):  # a modifier alone ('household', 'minor') may go unsaid
         return [Defect("off_topic", "coverage",
                        f"the body never mentions {', '.join(repr(m) for m in missing)} from the requested topic "
                        f"{topic!r}: only the title does, so the text is about something else", 0.5)]
