@@ -29,10 +29,10 @@ WEIGHTS: dict[str, float] = {
     "factual": 0.20,
 }
 WEAKEST_MARGIN = 0.25
-# coverage 0.4 -> no educational value for this request, 0.7 -> full: only a document clearly about
+# coverage 0.3 -> no educational value for this request, 0.55 -> full: only a document clearly about
 # something else loses its teaching value (it was 0.5 -> 0.8 and failed sound documents that name
 # their topic in other words).
-RELEVANCE_FLOOR, RELEVANCE_SPAN = 0.4, 0.3
+RELEVANCE_FLOOR, RELEVANCE_SPAN = 0.3, 0.25
 CAPPING = ("structure", "readability", "coverage", "educational_value", "factual")
 MAX_WEAKNESSES = 12
 # Where the soft (style) scores start: a document with none of the teaching moves the pedagogy score

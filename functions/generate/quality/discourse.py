@@ -66,7 +66,17 @@ _REFUSAL = re.compile(
     r"|como (?:modelo de lenguaje|ia\b|inteligencia artificial)"
     r"|es tut mir leid|leider kann ich|als (?:ki|ki-modell|sprachmodell)\b|kann ich (?:ihnen )?nicht helfen"
     r"|je suis d[ée]sol[ée]e?|je ne (?:peux|suis pas en mesure)|en tant qu['\u2019](?:ia|intelligence artificielle|mod[èe]le)"
-    r"|mi dispiace|non posso (?:aiutar|fornir|crear|scriver)|desculpe|n[ãa]o posso (?:ajudar|criar|fornecer))",
+    r"|mi dispiace|non posso (?:aiutar|fornir|crear|scriver)|desculpe|n[ãa]o posso (?:ajudar|criar|fornecer)"
+    # Declining politely without an apology: not in a position to, would rather not, another topic instead.
+    r"|i(?:'d| would) rather not (?:write|create|take|produce|cover)|i(?:'m| am) not (?:comfortable|in a position)"
+    r"|i don['\u2019]t feel comfortable|i can help (?:you )?with (?:another|a different|other) (?:topic|subject)"
+    r"|no puedo (?:elaborar|redactar|hacer|preparar|desarrollar|dar)|no me siento (?:en condiciones|c[óo]modo)"
+    r"|no (?:me )?es posible (?:ofrecer|elaborar|crear|escribir|redactar|preparar|hacer)"
+    r"|prefiero no (?:tomar|escribir|redactar|elaborar|tratar)|puedo ayudarte con otro"
+    r"|ich (?:m[öo]chte|w[üu]rde) (?:lieber )?nicht (?:schreiben|erstellen|verfassen|stellung)"
+    r"|ich bin nicht in der lage|ich f[üu]hle mich nicht|kann ich gerne ein anderes thema"
+    r"|je pr[ée]f[èe]re(?:rais)? ne pas|je ne me sens pas|je peux vous aider avec un autre"
+    r"|preferisco non|non sono in grado|prefiro n[ãa]o|n[ãa]o me sinto)",
     re.IGNORECASE,
 )
 _META = re.compile(
@@ -145,6 +155,26 @@ def _texts_to_check(content: dict[str, Any]) -> list[tuple[str, str, bool]]:
     return out
 
 
+def _cut_items(content: dict[str, Any]) -> list[tuple[str, str]]:
+    """Items of a list that stop without the closing punctuation their siblings all have: a list of
+    definitions or answers that end in full stops, where the last ones end "...faire quelque" or
+    "...Exemple", was cut off (a list written without full stops is a style, not a cut)."""
+    cut: list[tuple[str, str]] = []
+    for key, fields in _ITEM_FIELDS.items():
+        items = content.get(key)
+        if not isinstance(items, list):
+            continue
+        for f in fields:
+            texts = [(n, item[f].strip()) for n, item in enumerate(items, 1)
+                     if isinstance(item, dict) and isinstance(item.get(f), str) and item[f].strip()]
+            if len(texts) < 5:
+                continue
+            open_ = [(n, t) for n, t in texts if not _CLOSED.search(t)]
+            if open_ and len(open_) <= 0.25 * len(texts) and (len(open_) >= 2 or len(words(open_[0][1])) >= 6):
+                cut += [(f"{key[:-1]} {n} {f}", t) for n, t in open_]
+    return cut
+
+
 def truncation(doc: Document) -> list[Defect]:
     cut: list[tuple[str, str]] = []
     for label, text, sentence in _texts_to_check(doc.content):
@@ -156,6 +186,7 @@ def truncation(doc: Document) -> list[Defect]:
         unclosed = not _CLOSED.search(stripped)
         if (unclosed and last in _DANGLING) or (sentence and unclosed and len(toks) >= 12):
             cut.append((label, stripped))
+    cut += _cut_items(doc.content)
     if not cut:
         return []
     label, text = cut[0]
@@ -466,7 +497,12 @@ def _inversions(values: list[int]) -> int:
     return sum(1 for a, b in zip(values, values[1:]) if b < a)
 
 
-def order_features(doc: Document, topic: str = "") -> dict[str, float]:
+# Types whose passages answer or define a heading of their own: "It is fine to ask." opening an FAQ
+# answer refers to its question, not to a sentence moved away.
+_ANSWERS_HEADING = frozenset({"faq_collection", "flashcards"})
+
+
+def order_features(doc: Document, topic: str = "", content_type: str = "") -> dict[str, float]:
     """Evidence that sentences or sections are out of order, counted where a reader would notice."""
     misplaced = 0  # openings late, closings early, anaphora with nothing before it
     ordinal = years = 0
@@ -477,7 +513,7 @@ def order_features(doc: Document, topic: str = "") -> dict[str, float]:
     for passage, sentences in zip(doc.passages, doc.passage_sentences or [split_sentences(p) for p in doc.passages]):
         if len(sentences) < 3:
             continue
-        if _ANAPHORIC.match(sentences[0]):
+        if _ANAPHORIC.match(sentences[0]) and content_type not in _ANSWERS_HEADING:
             misplaced += 1
         for k, s in enumerate(sentences):
             # An opening is at home at the head of a paragraph ("Imagine..." starting the second one).
@@ -518,8 +554,8 @@ def order_features(doc: Document, topic: str = "") -> dict[str, float]:
             "sentences": weight}
 
 
-def order(doc: Document, topic: str = "") -> list[Defect]:
-    f = order_features(doc, topic)
+def order(doc: Document, topic: str = "", content_type: str = "") -> list[Defect]:
+    f = order_features(doc, topic, content_type)
     strong = f["misplaced"] + f["sections"] + f["years"]
     weak = f["given"] + f["ordinal"] + f["lead"]
     # One weak signal alone never fails a document: a misplaced opening or closing needs a second
@@ -648,7 +684,7 @@ def shallowness(doc: Document, content_type: str) -> list[Defect]:
 def review(doc: Document, content_type: str, topic: str, function_words: frozenset[str]) -> list[Defect]:
     """Every defect found, refusals first (they explain everything else)."""
     return (refusal(doc) + topic_in_body(doc, topic, content_type) + truncation(doc) + pairing(doc, content_type)
-            + order(doc, topic) + specificity(doc, topic, function_words) + shallowness(doc, content_type))
+            + order(doc, topic, content_type) + specificity(doc, topic, function_words) + shallowness(doc, content_type))
 
 
 def _body_stems(doc: Document) -> set[str]:
