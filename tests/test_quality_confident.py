@@ -169,3 +169,17 @@ def test_an_faq_answer_may_open_by_referring_to_its_question():
     # The same opening in a one-page summary's first sentence still counts as a misplaced anaphor.
     f = discourse.order_features(analyse({"executive_summary": "It is fine to ask. Say it again. Then wait."}))
     assert f["misplaced"] == 1
+
+
+# --- audience: children cannot read up -------------------------------------------------------------
+
+def test_text_above_the_elementary_band_fails_and_text_within_it_passes():
+    band = (3.0, 6.0)
+    assert discourse.audience_fit(6.3, band, "elementary")
+    assert discourse.audience_fit(6.0, band, "elementary") == []
+    assert discourse.audience_fit(4.6, band, "elementary") == []
+    # Middle school keeps its margin of 1.25 grades; adults are never served too plainly.
+    assert discourse.audience_fit(9.0, (6.0, 8.0), "middle_school") == []
+    assert discourse.audience_fit(2.0, (8.0, 12.0), "adult_learning") == []
+    newton = ENTRIES["h2-sg-newton~wrong_audience"]
+    assert not _assess(newton).passed and "older readers" in _findings(_assess(newton))

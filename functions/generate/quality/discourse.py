@@ -711,7 +711,7 @@ def topic_in_body(doc: Document, topic: str, content_type: str = "") -> list[Def
 # (the band score itself is REFERENCE.md's and stays as it is). Young readers cannot read up; adults
 # and general readers are served by plain language, so only older students are let down by text far
 # below their level.
-_TOO_HARD = {"elementary": 1.25, "middle_school": 1.25}
+_TOO_HARD = {"elementary": 0.25, "middle_school": 1.25}
 TOO_HARD_DEFAULT = 4.0
 _TOO_EASY = {"college": 6.0, "high_school": 6.0}
 
