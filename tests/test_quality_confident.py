@@ -183,3 +183,19 @@ def test_text_above_the_elementary_band_fails_and_text_within_it_passes():
     assert discourse.audience_fit(2.0, (8.0, 12.0), "adult_learning") == []
     newton = ENTRIES["h2-sg-newton~wrong_audience"]
     assert not _assess(newton).passed and "older readers" in _findings(_assess(newton))
+
+
+def test_cards_and_answers_that_only_say_their_term_or_question_again_are_shallow():
+    entry = ENTRIES["fc-volcanoes"]
+    doc = copy.deepcopy(entry["content"])
+    for item in doc["items"][: len(doc["items"]) // 2 + 1]:
+        item["definition"] = f"{item['term']} is {item['term'].lower()}, a word used for {item['term'].lower()}."
+    found = discourse.shallowness(analyse(doc), "flashcards")
+    assert found and "only say their own term again" in found[0].finding
+    assert not _assess(entry, doc).passed
+    assert discourse.shallowness(analyse(entry["content"]), "flashcards") == []
+    faq = ENTRIES["faq-compost"]
+    echo = copy.deepcopy(faq["content"])
+    for item in echo["items"]:
+        item["answer"] = item["question"].rstrip("?") + ", that is the question, " + item["question"].rstrip("?").lower() + "."
+    assert discourse.shallowness(analyse(echo), "faq_collection")

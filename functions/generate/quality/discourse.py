@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from functions.generate.quality import redundancy
 from functions.generate.quality.text import (
     STOPWORDS,
     Document,
@@ -661,14 +662,37 @@ SHALLOW: dict[str, tuple[str, tuple[str, ...], int, str]] = {
 }
 
 
+RESTATED_SHARE = 0.6  # redundancy's own limit for an answer that restates its question
+
+
+def _circular(items: list[Any], content_type: str) -> tuple[int, int]:
+    """(items whose answer restates its question or whose definition defines the term by itself, items)."""
+    pairs = [(as_text(i.get("question" if content_type == "faq_collection" else "term", "")),
+              as_text(i.get("answer" if content_type == "faq_collection" else "definition", "")))
+             for i in items if isinstance(i, dict)]
+    if content_type == "faq_collection":
+        bad = sum(1 for q, a in pairs if (r := redundancy.restated_share(q, a)) is not None and r >= RESTATED_SHARE)
+    else:
+        bad = sum(1 for t, d in pairs if t and redundancy.repeats_term(t, d))
+    return bad, len(pairs)
+
+
 def shallowness(doc: Document, content_type: str) -> list[Defect]:
-    """Parts that should explain but are a line each: recall answers, one-line sections, bare definitions."""
+    """Parts that should explain but are a line each (recall answers, one-line sections, bare
+    definitions), or that only say their own question or term again, in half the items or more."""
     if content_type not in SHALLOW:
         return []
     key, fields, floor, label = SHALLOW[content_type]
     items = doc.content.get(key)
     if not isinstance(items, list):
         return []
+    if content_type in ("faq_collection", "flashcards"):
+        bad, n = _circular(items, content_type)
+        if n >= 3 and bad * 2 >= n:
+            return [Defect("shallow", "educational_value",
+                           f"{bad} of {n} {label} only say their own "
+                           f"{'question' if content_type == 'faq_collection' else 'term'} again; "
+                           "explain what it is, why and how, with an example", 0.6)]
     sizes = sorted(sum(len(words(as_text(item.get(f, "")))) for f in fields)
                    for item in items if isinstance(item, dict))
     if not sizes:
