@@ -199,3 +199,25 @@ def test_cards_and_answers_that_only_say_their_term_or_question_again_are_shallo
     for item in echo["items"]:
         item["answer"] = item["question"].rstrip("?") + ", that is the question, " + item["question"].rstrip("?").lower() + "."
     assert discourse.shallowness(analyse(echo), "faq_collection")
+
+
+# --- factual: style-level red flags alone do not fail a document --------------------------------------
+
+def _factual(text: str) -> tuple[float, list[str]]:
+    from functions.generate.quality import factual
+
+    doc = analyse({"title": "Loops", "main_content": text})
+    return factual.score(doc, "one_pager_summary", "en")
+
+
+def test_a_few_absolutes_note_a_weakness_but_do_not_fail_factual():
+    value, weaknesses = _factual("An infinite loop never ends. A loop always checks its condition first. "
+                                 "Every loop needs a body. A for loop repeats a fixed number of times.")
+    assert value >= 0.85 and any("overconfident absolutes" in w for w in weaknesses)
+
+
+def test_a_text_of_absolutes_without_a_hedge_still_fails_factual():
+    value, _ = _factual("Compounding always works and is guaranteed. You will definitely get rich, it is "
+                        "impossible to lose, and markets never fall. Everyone knows this is a proven fact. "
+                        "Nobody ever loses money and prices always rise.")
+    assert value < 0.85
