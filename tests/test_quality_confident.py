@@ -221,3 +221,19 @@ def test_a_text_of_absolutes_without_a_hedge_still_fails_factual():
                         "impossible to lose, and markets never fall. Everyone knows this is a proven fact. "
                         "Nobody ever loses money and prices always rise.")
     assert value < 0.85
+
+
+def test_one_definition_ending_on_a_figure_or_unit_is_not_cut():
+    items = [{"term": f"t{i}", "definition": f"A closed definition number {i} here.", "difficulty": "easy"}
+             for i in range(8)]
+    items[3]["definition"] = "Acceleration due to gravity near Earth, about 9.8 m/s²"
+    assert discourse._cut_items({"items": items}) == []
+    items[3]["definition"] = "Tester un vêtement ou tenter de faire quelque"
+    assert discourse._cut_items({"items": items})
+
+
+def test_vocabulary_cards_with_one_word_backs_are_not_shallow():
+    cards = {"title": "Animales", "items": [{"term": t, "definition": d, "difficulty": "easy"} for t, d in [
+        ("el perro", "the dog"), ("el gato", "the cat"), ("el caballo", "the horse"), ("la vaca", "the cow"),
+        ("el pájaro", "the bird"), ("el pez", "the fish")]]}
+    assert discourse.shallowness(analyse(cards), "flashcards") == []

@@ -171,7 +171,10 @@ def _cut_items(content: dict[str, Any]) -> list[tuple[str, str]]:
             if len(texts) < 5:
                 continue
             open_ = [(n, t) for n, t in texts if not _CLOSED.search(t)]
-            if open_ and len(open_) <= 0.25 * len(texts) and (len(open_) >= 2 or len(words(open_[0][1])) >= 6):
+            # One open item alone counts when it stops on an ordinary word ("...faire quelque"), not on
+            # a figure, a unit or a link ("about 9.8 m/s²", "nhs.uk").
+            single = len(open_) == 1 and len(words(open_[0][1])) >= 6 and re.search(r"\s[^\W\d_]+$", open_[0][1])
+            if open_ and len(open_) <= 0.25 * len(texts) and (len(open_) >= 2 or single):
                 cut += [(f"{key[:-1]} {n} {f}", t) for n, t in open_]
     return cut
 
@@ -653,12 +656,14 @@ def specificity(doc: Document, topic: str, function_words: frozenset[str]) -> li
 
 # The parts that must explain, and the median length in words below which they only name things: about
 # half the shortest median of any sound corpus document (FAQ answers 21, outline sections 26, reading
-# sections 47, flashcard definitions 14), so only one-liners fail.
+# sections 47), so only one-liners fail.
 SHALLOW: dict[str, tuple[str, tuple[str, ...], int, str]] = {
     "faq_collection": ("items", ("answer",), 12, "answers"),
     "master_content_outline": ("sections", ("description", "key_points"), 12, "sections"),
     "detailed_reading_material": ("sections", ("content",), 25, "sections"),
-    "flashcards": ("items", ("definition",), 6, "definitions"),
+    # A flashcard's back may rightly be a word: "el perro" / "the dog" on a vocabulary card. Only
+    # circular definitions make cards shallow.
+    "flashcards": ("items", ("definition",), 0, "definitions"),
 }
 
 
