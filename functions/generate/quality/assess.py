@@ -7,7 +7,8 @@ dimension failing badly (off-topic, unreadable for the audience, the wrong shape
 averaged into a pass by the others; engagement is style and only weighs in the mean. A dimension
 that cannot be assessed (readability in a language without a formula) is left out of both and
 listed in `not_assessed`. `passed` needs overall, educational_value and factual each at or above
-their thresholds. Without a judge, factual is an unverified screen (`factual_verified` false).
+their thresholds. Style (the teaching moves, engagement, the grade within its band) only moves a
+document within the passing range: what fails one is a confident defect that names itself. Without a judge, factual is an unverified screen (`factual_verified` false).
 """
 
 from __future__ import annotations
