@@ -3,10 +3,10 @@
 465 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
 and unsound ones of the nine failure kinds of issue 20 (off-topic, wrong language, refusal/meta,
 wrong audience, truncated, factually wrong, generic filler, mismatched pairs, shuffled order) plus
-the first corpus's kinds. Three parts: "tune" and "heldout1" (the first round's split, both tuning
-data since the second round) and "heldout2" (written before the second round's tuning, measured once
-after it); docs/QUALITY.md publishes the heldout2 figures and these tests hold the gate to them
-(`python -m bench quality` prints them).
+the first corpus's kinds. Three parts: "tune" and "heldout1" (the first round's split) and "heldout2"
+(written before the second round's tuning, measured once after it); all three are tuning data since
+the third round, and these tests hold the gate to its tuning-data figures (docs/QUALITY.md;
+`python -m bench quality` prints them).
 """
 
 from __future__ import annotations
@@ -25,18 +25,16 @@ ENTRIES = corpus.load()
 MUST_PASS = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "pass"]
 MUST_FAIL = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "fail"]
 
-# docs/QUALITY.md "Held-out figures": the second held-out part (labelled/heldout2.json and its variants),
-# written before the second round of tuning and measured once after it, no judge. Raise these when the
-# gate improves; a change that lowers them is a regression on text nobody tuned for. (They are far
-# from issue 20's targets: the false-reject rate especially.)
-PUBLISHED_HELD_OUT = {"precision": 0.86, "recall": 0.80, "false_reject_rate": 0.40}
-PUBLISHED_HELD_OUT_KINDS = {
-    "off_topic": 0.83, "wrong_language": 1.0, "refusal": 0.75, "wrong_audience": 0.75, "truncated": 0.96,
-    "generic_filler": 0.75, "mismatched": 0.85, "shuffled": 0.55, "factually_wrong": 0.0,
+# Every part written so far ("tune", "heldout1", "heldout2") is tuning data since issue 20's third round:
+# the thresholds and lexicons were set looking at all of them, so these floors say only that tuning did
+# not regress (docs/QUALITY.md "Tuning-data figures"). A part written after the scorer's freeze and
+# measured once is the honest figure; its floors are added with it.
+TUNING_SPLITS = ("tune", "heldout1", "heldout2")
+PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.84, "false_reject_rate": 0.012}
+PUBLISHED_TUNING_KINDS = {
+    "off_topic": 0.9, "wrong_language": 1.0, "refusal": 1.0, "wrong_audience": 1.0, "truncated": 1.0,
+    "generic_filler": 0.92, "mismatched": 0.77, "shuffled": 0.41, "factually_wrong": 0.1,
 }
-# The tuning data (the first round's tuning and held-out parts): what the thresholds were set on, so
-# these say only that tuning did not regress.
-PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.87, "false_reject_rate": 0.02}
 
 
 @cache
@@ -44,12 +42,6 @@ def _reports() -> dict[str, object]:
     return {e["id"]: assess(e["content_type"], e["content"], topic=e["topic"], audience=e["audience"],
                             learning_objectives=e["learning_objectives"] or None, language=e["language"])
             for e in ENTRIES}
-
-
-def _figures(split: str) -> dict:
-    reports = _reports()
-    return corpus.evaluate([e for e in ENTRIES if e["split"] == split],
-                           {i: not r.passed for i, r in reports.items()})
 
 
 def test_corpus_size_spread_and_split():
@@ -98,21 +90,13 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
         assert all(r["finding"] and not r["finding"].startswith(f"{r['dimension']}:") for r in reasons), e["id"]
 
 
-def test_held_out_figures_stay_at_or_above_the_published_ones():
-    figures = _figures("heldout2")
-    assert figures["sound"] >= 30 and figures["unsound"] >= 90, figures
-    assert figures["precision"] >= PUBLISHED_HELD_OUT["precision"], figures
-    assert figures["recall"] >= PUBLISHED_HELD_OUT["recall"], figures
-    assert figures["false_reject_rate"] <= PUBLISHED_HELD_OUT["false_reject_rate"], figures
-    assert set(figures["kinds"]) == set(PUBLISHED_HELD_OUT_KINDS)
-    for kind, value in figures["kinds"].items():
-        assert value["recall"] >= PUBLISHED_HELD_OUT_KINDS[kind], (kind, value, figures["missed"])
-
-
 def test_tuning_figures_stay_at_or_above_the_published_ones():
     reports = _reports()
-    tuning = [e for e in ENTRIES if e["split"] in ("tune", "heldout1")]
+    tuning = [e for e in ENTRIES if e["split"] in TUNING_SPLITS]
     figures = corpus.evaluate(tuning, {i: not r.passed for i, r in reports.items()})
+    assert figures["sound"] >= 91 and figures["unsound"] >= 370, figures
     assert figures["precision"] >= PUBLISHED_TUNING["precision"], figures
     assert figures["recall"] >= PUBLISHED_TUNING["recall"], figures
     assert figures["false_reject_rate"] <= PUBLISHED_TUNING["false_reject_rate"], figures
+    for kind, floor in PUBLISHED_TUNING_KINDS.items():
+        assert figures["kinds"][kind]["recall"] >= floor, (kind, figures["kinds"][kind], figures["missed"])

@@ -7,7 +7,8 @@ dimension failing badly (off-topic, unreadable for the audience, the wrong shape
 averaged into a pass by the others; engagement is style and only weighs in the mean. A dimension
 that cannot be assessed (readability in a language without a formula) is left out of both and
 listed in `not_assessed`. `passed` needs overall, educational_value and factual each at or above
-their thresholds. Without a judge, factual is an unverified screen (`factual_verified` false).
+their thresholds. Style (the teaching moves, engagement, the grade within its band) only moves a
+document within the passing range: what fails one is a confident defect that names itself. Without a judge, factual is an unverified screen (`factual_verified` false).
 """
 
 from __future__ import annotations
@@ -29,9 +30,17 @@ WEIGHTS: dict[str, float] = {
     "factual": 0.20,
 }
 WEAKEST_MARGIN = 0.25
-RELEVANCE_FLOOR, RELEVANCE_SPAN = 0.5, 0.3  # coverage 0.5 -> no educational value for this request, 0.8 -> full
+# coverage 0.3 -> no educational value for this request, 0.55 -> full: only a document clearly about
+# something else loses its teaching value (it was 0.5 -> 0.8 and failed sound documents that name
+# their topic in other words).
+RELEVANCE_FLOOR, RELEVANCE_SPAN = 0.3, 0.25
 CAPPING = ("structure", "readability", "coverage", "educational_value", "factual")
 MAX_WEAKNESSES = 12
+# Where the soft (style) scores start: a document with none of the teaching moves the pedagogy score
+# looks for still gets this much. 0.7 keeps educational value below its 0.75 threshold only together
+# with a defect or an integrity or relevance problem; readability and engagement keep their order
+# within the passing range (issue 20, third round: 9 of the 12 false rejects on heldout2 were style).
+SOFT_FLOOR = {"educational_value": 0.7, "engagement": 0.5, "readability": 0.5}
 # The dimensions each kind of discourse defect makes untrue.
 DEFECT_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "refusal": ("coverage", "educational_value", "engagement"),
@@ -39,6 +48,7 @@ DEFECT_DIMENSIONS: dict[str, tuple[str, ...]] = {
     "mismatched": ("educational_value",),
     "order": ("educational_value",),
     "generic": ("educational_value",),
+    "shallow": ("educational_value",),
     "off_topic": ("coverage", "educational_value"),
     "audience": ("readability", "educational_value"),
 }
@@ -72,6 +82,13 @@ def assess(
     eng_value, eng_weak = pedagogy.engagement(doc, content_type)
     fact_value, fact_weak = factual.score(doc, content_type, language)
     g = integrity.value
+    # Teaching style is not a defect: a podcast, a reading or an FAQ that explains without tasks and
+    # questions still teaches. The pedagogy and readability scores only move a document within the
+    # passing range; what fails it is a confident defect (integrity, relevance, the discourse checks).
+    edu_value = SOFT_FLOOR["educational_value"] + (1 - SOFT_FLOOR["educational_value"]) * edu_value
+    eng_value = SOFT_FLOOR["engagement"] + (1 - SOFT_FLOOR["engagement"]) * eng_value
+    if grade is not None:  # nothing to read stays unreadable
+        read_value = SOFT_FLOOR["readability"] + (1 - SOFT_FLOOR["readability"]) * read_value
     # Teaching something other than what was asked is not educational for this request.
     relevance = max(0.0, min(1.0, (cover_value - RELEVANCE_FLOOR) / RELEVANCE_SPAN))
 

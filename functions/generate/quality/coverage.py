@@ -31,19 +31,29 @@ RELATED_HITS = 2  # related-vocabulary words that put a part on topic without na
 SPREAD_TARGET = {"flashcards": 0.3, "reading_guide_questions": 0.3, "faq_collection": 0.4}
 # How much the learning objectives weigh against the topic (question lists teach by asking).
 OBJECTIVE_WEIGHT = {"flashcards": 0.3, "reading_guide_questions": 0.3, "faq_collection": 0.3}
-_AUTHOR = re.compile(r"\s+(?:by|von|de|par|di)\s+[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*\s*$")
+_AUTHOR = re.compile(r"(?:\s+(?:by|von|de|par|di)\s+|\s+d['\u2019])([A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*)*)\s*$")
 
 
-_GRAMMAR = frozenset().union(*FUNCTION_WORDS.values()) | OBJECTIVE_VERBS
+_FUNCTION = frozenset().union(*FUNCTION_WORDS.values())
+_GRAMMAR = _FUNCTION | OBJECTIVE_VERBS
+# An elided article, preposition or pronoun glued to the next word: "L'Étranger", "d'Albert",
+# "dell'Impero", "qu'un", "all'Italia". Split off before the word is looked for in the body.
+_ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c|m|t|dell|all|dall|nell|sull|un|quell)['\u2019](?=\w)", re.I)
+
+
+def _unelided(text: str) -> list[str]:
+    return [_ELISION.sub("", w) for w in words(text)]
 
 
 def _terms(text: str, objective: bool = False) -> dict[str, str]:
-    """stem -> the word as written, for the meaningful words of a topic or objective (an objective's
-    grammar and verb in any of the gate's languages, 'cómo', 'für', 'beschreiben', are not what the
-    body must mention)."""
+    """stem -> the word as written, for the meaningful words of a topic or objective. Grammar words of
+    every language the gate knows ("Die", "La", "El", "für", "cómo") and elided articles ("L'", "d'")
+    are not what the body must mention, nor is an objective's verb ('beschreiben', 'Describir')."""
     found: dict[str, str] = {}
-    meaningful = [w for w in content_words(text) if not (objective and w.lower() in _GRAMMAR)]
-    for w in meaningful or [w for w in words(text) if not w.isdigit()]:
+    drop = _GRAMMAR if objective else _FUNCTION
+    plain = _unelided(text)
+    meaningful = [w for w in content_words(" ".join(plain)) if w.lower() not in drop]
+    for w in meaningful or [w for w in plain if not w.isdigit()]:
         found.setdefault(stem(w), w)
     if len(found) > MAX_TERMS:
         keep = sorted(found, key=lambda s: (-len(found[s]), s))[:MAX_TERMS]
@@ -80,9 +90,31 @@ def topic_terms(topic: str) -> dict[str, str]:
     return _terms(_AUTHOR.sub("", topic) or topic)
 
 
+def _title_names(doc: Document, terms: dict[str, str]) -> bool:
+    return bool({stem(w) for w in _unelided(doc.title)} & terms.keys())
+
+
+def named_by_kind(doc: Document, topic: str, content_type: str) -> bool:
+    """Whether a body that never names the topic is still plainly about it, by the kind of document:
+    flashcards titled with the topic are the members of the category it names ("Core microeconomics
+    terms": opportunity cost, marginal utility...; "Les verbes du quotidien": prendre, attendre...),
+    and a reading guide that names the author of "X by Author" asks about that author's work
+    (Victor and the creature in "Frankenstein by Mary Shelley")."""
+    terms = topic_terms(topic)
+    if content_type == "flashcards":
+        return _title_names(doc, terms)
+    author = _AUTHOR.search(topic)
+    if content_type == "reading_guide_questions" and author:
+        surname = author.group(1).split()[-1]
+        return doc.has_word(surname) and surname.lower() in doc.body.lower()
+    return False
+
+
 def _topic_score(topic: str, doc: Document, content_type: str) -> tuple[float, list[str]]:
     terms = topic_terms(topic)
     if not terms:
+        return 1.0, []
+    if named_by_kind(doc, topic, content_type):
         return 1.0, []
     share, missing = _share(terms, doc)
     related = _related(doc, terms)

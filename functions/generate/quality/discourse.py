@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from functions.generate.quality import redundancy
 from functions.generate.quality.text import (
     STOPWORDS,
     Document,
@@ -66,7 +67,17 @@ _REFUSAL = re.compile(
     r"|como (?:modelo de lenguaje|ia\b|inteligencia artificial)"
     r"|es tut mir leid|leider kann ich|als (?:ki|ki-modell|sprachmodell)\b|kann ich (?:ihnen )?nicht helfen"
     r"|je suis d[ée]sol[ée]e?|je ne (?:peux|suis pas en mesure)|en tant qu['\u2019](?:ia|intelligence artificielle|mod[èe]le)"
-    r"|mi dispiace|non posso (?:aiutar|fornir|crear|scriver)|desculpe|n[ãa]o posso (?:ajudar|criar|fornecer))",
+    r"|mi dispiace|non posso (?:aiutar|fornir|crear|scriver)|desculpe|n[ãa]o posso (?:ajudar|criar|fornecer)"
+    # Declining politely without an apology: not in a position to, would rather not, another topic instead.
+    r"|i(?:'d| would) rather not (?:write|create|take|produce|cover)|i(?:'m| am) not (?:comfortable|in a position)"
+    r"|i don['\u2019]t feel comfortable|i can help (?:you )?with (?:another|a different|other) (?:topic|subject)"
+    r"|no puedo (?:elaborar|redactar|hacer|preparar|desarrollar|dar)|no me siento (?:en condiciones|c[óo]modo)"
+    r"|no (?:me )?es posible (?:ofrecer|elaborar|crear|escribir|redactar|preparar|hacer)"
+    r"|prefiero no (?:tomar|escribir|redactar|elaborar|tratar)|puedo ayudarte con otro"
+    r"|ich (?:m[öo]chte|w[üu]rde) (?:lieber )?nicht (?:schreiben|erstellen|verfassen|stellung)"
+    r"|ich bin nicht in der lage|ich f[üu]hle mich nicht|kann ich gerne ein anderes thema"
+    r"|je pr[ée]f[èe]re(?:rais)? ne pas|je ne me sens pas|je peux vous aider avec un autre"
+    r"|preferisco non|non sono in grado|prefiro n[ãa]o|n[ãa]o me sinto)",
     re.IGNORECASE,
 )
 _META = re.compile(
@@ -145,6 +156,29 @@ def _texts_to_check(content: dict[str, Any]) -> list[tuple[str, str, bool]]:
     return out
 
 
+def _cut_items(content: dict[str, Any]) -> list[tuple[str, str]]:
+    """Items of a list that stop without the closing punctuation their siblings all have: a list of
+    definitions or answers that end in full stops, where the last ones end "...faire quelque" or
+    "...Exemple", was cut off (a list written without full stops is a style, not a cut)."""
+    cut: list[tuple[str, str]] = []
+    for key, fields in _ITEM_FIELDS.items():
+        items = content.get(key)
+        if not isinstance(items, list):
+            continue
+        for f in fields:
+            texts = [(n, item[f].strip()) for n, item in enumerate(items, 1)
+                     if isinstance(item, dict) and isinstance(item.get(f), str) and item[f].strip()]
+            if len(texts) < 5:
+                continue
+            open_ = [(n, t) for n, t in texts if not _CLOSED.search(t)]
+            # One open item alone counts when it stops on an ordinary word ("...faire quelque"), not on
+            # a figure, a unit or a link ("about 9.8 m/s²", "nhs.uk").
+            single = len(open_) == 1 and len(words(open_[0][1])) >= 6 and re.search(r"\s[^\W\d_]+$", open_[0][1])
+            if open_ and len(open_) <= 0.25 * len(texts) and (len(open_) >= 2 or single):
+                cut += [(f"{key[:-1]} {n} {f}", t) for n, t in open_]
+    return cut
+
+
 def truncation(doc: Document) -> list[Defect]:
     cut: list[tuple[str, str]] = []
     for label, text, sentence in _texts_to_check(doc.content):
@@ -156,6 +190,7 @@ def truncation(doc: Document) -> list[Defect]:
         unclosed = not _CLOSED.search(stripped)
         if (unclosed and last in _DANGLING) or (sentence and unclosed and len(toks) >= 12):
             cut.append((label, stripped))
+    cut += _cut_items(doc.content)
     if not cut:
         return []
     label, text = cut[0]
@@ -466,7 +501,12 @@ def _inversions(values: list[int]) -> int:
     return sum(1 for a, b in zip(values, values[1:]) if b < a)
 
 
-def order_features(doc: Document, topic: str = "") -> dict[str, float]:
+# Types whose passages answer or define a heading of their own: "It is fine to ask." opening an FAQ
+# answer refers to its question, not to a sentence moved away.
+_ANSWERS_HEADING = frozenset({"faq_collection", "flashcards"})
+
+
+def order_features(doc: Document, topic: str = "", content_type: str = "") -> dict[str, float]:
     """Evidence that sentences or sections are out of order, counted where a reader would notice."""
     misplaced = 0  # openings late, closings early, anaphora with nothing before it
     ordinal = years = 0
@@ -477,7 +517,7 @@ def order_features(doc: Document, topic: str = "") -> dict[str, float]:
     for passage, sentences in zip(doc.passages, doc.passage_sentences or [split_sentences(p) for p in doc.passages]):
         if len(sentences) < 3:
             continue
-        if _ANAPHORIC.match(sentences[0]):
+        if _ANAPHORIC.match(sentences[0]) and content_type not in _ANSWERS_HEADING:
             misplaced += 1
         for k, s in enumerate(sentences):
             # An opening is at home at the head of a paragraph ("Imagine..." starting the second one).
@@ -518,8 +558,8 @@ def order_features(doc: Document, topic: str = "") -> dict[str, float]:
             "sentences": weight}
 
 
-def order(doc: Document, topic: str = "") -> list[Defect]:
-    f = order_features(doc, topic)
+def order(doc: Document, topic: str = "", content_type: str = "") -> list[Defect]:
+    f = order_features(doc, topic, content_type)
     strong = f["misplaced"] + f["sections"] + f["years"]
     weak = f["given"] + f["ordinal"] + f["lead"]
     # One weak signal alone never fails a document: a misplaced opening or closing needs a second
@@ -612,25 +652,84 @@ def specificity(doc: Document, topic: str, function_words: frozenset[str]) -> li
     return []
 
 
+# --- shallowness --------------------------------------------------------------------------------
+
+# The parts that must explain, and the median length in words below which they only name things: about
+# half the shortest median of any sound corpus document (FAQ answers 21, outline sections 26, reading
+# sections 47), so only one-liners fail.
+SHALLOW: dict[str, tuple[str, tuple[str, ...], int, str]] = {
+    "faq_collection": ("items", ("answer",), 12, "answers"),
+    "master_content_outline": ("sections", ("description", "key_points"), 12, "sections"),
+    "detailed_reading_material": ("sections", ("content",), 25, "sections"),
+    # A flashcard's back may rightly be a word: "el perro" / "the dog" on a vocabulary card. Only
+    # circular definitions make cards shallow.
+    "flashcards": ("items", ("definition",), 0, "definitions"),
+}
+
+
+RESTATED_SHARE = 0.6  # redundancy's own limit for an answer that restates its question
+
+
+def _circular(items: list[Any], content_type: str) -> tuple[int, int]:
+    """(items whose answer restates its question or whose definition defines the term by itself, items)."""
+    pairs = [(as_text(i.get("question" if content_type == "faq_collection" else "term", "")),
+              as_text(i.get("answer" if content_type == "faq_collection" else "definition", "")))
+             for i in items if isinstance(i, dict)]
+    if content_type == "faq_collection":
+        bad = sum(1 for q, a in pairs if (r := redundancy.restated_share(q, a)) is not None and r >= RESTATED_SHARE)
+    else:
+        bad = sum(1 for t, d in pairs if t and redundancy.repeats_term(t, d))
+    return bad, len(pairs)
+
+
+def shallowness(doc: Document, content_type: str) -> list[Defect]:
+    """Parts that should explain but are a line each (recall answers, one-line sections, bare
+    definitions), or that only say their own question or term again, in half the items or more."""
+    if content_type not in SHALLOW:
+        return []
+    key, fields, floor, label = SHALLOW[content_type]
+    items = doc.content.get(key)
+    if not isinstance(items, list):
+        return []
+    if content_type in ("faq_collection", "flashcards"):
+        bad, n = _circular(items, content_type)
+        if n >= 3 and bad * 2 >= n:
+            return [Defect("shallow", "educational_value",
+                           f"{bad} of {n} {label} only say their own "
+                           f"{'question' if content_type == 'faq_collection' else 'term'} again; "
+                           "explain what it is, why and how, with an example", 0.6)]
+    sizes = sorted(sum(len(words(as_text(item.get(f, "")))) for f in fields)
+                   for item in items if isinstance(item, dict))
+    if not sizes:
+        return []
+    median = sizes[len(sizes) // 2]
+    if median >= floor:
+        return []
+    return [Defect("shallow", "educational_value",
+                   f"the {label} are too short to teach: {median} words in the middle one; explain why and how, "
+                   "with an example, instead of naming the fact", 0.6)]
+
+
 def review(doc: Document, content_type: str, topic: str, function_words: frozenset[str]) -> list[Defect]:
     """Every defect found, refusals first (they explain everything else)."""
-    return (refusal(doc) + topic_in_body(doc, topic) + truncation(doc) + pairing(doc, content_type) + order(doc, topic)
-            + specificity(doc, topic, function_words))
+    return (refusal(doc) + topic_in_body(doc, topic, content_type) + truncation(doc) + pairing(doc, content_type)
+            + order(doc, topic, content_type) + specificity(doc, topic, function_words) + shallowness(doc, content_type))
 
 
 def _body_stems(doc: Document) -> set[str]:
     return {stem(w) for w in words(doc.body)}
 
 
-def topic_in_body(doc: Document, topic: str) -> list[Defect]:
+def topic_in_body(doc: Document, topic: str, content_type: str = "") -> list[Defect]:
     """A topic word that only the title uses: a neighbouring topic passed off under the requested title
-    (the Second World War under "The First World War", meiosis under "Mitosis")."""
-    from functions.generate.quality.coverage import topic_terms
+    (the Second World War under "The First World War", the Iliad under "The Odyssey") — unless the kind
+    of document need not repeat it (`coverage.named_by_kind`)."""
+    from functions.generate.quality.coverage import named_by_kind, topic_terms
 
     terms = topic_terms(topic)
     body = _body_stems(doc)
     missing = [w for s, w in terms.items() if not any(_match(s, b) for b in body)]
-    if terms and len(missing) == len(terms):  # a modifier alone ('household', 'minor') may go unsaid
+    if terms and len(missing) == len(terms) and not named_by_kind(doc, topic, content_type):  # a modifier alone ('household', 'minor') may go unsaid
         return [Defect("off_topic", "coverage",
                        f"the body never mentions {', '.join(repr(m) for m in missing)} from the requested topic "
                        f"{topic!r}: only the title does, so the text is about something else", 0.5)]
@@ -641,7 +740,7 @@ def topic_in_body(doc: Document, topic: str) -> list[Defect]:
 # (the band score itself is REFERENCE.md's and stays as it is). Young readers cannot read up; adults
 # and general readers are served by plain language, so only older students are let down by text far
 # below their level.
-_TOO_HARD = {"elementary": 1.25, "middle_school": 1.25}
+_TOO_HARD = {"elementary": 0.25, "middle_school": 1.25}
 TOO_HARD_DEFAULT = 4.0
 _TOO_EASY = {"college": 6.0, "high_school": 6.0}
 

@@ -18,6 +18,9 @@ from functions.generate.quality import consistency
 from functions.generate.quality.text import Document, PhraseSet, as_text, tokens
 
 UNVERIFIED_PRIOR = 0.85
+# Style-level red flags (absolutes, unnamed authority, unsourced figures, a single reference) fail a
+# document on their own only from this much: several absolutes beyond the allowance with no hedge.
+SOFT_FLAGS_CONFIDENT = 0.25
 UNVERIFIED_CEILING = 0.90
 SOURCED_BONUS = 0.03
 HEDGED_BONUS = 0.02
@@ -155,6 +158,7 @@ def score(doc: Document, content_type: str, language: str = "en") -> tuple[float
     """The unverified factual score (prior + evidence - red flags) and its weaknesses."""
     text = doc.lower
     penalty = 0.0
+    soft = 0.0  # style-level red flags (absolutes, unnamed authority, unsourced figures, one reference)
     weaknesses: list[str] = []
     english = language.split("-", 1)[0].lower() == "en"
 
@@ -183,9 +187,9 @@ def score(doc: Document, content_type: str, language: str = "en") -> tuple[float
     allowed = 1 + words // 250
     excess = len(absolutes) - allowed
     if excess > 0:
-        penalty += min(0.4, 0.06 * excess)
+        soft += min(0.4, 0.06 * excess)
         if _HEDGES.count_in(doc) * 100 / words < 1.0:
-            penalty += 0.1
+            soft += 0.1
         shown = ", ".join(sorted(set(absolutes))[:5])
         weaknesses.append(
             f"factual: {len(absolutes)} overconfident absolutes ({shown}) in {words} words; "
@@ -197,7 +201,7 @@ def score(doc: Document, content_type: str, language: str = "en") -> tuple[float
     sourced = has_references or bool(_ATTRIBUTION.find_in(doc)) or bool(_CITED_YEAR.search(text))
     vague = _VAGUE_AUTHORITY.find_in(doc)
     if vague and not sourced:
-        penalty += min(0.2, 0.07 * len(vague))
+        soft += min(0.2, 0.07 * len(vague))
         weaknesses.append(
             f"factual: appeals to unnamed authority ({', '.join(sorted(set(vague))[:3])}) without naming a source"
         )
@@ -208,7 +212,7 @@ def score(doc: Document, content_type: str, language: str = "en") -> tuple[float
                 stats.extend(_STATISTIC.findall(sentence.lower()))
     stats = list(dict.fromkeys(stats))  # a rate used again in a worked example is one statistic
     if len(stats) >= 5:
-        penalty += 0.1
+        soft += 0.1
         weaknesses.append(f"factual: {len(stats)} statistics ({', '.join(stats[:3])}) without any source")
 
     if content_type == "detailed_reading_material":
@@ -222,8 +226,15 @@ def score(doc: Document, content_type: str, language: str = "en") -> tuple[float
                 penalty += min(0.25, 0.1 * len(fake))
                 weaknesses.append(f"factual: {len(fake)} references look like placeholders (e.g. {fake[0][:60]!r})")
             elif len(refs) < 2:
-                penalty += 0.05
+                soft += 0.05
                 weaknesses.append("factual: only one reference; cite 2 or more sources")
     evidence = (SOURCED_BONUS if sourced else 0.0) + (HEDGED_BONUS if _HEDGES.count_in(doc) else 0.0)
-    value = min(UNVERIFIED_CEILING, UNVERIFIED_PRIOR + evidence) - penalty
+    # Style-level red flags lower the score but, unless they pile up (a text of absolutes with no hedge,
+    # "guaranteed", "impossible to lose", "markets never fall"), never below the prior on their own: "an
+    # infinite loop never ends" and worked-example figures are not wrong facts; myths, contradictions
+    # and missing or placeholder references are.
+    start = min(UNVERIFIED_CEILING, UNVERIFIED_PRIOR + evidence)
+    if soft < SOFT_FLAGS_CONFIDENT:
+        soft = min(soft, max(0.0, start - UNVERIFIED_PRIOR))
+    value = start - soft - penalty
     return max(0.0, value), weaknesses

@@ -168,6 +168,8 @@ def stem(word: str) -> str:
     if len(w) <= 3:
         return w
     for suffix in _SUFFIXES:
+        if suffix == "s" and w.endswith(("us", "ss")):
+            break  # "octopus", "virus", "class": the s is the word's own ("octopuses" -> "octopus")
         if w.endswith(suffix) and len(w) - len(suffix) >= 3:
             w = w[: -len(suffix)]
             if suffix in ("ies", "ied"):
