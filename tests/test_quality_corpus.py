@@ -5,8 +5,10 @@ and unsound ones of the nine failure kinds of issue 20 (off-topic, wrong languag
 wrong audience, truncated, factually wrong, generic filler, mismatched pairs, shuffled order) plus
 the first corpus's kinds. Three parts: "tune" and "heldout1" (the first round's split) and "heldout2"
 (written before the second round's tuning, measured once after it); all three are tuning data since
-the third round, and these tests hold the gate to its tuning-data figures (docs/QUALITY.md;
-`python -m bench quality` prints them).
+the third round, and these tests hold the gate to its tuning-data figures. "heldout3" (written by
+people who never read the scorer, committed before the third round's scorer was merged, measured once
+after its freeze) is the honest figure: docs/QUALITY.md publishes it and these tests hold the gate to
+it (`python -m bench quality` prints both).
 """
 
 from __future__ import annotations
@@ -30,6 +32,14 @@ MUST_FAIL = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "fail"]
 # not regress (docs/QUALITY.md "Tuning-data figures"). A part written after the scorer's freeze and
 # measured once is the honest figure; its floors are added with it.
 TUNING_SPLITS = ("tune", "heldout1", "heldout2")
+# docs/QUALITY.md "Held-out figures (heldout3)": measured once, 2026-12-04, scorer 6f9cb53, no judge.
+# Raise these when the gate improves; a change that lowers them is a regression on text nobody tuned
+# for. (Far from issue 20's targets: the false-reject rate above all.)
+PUBLISHED_HELD_OUT = {"precision": 0.89, "recall": 0.80, "false_reject_rate": 0.31}
+PUBLISHED_HELD_OUT_KINDS = {
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.82, "off_topic": 0.71,
+    "mismatched": 0.70, "shuffled": 0.63, "generic_filler": 0.33, "contradictory": 0.0, "factually_wrong": 0.66,
+}
 PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.84, "false_reject_rate": 0.012}
 PUBLISHED_TUNING_KINDS = {
     "off_topic": 0.9, "wrong_language": 1.0, "refusal": 1.0, "wrong_audience": 1.0, "truncated": 1.0,
@@ -53,7 +63,7 @@ def test_corpus_size_spread_and_split():
     assert {e["language"] for e in sound} >= {"en", "es", "de", "fr"}
     assert {e["audience"] for e in sound} >= {"elementary", "middle_school", "high_school", "college",
                                               "adult_learning", "general"}
-    for split in ("tune", "heldout1", "heldout2"):
+    for split in ("tune", "heldout1", "heldout2", "heldout3"):
         part = [e for e in ENTRIES if e["split"] == split]
         assert {e["kind"] for e in part} >= set(corpus.ISSUE_KINDS), split
     # The split follows its rule and keeps every variant with its source document.
@@ -65,8 +75,8 @@ def test_derived_variants_are_reproducible():
     written = corpus.derive(corpus._hand_written())
     stored = json.loads((corpus.HERE / "derived.json").read_text())
     assert written == stored, "run python -m tests.quality_corpus.labelled.corpus and commit the result"
-    second = corpus.derive(json.loads(corpus.HELDOUT2.read_text()))
-    assert second == json.loads(corpus.HELDOUT2_DERIVED.read_text())
+    for _, written_path, derived_path in corpus.HELD_OUT_PARTS.values():
+        assert corpus.derive(json.loads(written_path.read_text())) == json.loads(derived_path.read_text())
 
 
 @pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["id"])
@@ -75,7 +85,7 @@ def test_every_corpus_document_is_schema_valid(entry):
     content_types.validate(entry["content_type"], entry["content"])
 
 
-@pytest.mark.parametrize("split", ["heldout2", "heldout1", "tune"])
+@pytest.mark.parametrize("split", ["heldout3", "heldout2", "heldout1", "tune"])
 def test_every_rejected_document_says_why_for_each_failing_dimension(split):
     reports = _reports()
     for e in ENTRIES:
@@ -88,6 +98,19 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
             continue
         assert {r["dimension"] for r in reasons} == set(report.failing_dimensions()), e["id"]
         assert all(r["finding"] and not r["finding"].startswith(f"{r['dimension']}:") for r in reasons), e["id"]
+
+
+def test_held_out_figures_stay_at_or_above_the_published_ones():
+    reports = _reports()
+    figures = corpus.evaluate([e for e in ENTRIES if e["split"] == "heldout3"],
+                              {i: not r.passed for i, r in reports.items()})
+    assert figures["sound"] >= 65 and figures["unsound"] >= 214, figures
+    assert figures["precision"] >= PUBLISHED_HELD_OUT["precision"], figures
+    assert figures["recall"] >= PUBLISHED_HELD_OUT["recall"], figures
+    assert figures["false_reject_rate"] <= PUBLISHED_HELD_OUT["false_reject_rate"], figures
+    assert set(figures["kinds"]) == set(PUBLISHED_HELD_OUT_KINDS)
+    for kind, floor in PUBLISHED_HELD_OUT_KINDS.items():
+        assert figures["kinds"][kind]["recall"] >= floor, (kind, figures["kinds"][kind], figures["missed"])
 
 
 def test_tuning_figures_stay_at_or_above_the_published_ones():

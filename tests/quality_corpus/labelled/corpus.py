@@ -5,7 +5,9 @@ Sources (all written by hand, none generated from the scorer's rules):
 - `tests/quality_docs/<type>.json`: the good document of each type;
 - `labelled/written.json`: documents written for issue 20: sound ones in several languages and
   audiences, refusals and meta text, generic filler, factually wrong text, a neighbouring topic passed
-  off as the one asked, the wrong audience.
+  off as the one asked, the wrong audience;
+- `labelled/heldout2.json` (second round) and `labelled/heldout3.json` (third round): held-out parts
+  written by hand after a round's tuning, each with its mechanical variants (`*_derived.json`).
 
 `labelled/derived.json` is made by `derive()` from the *sound* documents above, mechanically:
 - shuffled: the sentences of every prose field put in another order (an outline's sections too);
