@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from shared.settings import get_settings
 
@@ -49,34 +49,64 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
     `statement_timeout`, and a peer that stops answering mid-call by TCP keepalives
     and `tcp_user_timeout`, so a hung database turns into `DatabaseUnavailable`.
     """
+    if url.startswith("sqlite"):
+        return _sqlite_engine(url)
+    return _postgres_engine(url, pool_size=pool_size, pgbouncer=pgbouncer, statement_timeout_ms=statement_timeout_ms)
+
+
+def _sqlite_engine(url: str) -> "Engine":
+    """WAL, a busy timeout and foreign keys, so several local processes share the embedded file."""
     from sqlalchemy import create_engine, event
 
+    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
+        from pathlib import Path
+
+        Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:  # pragma: no cover - trivial
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
+        cur.close()
+
+    return _traced(engine)
+
+
+def _postgres_engine(url: str, *, pool_size: int | None, pgbouncer: bool | None,
+                     statement_timeout_ms: int | None) -> "Engine":
+    from sqlalchemy import create_engine
+
+    from shared import pool_usage
+
     settings = get_settings()
-    if url.startswith("sqlite"):
-        if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-            from pathlib import Path
-
-            Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-
-        @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA busy_timeout=30000")
-            cur.execute("PRAGMA secure_delete=ON")  # deleted rows are zeroed, not left in free pages
-            cur.close()
-
-        return _traced(engine)
-
     if url.startswith(("postgres://", "postgresql://")):
         url = "postgresql+psycopg://" + url.split("://", 1)[1]
     bouncer = settings.db_pgbouncer if pgbouncer is None else pgbouncer
     timeout_ms = next(t for t in (statement_timeout_ms, _statement_timeout_ms, settings.db_statement_timeout_ms)
                       if t is not None)
     connect_s = settings.db_connect_timeout_seconds
-    connect_args: dict = {
+    engine = create_engine(
+        url,
+        poolclass=pool_usage.MeasuredQueuePool,
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=0,  # DB_POOL_SIZE is the instance's ceiling: N instances never hold more than N x it
+        pool_recycle=1800,
+        pool_timeout=connect_s,
+        connect_args=_postgres_connect_args(connect_s, timeout_ms, bouncer),
+    )
+    if bouncer and timeout_ms:
+        _bound_each_transaction(engine, timeout_ms)
+    _ping_when_idle(engine)
+    pool_usage.instrument(engine)
+    return _traced(engine)
+
+
+def _postgres_connect_args(connect_s: int, timeout_ms: int, bouncer: bool) -> dict[str, Any]:
+    connect_args: dict[str, Any] = {
         "connect_timeout": connect_s, "application_name": "lafactoria",
         "keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 1, "keepalives_count": 3,
         # A sent query unacknowledged this long drops the connection (a peer gone silent).
@@ -86,22 +116,7 @@ def make_engine(url: str, *, pool_size: int | None = None, pgbouncer: bool | Non
         connect_args["prepare_threshold"] = None  # transaction pooling: no server-side statements
     elif timeout_ms:
         connect_args["options"] = f"-c statement_timeout={int(timeout_ms)}"
-    from shared import pool_usage
-
-    engine = create_engine(
-        url,
-        poolclass=pool_usage.MeasuredQueuePool,
-        pool_size=pool_size or settings.db_pool_size,
-        max_overflow=0,  # DB_POOL_SIZE is the instance's ceiling: N instances never hold more than N x it
-        pool_recycle=1800,
-        pool_timeout=connect_s,
-        connect_args=connect_args,
-    )
-    if bouncer and timeout_ms:
-        _bound_each_transaction(engine, timeout_ms)
-    _ping_when_idle(engine)
-    pool_usage.instrument(engine)
-    return _traced(engine)
+    return connect_args
 
 
 def _bound_each_transaction(engine: "Engine", timeout_ms: int) -> None:
@@ -110,7 +125,7 @@ def _bound_each_transaction(engine: "Engine", timeout_ms: int) -> None:
     from sqlalchemy import event
 
     @event.listens_for(engine, "begin")
-    def _local_timeout(conn):
+    def _local_timeout(conn: Connection) -> None:
         conn.exec_driver_sql(f"SET LOCAL statement_timeout = {int(timeout_ms)}")
 
 
@@ -142,16 +157,16 @@ def _ping_when_idle(engine: "Engine") -> None:
     from sqlalchemy import event, exc
 
     @event.listens_for(engine, "connect")
-    def _fresh(_dbapi_conn, record):
+    def _fresh(_dbapi_conn: Any, record: Any) -> None:
         record.info["returned_at"] = time.monotonic()
 
     @event.listens_for(engine, "checkin")
-    def _returned(_dbapi_conn, record):
+    def _returned(_dbapi_conn: Any, record: Any) -> None:
         if record is not None:
             record.info["returned_at"] = time.monotonic()
 
     @event.listens_for(engine, "checkout")
-    def _ping(dbapi_conn, record, _proxy):
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
         if time.monotonic() - record.info.get("returned_at", 0.0) <= PING_IDLE_SECONDS:
             return
         try:
@@ -315,10 +330,12 @@ def upsert(session: "Session", table: "TableClause") -> "postgresql.Insert | sql
     """An INSERT into `table` for the session's dialect, so `on_conflict_do_update` (with
     `where=` and `returning`) is available: PostgreSQL and SQLite share that syntax."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert(table)
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert(table)
 
 
 def is_postgres(url: str | None = None) -> bool:

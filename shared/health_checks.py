@@ -16,11 +16,14 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from shared import readiness
 from shared.logs import get_logger
 from shared.timestamps import as_utc, iso
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 log = get_logger("lafactoria.health")
 
@@ -35,7 +38,7 @@ check_database = readiness.check_database
 check_migrations = readiness.check_migrations
 
 
-def get_settings():
+def get_settings() -> Settings:
     from shared.settings import get_settings as _get
 
     return _get()
@@ -109,7 +112,7 @@ def newest_backup_time() -> datetime | None:
         return None
     newest = max(manifests, key=lambda o: o.key)
     try:
-        created = json.loads(store.get_bytes(newest.key))["created_at"]
+        created: str = json.loads(store.get_bytes(newest.key))["created_at"]
         return as_utc(created)
     except (KeyError, ValueError, TypeError):
         return newest.modified
@@ -168,6 +171,7 @@ def check_jobs(now: datetime | None = None) -> list[Check]:
     the alert watcher silent for twice its interval fails (dead-man's check)."""
     from shared import job_status
     from shared.database import session_scope
+    from shared.job_schedule import JOBS
 
     now = now or datetime.now(timezone.utc)
     try:
@@ -175,7 +179,7 @@ def check_jobs(now: datetime | None = None) -> list[Check]:
             states = job_status.assess(session, now, job_status.grace(get_settings()))
     except Exception as exc:  # noqa: BLE001
         return [_check("warn", "component", f"job ledger unreadable: {type(exc).__name__}", componentId=j)
-                for j in job_status.JOBS]
+                for j in JOBS]
     out = []
     for job, st in states.items():
         run = st.last_run
@@ -239,36 +243,52 @@ def check_database_resources() -> list[Check]:
     if not snap["assessed"]:
         return [_check("pass", "datastore", snap["reason"], componentId="resources",
                        observedValue=snap["size_bytes"], observedUnit="bytes")]
-    c, size, slow = snap["connections"], snap["size"], snap["slow_queries"]
+    return [_connections_item(snap["connections"], settings), _size_item(snap["size"], settings),
+            _long_transactions_item(snap["long_transactions"]), _lock_waits_item(snap["lock_waits"]),
+            _bloat_item(snap["bloat"]), _slow_queries_item(snap["slow_queries"])]
+
+
+def _connections_item(c: dict[str, Any], settings: Settings) -> Check:
     conn_status = "warn" if c["share"] >= settings.alert_db_connections_warning else "pass"
+    return _check(conn_status, "datastore", f"{c['in_use']} of {c['max_connections']} connections",
+                  componentId="connections", observedValue=c["share"], observedUnit="share of max_connections")
+
+
+def _size_item(size: dict[str, Any], settings: Settings) -> Check:
     days = size["days_until_full"]
     size_status = "warn" if days is not None and days < settings.alert_db_size_days else "pass"
     size_note = ("days until full unknown: DB_SIZE_LIMIT_GB not set" if size["limit_bytes"] is None else
                  "growth unknown yet" if size["growth_bytes_per_day"] is None else
                  "not growing" if days is None else f"full in {days:.1f} days")
-    long_tx, locks = snap["long_transactions"], snap["lock_waits"]
-    bloated = [b for b in snap["bloat"] if b["bloated"]]
-    items = [
-        _check(conn_status, "datastore", f"{c['in_use']} of {c['max_connections']} connections",
-               componentId="connections", observedValue=c["share"], observedUnit="share of max_connections"),
-        _check(size_status, "datastore", size_note, componentId="size", observedValue=size["size_bytes"],
-               observedUnit="bytes", growthBytesPerDay=size["growth_bytes_per_day"], daysUntilFull=days),
-        _check("warn" if long_tx else "pass", "datastore",
-               "; ".join(f"{t['age_s'] / 60:.1f} min {t['fingerprint']}" for t in long_tx[:3]),
-               componentId="long_transactions", observedValue=len(long_tx), observedUnit="transactions",
-               transactions=long_tx[:5]),
-        _check("warn" if locks["waiting"] else "pass", "datastore", "", componentId="lock_waits",
-               observedValue=locks["waiting"], observedUnit="sessions waiting", longestSeconds=locks["longest_s"]),
-        _check("warn" if bloated else "pass", "datastore",
-               ", ".join(f"{b['table']} {b['dead_ratio']:.0%} dead" for b in bloated), componentId="bloat",
-               observedValue=max((b["dead_ratio"] for b in snap["bloat"] if b["big"]), default=0.0),
-               observedUnit="largest dead-tuple share of a big table", tables=[b for b in snap["bloat"]
-                                                                               if b["big"]][:5]),
-        _check("pass", "datastore", "" if slow["available"] else slow["reason"], componentId="slow_queries",
-               observedValue=slow["top"][0]["mean_ms"] if slow["top"] else None, observedUnit="ms mean (slowest)",
-               top=slow["top"][:5]),
-    ]
-    return items
+    return _check(size_status, "datastore", size_note, componentId="size", observedValue=size["size_bytes"],
+                  observedUnit="bytes", growthBytesPerDay=size["growth_bytes_per_day"], daysUntilFull=days)
+
+
+def _long_transactions_item(long_tx: list[dict[str, Any]]) -> Check:
+    return _check("warn" if long_tx else "pass", "datastore",
+                  "; ".join(f"{t['age_s'] / 60:.1f} min {t['fingerprint']}" for t in long_tx[:3]),
+                  componentId="long_transactions", observedValue=len(long_tx), observedUnit="transactions",
+                  transactions=long_tx[:5])
+
+
+def _lock_waits_item(locks: dict[str, Any]) -> Check:
+    return _check("warn" if locks["waiting"] else "pass", "datastore", "", componentId="lock_waits",
+                  observedValue=locks["waiting"], observedUnit="sessions waiting", longestSeconds=locks["longest_s"])
+
+
+def _bloat_item(bloat: list[dict[str, Any]]) -> Check:
+    bloated = [b for b in bloat if b["bloated"]]
+    big = [b for b in bloat if b["big"]]
+    return _check("warn" if bloated else "pass", "datastore",
+                  ", ".join(f"{b['table']} {b['dead_ratio']:.0%} dead" for b in bloated), componentId="bloat",
+                  observedValue=max((b["dead_ratio"] for b in big), default=0.0),
+                  observedUnit="largest dead-tuple share of a big table", tables=big[:5])
+
+
+def _slow_queries_item(slow: dict[str, Any]) -> Check:
+    return _check("pass", "datastore", "" if slow["available"] else slow["reason"], componentId="slow_queries",
+                  observedValue=slow["top"][0]["mean_ms"] if slow["top"] else None, observedUnit="ms mean (slowest)",
+                  top=slow["top"][:5])
 
 
 def check_instances() -> list[Check]:

@@ -80,15 +80,36 @@ class Totals:
 
 @functools.cache
 def aggregates() -> tuple[Aggregate, ...]:
+    """Every metric the rollups and the exposition compute, in exposition order."""
+    return (_http_request_duration(), *_genai_aggregates(), *_quality_aggregates())
+
+
+def _http_request_duration() -> Aggregate:
+    from shared.models import RequestMetric as M
+
+    return Aggregate("http_server_request_duration_seconds", "histogram",
+                     "Duration of HTTP server requests, per function, route template, method and status.",
+                     M, (("function", M.function), ("http_route", M.route), ("http_request_method", M.method),
+                         ("http_response_status_code", M.status)),
+                     M.latency_ms / 1000.0, buckets=HTTP_BUCKETS, unit="seconds")
+
+
+def _genai_labels() -> tuple[tuple[str, SQLColumnExpression[Any]], ...]:
+    """A provider call's labels: the ledger's provider name (the exposition maps it to OTel's
+    well-known value, PROVIDER_NAMES) and the model."""
+    from shared.models import UsageEvent as U
+
+    return (("gen_ai_provider_name", U.provider), ("gen_ai_request_model", U.model))
+
+
+def _genai_aggregates() -> tuple[Aggregate, ...]:
+    """Provider calls from the usage ledger (OTel's gen_ai semantic conventions) and their known cost."""
     from sqlalchemy import case, func
 
-    from shared.models import ContentItem as C
-    from shared.models import RequestMetric as M
     from shared.models import UsageEvent as U
 
     billed = (U.kind != "reservation",)
-    # The ledger's provider name; the exposition maps it to OTel's well-known value (PROVIDER_NAMES).
-    genai = (("gen_ai_provider_name", U.provider), ("gen_ai_request_model", U.model))
+    genai = _genai_labels()
     op = (("gen_ai_operation_name", "chat"),)
     error_type = case((U.outcome.in_(("success", "low_quality")), ""), else_=U.outcome)
     cache_writes = func.coalesce(U.cache_write_tokens, 0) + func.coalesce(U.cache_write_1h_tokens, 0)
@@ -102,15 +123,7 @@ def aggregates() -> tuple[Aggregate, ...]:
         ("reasoning_output_tokens", U.reasoning_tokens,
          "Reasoning/thinking tokens (a part of the output tokens)."),
     )
-    from shared.window_stats import after_low_quality
-
-    regenerated = billed + after_low_quality(U)
     return (
-        Aggregate("http_server_request_duration_seconds", "histogram",
-                  "Duration of HTTP server requests, per function, route template, method and status.",
-                  M, (("function", M.function), ("http_route", M.route), ("http_request_method", M.method),
-                      ("http_response_status_code", M.status)),
-                  M.latency_ms / 1000.0, buckets=HTTP_BUCKETS, unit="seconds"),
         *(Aggregate("gen_ai_client_token_usage", "histogram",
                     "Billable tokens per provider call, by provider, model and token type.",
                     U, genai, column, billed + (column.is_not(None),), TOKEN_BUCKETS,
@@ -128,6 +141,20 @@ def aggregates() -> tuple[Aggregate, ...]:
                   "Known provider cost in US dollars (reservations and unknown prices excluded).",
                   U, genai, func.coalesce(U.cost_usd, 0),
                   billed + (U.cost_known.is_(True), U.cost_usd.is_not(None))),
+    )
+
+
+def _quality_aggregates() -> tuple[Aggregate, ...]:
+    """What the quality gate costs (regenerations) and what it scored (items held)."""
+    from sqlalchemy import case, func
+
+    from shared.models import ContentItem as C
+    from shared.models import UsageEvent as U
+    from shared.window_stats import after_low_quality
+
+    genai = _genai_labels()
+    regenerated = (U.kind != "reservation", *after_low_quality(U))
+    return (
         # Regenerations the quality gate asked for (rate against POST /v1/content requests) and their cost.
         Aggregate("lafactoria_quality_regenerations", "counter",
                   "Generations made because an earlier generation of the request failed the quality gate.",

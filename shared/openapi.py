@@ -149,6 +149,84 @@ def _with_headers(response: dict[str, Any], limited: bool) -> dict[str, Any]:
     return response | {"headers": headers}
 
 
+def _parameters(route: DocumentedRoute) -> list[dict[str, Any]]:
+    """Path parameters from the rule, then one query parameter per field of the query model."""
+    params = [
+        {"name": p, "in": "path", "required": True, "schema": path_parameter_schema(p)}
+        for p in _CONVERTER.findall(route.rule)
+    ]
+    if route.query is not None:
+        qschema = route.query.model_json_schema()
+        required = set(qschema.get("required", []))
+        for pname, pschema in qschema.get("properties", {}).items():
+            pschema = {k: v for k, v in pschema.items() if k != "title"}
+            params.append({"name": pname, "in": "query", "required": pname in required, "schema": pschema})
+    return params
+
+
+def _operation_id(name: str, route: DocumentedRoute, method: str, path: str, used_ids: set[str]) -> str:
+    op_id = f"{name}_{route.handler.__name__}_{method.lower()}"
+    if op_id in used_ids:  # one handler on several paths (e.g. /v1/me and /v1/users/{id})
+        op_id += "_" + "_".join(re.findall(r"[a-z0-9]+", path.lower()))
+    used_ids.add(op_id)
+    return op_id
+
+
+def _declared_responses(route: DocumentedRoute, components: dict[str, Any]) -> dict[str, Any]:
+    """The success response and the ones the route lists itself (`Route.responses`)."""
+    ok: dict[str, Any] = {"description": "Success"}
+    if route.response is not None:
+        schema = _schema_of(route.response, components)
+        ok["content"] = {media: {"schema": schema} for media in route_content_types(route)}
+    responses: dict[str, Any] = {str(route.status): ok}
+    for status, text in route.responses.items():
+        if isinstance(text, dict):  # a full OpenAPI response object (e.g. a non-problem error body)
+            responses.setdefault(str(status), text)
+        else:
+            responses.setdefault(str(status), _problem(status) | {"description": text}
+                                 if status >= 400 else {"description": text})
+    return responses
+
+
+def _implied_statuses(route: DocumentedRoute, params: list[dict[str, Any]]) -> list[int]:
+    """The problems the route's shape can produce whatever its handler does (see `build_document`)."""
+    statuses = [405]
+    if route.roles is not None:
+        statuses += [401, 429, 503]
+        if route.roles != ANY_ROLE:
+            statuses.append(403)
+    if route.body is not None:
+        statuses += [400, 413, 415, 422]
+    if route.query is not None:
+        statuses.append(422)
+    if any(p["in"] == "path" for p in params):
+        statuses.append(404)
+    return sorted(set(statuses))
+
+
+def _operation(name: str, route: DocumentedRoute, method: str, path: str, params: list[dict[str, Any]],
+               components: dict[str, Any], used_ids: set[str]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": _operation_id(name, route, method, path, used_ids),
+        "summary": route.summary or route.handler.__name__.replace("_", " "),
+        "responses": {},
+    }
+    if params:
+        op["parameters"] = params
+    if route.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": _schema_of(route.body, components, mode="validation")}},
+        }
+    responses = _declared_responses(route, components)
+    op["security"] = [{"bearerAuth": []}] if route.roles is not None else []
+    for status in _implied_statuses(route, params):
+        responses.setdefault(str(status), _problem(status))
+    limited = route.roles is not None
+    op["responses"] = {code: _with_headers(resp, limited) for code, resp in sorted(responses.items())}
+    return op
+
+
 def build_document(name: str, routes: Iterable[DocumentedRoute], version: str = "0.1.0") -> dict[str, Any]:
     """The OpenAPI 3.1 document of one function.
 
@@ -164,63 +242,9 @@ def build_document(name: str, routes: Iterable[DocumentedRoute], version: str = 
     used_ids: set[str] = set()
     for route in routes:
         path = openapi_path(route.rule)
-        params = [
-            {"name": p, "in": "path", "required": True, "schema": path_parameter_schema(p)}
-            for p in _CONVERTER.findall(route.rule)
-        ]
-        if route.query is not None:
-            qschema = route.query.model_json_schema()
-            required = set(qschema.get("required", []))
-            for pname, pschema in qschema.get("properties", {}).items():
-                pschema = {k: v for k, v in pschema.items() if k != "title"}
-                params.append({"name": pname, "in": "query", "required": pname in required, "schema": pschema})
+        params = _parameters(route)
         for method in route.methods:
-            op_id = f"{name}_{route.handler.__name__}_{method.lower()}"
-            if op_id in used_ids:  # one handler on several paths (e.g. /v1/me and /v1/users/{id})
-                op_id += "_" + "_".join(re.findall(r"[a-z0-9]+", path.lower()))
-            used_ids.add(op_id)
-            op: dict[str, Any] = {
-                "operationId": op_id,
-                "summary": route.summary or route.handler.__name__.replace("_", " "),
-                "responses": {},
-            }
-            if params:
-                op["parameters"] = params
-            if route.body is not None:
-                op["requestBody"] = {
-                    "required": True,
-                    "content": {"application/json": {"schema": _schema_of(route.body, components, mode="validation")}},
-                }
-            ok: dict[str, Any] = {"description": "Success"}
-            if route.response is not None:
-                schema = _schema_of(route.response, components)
-                ok["content"] = {media: {"schema": schema} for media in route_content_types(route)}
-            op["responses"][str(route.status)] = ok
-            for status, text in route.responses.items():
-                if isinstance(text, dict):  # a full OpenAPI response object (e.g. a non-problem error body)
-                    op["responses"].setdefault(str(status), text)
-                else:
-                    op["responses"].setdefault(str(status), _problem(status) | {"description": text}
-                                               if status >= 400 else {"description": text})
-            statuses = [405]
-            if route.roles is not None:
-                op["security"] = [{"bearerAuth": []}]
-                statuses += [401, 429, 503]
-                if route.roles != ANY_ROLE:
-                    statuses.append(403)
-            else:
-                op["security"] = []
-            if route.body is not None:
-                statuses += [400, 413, 415, 422]
-            if route.query is not None:
-                statuses.append(422)
-            if params and any(p["in"] == "path" for p in params):
-                statuses.append(404)
-            for status in sorted(set(statuses)):
-                op["responses"].setdefault(str(status), _problem(status))
-            limited = route.roles is not None
-            op["responses"] = {code: _with_headers(resp, limited)
-                               for code, resp in sorted(op["responses"].items())}
+            op = _operation(name, route, method, path, params, components, used_ids)
             paths.setdefault(path, {})[method.lower()] = op
     return {
         "openapi": "3.1.0",

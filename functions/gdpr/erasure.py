@@ -48,6 +48,7 @@ from functions.gdpr.schemas import ErasureConfirmation, ErasureReceipt
 
 if TYPE_CHECKING:
     import psycopg
+    from sqlalchemy.engine import Engine
 
     from shared.models import Erasure
 
@@ -226,9 +227,26 @@ def _vacuum_postgres(counts: ErasureCounts) -> None:
     if not tables or not is_postgres():
         return
     settings = get_settings()
-    bouncer = settings.db_pgbouncer
-    options = "INDEX_CLEANUP ON, SKIP_LOCKED" if bouncer else "INDEX_CLEANUP ON"
     started = time.monotonic()
+    engine = make_engine(settings.database_url, pool_size=1,
+                         statement_timeout_ms=0 if settings.db_pgbouncer else None)
+    try:
+        pending = _vacuum_each(engine, tables, bouncer=settings.db_pgbouncer)
+    finally:
+        engine.dispose()
+    took_ms = round((time.monotonic() - started) * 1000)
+    if pending:
+        log.warning("erasure: tables not vacuumed; their dead rows hold the person until VACUUM",
+                    extra={"not_vacuumed": pending, "vacuumed": [t for t in tables if t not in pending],
+                           "duration_ms": took_ms})
+    else:
+        log.info("erasure: tables vacuumed", extra={"vacuumed": tables, "duration_ms": took_ms})
+
+
+def _vacuum_each(engine: Engine, tables: list[str], *, bouncer: bool) -> dict[str, str]:
+    """VACUUM `tables` one by one on one AUTOCOMMIT connection of `engine` (see `_vacuum_postgres`);
+    the tables left not vacuumed, each with why."""
+    options = "INDEX_CLEANUP ON, SKIP_LOCKED" if bouncer else "INDEX_CLEANUP ON"
     pending: dict[str, str | None] = dict.fromkeys(tables)  # table -> why it is not vacuumed (None: not tried)
     warned: list[str] = []  # SQLSTATEs of the warnings VACUUM sends when it skips a table instead of failing
 
@@ -236,7 +254,6 @@ def _vacuum_postgres(counts: ErasureCounts) -> None:
         if diag.severity_nonlocalized == "WARNING":
             warned.append(diag.sqlstate or "01000")  # the server always sends one; 01000 is plain "warning"
 
-    engine = make_engine(settings.database_url, pool_size=1, statement_timeout_ms=0 if bouncer else None)
     try:
         with engine.execution_options(isolation_level="AUTOCOMMIT").connect() as conn:
             # SQLAlchemy types the driver's connection as Any; on PostgreSQL it is psycopg's (shared.database).
@@ -256,16 +273,8 @@ def _vacuum_postgres(counts: ErasureCounts) -> None:
                 else:
                     del pending[table]
     except Exception as exc:  # noqa: BLE001 - no usable connection: what was not tried failed with it
-        pending = {table: why or _error_name(exc) for table, why in pending.items()}
-    finally:
-        engine.dispose()
-    took_ms = round((time.monotonic() - started) * 1000)
-    if pending:
-        log.warning("erasure: tables not vacuumed; their dead rows hold the person until VACUUM",
-                    extra={"not_vacuumed": pending, "vacuumed": [t for t in tables if t not in pending],
-                           "duration_ms": took_ms})
-    else:
-        log.info("erasure: tables vacuumed", extra={"vacuumed": tables, "duration_ms": took_ms})
+        return {table: why or _error_name(exc) for table, why in pending.items()}
+    return {table: why for table, why in pending.items() if why is not None}
 
 
 def _error_name(error: BaseException) -> str:

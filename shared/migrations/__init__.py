@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from alembic.config import Config
     from sqlalchemy import Connection
 
+    from shared.settings import Settings
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 
 
@@ -90,7 +92,6 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
         command.upgrade(alembic_config(url), revision)
         return
     from sqlalchemy import text
-    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
 
     from shared.database import make_engine
 
@@ -102,29 +103,39 @@ def upgrade(url: str | None = None, revision: str = "head") -> None:
             conn.commit()
             _wait_for_migrator_lock(conn)
             try:
-                retrying = Retrying(retry=retry_if_exception(_lock_not_available),
-                                    stop=stop_after_attempt(settings.migration_lock_retries + 1),
-                                    wait=wait_exponential(multiplier=0.5, max=10), reraise=True)
-                for attempt in retrying:
-                    with attempt:
-                        cfg = alembic_config(url)
-                        cfg.attributes["connection"] = conn
-                        command.upgrade(cfg, revision)
-            except Exception as exc:
-                if _lock_not_available(exc):
-                    conn.rollback()
-                    raise MigrationLockTimeout(
-                        f"a migration could not get its table locks in {settings.migration_lock_retries + 1} "
-                        f"attempts (MIGRATION_LOCK_TIMEOUT_MS={settings.migration_lock_timeout_ms}); database "
-                        f"left at revision "
-                        f"{current_revision(conn)}, nothing of the next one applied") from None
-                raise
+                _upgrade_retrying(conn, url, revision, settings)
             finally:
                 conn.rollback()
                 conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
                 conn.commit()
     finally:
         engine.dispose()
+
+
+def _upgrade_retrying(conn: Connection, url: str, revision: str, settings: Settings) -> None:
+    """Run the revisions on `conn`, each retried from scratch when it timed out on a lock or was a
+    deadlock victim; `MigrationLockTimeout` once the retries are spent (see `upgrade`)."""
+    from alembic import command
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+    try:
+        retrying = Retrying(retry=retry_if_exception(_lock_not_available),
+                            stop=stop_after_attempt(settings.migration_lock_retries + 1),
+                            wait=wait_exponential(multiplier=0.5, max=10), reraise=True)
+        for attempt in retrying:
+            with attempt:
+                cfg = alembic_config(url)
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, revision)
+    except Exception as exc:
+        if _lock_not_available(exc):
+            conn.rollback()
+            raise MigrationLockTimeout(
+                f"a migration could not get its table locks in {settings.migration_lock_retries + 1} "
+                f"attempts (MIGRATION_LOCK_TIMEOUT_MS={settings.migration_lock_timeout_ms}); database "
+                f"left at revision "
+                f"{current_revision(conn)}, nothing of the next one applied") from None
+        raise
 
 
 def downgrade(url: str | None = None, revision: str = "base") -> None:

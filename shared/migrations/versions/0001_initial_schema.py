@@ -17,6 +17,16 @@ depends_on = None
 
 
 def upgrade() -> None:
+    """One helper per group of tables, in dependency order (a table after those it references)."""
+    _operations_tables()
+    _job_and_limit_tables()
+    _identity_tables()
+    _content_tables()
+    _usage_tables()
+
+
+def _operations_tables() -> None:
+    """Alerts, the audit log and the erasure receipts."""
     op.create_table('alerts',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('rule', sa.String(length=100), nullable=False),
@@ -58,6 +68,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('subject')
     )
+
+
+def _job_and_limit_tables() -> None:
+    """The jobs' runs and checkpoints, the providers' circuits and the rate-limit counters."""
     op.create_table('job_checkpoints',
     sa.Column('job', sa.String(length=64), nullable=False),
     sa.Column('key', sa.String(length=64), nullable=False),
@@ -65,6 +79,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('job', 'key')
     )
+
     op.create_table('job_runs',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('job', sa.String(length=64), nullable=False),
@@ -86,6 +101,7 @@ def upgrade() -> None:
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('provider')
     )
+
     op.create_table('rate_limit_counters',
     sa.Column('bucket', sa.String(length=200), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
@@ -95,6 +111,9 @@ def upgrade() -> None:
     with op.batch_alter_table('rate_limit_counters', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_rate_limit_counters_expires_at'), ['expires_at'], unique=False)
 
+
+def _identity_tables() -> None:
+    """Users, their API keys and their consents."""
     op.create_table('users',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('email', sa.String(length=320), nullable=False),
@@ -107,6 +126,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('email')
     )
+
     op.create_table('api_keys',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('user_id', sa.String(length=36), nullable=False),
@@ -147,6 +167,10 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('user_id', 'purpose', name='uq_consents_user_purpose')
     )
+
+
+def _content_tables() -> None:
+    """Generated content and the idempotency records of the requests that made it."""
     op.create_table('content_items',
     sa.Column('id', sa.String(length=36), nullable=False),
     sa.Column('user_id', sa.String(length=36), nullable=False),
@@ -191,6 +215,9 @@ def upgrade() -> None:
     with op.batch_alter_table('idempotency_records', schema=None) as batch_op:
         batch_op.create_index('ix_idempotency_expires', ['expires_at'], unique=False)
 
+
+def _usage_tables() -> None:
+    """Request metrics, the usage ledger and feedback on content."""
     op.create_table('request_metrics',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -248,7 +275,6 @@ def upgrade() -> None:
     with op.batch_alter_table('feedback', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_feedback_content_id'), ['content_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_feedback_user_id'), ['user_id'], unique=False)
-
 
 
 def downgrade() -> None:
