@@ -87,8 +87,3 @@ def syllables_in(word: str, lang: str) -> int:
     by_pattern = len(_hyphenator(lang).positions(w)) + 1
     return max(1, by_pattern, len(_VOWELS_ANY.findall(w)) if lang == "es" else 1)
 
-
-def warm() -> None:
-    """Load the dictionary now (e.g. at the end of a cold start) rather than on first use."""
-    _load()
-    _pyphen()
