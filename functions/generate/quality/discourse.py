@@ -511,9 +511,9 @@ def _inversions(values: list[int]) -> int:
 _ANSWERS_HEADING = frozenset({"faq_collection", "flashcards"})
 
 
-def _passage_order(passage: str, sentences: list[str], subject: frozenset[str], content_type: str) -> tuple[int, int, int, int]:
-    """(misplaced, lead, ordinal, years) in one passage of three sentences or more."""
-    misplaced = 0  # openings late, closings early, anaphora with nothing before it
+def _misplaced(passage: str, sentences: list[str], content_type: str) -> int:
+    """Openings late, closings early, anaphora with nothing before it."""
+    misplaced = 0
     if _ANAPHORIC.match(sentences[0]) and content_type not in _ANSWERS_HEADING:
         misplaced += 1
     for k, s in enumerate(sentences):
@@ -523,13 +523,23 @@ def _passage_order(passage: str, sentences: list[str], subject: frozenset[str], 
         # A conclusion paragraph may open with "To sum up"; a long passage may not.
         if k < len(sentences) - 2 and _CLOSING.match(s) and (k > 0 or len(sentences) >= 6):
             misplaced += 1
-    lead = 0  # a long passage that names its subject only from the third sentence on
+    return misplaced
+
+
+def _late_lead(sentences: list[str], subject: frozenset[str]) -> int:
+    """1 for a long passage that names its subject only from the third sentence on."""
     if len(sentences) >= 5 and subject:
         first = next((k for k, s in enumerate(sentences) if subject & _stems(s)), None)
-        lead += first is not None and first >= 2
+        return int(first is not None and first >= 2)
+    return 0
+
+
+def _passage_order(passage: str, sentences: list[str], subject: frozenset[str], content_type: str) -> tuple[int, int, int, int]:
+    """(misplaced, lead, ordinal, years) in one passage of three sentences or more."""
     ranks = [r for w in words(passage.lower()) if (r := _ORDINALS.get(w))]
     found = [int(y) for s in sentences for y in _YEAR.findall(s)[:1]]
-    return misplaced, lead, _inversions(ranks), max(0, _inversions(found) - 1)
+    return (_misplaced(passage, sentences, content_type), _late_lead(sentences, subject), _inversions(ranks),
+            max(0, _inversions(found) - 1))
 
 
 def _section_order(sections: list[Any]) -> tuple[int, int]:
@@ -559,8 +569,8 @@ def order_features(doc: Document, topic: str = "", content_type: str = "") -> di
     for passage, sentences in zip(doc.passages, doc.passage_sentences or [split_sentences(p) for p in doc.passages]):
         if len(sentences) < 3:
             continue
-        found = _passage_order(passage, sentences, subject, content_type)
-        misplaced, lead, ordinal, years = (a + b for a, b in zip((misplaced, lead, ordinal, years), found))
+        m, le, o, y = _passage_order(passage, sentences, subject, content_type)
+        misplaced, lead, ordinal, years = misplaced + m, lead + le, ordinal + o, years + y
         near, far = _cohesion([_stems(s) for s in sentences])
         near_sum += near * len(sentences)
         far_sum += far * len(sentences)
