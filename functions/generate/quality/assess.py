@@ -85,14 +85,14 @@ def assess(
     # Teaching style is not a defect: a podcast, a reading or an FAQ that explains without tasks and
     # questions still teaches. The pedagogy and readability scores only move a document within the
     # passing range; what fails it is a confident defect (integrity, relevance, the discourse checks).
-    edu_value = SOFT_FLOOR["educational_value"] + (1 - SOFT_FLOOR["educational_value"]) * edu_value
-    eng_value = SOFT_FLOOR["engagement"] + (1 - SOFT_FLOOR["engagement"]) * eng_value
-    if grade is not None:  # nothing to read stays unreadable
-        read_value = SOFT_FLOOR["readability"] + (1 - SOFT_FLOOR["readability"]) * read_value
+    edu_value = _softened("educational_value", edu_value)
+    eng_value = _softened("engagement", eng_value)
+    if grade is not None and read_value is not None:  # nothing to read stays unreadable (a grade implies a value)
+        read_value = _softened("readability", read_value)
     # Teaching something other than what was asked is not educational for this request.
     relevance = max(0.0, min(1.0, (cover_value - RELEVANCE_FLOOR) / RELEVANCE_SPAN))
 
-    dimensions = {
+    dimensions: dict[str, float | None] = {
         "structure": struct_value,
         "readability": read_value,
         "coverage": cover_value * g,
@@ -104,18 +104,29 @@ def assess(
         "structure": struct_weak, "readability": read_weak, "coverage": cover_weak,
         "educational_value": edu_weak, "engagement": eng_weak, "factual": fact_weak,
     }
-    # Refusals, truncation, mismatched pairs, shuffled order, filler: each lowers the dimensions it
-    # makes untrue and leads their findings.
     defects = discourse.review(doc, content_type, topic, FUNCTION_WORDS.get(doc.language, frozenset()))
     defects += discourse.audience_fit(grade, readability.band_for(audience), audience)
-    for defect in defects:
-        for name in DEFECT_DIMENSIONS[defect.kind]:
-            if dimensions[name] is not None:
-                dimensions[name] *= defect.factor
-            by_dimension[name] = [f"{name}: {defect.finding}"] + by_dimension[name]
+    _apply_defects(defects, dimensions, by_dimension)
     not_assessed = sorted(k for k, v in dimensions.items() if v is None)
     return decide({k: v for k, v in dimensions.items() if v is not None}, limits, integrity.weaknesses,
                   by_dimension, not_assessed=not_assessed)
+
+
+def _softened(name: str, value: float) -> float:
+    """A style score lifted onto its floor: SOFT_FLOOR[name] for none of the moves, 1.0 for all of them."""
+    return SOFT_FLOOR[name] + (1 - SOFT_FLOOR[name]) * value
+
+
+def _apply_defects(defects: list[discourse.Defect], dimensions: dict[str, float | None],
+                   by_dimension: dict[str, list[str]]) -> None:
+    """Refusals, truncation, mismatched pairs, shuffled order, filler: each lowers the dimensions it
+    makes untrue and leads their findings."""
+    for defect in defects:
+        for name in DEFECT_DIMENSIONS[defect.kind]:
+            value = dimensions[name]
+            if value is not None:
+                dimensions[name] = value * defect.factor
+            by_dimension[name] = [f"{name}: {defect.finding}"] + by_dimension[name]
 
 
 def decide(dimensions: dict[str, float], limits: dict[str, float], first: list[str],

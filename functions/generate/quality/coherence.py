@@ -55,7 +55,6 @@ class Integrity:
     value: float
     prose_share: float | None  # None: the language's function words are unknown
     repeated_share: float
-    detected_language: str | None
     weaknesses: list[str]
 
 
@@ -147,4 +146,4 @@ def score(doc: Document, requested: str, topic: str = "") -> Integrity:
         value *= PLACEHOLDER_FACTOR
         weaknesses.insert(0, f"coherence: unfinished template text ({', '.join(found[:3])}); "
                              "write the real content")
-    return Integrity(value, prose_share, repeated_share, detected, weaknesses)
+    return Integrity(value, prose_share, repeated_share, weaknesses)

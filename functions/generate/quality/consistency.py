@@ -105,7 +105,7 @@ def _contrasted(sentences: list[str], i: int, j: int) -> bool:
 
 def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
     """Up to `limit` pairs of sentences (first, later) that contradict each other."""
-    first = {}
+    first: dict[str, list[str]] = {}  # each sentence once, with its tokens
     for s, toks in zip(doc.sentences, doc.sentence_tokens):
         first.setdefault(s, toks)
     sentences = list(first)[:MAX_SENTENCES]

@@ -1,8 +1,9 @@
 """What lexical averages cannot see: refusals, truncation, mismatched pairs, shuffled order, filler.
 
 Each check reads the document's structure as well as its words, and answers with `Defect`s: a
-dimension it lowers, a plain-language finding (shown to API clients as a reason and fed into the
-regeneration prompt) and a factor for that dimension. Techniques, chosen because they generalise
+kind (`assess.DEFECT_DIMENSIONS` names the dimensions each kind lowers), a plain-language finding
+(shown to API clients as a reason and fed into the regeneration prompt) and a factor for those
+dimensions. Techniques, chosen because they generalise
 beyond the corpus they were tuned on and cost well under a millisecond per 2,000 words:
 
 - refusal and meta text: the speech acts of declining ("I can't help with..."), apologising and
@@ -42,15 +43,20 @@ from functions.generate.quality.text import (
 
 @dataclass(frozen=True)
 class Defect:
-    kind: str  # refusal, truncated, mismatched, order, generic
-    dimension: str  # the dimension the finding is reported under
+    kind: str  # refusal, truncated, mismatched, order, generic...: assess.DEFECT_DIMENSIONS says what it lowers
     finding: str
-    factor: float  # multiplies educational_value (and coverage/engagement for refusals)
+    factor: float  # multiplies each dimension the kind lowers
 
 
 def _excerpt(text: str, limit: int = 70) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "\u2026"
+
+
+def _list_field(content: dict[str, Any], key: str) -> list[Any]:
+    """content[key] when it is a list, else no items."""
+    value = content.get(key)
+    return value if isinstance(value, list) else []
 
 
 # --- refusal and meta text ---------------------------------------------------------------------
@@ -106,13 +112,12 @@ def refusal(doc: Document) -> list[Defect]:
     whole = doc.lower + "\n" + parts[-1].lower()
     if not (_REFUSAL_LOWER.search(whole) or _META_LOWER.search(whole)):
         return []
-    refusals = [p for p in parts if _REFUSAL.search(p)]
-    meta = [p for p in parts if _META.search(p)]
+    refusals = [(p, m) for p in parts if (m := _REFUSAL.search(p))]
+    meta = [(p, m) for p in parts if (m := _META.search(p))]
     if refusals or len(meta) >= 2:
-        example = (refusals or meta)[0]
-        match = (_REFUSAL.search(example) or _META.search(example))
+        example, match = (refusals or meta)[0]
         what = "declines or apologises instead of teaching" if refusals else "talks to the requester about the document instead of teaching"
-        return [Defect("refusal", "educational_value",
+        return [Defect("refusal",
                        f"the text {what} ({len(refusals) + len(meta)} places, e.g. \"{_excerpt(example[max(0, match.start() - 10):])}\")",
                        0.2)]
     return []
@@ -195,7 +200,7 @@ def truncation(doc: Document) -> list[Defect]:
         return []
     label, text = cut[0]
     more = f" and {len(cut) - 1} more place{'s' if len(cut) > 2 else ''}" if len(cut) > 1 else ""
-    return [Defect("truncated", "structure",
+    return [Defect("truncated",
                    f"the text stops mid-sentence: the {label} ends \"\u2026{_excerpt(text[-50:], 50)}\"{more}", 0.5)]
 
 
@@ -204,7 +209,7 @@ def truncation(doc: Document) -> list[Defect]:
 
 def _pairs(content: dict[str, Any], content_type: str) -> tuple[str, list[tuple[str, str]]]:
     """(what the pairs are, [(prompt, response)]) for the types built from pairs."""
-    items = content.get("items") if isinstance(content.get("items"), list) else []
+    items = _list_field(content, "items")
     if content_type == "faq_collection":
         return "answers", [(as_text(i.get("question")), as_text(i.get("answer"))) for i in items if isinstance(i, dict)]
     if content_type == "flashcards":
@@ -230,7 +235,7 @@ def _match(a: str, b: str) -> bool:
     return n >= 4 and a[:max(4, n - 2)] == b[:max(4, n - 2)]
 
 
-def _heads(stems: set[str]) -> dict[str, list[str]]:
+def _heads(stems: frozenset[str]) -> dict[str, list[str]]:
     index: dict[str, list[str]] = {}
     for t in stems:
         index.setdefault(t[:4], []).append(t)
@@ -394,7 +399,7 @@ def pairing(doc: Document, content_type: str) -> list[Defect]:
     max_ratio, min_signal = _PAIRING_LIMITS[content_type]
     if stats["ratio"] < max_ratio and stats["best"] / stats["n"] >= min_signal:
         what, _ = _pairs(doc.content, content_type)
-        return [Defect("mismatched", "educational_value",
+        return [Defect("mismatched",
                        f"the {what} do not belong to their items: rearranged, they would match their items "
                        f"{1 / max(stats['ratio'], 0.01):.1f}× better than as written", 0.5)]
     return []
@@ -419,9 +424,9 @@ _CLOSING = re.compile(
 )
 
 
-def _cohesion(sentences: list[set[str]]) -> tuple[float, float]:
+def _cohesion(sentences: list[frozenset[str]]) -> tuple[float, float]:
     """(mean overlap of consecutive sentences, mean overlap of sentences at least 3 apart)."""
-    def overlap(a: set[str], b: set[str]) -> float:
+    def overlap(a: frozenset[str], b: frozenset[str]) -> float:
         return len(a & b) / math.sqrt(len(a) * len(b)) if a and b else 0.0
     near = [overlap(a, b) for a, b in zip(sentences, sentences[1:])]
     far = [overlap(sentences[i], sentences[j]) for i in range(len(sentences))
@@ -506,53 +511,73 @@ def _inversions(values: list[int]) -> int:
 _ANSWERS_HEADING = frozenset({"faq_collection", "flashcards"})
 
 
+def _misplaced(passage: str, sentences: list[str], content_type: str) -> int:
+    """Openings late, closings early, anaphora with nothing before it."""
+    misplaced = 0
+    if _ANAPHORIC.match(sentences[0]) and content_type not in _ANSWERS_HEADING:
+        misplaced += 1
+    for k, s in enumerate(sentences):
+        # An opening is at home at the head of a paragraph ("Imagine..." starting the second one).
+        if k >= 3 and _OPENING.match(s) and not _starts_paragraph(passage, s):
+            misplaced += 1
+        # A conclusion paragraph may open with "To sum up"; a long passage may not.
+        if k < len(sentences) - 2 and _CLOSING.match(s) and (k > 0 or len(sentences) >= 6):
+            misplaced += 1
+    return misplaced
+
+
+def _late_lead(sentences: list[str], subject: frozenset[str]) -> int:
+    """1 for a long passage that names its subject only from the third sentence on."""
+    if len(sentences) >= 5 and subject:
+        first = next((k for k, s in enumerate(sentences) if subject & _stems(s)), None)
+        return int(first is not None and first >= 2)
+    return 0
+
+
+def _passage_order(passage: str, sentences: list[str], subject: frozenset[str], content_type: str) -> tuple[int, int, int, int]:
+    """(misplaced, lead, ordinal, years) in one passage of three sentences or more."""
+    ranks = [r for w in words(passage.lower()) if (r := _ORDINALS.get(w))]
+    found = [int(y) for s in sentences for y in _YEAR.findall(s)[:1]]
+    return (_misplaced(passage, sentences, content_type), _late_lead(sentences, subject), _inversions(ranks),
+            max(0, _inversions(found) - 1))
+
+
+def _section_order(sections: list[Any]) -> tuple[int, int]:
+    """(sections out of place, years running backwards from one section to the next)."""
+    titles = [as_text(s.get("title")) for s in sections if isinstance(s, dict)]
+    # The first year each section names.
+    firsts = [int(m.group(1)) for sec in sections if isinstance(sec, dict)
+              if (m := _YEAR.search(as_text(sec.get("title")) + " " + as_text(sec.get("content"))
+                                    + " " + as_text(sec.get("description"))))]
+    years = max(0, _inversions(firsts) - 1)
+    misplaced = 0
+    if len(titles) >= 3:
+        misplaced += sum(1 for t in titles[1:] if _OPENING_TITLE.match(t))
+        misplaced += sum(1 for t in titles[:-1] if _CLOSING_TITLE.search(t))
+        first = sections[0] if isinstance(sections[0], dict) else {}
+        if _BACK_REFERENCE.search(as_text(first.get("description")) + " " + as_text(first.get("content"))):
+            misplaced += 1
+    return misplaced, years
+
+
 def order_features(doc: Document, topic: str = "", content_type: str = "") -> dict[str, float]:
     """Evidence that sentences or sections are out of order, counted where a reader would notice."""
-    misplaced = 0  # openings late, closings early, anaphora with nothing before it
-    ordinal = years = 0
-    lead = 0  # long passages that name their subject only from the third sentence on
+    misplaced = lead = ordinal = years = 0
     subject = _stems(topic + " " + doc.title)
     near_sum = far_sum = 0.0
     weight = 0
     for passage, sentences in zip(doc.passages, doc.passage_sentences or [split_sentences(p) for p in doc.passages]):
         if len(sentences) < 3:
             continue
-        if _ANAPHORIC.match(sentences[0]) and content_type not in _ANSWERS_HEADING:
-            misplaced += 1
-        for k, s in enumerate(sentences):
-            # An opening is at home at the head of a paragraph ("Imagine..." starting the second one).
-            if k >= 3 and _OPENING.match(s) and not _starts_paragraph(passage, s):
-                misplaced += 1
-            # A conclusion paragraph may open with "To sum up"; a long passage may not.
-            if k < len(sentences) - 2 and _CLOSING.match(s) and (k > 0 or len(sentences) >= 6):
-                misplaced += 1
-        if len(sentences) >= 5 and subject:
-            first = next((k for k, s in enumerate(sentences) if subject & _stems(s)), None)
-            lead += first is not None and first >= 2
-        ranks = [r for w in words(passage.lower()) if (r := _ORDINALS.get(w))]
-        ordinal += _inversions(ranks)
-        found = [int(y) for s in sentences for y in _YEAR.findall(s)[:1]]
-        years += max(0, _inversions(found) - 1)
-        stems = [_stems(s) for s in sentences]
-        near, far = _cohesion(stems)
+        m, le, o, y = _passage_order(passage, sentences, subject, content_type)
+        misplaced, lead, ordinal, years = misplaced + m, lead + le, ordinal + o, years + y
+        near, far = _cohesion([_stems(s) for s in sentences])
         near_sum += near * len(sentences)
         far_sum += far * len(sentences)
         weight += len(sentences)
-    sections = doc.content.get("sections") if isinstance(doc.content.get("sections"), list) else []
     given = _given_before_new(doc.passages)
-    titles = [as_text(s.get("title")) for s in sections if isinstance(s, dict)]
-    section_order = 0
-    # Years that run backwards from one section to the next (the first year each section names).
-    firsts = [int(m.group(1)) for sec in sections if isinstance(sec, dict)
-              if (m := _YEAR.search(as_text(sec.get("title")) + " " + as_text(sec.get("content"))
-                                    + " " + as_text(sec.get("description"))))]
-    years += max(0, _inversions(firsts) - 1)
-    if len(titles) >= 3:
-        section_order += sum(1 for t in titles[1:] if _OPENING_TITLE.match(t))
-        section_order += sum(1 for t in titles[:-1] if _CLOSING_TITLE.search(t))
-        first = sections[0] if isinstance(sections[0], dict) else {}
-        if _BACK_REFERENCE.search(as_text(first.get("description")) + " " + as_text(first.get("content"))):
-            section_order += 1
+    section_order, section_years = _section_order(_list_field(doc.content, "sections"))
+    years += section_years
     return {"given": given, "misplaced": misplaced, "lead": lead, "ordinal": ordinal, "years": years, "sections": section_order,
             "near": near_sum / weight if weight else 0.0, "far": far_sum / weight if weight else 0.0,
             "sentences": weight}
@@ -568,7 +593,7 @@ def order(doc: Document, topic: str = "", content_type: str = "") -> list[Defect
     # a review before the end) is deliberate structure and counts on its own.
     if strong >= 2 or f["sections"] >= 1 or (strong >= 1 and (weak >= 1 or f["near"] < f["far"])):
         where = "sections" if f["sections"] else "sentences"
-        return [Defect("order", "educational_value",
+        return [Defect("order",
                        f"the {where} are out of order: openings, conclusions or references appear where they make no "
                        "sense, and neighbouring sentences do not follow from each other", 0.5)]
     return []
@@ -645,7 +670,7 @@ BARE_SHARE = 0.5  # parts (questions, cards...) with at most one word of their o
 def specificity(doc: Document, topic: str, function_words: frozenset[str]) -> list[Defect]:
     f = specificity_features(doc, topic, function_words)
     if f["generic_share"] >= GENERIC_SHARE or f["bare_share"] >= BARE_SHARE:
-        return [Defect("generic", "educational_value",
+        return [Defect("generic",
                        f"the text is generic: {f['generic_share']:.0%} of its content words would fit any topic and "
                        f"{f['bare_share']:.0%} of its parts say nothing specific; name the actual facts, terms, "
                        "people and events", 0.4)]
@@ -694,7 +719,7 @@ def shallowness(doc: Document, content_type: str) -> list[Defect]:
     if content_type in ("faq_collection", "flashcards"):
         bad, n = _circular(items, content_type)
         if n >= 3 and bad * 2 >= n:
-            return [Defect("shallow", "educational_value",
+            return [Defect("shallow",
                            f"{bad} of {n} {label} only say their own "
                            f"{'question' if content_type == 'faq_collection' else 'term'} again; "
                            "explain what it is, why and how, with an example", 0.6)]
@@ -705,7 +730,7 @@ def shallowness(doc: Document, content_type: str) -> list[Defect]:
     median = sizes[len(sizes) // 2]
     if median >= floor:
         return []
-    return [Defect("shallow", "educational_value",
+    return [Defect("shallow",
                    f"the {label} are too short to teach: {median} words in the middle one; explain why and how, "
                    "with an example, instead of naming the fact", 0.6)]
 
@@ -730,7 +755,7 @@ def topic_in_body(doc: Document, topic: str, content_type: str = "") -> list[Def
     body = _body_stems(doc)
     missing = [w for s, w in terms.items() if not any(_match(s, b) for b in body)]
     if terms and len(missing) == len(terms) and not named_by_kind(doc, topic, content_type):  # a modifier alone ('household', 'minor') may go unsaid
-        return [Defect("off_topic", "coverage",
+        return [Defect("off_topic",
                        f"the body never mentions {', '.join(repr(m) for m in missing)} from the requested topic "
                        f"{topic!r}: only the title does, so the text is about something else", 0.5)]
     return []
@@ -750,11 +775,11 @@ def audience_fit(grade: float | None, band: tuple[float, float], audience: str) 
         return []
     label = audience.replace("_", " ")
     if grade - band[1] >= _TOO_HARD.get(audience, TOO_HARD_DEFAULT):
-        return [Defect("audience", "readability",
+        return [Defect("audience",
                        f"written for older readers: grade level {grade:.1f} is far above the {label} band "
                        f"({band[0]:g}-{band[1]:g}), so this audience cannot learn from it", 0.5)]
     if audience in _TOO_EASY and band[0] - grade >= _TOO_EASY[audience]:
-        return [Defect("audience", "readability",
+        return [Defect("audience",
                        f"written for much younger readers: grade level {grade:.1f} is far below the {label} band "
                        f"({band[0]:g}-{band[1]:g})", 0.5)]
     return []

@@ -13,6 +13,7 @@ a judge (`quality/judge.py`) replaces the prior with its verdict on the claims.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass, field
 
 from functions.generate.quality import consistency
 from functions.generate.quality.text import Document, PhraseSet, as_text, tokens
@@ -154,32 +155,40 @@ def _is_debunked(text: str, start: int, end: int) -> bool:
     return bool(re.search(r"\b(?:myths?|misconceptions?)\b[^.!?]*[.:!?]?\s*$", before))
 
 
-def score(doc: Document, content_type: str, language: str = "en") -> tuple[float, list[str]]:
-    """The unverified factual score (prior + evidence - red flags) and its weaknesses."""
-    text = doc.lower
-    penalty = 0.0
-    soft = 0.0  # style-level red flags (absolutes, unnamed authority, unsourced figures, one reference)
-    weaknesses: list[str] = []
-    english = language.split("-", 1)[0].lower() == "en"
+@dataclass
+class _Flags:
+    """What the screen found against a document: hard penalties (wrong facts, no references), style-level
+    soft flags, and the weaknesses naming them in the order they were found."""
 
+    penalty: float = 0.0
+    soft: float = 0.0  # style-level red flags (absolutes, unnamed authority, unsourced figures, one reference)
+    weaknesses: list[str] = field(default_factory=list)
+
+
+def _myths(text: str, flags: _Flags) -> None:
+    """Well-known misconceptions stated as true (not debunked in their sentence)."""
     myths = []
-    for keys, pattern, why in MYTHS if english else ():
+    for keys, pattern, why in MYTHS:
         if not any(k in text for k in keys):
             continue
         match = pattern.search(text)
         if match and not _is_debunked(text, match.start(), match.end()):
             myths.append(why)
     if myths:
-        penalty += min(0.9, 0.35 * len(myths))
-        weaknesses.extend(f"factual: states a known misconception as fact: {why}" for why in myths)
+        flags.penalty += min(0.9, 0.35 * len(myths))
+        flags.weaknesses.extend(f"factual: states a known misconception as fact: {why}" for why in myths)
 
-    contradictions = consistency.find(doc) if english else []
+
+def _contradictions(doc: Document, flags: _Flags) -> None:
+    contradictions = consistency.find(doc)
     if contradictions:
-        penalty += min(0.6, CONTRADICTION_PENALTY * len(contradictions))
-        weaknesses.extend(f"factual: the document contradicts itself: {a[:100]!r} but elsewhere {b[:100]!r}"
-                          for a, b in contradictions)
+        flags.penalty += min(0.6, CONTRADICTION_PENALTY * len(contradictions))
+        flags.weaknesses.extend(f"factual: the document contradicts itself: {a[:100]!r} but elsewhere {b[:100]!r}"
+                                for a, b in contradictions)
 
-    words = max(doc.word_count, 1)
+
+def _absolutes(doc: Document, text: str, words: int, flags: _Flags) -> None:
+    """Overconfident absolutes beyond an allowance of one per 250 words, worse with no hedge at all."""
     # A question asks and a quotation reports: neither asserts an absolute.
     absolutes = [a for sentence in doc.sentences if not sentence.rstrip().endswith("?")
                  for a in _ABSOLUTES.find(tokens(_QUOTED.sub(" ", sentence.lower())))] if _ABSOLUTES.find_in(doc) else []
@@ -187,54 +196,80 @@ def score(doc: Document, content_type: str, language: str = "en") -> tuple[float
     allowed = 1 + words // 250
     excess = len(absolutes) - allowed
     if excess > 0:
-        soft += min(0.4, 0.06 * excess)
+        flags.soft += min(0.4, 0.06 * excess)
         if _HEDGES.count_in(doc) * 100 / words < 1.0:
-            soft += 0.1
+            flags.soft += 0.1
         shown = ", ".join(sorted(set(absolutes))[:5])
-        weaknesses.append(
+        flags.weaknesses.append(
             f"factual: {len(absolutes)} overconfident absolutes ({shown}) in {words} words; "
             "qualify claims that have exceptions (often, usually, in most cases)"
         )
 
-    references = doc.content.get("references")
-    has_references = isinstance(references, list) and any(as_text(r).strip() for r in references)
-    sourced = has_references or bool(_ATTRIBUTION.find_in(doc)) or bool(_CITED_YEAR.search(text))
+
+def _unnamed_authority(doc: Document, flags: _Flags) -> None:
+    """'Studies show' in a document that names no source."""
     vague = _VAGUE_AUTHORITY.find_in(doc)
-    if vague and not sourced:
-        soft += min(0.2, 0.07 * len(vague))
-        weaknesses.append(
+    if vague:
+        flags.soft += min(0.2, 0.07 * len(vague))
+        flags.weaknesses.append(
             f"factual: appeals to unnamed authority ({', '.join(sorted(set(vague))[:3])}) without naming a source"
         )
+
+
+def _statistics(doc: Document, text: str, flags: _Flags) -> None:
+    """Five or more distinct statistics (outside worked examples) in a document that names no source."""
     stats: list[str] = []
-    if not sourced and english and _STATISTIC.search(text):
+    if _STATISTIC.search(text):
         for sentence in doc.sentences:
             if _DIGIT.search(sentence) and not _HYPOTHETICAL.any(sentence):
                 stats.extend(_STATISTIC.findall(sentence.lower()))
     stats = list(dict.fromkeys(stats))  # a rate used again in a worked example is one statistic
     if len(stats) >= 5:
-        soft += 0.1
-        weaknesses.append(f"factual: {len(stats)} statistics ({', '.join(stats[:3])}) without any source")
+        flags.soft += 0.1
+        flags.weaknesses.append(f"factual: {len(stats)} statistics ({', '.join(stats[:3])}) without any source")
 
+
+def _reading_references(refs: list[str], flags: _Flags) -> None:
+    """Detailed reading material cites two or more real sources."""
+    if not refs:
+        flags.penalty += 0.25
+        flags.weaknesses.append("factual: detailed reading material lists no references; cite 2 or more real sources")
+        return
+    fake = [r for r in refs if _PLACEHOLDER_REF.search(r)]
+    if fake:
+        flags.penalty += min(0.25, 0.1 * len(fake))
+        flags.weaknesses.append(f"factual: {len(fake)} references look like placeholders (e.g. {fake[0][:60]!r})")
+    elif len(refs) < 2:
+        flags.soft += 0.05
+        flags.weaknesses.append("factual: only one reference; cite 2 or more sources")
+
+
+def score(doc: Document, content_type: str, language: str = "en") -> tuple[float, list[str]]:
+    """The unverified factual score (prior + evidence - red flags) and its weaknesses."""
+    text = doc.lower
+    flags = _Flags()
+    english = language.split("-", 1)[0].lower() == "en"
+    if english:  # the myth patterns and the contradiction pairs are English
+        _myths(text, flags)
+        _contradictions(doc, flags)
+    _absolutes(doc, text, max(doc.word_count, 1), flags)
+    references = doc.content.get("references")
+    refs = [as_text(r) for r in references if as_text(r).strip()] if isinstance(references, list) else []
+    sourced = bool(refs) or bool(_ATTRIBUTION.find_in(doc)) or bool(_CITED_YEAR.search(text))
+    if not sourced:
+        _unnamed_authority(doc, flags)
+        if english:
+            _statistics(doc, text, flags)
     if content_type == "detailed_reading_material":
-        if not has_references:
-            penalty += 0.25
-            weaknesses.append("factual: detailed reading material lists no references; cite 2 or more real sources")
-        else:
-            refs = [as_text(r) for r in references if as_text(r).strip()]
-            fake = [r for r in refs if _PLACEHOLDER_REF.search(r)]
-            if fake:
-                penalty += min(0.25, 0.1 * len(fake))
-                weaknesses.append(f"factual: {len(fake)} references look like placeholders (e.g. {fake[0][:60]!r})")
-            elif len(refs) < 2:
-                soft += 0.05
-                weaknesses.append("factual: only one reference; cite 2 or more sources")
+        _reading_references(refs, flags)
     evidence = (SOURCED_BONUS if sourced else 0.0) + (HEDGED_BONUS if _HEDGES.count_in(doc) else 0.0)
     # Style-level red flags lower the score but, unless they pile up (a text of absolutes with no hedge,
     # "guaranteed", "impossible to lose", "markets never fall"), never below the prior on their own: "an
     # infinite loop never ends" and worked-example figures are not wrong facts; myths, contradictions
     # and missing or placeholder references are.
     start = min(UNVERIFIED_CEILING, UNVERIFIED_PRIOR + evidence)
+    soft = flags.soft
     if soft < SOFT_FLAGS_CONFIDENT:
         soft = min(soft, max(0.0, start - UNVERIFIED_PRIOR))
-    value = start - soft - penalty
-    return max(0.0, value), weaknesses
+    value = start - soft - flags.penalty
+    return max(0.0, value), flags.weaknesses

@@ -158,7 +158,7 @@ def _questions(doc: Document) -> list[str]:
 # --- educational value signals ----------------------------------------------------------------
 
 
-def _objectives(doc: Document) -> tuple[float, str]:
+def _objectives(doc: Document) -> tuple[float | None, str]:
     listed = _texts(doc.content.get("learning_objectives"))
     if listed:
         measurable = sum(1 for o in listed if {w.lower() for w in words(o)[:4] + words(o)[-1:]} & _BLOOM)
@@ -189,7 +189,7 @@ def _examples(doc: Document) -> tuple[float | None, str]:
     return _sat(n, target), f"gives {n:.0f} concrete examples or cases; show the idea at work in at least {target:.0f}"
 
 
-def _explanation(doc: Document) -> tuple[float, str]:
+def _explanation(doc: Document) -> tuple[float | None, str]:
     phrases = _set("explain", doc)
     if phrases is None:
         return None, ""
@@ -198,7 +198,7 @@ def _explanation(doc: Document) -> tuple[float, str]:
     return _sat(rate, 1.0), "states facts without explaining them; say why things happen and how they connect"
 
 
-def _practice(doc: Document) -> tuple[float, str]:
+def _practice(doc: Document) -> tuple[float | None, str]:
     exercises = _texts(doc.content.get("practice_exercises"))
     if "practice_exercises" in doc.content:
         phrases = _set("practice", doc)
@@ -221,7 +221,7 @@ def _assessment(doc: Document) -> tuple[float, str]:
     return _sat(n, 2), "never checks understanding; add questions the learner should be able to answer"
 
 
-def _higher_order(doc: Document) -> tuple[float, str]:
+def _higher_order(doc: Document) -> tuple[float | None, str]:
     phrases = _set("higher_order", doc)
     if phrases is None:
         return None, ""
@@ -247,12 +247,13 @@ def _definitions(doc: Document) -> tuple[float, str]:
 
 
 def _difficulty_mix(doc: Document) -> tuple[float, str]:
-    items = doc.content.get("items") if isinstance(doc.content.get("items"), list) else []
+    value = doc.content.get("items")
+    items = value if isinstance(value, list) else []
     levels = {i.get("difficulty") for i in items if isinstance(i, dict)} & {"easy", "medium", "hard"}
     return len(levels) / 3, "all cards have the same difficulty; mix easy, medium and hard"
 
 
-def _anchoring(doc: Document) -> tuple[float, str]:
+def _anchoring(doc: Document) -> tuple[float | None, str]:
     phrases = _set("anchor", doc)
     if phrases is None:
         return None, ""
@@ -296,7 +297,7 @@ def _eng_questions(doc: Document) -> tuple[float, str]:
     return _sat(n, target), f"asks the learner {n} questions; add at least {target:.0f} that make them think"
 
 
-def _direct(doc: Document) -> tuple[float, str]:
+def _direct(doc: Document) -> tuple[float | None, str]:
     phrases = _set("direct", doc)
     if phrases is None:
         return None, ""
@@ -304,7 +305,7 @@ def _direct(doc: Document) -> tuple[float, str]:
     return _sat(rate, 1.5), "keeps the learner at a distance; speak to them and connect the ideas to their experience"
 
 
-def _vivid(doc: Document) -> tuple[float, str]:
+def _vivid(doc: Document) -> tuple[float | None, str]:
     phrases = _set("vivid", doc)
     if phrases is None:
         return None, ""
@@ -312,7 +313,7 @@ def _vivid(doc: Document) -> tuple[float, str]:
     return _sat(n, max(1.0, doc.word_count / 400)), "stays abstract; tie the ideas to everyday situations or stories"
 
 
-def _activities(doc: Document) -> tuple[float, str]:
+def _activities(doc: Document) -> tuple[float | None, str]:
     phrases = _set("practice", doc)
     if phrases is None:
         return None, ""

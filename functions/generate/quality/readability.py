@@ -36,7 +36,6 @@ class Grades:
     words: int
     sentences: int
     syllables: int
-    letters: int
     flesch_kincaid: float
     ari: float
     coleman_liau: float
@@ -44,14 +43,6 @@ class Grades:
     @property
     def mean(self) -> float:
         return (self.flesch_kincaid + self.ari + self.coleman_liau) / 3
-
-    @property
-    def words_per_sentence(self) -> float:
-        return self.words / self.sentences
-
-    @property
-    def syllables_per_word(self) -> float:
-        return self.syllables / self.words
 
 
 def grades(word_list: list[str], sentence_count: int, counts: Counter[str] | None = None) -> Grades | None:
@@ -70,7 +61,7 @@ def grades(word_list: list[str], sentence_count: int, counts: Counter[str] | Non
     fk = 0.39 * wps + 11.8 * spw - 15.59
     ari = 4.71 * lpw + 0.5 * wps - 21.43
     cli = 0.058 * (lpw * 100) - 0.296 * (sentence_count / n_words * 100) - 15.8
-    return Grades(n_words, sentence_count, n_syll, n_letters, fk, ari, cli)
+    return Grades(n_words, sentence_count, n_syll, fk, ari, cli)
 
 
 def band_score(grade: float, band: tuple[float, float]) -> float:

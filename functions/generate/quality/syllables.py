@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
+from typing import Any
 
 _lock = threading.Lock()
 _counts: dict[str, int] | None = None
@@ -38,13 +39,6 @@ def _load() -> dict[str, int]:
     return _counts
 
 
-@functools.lru_cache(maxsize=1)
-def _pyphen():
-    import pyphen  # lazy; its dictionaries ship inside the wheel
-
-    return pyphen.Pyphen(lang="en_US")
-
-
 @functools.lru_cache(maxsize=50_000)
 def syllables(word: str) -> int:
     """Syllables in one word (at least 1)."""
@@ -61,13 +55,14 @@ def syllables(word: str) -> int:
         bare = w.replace("'", "")
         # pyphen's patterns never split short words; vowel groups keep long unknown
         # words (coined terms, names) from counting as one syllable.
-        n = max(len(_pyphen().positions(bare)) + 1, len(_VOWEL_GROUPS.findall(bare)) - bare.endswith("e"))
+        n = max(len(_hyphenator("en_US").positions(bare)) + 1, len(_VOWEL_GROUPS.findall(bare)) - bare.endswith("e"))
     return max(1, n)
 
 
 @functools.lru_cache(maxsize=8)
-def _hyphenator(lang: str):
-    import pyphen  # lazy; its dictionaries ship inside the wheel
+def _hyphenator(lang: str) -> Any:
+    """pyphen's hyphenation patterns for `lang` (en_US for English words the dictionary lacks)."""
+    import pyphen  # type: ignore[import-untyped]  # lazy (its dictionaries ship inside the wheel); no type hints
 
     return pyphen.Pyphen(lang=lang)
 
@@ -87,8 +82,3 @@ def syllables_in(word: str, lang: str) -> int:
     by_pattern = len(_hyphenator(lang).positions(w)) + 1
     return max(1, by_pattern, len(_VOWELS_ANY.findall(w)) if lang == "es" else 1)
 
-
-def warm() -> None:
-    """Load the dictionary now (e.g. at the end of a cold start) rather than on first use."""
-    _load()
-    _pyphen()
