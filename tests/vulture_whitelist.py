@@ -39,7 +39,6 @@ _.create_content
 _.list_content
 _.get_content
 _.delete_content
-_.GenerateRequest
 _.ItemPage
 _.ListQuery
 _.FeedbackIn
@@ -166,8 +165,6 @@ _._fresh
 _._returned
 _._ping
 _._checked_out  # shared/pool_usage.py
-_._before  # shared/tracing.py
-_._error
 _.parameters  # before/after_cursor_execute arguments
 _.executemany
 
@@ -195,7 +192,6 @@ _.loglevel
 _.accesslog
 _.forwarded_allow_ips
 _.post_worker_init
-_.worker
 _.BoundedThreadWorker
 _.handle_error
 _.addr
