@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
@@ -90,7 +91,7 @@ class KeyCache:
 
     MAX_ENTRIES = 10_000
 
-    def __init__(self, clock=time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._entries: dict[tuple[str, bytes], tuple[float, Principal]] = {}
         self._lock = threading.Lock()
@@ -125,22 +126,22 @@ class KeyCache:
         if self._watching:
             return
         from sqlalchemy import event, inspect
-        from sqlalchemy.orm import Session
+        from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction
 
         from shared.models import ApiKey, User
 
         watched = (User, ApiKey)
 
-        def changed(obj) -> bool:  # a key's once-a-minute last_used_at touch changes nothing we keep
+        def changed(obj: object) -> bool:  # a key's once-a-minute last_used_at touch changes nothing we keep
             state = inspect(obj)
             return any(attr.history.has_changes() for attr in state.attrs if attr.key != "last_used_at")
 
-        def after_flush(session, _context) -> None:
+        def after_flush(session: Session, _context: UOWTransaction) -> None:
             if any(isinstance(obj, watched) for obj in session.deleted) or any(
                     isinstance(obj, watched) and changed(obj) for obj in session.dirty):
                 self.clear()
 
-        def do_orm_execute(state) -> None:
+        def do_orm_execute(state: ORMExecuteState) -> None:
             if (state.is_update or state.is_delete) and any(m.class_ in watched for m in state.all_mappers):
                 self.clear()
 

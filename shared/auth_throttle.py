@@ -17,15 +17,19 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from shared.errors import TooManyRequests
+
+if TYPE_CHECKING:
+    from flask import Request
 
 WINDOW_SECONDS = 60.0
 MAX_ADDRESSES = 100_000  # past it, finished windows are dropped (then all, at worst)
 REFUSAL = "Too many failed authentications from your address; retry later."
 
 
-def client_address(request) -> str:
+def client_address(request: Request) -> str:
     return address_of(request.headers.get("X-Forwarded-For", ""), request.remote_addr)
 
 

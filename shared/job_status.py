@@ -22,12 +22,20 @@ computes every schedule here and nowhere else.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from shared.job_schedule import JOBS
 from shared.timestamps import as_utc
+
+if TYPE_CHECKING:
+    from sqlalchemy import ColumnElement
+    from sqlalchemy.orm import Session
+
+    from shared.models import JobRun
+    from shared.settings import Settings
 
 EARLY_START_TOLERANCE = timedelta(minutes=1)
 
@@ -56,14 +64,14 @@ def interval(schedule: str, at: datetime) -> timedelta:
     return latest - it.get_prev(datetime)
 
 
-def counted():
+def counted() -> tuple[ColumnElement[bool], ColumnElement[bool]]:
     """SQL conditions for a run that counts (see the module docstring)."""
     from shared.models import JobRun
 
     return (JobRun.dry_run.is_(False), JobRun.status != "skipped")
 
 
-def latest_runs(session, names=JOBS) -> dict[str, Any]:
+def latest_runs(session: Session, names: Iterable[str] = JOBS) -> dict[str, JobRun]:
     """The newest counted run of each job, in one query."""
     from sqlalchemy import func, select
 
@@ -77,15 +85,15 @@ def latest_runs(session, names=JOBS) -> dict[str, Any]:
     return {r.job: r for r in rows}
 
 
-def first_seen(session) -> datetime | None:
+def first_seen(session: Session) -> datetime | None:
     """When this installation was first seen: its first user or its first job run (see above)."""
     from sqlalchemy import func, select
 
     from shared.models import JobRun, User
 
-    stamps = [as_utc(session.scalar(select(func.min(User.created_at)))),
-              as_utc(session.scalar(select(func.min(JobRun.started_at))))]
-    return min((s for s in stamps if s is not None), default=None)
+    first_user: datetime | None = session.scalar(select(func.min(User.created_at)))
+    first_run: datetime | None = session.scalar(select(func.min(JobRun.started_at)))
+    return min((as_utc(s) for s in (first_user, first_run) if s is not None), default=None)
 
 
 @dataclass(frozen=True)
@@ -94,7 +102,7 @@ class JobState:
 
     job: str
     schedule: str
-    last_run: Any | None  # the newest counted JobRun, or None
+    last_run: JobRun | None  # the newest counted run, or None
     due_at: datetime | None  # the scheduled time it should have started by now; None: none since install
     next_due_at: datetime
     overdue: bool
@@ -109,19 +117,20 @@ class JobState:
         return f"'{self.schedule}' due {self.due_at:%Y-%m-%d %H:%M} UTC, {seen}"
 
 
-def state(job: str, schedule: str, last_run, now: datetime, grace: timedelta,
+def state(job: str, schedule: str, last_run: JobRun | None, now: datetime, grace: timedelta,
           since: datetime | None) -> JobState:
     """The state of one job at `now`; `since` is the installation's first sighting (None: not yet),
     which matters only for a job that never ran (see `assess`)."""
-    due = previous_time(schedule, now - grace)
-    if last_run is None and (since is None or due < since):
-        due = None  # nothing came due since the install: a job cannot have missed it
+    latest = previous_time(schedule, now - grace)
+    # None: nothing came due since the install, so a job that never ran cannot have missed it
+    due = None if last_run is None and (since is None or latest < since) else latest
     started = as_utc(last_run.started_at) if last_run is not None else None
     overdue = due is not None and (started is None or started < due - EARLY_START_TOLERANCE)
     return JobState(job, schedule, last_run, due, next_time(schedule, now), overdue)
 
 
-def assess(session, now: datetime, grace: timedelta, jobs: dict[str, str] = JOBS) -> dict[str, JobState]:
+def assess(session: Session, now: datetime, grace: timedelta,
+           jobs: Mapping[str, str] = JOBS) -> dict[str, JobState]:
     """Every job's state at `now`. The first sighting matters only for a job that never ran: for
     one that did, the install is older than its last run, so a due time after that run is after
     the install too. So it is read only while some job has never run (a fresh install)."""
@@ -144,6 +153,6 @@ def dead_mans_output(schedule: str, last_started: datetime, now: datetime) -> st
             f"{int(every.total_seconds() // 60)} min): alerts are not being evaluated")
 
 
-def grace(settings) -> timedelta:
+def grace(settings: Settings) -> timedelta:
     """How late a job may start before it counts as missed (ALERT_JOB_GRACE_MINUTES)."""
     return timedelta(minutes=settings.alert_job_grace_minutes)

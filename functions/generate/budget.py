@@ -43,12 +43,15 @@ import json
 import math
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from functions.generate import ledger
 from functions.generate.errors import AccountErased, BudgetExhausted, Scope
 from functions.generate.ledger import price_table, usage_event
 from shared.models import UsageEvent, utcnow
+
+if TYPE_CHECKING:
+    from functions.generate.spend_totals import Bucket
 
 
 class Unpriceable(Exception):
@@ -157,7 +160,7 @@ def reserve(settings, *, user_id: str, provider: str, model: str, input_tokens: 
 class _OverCap(Exception):
     """The reservation would take `bucket` past `cap` (the transaction has rolled back)."""
 
-    def __init__(self, kind: Scope, bucket, cap: Decimal, total: Decimal) -> None:
+    def __init__(self, kind: Scope, bucket: Bucket, cap: Decimal, total: Decimal) -> None:
         super().__init__(kind)
         self.kind, self.bucket, self.cap, self.total = kind, bucket, cap, total
 
@@ -169,10 +172,10 @@ def _reserve(settings, worst: Decimal, user_id: str, provider: str, model: str, 
 
     day, month, *user_day = spend_totals.buckets(now, user_id)
     # Only the periods a cap covers: with per-user caps alone, different users never touch the same row.
-    caps = [(kind, b, cap) for kind, b, cap in (
+    periods: tuple[tuple[Scope, Bucket | None, Decimal | None], ...] = (
         ("user", user_day[0] if user_day else None, settings.user_daily_budget_usd),
         ("day", day, settings.daily_budget_usd), ("month", month, settings.monthly_budget_usd))
-        if b is not None and cap is not None]
+    caps = [(kind, b, cap) for kind, b, cap in periods if b is not None and cap is not None]
     with session_scope() as session:
         if ledger.owner(session, user_id) is None:
             raise AccountErased(user_id)

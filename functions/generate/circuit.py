@@ -17,8 +17,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, cast
 
 from shared.models import ProviderCircuit, utcnow
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import CursorResult
 
 FAILURE_THRESHOLD = 3
 COOL_DOWN_SECONDS = 30.0
@@ -110,7 +114,8 @@ def claim_probe(name: str, lease_seconds: float) -> bool:
                             or_(c.open_until.is_(None), c.open_until <= now),
                             or_(c.probe_until.is_(None), c.probe_until <= now))
             .values(probe_until=now + timedelta(seconds=max(1.0, lease_seconds)), updated_at=now))
-        return result.rowcount == 1
+        # An UPDATE yields a CursorResult; Session.execute is typed for any statement.
+        return cast("CursorResult[Any]", result).rowcount == 1
 
 
 def release_probe(name: str, previous: CircuitState) -> None:

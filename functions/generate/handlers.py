@@ -83,11 +83,11 @@ def _generate(ctx: RequestContext, request) -> dict[str, Any]:
 
     user_id = ctx.user.user_id
     rules = cache.policy(ctx.settings, ctx.request.headers.get("Cache-Control"))
-    cache_key = cache.key(request, ctx.settings, user_id) if rules.lookup or rules.store else None
     if not rules.lookup:
+        store_key = cache.key(request, ctx.settings, user_id) if rules.store else None
         generated = pipeline.generate(request, user_id=user_id, request_id=ctx.request_id)
-        return store.persist(generated, request, user_id=user_id, request_id=ctx.request_id,
-                             cache_key=cache_key if rules.store else None)
+        return store.persist(generated, request, user_id=user_id, request_id=ctx.request_id, cache_key=store_key)
+    cache_key = cache.key(request, ctx.settings, user_id)
     # Single flight: an identical request in flight here is waited for, then served from its entry.
     with cache.flight(cache_key, ctx.settings):
         hit = cache.lookup(cache_key, user_id, ctx.settings)

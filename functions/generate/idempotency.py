@@ -89,7 +89,9 @@ def begin(user_id: str, key: str, digest: str, settings) -> tuple[int, dict[str,
             if record.response_status == DELETED_STATUS or record.response_body is None:
                 raise errors.Gone("The content this Idempotency-Key created has been deleted; "
                                   "send a new key to generate again.")
-            return int(record.response_status), record.response_body
+            status = record.response_status
+            assert status is not None, "a completed record keeps the status it answered with"
+            return status, record.response_body
     except IntegrityError:
         raise errors.Conflict("A request with this Idempotency-Key is still in progress.",
                               headers={"Retry-After": str(IN_FLIGHT_RETRY_AFTER)}) from None

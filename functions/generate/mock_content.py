@@ -227,7 +227,7 @@ def _key_words(topic: str, objectives: list[str]) -> list[str]:
 
 def _outline(w: _Writer, label: str) -> dict[str, Any]:
     objectives = w.objectives[:10]
-    sections = [{"title": f"Getting started with {label}",
+    sections: list[dict[str, Any]] = [{"title": f"Getting started with {label}",
                  "description": w.para("intro", "explain", "example", "question"),
                  "key_points": [w.capped(500, "explain", topic=label), w.capped(500, "example", topic=label)]}]
     for i, objective in enumerate(objectives[:12]):
@@ -253,7 +253,7 @@ def _podcast(w: _Writer, label: str) -> dict[str, Any]:
     main.append(w.para("explain", "example", "question"))
     intro = w.para("intro", w.objective(0), "question")
     conclusion_sentences = w.para("summary", "activity", "close")
-    document = {
+    document: dict[str, Any] = {
         "title": f"{label}: The Podcast",
         "introduction": intro if len(intro) <= 2000 else _fit(re.split(r"(?<=[.?!]) ", intro), 2000),
         "main_content": _fit(re.split(r"(?<=[.?!]) ", "\n\n".join(main)), 10_000) if len("\n\n".join(main)) > 10_000 else "\n\n".join(main),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,16 +12,26 @@ from shared.wire_types import USD, Timestamp, UUIDString
 
 Audience = Literal["elementary", "middle_school", "high_school", "college", "adult_learning", "general"]
 Language = Annotated[str, Field(min_length=2, max_length=16, pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8}){0,3}$")]
+if TYPE_CHECKING:  # a type made by a call is no static type: to the checker each field is a str
+    Topic = str
+    Objective = str
+    Requirements = str
+    Comment = str
+else:
+    Topic = text_field(3, 500, multiline=False)
+    Objective = text_field(1, 500, multiline=False)
+    Requirements = text_field(0, 1000)
+    Comment = text_field(0, 2000)
 
 
 class GenerateRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content_type: ContentTypeId
-    topic: text_field(3, 500, multiline=False)
+    topic: Topic
     audience: Audience = "general"
-    learning_objectives: list[text_field(1, 500, multiline=False)] = Field(default_factory=list, max_length=10)
-    additional_requirements: text_field(0, 1000) | None = None
+    learning_objectives: list[Objective] = Field(default_factory=list, max_length=10)
+    additional_requirements: Requirements | None = None
     language: Language = "en"
 
 
@@ -104,7 +114,7 @@ class FeedbackIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rating: Rating
-    comment: text_field(0, 2000) | None = None
+    comment: Comment | None = None
 
 
 class FeedbackOut(BaseModel):

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from matplotlib.lines import Line2D
+    from matplotlib.typing import LineStyleType
 
 MATPLOTLIB_CACHE_DIR = "lafactoria-matplotlib"
 _SPEND, _BEFORE, _ANOMALY = "#4a7bd0", "#b0b7c3", "#c0392b"
@@ -59,7 +63,7 @@ def _patch(colour: str, label: str, alpha: float = 1.0):
     return Patch(facecolor=colour, alpha=alpha, label=label)
 
 
-def _line(colour: str, style: str, label: str):
+def _line(colour: str, style: LineStyleType, label: str) -> Line2D:
     from matplotlib.lines import Line2D
 
     return Line2D([], [], color=colour, linestyle=style, label=label)

@@ -66,8 +66,8 @@ def alerts(session, w: Window, info_since: datetime) -> dict[str, Any]:
                           "acknowledged_at": iso(a.acknowledged_at), "escalated_at": iso(a.escalated_at),
                           "resolved_at": iso(a.resolved_at), "time_to_acknowledge_s": tta,
                           "time_to_resolve_s": ttr})
-    tta = [i["time_to_acknowledge_s"] for i in incidents if i["time_to_acknowledge_s"] is not None]
-    ttr = [i["time_to_resolve_s"] for i in incidents if i["time_to_resolve_s"] is not None]
+    acknowledged = [i["time_to_acknowledge_s"] for i in incidents if i["time_to_acknowledge_s"] is not None]
+    resolved = [i["time_to_resolve_s"] for i in incidents if i["time_to_resolve_s"] is not None]
     info = session.scalars(select(Alert).where(Alert.severity == "info", Alert.opened_at >= info_since,
                                                Alert.opened_at < w.now).order_by(Alert.opened_at)).all()
     open_now = session.scalars(select(Alert).where(Alert.status == "open").order_by(Alert.opened_at)).all()
@@ -77,11 +77,11 @@ def alerts(session, w: Window, info_since: datetime) -> dict[str, Any]:
         "opened_by_severity": {s: int(opened.get(s, 0)) for s in ("critical", "error", "warning", "info")},
         "incidents": incidents,
         "incident_stats": {
-            "count": len(incidents), "acknowledged": len(tta), "resolved": len(ttr),
-            "mean_time_to_acknowledge_s": round(sum(tta) / len(tta), 1) if tta else None,
-            "max_time_to_acknowledge_s": max(tta, default=None),
-            "mean_time_to_resolve_s": round(sum(ttr) / len(ttr), 1) if ttr else None,
-            "max_time_to_resolve_s": max(ttr, default=None),
+            "count": len(incidents), "acknowledged": len(acknowledged), "resolved": len(resolved),
+            "mean_time_to_acknowledge_s": round(sum(acknowledged) / len(acknowledged), 1) if acknowledged else None,
+            "max_time_to_acknowledge_s": max(acknowledged, default=None),
+            "mean_time_to_resolve_s": round(sum(resolved) / len(resolved), 1) if resolved else None,
+            "max_time_to_resolve_s": max(resolved, default=None),
         },
         "info_since": iso(info_since),
         "info": [{"rule": a.rule, "summary": a.message, "opened_at": iso(a.opened_at), "state": a.status}
@@ -224,7 +224,7 @@ def backups(session, w: Window, settings) -> dict[str, Any]:
     return {
         "store": store.url if store else settings.backup_url, "store_error": store_error,
         "encrypted": bool(settings.backup_keys), "production": settings.is_production,
-        "newest": None if newest is None else {
+        "newest": None if newest is None or store is None else {  # no store: no entries
             "backup_id": newest.id, "taken_at": iso(newest.taken_at), "bytes": size(newest),
             "age_hours": round((w.now - newest.taken_at).total_seconds() / 3600, 2),
             "link": f"{store.url.rstrip('/')}/{newest.key('manifest.json')}"},

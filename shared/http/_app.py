@@ -104,6 +104,7 @@ class FunctionApp:
             response = self._before(ctx)
             if response is None:
                 route = ctx.route
+                assert route is not None, "the routing middleware answers 404 or 405 without a route"
                 response = to_response(route.handler(ctx, **ctx.route_args), route.status)
         except Exception as exc:  # noqa: BLE001 - every exception has an answer (the registry's last is 500)
             response = self.errors.respond(exc, ctx)
@@ -115,7 +116,7 @@ class FunctionApp:
 
     def _before(self, ctx: RequestContext) -> Response | None:
         for mw in self.middleware:
-            before = getattr(mw, "before", None)
+            before: Callable[[RequestContext], Response | None] | None = getattr(mw, "before", None)
             if before is not None:
                 early = before(ctx)
                 if early is not None:
@@ -125,7 +126,7 @@ class FunctionApp:
     def _unwind(self, ctx: RequestContext, response: Response | None) -> Response:
         response = response if response is not None else Response(status=500)
         for mw in reversed(self.middleware):
-            after = getattr(mw, "after", None)
+            after: Callable[[RequestContext, Response], None] | None = getattr(mw, "after", None)
             if after is not None:
                 try:
                     after(ctx, response)

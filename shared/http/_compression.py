@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Iterator
+
     from flask import Request, Response
 
     from shared.http._context import RequestContext
@@ -35,7 +37,7 @@ def _compress(request: "Request", response: "Response") -> None:
 
         chunks = response.response
 
-        def stream():
+        def stream() -> Iterator[bytes]:
             packer = zlib.compressobj(6, zlib.DEFLATED, 31)  # wbits 31: a gzip container
             for chunk in chunks:
                 data = packer.compress(chunk if isinstance(chunk, bytes) else str(chunk).encode())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flask import Request, Response
@@ -12,6 +13,8 @@ from shared import errors
 from shared.auth import Principal
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from shared.http._routing import Route
     from shared.settings import Settings
 
@@ -46,7 +49,7 @@ class RequestContext:
         self.request_id = request_id
         self.route: Route | None = None
         self.route_template: str = "unmatched"
-        self.route_args: dict[str, Any] = {}
+        self.route_args: Mapping[str, Any] = {}
         self.principal: Principal | None = None
         self.started = time.perf_counter()
         self.state: dict[str, Any] = {}
@@ -112,11 +115,11 @@ class RequestContext:
         except RecursionError:  # valid JSON nested beyond any real payload: refuse, never a 500
             raise errors.ValidationFailed([{"field": "body", "message": "nested too deeply"}]) from None
 
-    def body(self, model: type | None = None) -> Any:
+    def body(self, model: type[BaseModel] | None = None) -> Any:
         """The JSON body validated against `model` (default the route's body model)."""
         return _validated(model or (self.route.body if self.route else None), self.json_body())
 
-    def query(self, model: type | None = None) -> Any:
+    def query(self, model: type[BaseModel] | None = None) -> Any:
         """The query string validated against `model` (default the route's query model)."""
         args = {k: v for k, v in self.request.args.items()}
         return _validated(model or (self.route.query if self.route else None), args)
@@ -137,7 +140,7 @@ def _body_read_problem(exc: Exception) -> errors.Problem:
     raise exc
 
 
-def _validated(model: type | None, payload: Any) -> Any:
+def _validated(model: type[BaseModel] | None, payload: Any) -> Any:
     """`payload` through pydantic `model` (as-is without one); failures are 422 with per-field errors."""
     if model is None:
         return payload

@@ -44,7 +44,9 @@ def error_page(app: App, request: "Request", exc: "HTTPException") -> "Response"
     problem.status, problem.title, problem.slug = exc.code or 500, exc.name, "http-error"
     if exc.code == 404:
         problem.slug = errors.NotFound.slug
-    if exc.code == 405 and getattr(exc, "valid_methods", None):
+    from werkzeug.exceptions import MethodNotAllowed
+
+    if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
         problem.headers["Allow"] = ", ".join(sorted(set(exc.valid_methods) | {"OPTIONS"}))
     ctx = RequestContext(app, request, request_id_of(request))
     response = problem_response(problem)

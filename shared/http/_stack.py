@@ -50,14 +50,24 @@ ORDER = (
 )
 
 
-class Middleware(Protocol):  # pragma: no cover - typing only
-    """A `place` in `ORDER` and optional `before(ctx)` (may return a response) and `after(ctx, response)`."""
+class BeforeMiddleware(Protocol):  # pragma: no cover - typing only
+    """A middleware with a `before(ctx)` hook, which may return a response that ends the request."""
 
     place: str
 
     def before(self, ctx: "RequestContext") -> "Response | None": ...
 
+
+class AfterMiddleware(Protocol):  # pragma: no cover - typing only
+    """A middleware with an `after(ctx, response)` hook."""
+
+    place: str
+
     def after(self, ctx: "RequestContext", response: "Response") -> None: ...
+
+
+# A `place` in `ORDER` and either hook or both: each hook is optional, so one protocol cannot say it.
+Middleware = BeforeMiddleware | AfterMiddleware
 
 
 def builtin_middleware(router: Router) -> list[Any]:

@@ -32,12 +32,12 @@ class RequestMetricsMiddleware:
 
     def before(self, ctx: "RequestContext") -> None:
         in_flight.enter()
-        ctx.in_flight = True
+        ctx.state["in_flight"] = True
 
     def after(self, ctx: "RequestContext", response: "Response") -> None:
-        if getattr(ctx, "in_flight", False):
+        if ctx.state.get("in_flight"):
             in_flight.leave()
-            ctx.in_flight = False
+            ctx.state["in_flight"] = False
         try:
             settings = loaded_settings()
             if settings is not None and not settings.metrics_enabled:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from shared.errors import Unauthorized
 from shared.ratelimit.buckets import Charge, Outcome, user_bucket_prefix
 
 if TYPE_CHECKING:  # pragma: no cover
-    from sqlalchemy.engine import Connection
+    from sqlalchemy import BindParameter, Select, Table
+    from sqlalchemy.dialects.postgresql import Insert as PostgresInsert
+    from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+    from sqlalchemy.engine import Connection, CursorResult
     from sqlalchemy.orm import Session
+    from sqlalchemy.sql.dml import ReturningInsert
+
+    ChargeStatement = ReturningInsert[int]
 
 
 class DatabaseBackend:
@@ -100,10 +106,10 @@ def _try_add(connection: "Connection", charge: Charge, *, relax: bool = False) -
                                      "limit": charge.limit, "key_id": charge.key_id}).scalar()
 
 
-_STATEMENTS: dict[tuple[str, bool, bool], Any] = {}
+_STATEMENTS: dict[tuple[str, bool, bool], ChargeStatement] = {}
 
 
-def _charge_statement(dialect: str, relaxed: bool, keyed: bool):
+def _charge_statement(dialect: str, relaxed: bool, keyed: bool) -> ChargeStatement:
     """The conditional upsert of one charge, built once per shape with bound parameters:
 
     `INSERT … SELECT :bucket, :cost, :expires_at [WHERE EXISTS (live key FOR KEY SHARE)]
@@ -111,13 +117,14 @@ def _charge_statement(dialect: str, relaxed: bool, keyed: bool):
     RETURNING count`; relaxed, the SELECT first runs `set_config('synchronous_commit', 'off',
     true)` (`_relaxed_row`)."""
     key = (dialect, relaxed, keyed)
-    stmt = _STATEMENTS.get(key)
-    if stmt is not None:
-        return stmt
+    cached = _STATEMENTS.get(key)
+    if cached is not None:
+        return cached
     from sqlalchemy import bindparam
 
     from shared.models import RateLimitCounter
 
+    insert: Callable[[Table], PostgresInsert | SqliteInsert]  # the same upsert API in both dialects
     if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -130,25 +137,25 @@ def _charge_statement(dialect: str, relaxed: bool, keyed: bool):
         source = _relaxed_row(row) if relaxed else _row(row)
         if keyed:
             source = source.where(_live_key(bindparam("key_id")).exists())
-        stmt = insert(table).from_select(list(row), source)
+        upsert = insert(table).from_select(list(row), source)
     else:  # SQLite needs a WHERE in an INSERT … SELECT before ON CONFLICT: plain VALUES here
-        stmt = insert(table).values(**row)
-    stmt = stmt.on_conflict_do_update(
+        upsert = insert(table).values(**row)
+    stmt = upsert.on_conflict_do_update(
         index_elements=[table.c.bucket],
-        set_={"count": table.c.count + stmt.excluded.count},
-        where=(table.c.count + stmt.excluded.count) <= bindparam("limit", type_=table.c.count.type),
+        set_={"count": table.c.count + upsert.excluded.count},
+        where=(table.c.count + upsert.excluded.count) <= bindparam("limit", type_=table.c.count.type),
     ).returning(table.c.count)
     _STATEMENTS[key] = stmt
     return stmt
 
 
-def _row(row: dict):
+def _row(row: Mapping[str, BindParameter[Any]]) -> Select[Any]:
     from sqlalchemy import select
 
     return select(*[value.label(name) for name, value in row.items()])
 
 
-def _live_key(key_id):
+def _live_key(key_id: str | BindParameter[str]) -> Select[int]:
     """The key's row if it is live, locked against its deletion (an erasure) until the transaction ends."""
     from sqlalchemy import literal, select
 
@@ -162,7 +169,7 @@ def _key_live(connection: "Connection", key_id: str) -> bool:
     return connection.execute(_live_key(key_id)).first() is not None
 
 
-def _relaxed_row(row: dict):
+def _relaxed_row(row: Mapping[str, BindParameter[Any]]) -> Select[Any]:
     """`SELECT <row>` that first runs `set_config('synchronous_commit', 'off', true)`.
 
     Counters are ephemeral: on PostgreSQL their commits need not wait for the
@@ -187,5 +194,6 @@ def delete_user_counters(session: "Session", user_id: str) -> int:
     result = session.execute(
         delete(RateLimitCounter).where(RateLimitCounter.bucket.like(prefix + "%", escape="\\"))
     )
-    return int(result.rowcount or 0)
+    # A DELETE yields a CursorResult; Session.execute is typed for any statement.
+    return int(cast("CursorResult[Any]", result).rowcount or 0)
 

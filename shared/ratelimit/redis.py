@@ -16,14 +16,18 @@ import math
 import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from shared.errors import Unauthorized
 from shared.logs import get_logger
 from shared.ratelimit.buckets import Charge, Outcome, user_bucket_prefix
 from shared.ratelimit.exceptions import RateLimitStoreUnavailable
 
+if TYPE_CHECKING:
+    from redis import Redis
+
 log = get_logger("lafactoria.ratelimit")
+T = TypeVar("T")
 
 # KEYS: buckets, then the key's tombstone. ARGV: n, then per bucket cost, limit, time to live in
 # seconds (relative, so a clock difference between an instance and Redis cannot expire a live
@@ -63,11 +67,11 @@ return 1
 TOMBSTONE_PREFIX = "rl:erased:"
 TOMBSTONE_SECONDS = 120  # longer than any instance may cache a key (AUTH_CACHE_SECONDS <= 30)
 
-_redis_clients: dict[str, Any] = {}
+_redis_clients: dict[str, Redis[bytes]] = {}
 _redis_lock = threading.Lock()
 
 
-def _redis(url: str):
+def _redis(url: str) -> Redis[bytes]:
     client = _redis_clients.get(url)
     if client is None:
         with _redis_lock:
@@ -89,7 +93,7 @@ class RedisBackend:
     def __init__(self, url: str) -> None:
         self.url = url
 
-    def _call(self, fn: Callable[[Any], Any]) -> Any:
+    def _call(self, fn: Callable[[Redis[bytes]], T]) -> T:
         import redis
 
         try:
@@ -111,25 +115,29 @@ class RedisBackend:
         key_id = next((c.key_id for c in charges if c.key_id), None)
         if key_id is not None:
             keys.append(_tombstone(key_id))
-        allowed, counts = self._call(lambda r: r.eval(_CONSUME_LUA, len(keys), *keys, *args))
+        allowed, counts = self._call(lambda r: _eval(r, _CONSUME_LUA, keys, args))
         if int(allowed) < 0:
             raise Unauthorized("The API key is invalid or revoked.")
         counts = [int(x) for x in counts] + [0] * (len(charges) - len(counts))
         return Outcome(bool(allowed), tuple(counts))
 
     def refund(self, charges: Sequence[Charge]) -> None:
-        self._call(lambda r: r.eval(_REFUND_LUA, len(charges), *[c.bucket for c in charges],
-                                    *[c.cost for c in charges]))
+        self._call(lambda r: _eval(r, _REFUND_LUA, [c.bucket for c in charges], [c.cost for c in charges]))
 
     def forget_user(self, user_id: str, key_ids: Sequence[str] = ()) -> int:
         """Delete `user_id`'s counters; first tombstone `key_ids` so no cached request writes new ones."""
-        def run(r) -> int:
+        def run(r: Redis[bytes]) -> int:
             for key_id in key_ids:
                 r.set(_tombstone(key_id), 1, ex=TOMBSTONE_SECONDS)
             keys = list(r.scan_iter(match=_glob_escape(user_bucket_prefix(user_id)) + "*", count=500))
             return int(r.delete(*keys)) if keys else 0
 
         return self._call(run)
+
+
+def _eval(r: Redis[bytes], script: str, keys: Sequence[str], args: Sequence[Any]) -> Any:
+    """EVAL `script` on `keys` and `args`: its reply, in whatever shape the script returns."""
+    return r.eval(script, len(keys), *keys, *args)  # type: ignore[no-untyped-call]  # types-redis leaves eval untyped
 
 
 def _tombstone(key_id: str) -> str:
