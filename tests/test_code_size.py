@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterator
-from pathlib import Path
 
 from radon.complexity import cc_visit
 from radon.visitors import Class, Function

@@ -237,12 +237,12 @@ def test_backup_verify_checks_the_wal_chain_and_restores_the_newest_point(cluste
 
 
 @pytest.mark.parametrize("state, stale", [
-    (ArchiveState(True, 30.0, 1000, False, "000000010000000000000004"), False),  # fresh
-    (ArchiveState(True, 900.0, 0, False, "000000010000000000000004"), False),  # idle: nothing at risk
-    (ArchiveState(True, 900.0, 1000, False, "000000010000000000000004"), True),  # behind the RPO
-    (ArchiveState(True, 30.0, 0, True, "000000010000000000000004"), True),  # failing now
-    (ArchiveState(False, None, 0, False, None), True),  # archiving off
-    (ArchiveState(True, None, 1000, False, None), True),  # never archived, WAL waiting
+    (ArchiveState(True, 30.0, 1000, False), False),  # fresh
+    (ArchiveState(True, 900.0, 0, False), False),  # idle: nothing at risk
+    (ArchiveState(True, 900.0, 1000, False), True),  # behind the RPO
+    (ArchiveState(True, 30.0, 0, True), True),  # failing now
+    (ArchiveState(False, None, 0, False), True),  # archiving off
+    (ArchiveState(True, None, 1000, False), True),  # never archived, WAL waiting
 ])
 def test_wal_archive_staleness(state, stale):
     assert state.stale(300) is stale
