@@ -39,8 +39,9 @@ run: migrate  ## serve all three functions on one port, with a demo admin whose 
 system:  ## Debian packages the suite needs (tests/debian-packages.txt), PostgreSQL and Redis running
 	sh tests/system.sh
 
-test: install system  ## lint (ruff), then the whole suite on PostgreSQL (direct and through PgBouncer) and SQLite, in parallel
+test: install system  ## lint (ruff), type-check (mypy), then the whole suite on PostgreSQL (direct and through PgBouncer) and SQLite, in parallel
 	$(PY) -m ruff check --quiet .
+	$(PY) -m mypy
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install  ## benchmarks; results go in docs/PERFORMANCE.md
