@@ -43,7 +43,7 @@ FUNCTIONS = ("generate", "gdpr", "health")
 # 128: the kernel spreads connections by hash, not evenly, and the instance must hold 256 at once (>= 4 standard
 # deviations of a 256 burst's split).
 CAPACITY = {
-    "generate": {"WEB_WORKERS": "2", "WEB_THREADS": "224", "WEB_MAX_IN_FLIGHT": "160", "DB_POOL_SIZE": "16"},
+    "generate": {"WEB_WORKERS": "2", "WEB_THREADS": "224", "WEB_MAX_IN_FLIGHT": "160", "DB_POOL_SIZE": "15"},
     "gdpr": {"WEB_WORKERS": "1", "WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "8"},
     "health": {"WEB_WORKERS": "1", "WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "4"},
 }
