@@ -459,8 +459,9 @@ def rejected_key_with_hung_webhook(url: str, key: str, count: int, wait_s: float
     answers, the alert webhook hangs: `count` sequential generations, each timed; then the webhook
     answers again and the credentials alert must reach it within `wait_s` (0: not waited).
 
-    The instance is warmed first by one generation while the primary still accepts our key (a
-    deployed instance has served before its key is revoked), so the first timed generation pays
+    The instance is warmed first by generations on enough connections to reach every worker process
+    while the primary still accepts our key (a deployed instance has served before its key is
+    revoked), so the first timed generation pays
     only the fallback's first use in the process, not the handlers' imports."""
     webhook = HangingWebhook()
     rejecting = SPAWN.Event()
@@ -472,8 +473,8 @@ def rejected_key_with_hung_webhook(url: str, key: str, count: int, wait_s: float
                    "ANTHROPIC_BASE_URL": provider_url, "ALERT_WEBHOOK_URL": webhook.url,
                    "QUALITY_JUDGE": "off", **LIMITS, **ONE_ATTEMPT}
             headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-            with deployed_generate(env) as (port, _):
-                request(port, "POST", "/v1/content", generation_body("warm", 0), headers)
+            with deployed_generate(env) as (port, workers):
+                burst(port, 8 * len(workers), headers, "warm")  # enough connections to reach every worker
                 rejecting.set()
                 times, statuses = [], []
                 for i in range(count):
