@@ -38,17 +38,20 @@ ROOT = Path(__file__).resolve().parent.parent
 REPO = "lafactoria/lafactoria"
 FUNCTIONS = ("generate", "gdpr", "health")
 # Declared capacity per production instance (shared/serving.py reads these; docs/OPERATIONS.md "Capacity" has the
-# arithmetic): threads, requests admitted at once (the rest 503 at once), pooled database connections.
+# arithmetic): worker processes, and per process: threads, requests admitted at once (the rest 503 at once), pooled
+# database connections. generate runs two processes so a burst's Python work uses both cores; each admits 160, not
+# 128: the kernel spreads connections by hash, not evenly, and the instance must hold 256 at once (>= 4 standard
+# deviations of a 256 burst's split).
 CAPACITY = {
-    "generate": {"WEB_THREADS": "320", "WEB_MAX_IN_FLIGHT": "256", "DB_POOL_SIZE": "30"},
-    "gdpr": {"WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "8"},
-    "health": {"WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "4"},
+    "generate": {"WEB_WORKERS": "2", "WEB_THREADS": "224", "WEB_MAX_IN_FLIGHT": "160", "DB_POOL_SIZE": "15"},
+    "gdpr": {"WEB_WORKERS": "1", "WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "8"},
+    "health": {"WEB_WORKERS": "1", "WEB_THREADS": "48", "WEB_MAX_IN_FLIGHT": "32", "DB_POOL_SIZE": "4"},
 }
-# Staging: a quarter of production, enough to rehearse a deploy and a class at once.
+# Staging: a quarter of production, enough to rehearse a deploy and a class at once (generate with two processes too).
 STAGING_CAPACITY = {
-    "generate": {"WEB_THREADS": "80", "WEB_MAX_IN_FLIGHT": "64", "DB_POOL_SIZE": "8"},
-    "gdpr": {"WEB_THREADS": "24", "WEB_MAX_IN_FLIGHT": "16", "DB_POOL_SIZE": "2"},
-    "health": {"WEB_THREADS": "24", "WEB_MAX_IN_FLIGHT": "16", "DB_POOL_SIZE": "2"},
+    "generate": {"WEB_WORKERS": "2", "WEB_THREADS": "56", "WEB_MAX_IN_FLIGHT": "40", "DB_POOL_SIZE": "4"},
+    "gdpr": {"WEB_WORKERS": "1", "WEB_THREADS": "24", "WEB_MAX_IN_FLIGHT": "16", "DB_POOL_SIZE": "2"},
+    "health": {"WEB_WORKERS": "1", "WEB_THREADS": "24", "WEB_MAX_IN_FLIGHT": "16", "DB_POOL_SIZE": "2"},
 }
 # Public hostnames (Railway custom domains, TLS issued by Railway once the CNAME resolves).
 DOMAIN = "lafactoria.dev"
@@ -66,7 +69,7 @@ class Environment(NamedTuple):
     name: str
     replicas: dict[str, int]
     db_pool_size: int  # the cron jobs' pool; each function's comes with its capacity
-    capacity: dict[str, dict[str, str]]  # per function: threads, requests admitted at once, pool
+    capacity: dict[str, dict[str, str]]  # per function: processes; per process threads, admitted at once, pool
     hostnames: dict[str, str]
     # Budgets: None leaves the setting to an (optional) shared variable; a value is fixed here.
     budgets: dict[str, str | None]

@@ -31,8 +31,12 @@ Reported:
   answers again and the credentials alert must reach it (waited for up to
   `alert_wait_s`; the outbox sender backs off after the hung attempts).
 
-The smoke run shrinks the instance (WEB_MAX_IN_FLIGHT = `concurrency`) so the
-overload phase sheds too.
+The smoke run shrinks the instance (WEB_MAX_IN_FLIGHT = `concurrency` per
+process) so the overload phase sheds too. With `BENCH_CAPACITY_ONE_PROCESS=1`
+in the environment, generate runs as one process with the first round's
+one-process capacity (`ONE_PROCESS`) instead of the IaC's WEB_WORKERS, to
+alternate the two in one session. Memory and CPU are the sums over the worker
+processes.
 """
 
 from __future__ import annotations
@@ -59,6 +63,8 @@ FLOOD_PER_S = 200  # the issue's failed-key flood
 LEGIT_CLIENTS = 8
 TIMEOUT_S = 120.0
 SPAWN = multiprocessing.get_context("spawn")
+# The one-process configuration generate was deployed with before WEB_WORKERS (same 256 admitted per instance).
+ONE_PROCESS = {"WEB_WORKERS": "1", "WEB_THREADS": "320", "WEB_MAX_IN_FLIGHT": "256", "DB_POOL_SIZE": "30"}
 
 
 def _provider_process(port: int, delay: float, ready, reject: tuple[str, ...], rejecting) -> None:
@@ -135,7 +141,8 @@ def iac_service(name: str) -> tuple[str, dict[str, str]]:
 
 @contextmanager
 def deployed_generate(env: dict[str, str]):
-    """generate started by the IaC's start command on a local port; yields (port, worker pid)."""
+    """generate started by the IaC's start command on a local port, every worker process up and
+    serving; yields (port, the worker pids)."""
     command, literals = iac_service("generate")
     port = free_port()
     argv = shlex.split(command.replace("0.0.0.0:$PORT", f"127.0.0.1:{port}"))
@@ -154,8 +161,14 @@ def deployed_generate(env: dict[str, str]):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("generate did not start")
             time.sleep(0.2)
-        children = open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()
-        yield port, int(children[0])
+        workers = int(full_env.get("WEB_WORKERS", "1"))
+        while len(children := open(f"/proc/{proc.pid}/task/{proc.pid}/children").read().split()) < workers:
+            if time.monotonic() > deadline:
+                raise RuntimeError("generate's workers did not all start")
+            time.sleep(0.2)
+        for _ in range(8 * workers):  # new connections, spread over the workers: each has loaded the app
+            request(port, "GET", "/readyz", timeout=30)
+        yield port, [int(pid) for pid in children]
     finally:
         proc.terminate()
         try:
@@ -214,6 +227,11 @@ def rss_kib(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     return 0
+
+
+def total_rss_kib(pids: list[int]) -> int:
+    """The worker processes' resident memory together."""
+    return sum(rss_kib(pid) for pid in pids)
 
 
 @contextmanager
@@ -319,11 +337,18 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def total_cpu_seconds(pids: list[int]) -> float:
+    """The worker processes' CPU time together."""
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
 def at_capacity(port: int, n: int, delay: float, headers: dict[str, str], ok: int, measure_rss,
-                path: str = "/v1/content", body_of=generation_body, measure_cpu=None) -> dict:
+                path: str = "/v1/content", body_of=generation_body, measure_cpu=None, warm: int = 2) -> dict:
     """`n` at once after a warm-up: statuses, wall time, effective concurrency, latency, memory, and
-    (`measure_cpu`) the server's CPU per request, which other work on the machine does not change."""
-    burst(port, 2, headers, "warm", path, body_of)
+    (`measure_cpu`) the server's CPU per request, which other work on the machine does not change.
+    `warm` requests at once first: enough to reach every worker process (connections are spread by
+    hash), each paying its first generation's imports before the measure."""
+    burst(port, warm, headers, "warm", path, body_of)
     idle = measure_rss()
     cpu = measure_cpu() if measure_cpu else 0.0
     with peak_rss(measure_rss) as mem:
@@ -434,8 +459,9 @@ def rejected_key_with_hung_webhook(url: str, key: str, count: int, wait_s: float
     answers, the alert webhook hangs: `count` sequential generations, each timed; then the webhook
     answers again and the credentials alert must reach it within `wait_s` (0: not waited).
 
-    The instance is warmed first by one generation while the primary still accepts our key (a
-    deployed instance has served before its key is revoked), so the first timed generation pays
+    The instance is warmed first by generations on enough connections to reach every worker process
+    while the primary still accepts our key (a deployed instance has served before its key is
+    revoked), so the first timed generation pays
     only the fallback's first use in the process, not the handlers' imports."""
     webhook = HangingWebhook()
     rejecting = SPAWN.Event()
@@ -447,8 +473,8 @@ def rejected_key_with_hung_webhook(url: str, key: str, count: int, wait_s: float
                    "ANTHROPIC_BASE_URL": provider_url, "ALERT_WEBHOOK_URL": webhook.url,
                    "QUALITY_JUDGE": "off", **LIMITS, **ONE_ATTEMPT}
             headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-            with deployed_generate(env) as (port, _):
-                request(port, "POST", "/v1/content", generation_body("warm", 0), headers)
+            with deployed_generate(env) as (port, workers):
+                burst(port, 8 * len(workers), headers, "warm")  # enough connections to reach every worker
                 rejecting.set()
                 times, statuses = [], []
                 for i in range(count):
@@ -499,18 +525,22 @@ def run(sizes: dict[str, int] = FULL) -> None:
                "OPENAI_API_KEY": "sk-bench-not-real", "OPENAI_BASE_URL": provider_url + "/v1",
                "QUALITY_JUDGE": "off", "METRICS_ENABLED": "true", **LIMITS, **ONE_ATTEMPT}
         command, literals = iac_service("generate")
+        if os.environ.get("BENCH_CAPACITY_ONE_PROCESS") == "1":
+            env |= ONE_PROCESS
         if n < int(literals["WEB_MAX_IN_FLIGHT"]):  # smoke: a small instance, so 4x still sheds
             env |= {"WEB_MAX_IN_FLIGHT": str(n), "WEB_THREADS": str(n + 8)}
-        capacity = int(env.get("WEB_MAX_IN_FLIGHT", literals["WEB_MAX_IN_FLIGHT"]))
-        over_n = sizes["overload"] * capacity
+        declared = {k: env.get(k, literals.get(k, "1"))
+                    for k in ("WEB_WORKERS", "WEB_THREADS", "WEB_MAX_IN_FLIGHT", "DB_POOL_SIZE")}
+        env["WEB_WORKERS"] = declared["WEB_WORKERS"]
+        over_n = sizes["overload"] * n
         print(f"### La Factoria generate as deployed: `{command}`")
-        print(f"  WEB_THREADS={env.get('WEB_THREADS', literals['WEB_THREADS'])} WEB_MAX_IN_FLIGHT={capacity} "
-              f"DB_POOL_SIZE={literals['DB_POOL_SIZE']}; provider answers after {delay:g} s")
+        print(f"  {' '.join(f'{k}={v}' for k, v in declared.items())} (the last three per process); "
+              f"provider answers after {delay:g} s")
         headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
-        with deployed_generate(env) as (port, worker):
-            ours = at_capacity(port, n, delay, headers, 201, lambda: rss_kib(worker),
-                               measure_cpu=lambda: cpu_seconds(worker))
-            legit_under_floods(port, headers, sizes["flood_s"], lambda: cpu_seconds(worker))
+        with deployed_generate(env) as (port, workers):
+            ours = at_capacity(port, n, delay, headers, 201, lambda: total_rss_kib(workers),
+                               measure_cpu=lambda: total_cpu_seconds(workers), warm=8 * len(workers))
+            legit_under_floods(port, headers, sizes["flood_s"], lambda: total_cpu_seconds(workers))
             ours_over = overload(port, over_n, f"{sizes['overload']}x capacity", headers, 201)
 
         peer = peer_over = None

@@ -10,14 +10,23 @@ Authentication failures are aggregated: one row per (action, key prefix or
 'anonymous'/'unknown', reason, minute) whose `count` an upsert increments, so
 an attack adds at most a handful of rows a minute however many requests it
 sends. Only prefixes of keys that exist get their own row; random keys all
-land in the 'unknown' row.
+land in the 'unknown' row. The counting happens in process (`AuthFailureLog`):
+a failed request costs a dictionary update, and a background thread writes
+each process's counts every few seconds in one statement, never one write per
+failure (issue 21).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
 import re
+import threading
+import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -112,49 +121,186 @@ def audit_admin_action(session: "Session", action: str, principal: Actor, subjec
                  subject=subject_user_id, details=details, request_id=request_id)
 
 
+FLUSH_SECONDS = 5.0  # how often the writer thread writes what this process counted
+_BATCH = 5000  # bind parameters per statement, well under PostgreSQL's 65,535
+MAX_PENDING = 50_000  # distinct (database, key prefix, minute) counters held; past it failures are dropped, counted
+
+
+@dataclass
+class _Count:
+    count: int
+    request_id: str | None  # the first failure's, as the upserted row has always kept
+
+
+class AuthFailureLog:
+    """Failed authentications counted in this process, written aggregated off the request path.
+
+    `record` is the request's whole cost: classify the token without the database (missing,
+    malformed, or a key prefix to look up later), and add one to a counter per (database,
+    prefix or class, minute) under a lock. A daemon thread (started by the first record, and
+    again in a forked child, which inherits no thread and must not write its parent's counts)
+    calls `flush` every `FLUSH_SECONDS`, and `flush` runs at exit too: one transaction that
+    looks the buffered prefixes up at once (`revoked`, `bad_secret` or `unknown_key`) and
+    upserts every (actor, reason, minute) row in one statement, adding its count. A flood
+    of any size is at most those two statements per interval per process; a flush that fails
+    puts its counts back, to be written by the next one. `clock` and `start_thread` are for
+    tests.
+    """
+
+    def __init__(self, clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 start_thread: bool = True) -> None:
+        self._clock = clock
+        self._start_thread = start_thread
+        self._atexit_registered = False
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._flush_lock = threading.Lock()
+        self._pending: dict[tuple[str, str, str | None, datetime], _Count] = {}
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+
+    def record(self, token: str | None, *, request_id: str | None = None, now: datetime | None = None,
+               database_url: str | None = None) -> None:
+        """Count one failed authentication (never the token itself: its prefix at most)."""
+        from shared.identity import split_key
+
+        if database_url is None:
+            from shared.settings import get_settings
+
+            database_url = get_settings().database_url
+        prefix = split_key(token) if token else None
+        kind = "missing" if not token else ("key" if prefix else "malformed")
+        minute = (now or self._clock()).astimezone(timezone.utc).replace(second=0, microsecond=0)
+        bucket = (database_url, kind, prefix, minute)
+        with self._lock:
+            counted = self._pending.get(bucket)
+            if counted is not None:
+                counted.count += 1
+            elif len(self._pending) >= MAX_PENDING:
+                self.dropped += 1
+            else:
+                self._pending[bucket] = _Count(1, request_id)
+            if self._thread is None and self._start_thread:
+                self._start()
+
+    def _start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="auth-failure-writer", daemon=True)
+        self._thread.start()
+        if not self._atexit_registered:
+            atexit.register(self.flush)
+            self._atexit_registered = True
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(FLUSH_SECONDS)
+            self.flush()
+
+    def pending(self) -> int:
+        """Failures counted and not yet written."""
+        with self._lock:
+            return sum(c.count for c in self._pending.values())
+
+    def discard(self) -> None:
+        """Forget what is buffered (tests, between databases)."""
+        with self._lock:
+            self._pending = {}
+
+    def flush(self) -> int:
+        """Write every buffered count now, one transaction per database; returns the failures
+        written. Never raises: a failed write keeps its counts for the next flush."""
+        with self._flush_lock:
+            with self._lock:
+                taken, self._pending = self._pending, {}
+            by_url: dict[str, dict[tuple[str, str | None, datetime], _Count]] = {}
+            for (url, kind, prefix, minute), counted in taken.items():
+                by_url.setdefault(url, {})[(kind, prefix, minute)] = counted
+            written = 0
+            for url, counts in by_url.items():
+                try:
+                    _write_failures(url, counts)
+                    written += sum(c.count for c in counts.values())
+                except Exception:  # noqa: BLE001 - failing to audit must never break anything
+                    log.warning("could not record authentication failures; kept for the next flush",
+                                extra={"failures": sum(c.count for c in counts.values())})
+                    self._put_back(url, counts)
+            if self.dropped:
+                log.warning("authentication failures not audited: too many pending", extra={"dropped": self.dropped})
+                self.dropped = 0
+            return written
+
+    def _put_back(self, url: str, counts: dict[tuple[str, str | None, datetime], _Count]) -> None:
+        with self._lock:
+            for (kind, prefix, minute), counted in counts.items():
+                bucket = (url, kind, prefix, minute)
+                held = self._pending.get(bucket)
+                if held is not None:
+                    held.count += counted.count
+                    held.request_id = counted.request_id
+                elif len(self._pending) < MAX_PENDING:
+                    self._pending[bucket] = counted
+                else:
+                    self.dropped += counted.count
+
+
+auth_failures = AuthFailureLog()
+
+
 def record_auth_failure(token: str | None, *, request_id: str | None = None,
                         now: datetime | None = None) -> None:
-    """Count one failed authentication in its (who, reason, minute) row, in its own transaction.
+    """Count one failed authentication; `auth_failures` writes it, aggregated, within FLUSH_SECONDS.
 
     Never raises: failing to audit must not turn a 401 into a 500.
     """
     try:
-        _record_auth_failure(token, request_id, now or datetime.now(timezone.utc))
+        auth_failures.record(token, request_id=request_id, now=now)
     except Exception:  # noqa: BLE001
         log.warning("could not record an authentication failure", exc_info=False)
 
 
-def _classify(session: "Session", token: str | None) -> tuple[str, str, str | None]:
-    """(actor, reason, subject pseudonym) for a refused token, without ever keeping the token."""
+def _write_failures(url: str, counts: dict[tuple[str, str | None, datetime], _Count]) -> None:
+    """One transaction: the buffered prefixes looked up at once, then every (actor, reason,
+    minute) row upserted in one statement that adds the counts."""
     from sqlalchemy import select
 
-    from shared.identity import split_key
-    from shared.models import ApiKey
-
-    if not token:
-        return "anonymous", "missing", None
-    prefix = split_key(token)
-    if prefix is None:
-        return "unknown", "malformed", None
-    row = session.execute(select(ApiKey.user_id, ApiKey.revoked_at).where(ApiKey.prefix == prefix)).first()
-    if row is None:
-        return "unknown", "unknown_key", None
-    return f"key:{prefix}", ("revoked" if row.revoked_at is not None else "bad_secret"), as_pseudonym(row.user_id)
-
-
-def _record_auth_failure(token: str | None, request_id: str | None, now: datetime) -> None:
     from shared.database import session_scope, upsert
-    from shared.models import AuditEntry
+    from shared.models import ApiKey, AuditEntry
 
-    minute = now.astimezone(timezone.utc).replace(second=0, microsecond=0)
-    with session_scope() as session:
-        actor, reason, subject = _classify(session, token)
-        # A deterministic id makes the primary key the aggregation key: no extra index or migration.
-        row_id = str(uuid.uuid5(_AGGREGATE_NS, f"{AUTH_FAILED}|{actor}|{reason}|{minute.isoformat()}"))
-        table = AuditEntry.__table__
-        stmt = upsert(session, table).values(
-            id=row_id, created_at=minute, action=AUTH_FAILED, actor=actor, actor_role=None, subject=subject,
-            request_id=request_id, count=1, details={"reason": reason, "window": "1m"},
-        )
-        session.execute(stmt.on_conflict_do_update(index_elements=[table.c.id],
-                                                   set_={"count": table.c.count + 1}))
+    with session_scope(url) as session:
+        prefixes = sorted({prefix for _, prefix, _ in counts if prefix})
+        keys = {}
+        for at in range(0, len(prefixes), _BATCH):  # bounded bind parameters per statement
+            keys |= {row.prefix: row for row in session.execute(
+                select(ApiKey.prefix, ApiKey.user_id, ApiKey.revoked_at).where(
+                    ApiKey.prefix.in_(prefixes[at:at + _BATCH])))}
+        rows: dict[str, dict[str, Any]] = {}
+        for (kind, prefix, minute), counted in counts.items():
+            actor, reason, subject = _classify(kind, keys.get(prefix) if prefix else None)
+            # A deterministic id makes the primary key the aggregation key: no extra index or migration.
+            row_id = str(uuid.uuid5(_AGGREGATE_NS, f"{AUTH_FAILED}|{actor}|{reason}|{minute.isoformat()}"))
+            row = rows.get(row_id)
+            if row is None:
+                rows[row_id] = {"id": row_id, "created_at": minute, "action": AUTH_FAILED, "actor": actor,
+                                "actor_role": None, "subject": subject, "request_id": counted.request_id,
+                                "count": counted.count, "details": {"reason": reason, "window": "1m"}}
+            else:
+                row["count"] += counted.count
+        table, values = AuditEntry.__table__, list(rows.values())
+        for at in range(0, len(values), _BATCH // 10):  # ten columns a row
+            stmt = upsert(session, table).values(values[at:at + _BATCH // 10])
+            session.execute(stmt.on_conflict_do_update(index_elements=[table.c.id],
+                                                       set_={"count": table.c.count + stmt.excluded.count}))
+
+
+def _classify(kind: str, key) -> tuple[str, str, str | None]:
+    """(actor, reason, subject pseudonym) of a failure: `kind` as counted, `key` the prefix's
+    api_keys row (None: no such key), never the token itself."""
+    if kind == "missing":
+        return "anonymous", "missing", None
+    if kind == "malformed":
+        return "unknown", "malformed", None
+    if key is None:
+        return "unknown", "unknown_key", None
+    return f"key:{key.prefix}", ("revoked" if key.revoked_at is not None else "bad_secret"), as_pseudonym(key.user_id)

@@ -8,11 +8,28 @@ set per service in the IaC, not inherited from the container's CPU count
 (functions-framework's own gunicorn runs `4 x cpu_count()` threads with no
 request-line limit and no read timeouts).
 
-One process per instance with `WEB_THREADS` threads (gthread): a generation
-spends seconds to minutes waiting on a provider with the GIL released, so
-threads, not processes, are the unit of concurrency; the admission gate
-(`shared.admission`) admits `WEB_MAX_IN_FLIGHT` requests at once and refuses
-the rest at once, so the spare threads always answer probes and refusals.
+`WEB_WORKERS` processes per instance (declared per service in the IaC, never
+from the CPU count), each with `WEB_THREADS` threads (gthread): a generation
+spends seconds to minutes waiting on a provider with the GIL released, but
+its own Python work (~20 ms before and after the call) runs under its
+process's one GIL, so with one process a burst of 256 costs ~5 s of one core
+whatever the threads; a second process puts the instance's second core to
+work. Each worker binds its own listening socket (`reuse_port`: SO_REUSEPORT,
+gunicorn creates the sockets after fork), so the kernel spreads new
+connections over the workers by a hash of the client address and port; with
+one shared socket the worker that wins the accept race takes most of a burst.
+Each worker has its own admission gate (`shared.admission`: `WEB_MAX_IN_FLIGHT`
+per process, the rest refused at once; the spare threads answer probes and
+refusals), engine pool (`DB_POOL_SIZE`, created on first use inside the
+worker), key cache, failed-key throttle, alert sender and metrics writer.
+
+`preload_app` stays off: each worker imports the app itself after fork, so no
+engine, pool, thread or lock is ever inherited from the master (the master
+imports this module and the settings only), and a worker gunicorn restarts
+(`timeout`) comes up exactly like the first. Preloading would save the
+import time and part of the memory once per extra worker (copy-on-write pages
+are dirtied by reference counts anyway), at the risk of a connection or a
+held lock crossing the fork; docs/PERFORMANCE.md has the memory measured.
 
 The front door (`BoundedThreadWorker`): the request line and headers must
 arrive within `WEB_HEADER_TIMEOUT_SECONDS` in all, the body within
@@ -36,7 +53,9 @@ from shared.settings import get_settings
 _settings = get_settings()
 
 # gunicorn reads these module-level names (https://gunicorn.org/reference/settings/).
-workers = 1  # one process: threads share the engine pool, the key cache and the admission gate
+workers = _settings.web_workers  # declared per service (.railway/railway.py), never cpu_count()
+reuse_port = True  # a socket per worker: the kernel balances connections over the workers
+preload_app = False  # each worker imports the app after fork: nothing pooled or threaded crosses it
 worker_class = "shared.serving.BoundedThreadWorker"
 threads = _settings.web_threads
 worker_connections = _settings.web_max_connections

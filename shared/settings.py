@@ -89,9 +89,12 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(65536, ge=1024)
     auth_cache_seconds: float = Field(2.0, ge=0, le=30)
     # Serving (shared/serving.py, the gunicorn configuration every function's start command names).
-    web_threads: int = Field(320, ge=2, le=4096)  # request threads per instance (one process)
-    web_max_in_flight: int = Field(256, ge=1, le=4096)  # admitted at once; past it 503 at once
-    web_max_connections: int = Field(1024, ge=2, le=65536)  # open client connections, kept-alive included
+    # Worker processes per instance, each with its own threads, admission gate and engine pool (so the
+    # WEB_THREADS, WEB_MAX_IN_FLIGHT, WEB_MAX_CONNECTIONS and DB_POOL_SIZE below are per process).
+    web_workers: int = Field(1, ge=1, le=16)
+    web_threads: int = Field(320, ge=2, le=4096)  # request threads per worker process
+    web_max_in_flight: int = Field(256, ge=1, le=4096)  # admitted at once per process; past it 503 at once
+    web_max_connections: int = Field(1024, ge=2, le=65536)  # open client connections per process, kept-alive included
     web_header_timeout_seconds: float = Field(10.0, gt=0, le=300)  # request line + headers, in all
     web_body_timeout_seconds: float = Field(30.0, gt=0, le=600)  # the whole body, in all
     web_keepalive_seconds: int = Field(5, ge=0, le=300)  # an idle kept-alive connection is closed after it

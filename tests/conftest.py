@@ -74,6 +74,9 @@ def reset_process_state() -> None:
     from shared.metrics import recorder
 
     recorder.discard()  # buffered request metrics belong to the previous test's database
+    from shared.audit import auth_failures
+
+    auth_failures.discard()  # so do counted authentication failures
     for hook in RESET_HOOKS:
         hook()
 

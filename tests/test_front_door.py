@@ -157,3 +157,68 @@ def test_a_hung_database_under_load_answers_503_within_5_s(function_server):
         assert _livez(server.port) == 200
     finally:
         listener.close()
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on 127.0.0.1:`port` (/proc/net/tcp: state 0A is LISTEN)."""
+    inodes = set()
+    for line in open("/proc/net/tcp").read().splitlines()[1:]:
+        fields = line.split()
+        if fields[1] == f"0100007F:{port:04X}" and fields[3] == "0A":
+            inodes.add(fields[9])
+    return inodes
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    import os
+
+    found = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[len("socket:["):-1])
+    return found
+
+
+def test_the_served_config_runs_the_declared_workers_each_on_its_own_reuse_port_socket(pg, function_server):
+    """WEB_WORKERS processes, each listening on a socket of its own on the same port (SO_REUSEPORT:
+    the kernel spreads connections over them), the master listening on none; all of them serve."""
+    server = function_server("generate", deployed=True, env={
+        "DATABASE_URL": pg.url, "AI_PROVIDERS": "mock", "WEB_WORKERS": "3"})
+    deadline = time.monotonic() + 30
+    while True:  # the workers are forked one by one, each binding its socket when it boots
+        children = open(f"/proc/{server.proc.pid}/task/{server.proc.pid}/children").read().split()
+        listening = _listening_inodes(server.port)
+        if len(children) >= 3 and len(listening) >= 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    owned = [_socket_inodes(int(pid)) & listening for pid in children]
+    assert len(children) == 3 and len(listening) == 3, (children, listening)
+    assert all(len(mine) == 1 for mine in owned) and set().union(*owned) == listening
+    assert not _socket_inodes(server.proc.pid) & listening
+    assert {_livez(server.port) for _ in range(30)} == {200}
+
+
+def test_the_gunicorn_configuration_declares_workers_reuse_port_and_no_preload(monkeypatch):
+    """gunicorn's own reading of `python:shared.serving`: the workers come from WEB_WORKERS, never
+    from the CPU count; a socket per worker; each worker imports the app after fork."""
+    import importlib
+    import sys
+
+    from gunicorn.config import Config
+
+    from shared.settings import get_settings
+
+    monkeypatch.setenv("WEB_WORKERS", "4")
+    get_settings.cache_clear()
+    monkeypatch.delitem(sys.modules, "shared.serving", raising=False)
+    serving = importlib.import_module("shared.serving")
+    cfg = Config()
+    for name in ("workers", "reuse_port", "preload_app", "threads", "worker_class"):
+        cfg.set(name, getattr(serving, name))
+    assert cfg.workers == 4 and cfg.reuse_port is True and cfg.preload_app is False
+    assert cfg.worker_class_str == "shared.serving.BoundedThreadWorker"
+    get_settings.cache_clear()

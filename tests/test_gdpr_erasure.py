@@ -3,6 +3,7 @@
 import pytest
 from sqlalchemy import func, select
 
+from shared.audit import auth_failures
 from shared import erasure as erasure_ledger
 from shared.erasure import rows as erasure_rows
 from shared.database import session_scope
@@ -254,6 +255,7 @@ def test_failed_logins_recorded_by_key_prefix_do_not_block_erasure(db, users, cl
     user_id, key = users("user")
     wrong = key[:-4] + ("AAAA" if not key.endswith("AAAA") else "BBBB")
     assert client.get("/v1/me", headers=auth(wrong)).status_code == 401
+    auth_failures.flush()  # what the writer thread does within seconds
     with session_scope() as s:
         assert s.scalar(select(AuditEntry.actor).where(AuditEntry.action == "auth.failed")).startswith("key:")
     resp = client.delete("/v1/me", json=CONFIRM, headers=auth(key))

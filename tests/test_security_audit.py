@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from shared.audit import AUTH_FAILED, AuditDataError, audit, audit_admin_action, record_auth_failure
+from shared import audit as audit_module
+from shared.audit import (AUTH_FAILED, AuditDataError, AuthFailureLog, audit, audit_admin_action, auth_failures,
+                          record_auth_failure)
 from shared.auth import Principal
 from shared.database import session_scope
 from shared.http import FunctionApp, Route
@@ -30,6 +32,7 @@ def _client():
 
 
 def _auth_rows():
+    auth_failures.flush()  # what the writer thread does every FLUSH_SECONDS
     with session_scope() as s:
         return list(s.scalars(select(AuditEntry).where(AuditEntry.action == AUTH_FAILED)))
 
@@ -69,6 +72,7 @@ def test_known_key_failures_name_the_prefix_and_pseudonym(db, users):
     user_id, key = users("user")
     prefix = key.split("_")[1]
     record_auth_failure(key[:-2] + ("AA" if not key.endswith("AA") else "BB"), now=NOW)
+    auth_failures.flush()  # the reason is the key's state when the counts are written (within FLUSH_SECONDS)
     with session_scope() as s:
         revoke_key(s, prefix)
     record_auth_failure(key, now=NOW)
@@ -108,13 +112,101 @@ def test_concurrent_failures_are_all_counted(db):
 
 
 def test_audit_failure_never_breaks_the_401(db, monkeypatch):
-    import shared.audit as audit_module
-
     def broken(*a, **kw):
         raise RuntimeError("audit table gone")
 
-    monkeypatch.setattr(audit_module, "_record_auth_failure", broken)
+    monkeypatch.setattr(auth_failures, "record", broken)
     assert _client().get("/thing", headers=auth("lf_0123456789ab_" + "z" * 43)).status_code == 401
+
+
+class _Clock:
+    """An injected clock: the minute failures are counted in moves only when the test says so."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _statements(db_url: str) -> list[str]:
+    """Statements the flush sends to the test database (SQLAlchemy cursor events)."""
+    from sqlalchemy import event
+
+    from shared.database import get_engine
+
+    seen: list[str] = []
+    event.listen(get_engine(db_url), "before_cursor_execute",
+                 lambda conn, cursor, statement, *a: seen.append(statement.split()[0].upper()))
+    return seen
+
+
+def test_a_flood_costs_no_write_per_failure_and_at_most_one_write_per_flush(db, users):
+    """2,000 failures of every kind over two minutes: nothing written while they are counted, then one
+    flush: one lookup of the prefixes and one upsert of the aggregated rows, with exact totals."""
+    import secrets
+
+    _, key = users("user")
+    prefix = key.split("_")[1]
+    clock = _Clock(NOW)
+    log = AuthFailureLog(clock=clock, start_thread=False)
+    seen = _statements(db.url)
+    for i in range(2000):
+        if i == 1000:
+            clock.now = NOW.replace(minute=31)
+        token = (None, "garbage", key[:-2] + ("AA" if not key.endswith("AA") else "BB"),
+                 f"lf_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}")[i % 4]
+        log.record(token, request_id=f"r{i}", database_url=db.url)
+    assert seen == [] and log.pending() == 2000
+    assert log.flush() == 2000
+    assert [s for s in seen if s not in ("BEGIN", "COMMIT", "ROLLBACK")] == ["SELECT", "INSERT"]
+    rows = {(r.actor, r.details["reason"], r.created_at.minute): (r.count, r.request_id) for r in _auth_rows()}
+    assert rows == {
+        (actor, reason, minute): (250, f"r{first + (0 if minute == 30 else 1000)}")
+        for actor, reason, first in (("anonymous", "missing", 0), ("unknown", "malformed", 1),
+                                     (f"key:{prefix}", "bad_secret", 2), ("unknown", "unknown_key", 3))
+        for minute in (30, 31)
+    }
+    assert log.pending() == 0 and log.flush() == 0  # nothing left, nothing written twice
+
+
+def test_counts_are_added_to_rows_already_written(db):
+    log = AuthFailureLog(clock=_Clock(NOW), start_thread=False)
+    for flushes in range(3):
+        for _ in range(7):
+            log.record("garbage", database_url=db.url)
+        log.flush()
+    [row] = _auth_rows()
+    assert row.count == 21 and row.details == {"reason": "malformed", "window": "1m"}
+
+
+def test_a_failed_flush_loses_nothing_and_the_next_one_writes_it(db, monkeypatch):
+    log = AuthFailureLog(clock=_Clock(NOW), start_thread=False)
+    for _ in range(30):
+        log.record("lf_0123456789ab_" + "x" * 43, database_url=db.url)
+    real = audit_module._write_failures
+
+    def down(url, counts):
+        raise OSError("database unreachable")
+
+    monkeypatch.setattr(audit_module, "_write_failures", down)
+    assert log.flush() == 0 and log.pending() == 30
+    for _ in range(5):  # counted meanwhile, into the same bucket
+        log.record("lf_0123456789ab_" + "x" * 43, database_url=db.url)
+    monkeypatch.setattr(audit_module, "_write_failures", real)
+    assert log.flush() == 35 and log.pending() == 0
+    [row] = _auth_rows()
+    assert row.count == 35 and row.actor == "unknown"
+
+
+def test_the_first_failure_starts_the_writer_thread_once(db):
+    log = AuthFailureLog(clock=_Clock(NOW))
+    assert log._thread is None
+    log.record(None, database_url=db.url)
+    thread = log._thread
+    log.record(None, database_url=db.url)
+    assert thread is not None and thread.is_alive() and thread.daemon and log._thread is thread
+    log.discard()
 
 
 def test_audit_helper_pseudonymises_and_refuses_personal_data(db, users):
