@@ -276,7 +276,7 @@ def test_livez_capture_does_not_load_settings_and_the_writer_resolves_the_databa
         "client = create_app('health', 'functions/health/main.py').test_client()\n"
         "assert client.get('/livez').status_code == 200\n"
         "from shared.metrics import recorder\n"
-        "before = {'settings': 'shared.settings' in sys.modules, 'pydantic_settings': 'pydantic_settings' in sys.modules,"
+        "before = {'settings': 'shared.settings.model' in sys.modules, 'pydantic_settings': 'pydantic_settings' in sys.modules,"
         " 'pending': recorder.pending()}\n"
         "written = recorder.flush()\n"
         "print(json.dumps({**before, 'written': written}))\n"

@@ -20,6 +20,7 @@ from shared.models import RateLimitCounter, User
 from shared.ratelimit import (
     Charge,
     DatabaseBackend,
+    RateLimitConfig,
     RateLimitMiddleware,
     RedisBackend,
     forget_user,
@@ -87,12 +88,19 @@ def backend(request, db, env):
             RedisBackend(REDIS_TEST_URL).forget_user(user_id)
 
 
+def _config():
+    """The limiter's configuration from the test's settings (`env`)."""
+    from shared.settings import get_settings
+
+    return RateLimitConfig.of(get_settings())
+
+
 def _headers(resp):
     return {k: resp.headers.get(k) for k in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")}
 
 
 def test_backend_follows_settings(backend):
-    assert get_backend().name == backend
+    assert get_backend(_config()).name == backend
 
 
 def test_n_requests_then_429_with_headers(backend, users, env):
@@ -242,8 +250,8 @@ def test_buckets_name_the_user_and_erasure_forgets_them(backend, users, env):
     client.get("/thing", headers=auth(key))
     client.post("/generate", headers=auth(key))
     client.get("/thing", headers=auth(other_key))
-    assert forget_user(user_id) == 2
-    assert forget_user(user_id) == 0
+    assert forget_user(user_id, _config()) == 2
+    assert forget_user(user_id, _config()) == 0
     # The other user's counter is untouched.
     assert client.get("/thing", headers=auth(other_key)).headers["RateLimit-Remaining"] == "3"
     assert client.get("/thing", headers=auth(key)).headers["RateLimit-Remaining"] == "4"
@@ -284,7 +292,7 @@ def test_redis_counters_expire_after_window(users, db, env):
     r = redis.Redis.from_url(REDIS_TEST_URL)
     keys = list(r.scan_iter(match=user_bucket_prefix(user_id) + "*"))
     assert len(keys) == 1 and 60 <= r.ttl(keys[0]) <= 120
-    forget_user(user_id)
+    forget_user(user_id, _config())
 
 
 def test_redis_unreachable_fails_closed_with_503(db, users, env):

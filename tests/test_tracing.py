@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from shared.settings.environment import OTLP_ENDPOINT
 from tests.conftest import ROOT, auth, make_user
 
 BODY = {"content_type": "flashcards", "topic": "Photosynthesis in plants", "audience": "high_school"}
@@ -52,7 +53,7 @@ def spans(env, monkeypatch):
 
     from shared import tracing
 
-    monkeypatch.setenv(tracing.ENDPOINT_ENV, "http://127.0.0.1:9/unused")  # on; the exporter below replaces OTLP
+    monkeypatch.setenv(OTLP_ENDPOINT, "http://127.0.0.1:9/unused")  # on; the exporter below replaces OTLP
     exporter = InMemorySpanExporter()
     tracing.reset()
     tracing.configure(exporter, service_name="lafactoria-test", simple=True)
@@ -143,7 +144,7 @@ def test_spans_reach_an_otlp_http_collector(db, env, monkeypatch, client_for):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        monkeypatch.setenv(tracing.ENDPOINT_ENV, f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv(OTLP_ENDPOINT, f"http://127.0.0.1:{server.server_address[1]}")
         tracing.reset()
         env()
         assert client_for("health").get("/livez").status_code == 200

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 MATPLOTLIB_CACHE_DIR = "lafactoria-matplotlib"
 _SPEND, _BEFORE, _ANOMALY = "#4a7bd0", "#b0b7c3", "#c0392b"
@@ -27,8 +27,10 @@ def give_matplotlib_a_config_dir() -> None:
     import os
     import tempfile
 
-    if "MPLCONFIGDIR" not in os.environ and not os.access(os.path.expanduser("~"), os.W_OK):
-        os.environ["MPLCONFIGDIR"] = os.path.join(tempfile.gettempdir(), MATPLOTLIB_CACHE_DIR)
+    from shared.settings.environment import default_library_variable
+
+    if not os.access(os.path.expanduser("~"), os.W_OK):
+        default_library_variable("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), MATPLOTLIB_CACHE_DIR))
 
 
 def import_plotting() -> None:
@@ -59,7 +61,7 @@ def _patch(colour: str, label: str, alpha: float = 1.0):
     return Patch(facecolor=colour, alpha=alpha, label=label)
 
 
-def _line(colour: str, style: str, label: str):
+def _line(colour: str, style: Literal["--", ":"], label: str):
     from matplotlib.lines import Line2D
 
     return Line2D([], [], color=colour, linestyle=style, label=label)
