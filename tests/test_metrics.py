@@ -7,8 +7,9 @@ from datetime import timedelta
 
 
 from shared.http import PUBLIC, FunctionApp, Route
-from shared.metrics import MetricRecord, MetricsRecorder, RequestMetricsMiddleware, recorder
+from shared.metrics import MetricRecord, MetricsConfig, MetricsRecorder, RequestMetricsMiddleware, recorder
 from shared.middleware import standard_middleware
+from shared.settings import get_settings
 from tests.conftest import auth
 
 
@@ -21,10 +22,12 @@ def _boom(ctx):
 
 
 def app_client(name: str = "demo"):
-    """A FunctionApp with the standard middleware, served by Flask like functions-framework does."""
+    """A FunctionApp with the standard middleware, served by Flask like functions-framework does,
+    built from the test's settings (`env`) as a function's `create_app(settings)` is."""
+    settings = get_settings()
     fn = FunctionApp(name, [Route("/items/<item_id>", _item), Route("/boom", _boom, roles=PUBLIC),
                             Route("/open/<item_id>", _item, roles=PUBLIC)],
-                     middleware=standard_middleware(name))
+                     middleware=standard_middleware(name, settings), settings=settings)
     return fn.test_client()
 
 
@@ -164,7 +167,7 @@ def test_a_full_batch_is_written_at_once(db, env):
 def test_buffer_is_bounded_and_drops_are_counted(db, env, caplog):
     env(metrics_buffer_max="3", metrics_flush_seconds="300")
     sink = MetricsRecorder()
-    mw = RequestMetricsMiddleware("demo", sink)
+    mw = RequestMetricsMiddleware("demo", sink, config=MetricsConfig.of(get_settings()))
     client = FunctionApp("demo", [Route("/open/<item_id>", _item, roles=PUBLIC)], middleware=[mw]).test_client()
     for _ in range(5):
         assert client.get("/open/1").status_code == 200

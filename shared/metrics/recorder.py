@@ -60,9 +60,11 @@ class MetricsRecorder:
 
     # -- hot path ---------------------------------------------------------------
     def record(self, rec: MetricRecord, config: MetricsConfig = DEFERRED) -> None:
-        buffer_max, batch_size = config.buffer_max, config.batch_size
-        if not config.deferred:
+        if config.deferred:
+            config = self.config  # the limits resolved by the writer, once it has (else the defaults)
+        else:
             self.config = config
+        buffer_max, batch_size = config.buffer_max, config.batch_size
         with self._lock:
             if len(self._buffer) >= buffer_max:
                 self.dropped += 1
@@ -103,12 +105,19 @@ class MetricsRecorder:
                 log.exception("metrics writer loop failed")
 
     def _wait_for_flush(self) -> None:
-        """Until a full batch wakes us or METRICS_FLUSH_SECONDS passed. The interval is read again
-        after each wait: a writer started with a deferred configuration (the first request was
-        `/livez`) waits the configured interval once it is known, not the default one."""
+        """Until a full batch wakes us or METRICS_FLUSH_SECONDS passed. A writer started with a
+        deferred configuration (the first request was `/livez`) learns the configured interval
+        when the default one is over, loading the settings here, off the request path, and then
+        waits out the configured one."""
         started = time.monotonic()
         while True:
             remaining = self.config.flush_seconds - (time.monotonic() - started)
+            if remaining <= 0 and self.config.deferred:
+                try:
+                    self._settings_config()
+                except Exception:  # noqa: BLE001 - invalid settings: flush() counts the records as failed
+                    break
+                continue
             if remaining <= 0 or self._wake.wait(remaining):
                 break
         self._wake.clear()
@@ -160,21 +169,26 @@ class MetricsRecorder:
 
     def _deferred_url(self, batch: list[MetricRecord]) -> str | None:
         """Where the records captured with a deferred configuration go: the database of the
-        process's settings (loaded now if need be; the writer follows them from then on if it
-        knew no other). None when none wait, when capture is off (they are dropped) or when the
+        process's settings (`_settings_config`). None when none wait, when capture is off (they are dropped) or when the
         settings cannot load (they are counted as failed)."""
         waiting = sum(rec.database_url is None for rec in batch)
         if not waiting:
             return None
         try:
-            resolved = MetricsConfig.of(_settings())
+            resolved = self._settings_config()
         except Exception as exc:  # noqa: BLE001 - e.g. invalid settings: these cannot be written
             self.failed += waiting
             self._log_failure(exc, waiting)
             return None
+        return resolved.database_url if resolved.enabled else None
+
+    def _settings_config(self) -> MetricsConfig:
+        """The process's settings' configuration (loaded now if need be), which the writer
+        follows from then on if it knew no other."""
+        resolved = MetricsConfig.of(_settings())
         if self.config.deferred:
             self.config = resolved
-        return resolved.database_url if resolved.enabled else None
+        return resolved
 
     def _sample_instance(self) -> None:
         """This instance's memory, threads, in-flight requests and pool, when a sample is due
