@@ -300,3 +300,43 @@ def test_records_captured_before_settings_load_are_dropped_when_capture_is_off(d
     sink.record(MetricRecord(None, datetime.now(timezone.utc), "demo", "/x", "GET", 200, 1.0, None))
     assert sink.flush() == 0 and sink.stats()["failed"] == 0
     assert stored_metrics() == []
+
+
+def _served_by(name: str, sink: MetricsRecorder, config: MetricsConfig):
+    fn = FunctionApp(name, [Route("/open/<item_id>", _item, roles=PUBLIC)],
+                     middleware=[RequestMetricsMiddleware(name, sink, config=config)])
+    return fn.test_client()
+
+
+def test_a_middleware_built_with_a_config_follows_it_not_the_environment(env):
+    """Capture reads its config object only: the environment turning capture off changes nothing."""
+    env(metrics_enabled="false", database_url="sqlite:///not-this.db")
+    sink = MetricsRecorder()
+    client = _served_by("demo", sink, MetricsConfig(database_url="sqlite:///elsewhere.db", batch_size=50))
+    assert client.get("/open/1").status_code == 200
+    (rec,) = sink.take()
+    assert rec.database_url == "sqlite:///elsewhere.db" and rec.function == "demo" and rec.status == 200
+    assert sink.config.batch_size == 50
+
+
+def test_two_apps_with_different_metrics_config_side_by_side(db):
+    sink = MetricsRecorder()
+    off = _served_by("off", sink, MetricsConfig(enabled=False, database_url=db.url))
+    on = _served_by("on", sink, MetricsConfig(database_url=db.url))
+    for client in (off, on, off):
+        assert client.get("/open/1").status_code == 200
+    assert sink.flush() == 1
+    assert [r[:4] for r in stored_metrics()] == [("on", "/open/<item_id>", "GET", 200)]
+
+
+def test_a_deferred_record_goes_where_the_process_settings_say(db, env):
+    """Captured before the settings were loaded (DEFERRED): no database on the record; the
+    writer loads the settings when it writes, and follows them from then on."""
+    env(metrics_flush_seconds="7")
+    sink = MetricsRecorder()
+    client = _served_by("later", sink, MetricsConfig())
+    assert client.get("/open/1").status_code == 200
+    assert sink.config.deferred
+    assert sink.flush() == 1
+    assert [r[:2] for r in stored_metrics()] == [("later", "/open/<item_id>")]
+    assert sink.config == MetricsConfig.of(get_settings()) and sink.config.flush_seconds == 7

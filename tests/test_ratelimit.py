@@ -337,3 +337,32 @@ def test_postgres_counter_commits_skip_the_wal_flush_at_no_extra_statement(pg):
     assert seen == [("WITH", "off"), ("INSERT", "off")]
     with engine.connect() as conn:  # local to that transaction: the pooled connection is back to the default
         assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+def test_two_apps_with_different_limits_side_by_side(db, users, env):
+    """Each middleware follows the RateLimitConfig it was built with, not the environment's limit."""
+    env(rate_limit_per_minute=100)
+    clock = Clock()
+    tight = FunctionApp("tight", ROUTES, middleware=[
+        RateLimitMiddleware("tight", config=RateLimitConfig(per_minute=2), clock=clock)]).test_client()
+    loose = FunctionApp("loose", ROUTES, middleware=[
+        RateLimitMiddleware("loose", config=RateLimitConfig(per_minute=5), clock=clock)]).test_client()
+    _, key = users("user")
+    assert [tight.get("/thing", headers=auth(key)).status_code for _ in range(3)] == [200, 200, 429]
+    resp = loose.get("/thing", headers=auth(key))
+    assert resp.status_code == 200 and resp.headers["RateLimit-Limit"] == "5"
+
+
+def test_without_a_config_the_limiter_reads_the_app_settings(db, users, env):
+    """Built before the settings loaded (config None): the request's settings decide."""
+    env(rate_limit_per_minute=1)
+    client = make_client(Clock())
+    _, key = users("user")
+    assert [client.get("/thing", headers=auth(key)).status_code for _ in range(2)] == [200, 429]
+
+
+def test_rate_limit_config_of_the_settings():
+    from shared.settings import Settings
+
+    config = RateLimitConfig.of(Settings(rate_limit_per_minute=7, generations_per_day=9, redis_url=""))
+    assert config == RateLimitConfig(7, 9, None)

@@ -177,3 +177,43 @@ def test_provider_span_names_the_otel_provider_and_token_parts(spans):
         "gen_ai.usage.reasoning.output_tokens": 120}
     assert anthropic.attributes["gen_ai.provider.name"] == "anthropic"
     assert not [k for k in anthropic.attributes if k.startswith("gen_ai.usage.")]
+
+
+@pytest.fixture
+def exporter(monkeypatch):
+    """An in-memory provider for this process, with the endpoint variable unset."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from shared import tracing
+
+    monkeypatch.delenv(OTLP_ENDPOINT, raising=False)
+    memory = InMemorySpanExporter()
+    tracing.reset()
+    tracing.configure(memory, simple=True)
+    yield memory
+    tracing.reset()
+
+
+def test_two_apps_with_different_tracing_config_side_by_side(exporter):
+    """Each app's TracingConfig decides, not the environment (the endpoint variable is unset)."""
+    from opentelemetry.trace import SpanKind
+
+    from shared.http import PUBLIC, FunctionApp, Route, TracingMiddleware
+    from shared.tracing import TracingConfig
+
+    def app(name, config):
+        return FunctionApp(name, [Route("/ping", lambda ctx: {"ok": True}, roles=PUBLIC)],
+                           middleware=[TracingMiddleware(name, config)]).test_client()
+
+    traced, untraced = app("traced", TracingConfig("http://collector:4318")), app("untraced", TracingConfig())
+    assert untraced.get("/ping").status_code == 200 and traced.get("/ping").status_code == 200
+    server = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert [(s.name, s.attributes["lafactoria.function"]) for s in server] == [("GET /ping", "traced")]
+
+
+def test_tracing_config_of_the_environment():
+    from shared.settings.environment import read_environment
+    from shared.tracing import TracingConfig
+
+    assert TracingConfig.of(read_environment({OTLP_ENDPOINT: "http://c:4318"})).enabled
+    assert not TracingConfig.of(read_environment({})).enabled
