@@ -59,13 +59,19 @@ class ExceptionRegistry:
 
 def register_shared_handlers(registry: ExceptionRegistry) -> None:
     """What every app answers: problems as themselves, shared domain errors, the rest 500."""
-    registry.register(errors.Problem, lambda exc, ctx: exc)
+    registry.register(errors.Problem, itself)
     registry.register("shared.settings.model:UnsafeSettingsError", misconfigured)
     registry.register("shared.database:DatabaseUnavailable", database_unavailable)
     for driver_error in ("sqlalchemy.exc:OperationalError", "sqlalchemy.exc:InterfaceError",
                          "sqlalchemy.exc:TimeoutError"):
         registry.register(driver_error, driver_failure)
     registry.register(Exception, unexpected)
+
+
+def itself(exc: BaseException, ctx: "RequestContext") -> errors.Problem:
+    """A Problem is its own answer."""
+    assert isinstance(exc, errors.Problem)  # what it is registered for
+    return exc
 
 
 def misconfigured(exc: BaseException, ctx: "RequestContext") -> errors.Problem:
