@@ -40,13 +40,15 @@ def _use(url: str, **extra: str) -> None:
 # -- 1. capture overhead -------------------------------------------------------------------
 def _serve(with_metrics: bool):
     from shared.http import PUBLIC, FunctionApp, Route
-    from shared.metrics import RequestMetricsMiddleware
+    from shared.metrics import MetricsConfig, RequestMetricsMiddleware
+    from shared.settings import get_settings
 
     def item(ctx, item_id):
         return {"id": item_id}
 
+    config = MetricsConfig.of(get_settings())  # as production's create_app builds it
     fn = FunctionApp("bench", [Route("/items/<item_id>", item, roles=PUBLIC)],
-                     middleware=[RequestMetricsMiddleware("bench")] if with_metrics else [])
+                     middleware=[RequestMetricsMiddleware("bench", config=config)] if with_metrics else [])
     return fn.test_client()
 
 
@@ -70,12 +72,13 @@ def bench_capture(blocks: int, per_block: int, hook_calls: int) -> dict[str, flo
     # The middleware's own hook, isolated (no WSGI around it).
     from types import SimpleNamespace
 
-    from shared.metrics import MetricsRecorder, RequestMetricsMiddleware
+    from shared.metrics import MetricsConfig, MetricsRecorder, RequestMetricsMiddleware
+    from shared.settings import get_settings
 
     sink = MetricsRecorder()
-    mw = RequestMetricsMiddleware("bench", sink)
+    mw = RequestMetricsMiddleware("bench", sink, config=MetricsConfig.of(get_settings()))
     ctx = SimpleNamespace(principal=None, route_template="/items/<item_id>", started=time.perf_counter(),
-                          request=SimpleNamespace(method="GET"))
+                          request=SimpleNamespace(method="GET"), state={})
     resp = SimpleNamespace(status_code=200)
     n = hook_calls
     t0 = time.perf_counter()

@@ -57,7 +57,8 @@ def _contended(consume, per_thread: int, threads: int = 4) -> float:
 
 def run(sizes: dict[str, int] = FULL) -> None:
     n = sizes["requests"]
-    from shared.ratelimit import Charge, DatabaseBackend, RateLimitMiddleware, RedisBackend, forget_user
+    from shared.ratelimit import Charge, DatabaseBackend, RateLimitConfig, RateLimitMiddleware, RedisBackend, forget_user
+    from shared.settings import get_settings
     from tests.conftest import auth, make_user
 
     saved = {k: os.environ.get(k) for k in ("DATABASE_URL", "REDIS_URL", "RATE_LIMIT_PER_MINUTE", "ENVIRONMENT")}
@@ -92,6 +93,6 @@ def run(sizes: dict[str, int] = FULL) -> None:
             print("  4 threads on one bucket (contention)")
             row("database charges/s", db_rate, "/s", redis_rate)
             row("Redis charges/s (baseline)", redis_rate, "/s", redis_rate)
-            forget_user(user_id)
+            forget_user(user_id, RateLimitConfig.of(get_settings()))
         finally:
             _settings(**saved)

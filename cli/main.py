@@ -34,17 +34,18 @@ def main(argv: list[str] | None = None) -> int:
     """Run one command; bad settings exit 2 and an unreachable database exit 3, each with
     one line on stderr (shared.exits), never a traceback."""
     from shared.exits import classify
-    from shared.logs import configure_logging
+    from shared.logs import LoggingConfig, configure_logging
     from shared.settings import get_settings
 
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        configure_logging()
         from shared.database import use_statement_timeout
 
         # Every command validates the whole configuration first, and runs with the jobs' bound.
-        use_statement_timeout(get_settings().job_statement_timeout_ms)
+        settings = get_settings()
+        configure_logging(LoggingConfig.of(settings))
+        use_statement_timeout(settings.job_statement_timeout_ms)
         code = args.func(args)
     except Exception as exc:
         known = classify(exc)

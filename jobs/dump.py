@@ -29,6 +29,8 @@ from pathlib import Path
 from sqlalchemy import text
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 
+from shared.settings.environment import subprocess_environment
+
 PG_FORMAT = "pg_dump-custom"
 SQLITE_FORMAT = "sqlite-gzip"
 DUMP_NAMES = {"postgresql": "factoria.dump", "sqlite": "factoria.sqlite.gz"}
@@ -59,9 +61,8 @@ def backend_of(url: str) -> str:
 def libpq_target(url: str) -> tuple[str, dict[str, str]]:
     """A libpq connection URL without the password, plus the environment carrying it."""
     parsed = make_url(url.replace("postgres://", "postgresql://", 1))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
-    if parsed.password:
-        env["PGPASSWORD"] = parsed.password
+    # libpq's own PG* variables would override the URL: the child gets this URL's alone.
+    env = subprocess_environment(drop_prefix="PG", extra={"PGPASSWORD": parsed.password} if parsed.password else {})
     clean = URL.create("postgresql", parsed.username, None, parsed.host, parsed.port, parsed.database, parsed.query)
     return clean.render_as_string(hide_password=False), env
 

@@ -30,7 +30,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from shared.job_schedule import JOBS
-from shared.logs import configure_logging, get_logger
+from shared.logs import LoggingConfig, configure_logging, get_logger
+from shared.settings.environment import read_environment
 
 if TYPE_CHECKING:
     from jobs.progress import Stages
@@ -301,7 +302,8 @@ def main(argv: list[str] | None = None, prog: str = "python -m jobs") -> int:
     args = build_parser(prog, first).parse_args(argv)
     base = {"name", "dry_run", "json"}
     options = {k: v for k, v in vars(args).items() if k not in base}
-    configure_logging()
+    # Before the settings load (run_job loads them, and reports their errors as log lines too).
+    configure_logging(LoggingConfig.of(read_environment()))
     code, summary = run_job(args.name, dry_run=args.dry_run, json_output=args.json, options=options)
     if code in (EXIT_USAGE, EXIT_UNAVAILABLE) and summary.get("error"):
         # The operator's one line; the JSON summary stays the last line on stdout.

@@ -19,7 +19,13 @@ import logging
 import re
 import sys
 import traceback
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
+    from shared.settings.environment import Environment
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
@@ -82,26 +88,32 @@ class JsonFormatter(logging.Formatter):
         return redact(json.dumps(entry, default=str))
 
 
+@dataclass(frozen=True)
+class LoggingConfig:
+    """The root logger's `level` (debug, info, warning, error)."""
+
+    level: str = "info"
+
+    @classmethod
+    def of(cls, source: "Settings | Environment") -> "LoggingConfig":
+        """From the settings, or before they load from the environment's `LOG_LEVEL`
+        (`shared.settings.environment`: the first line of a process needs no pydantic)."""
+        return cls(source.log_level)
+
+
 _configured = False
 
 
-def configure_logging(level: str | None = None, *, force: bool = False) -> None:
-    """Install the JSON handler on the root logger once per process."""
+def configure_logging(config: LoggingConfig, *, force: bool = False) -> None:
+    """Install the JSON handler on the root logger once per process (`force`: again)."""
     global _configured
     if _configured and not force:
         return
-    if level is None:
-        # Read directly (not through Settings) so logging costs no pydantic import at cold start.
-        import os
-
-        level = os.environ.get("LOG_LEVEL", "info").strip().lower()
-        if level not in ("debug", "info", "warning", "error"):
-            level = "info"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level.upper())
+    root.setLevel(config.level.upper())
     for noisy in ("alembic", "botocore", "urllib3", "httpx", "httpx2", "httpcore", "openai", "anthropic", "google_genai"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     _configured = True

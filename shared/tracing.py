@@ -1,8 +1,10 @@
 """OpenTelemetry tracing, on only when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 
 With it unset nothing here imports `opentelemetry` (the SDK costs cold start
-and most deployments do not trace): `enabled()` reads the environment, and
-every entry point returns at once. With it set, the SDK (the optional `otel`
+and most deployments do not trace): every entry point returns at once. An app's
+`TracingMiddleware` gets a `TracingConfig` built at startup (`TracingConfig.of`:
+the endpoint is read before the settings, by `shared.settings.environment`); the
+process-wide spans (provider calls, database statements) ask `enabled()`. With it set, the SDK (the optional `otel`
 extra) exports over OTLP/HTTP to that endpoint, configured by the standard
 `OTEL_*` variables (`OTEL_SERVICE_NAME`, `OTEL_EXPORTER_OTLP_HEADERS`, ...):
 
@@ -25,20 +27,38 @@ Tests install an in-memory exporter with `configure(exporter, simple=True)`.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
-ENDPOINT_ENV = "OTEL_EXPORTER_OTLP_ENDPOINT"
+from shared.settings.environment import Environment, read_environment
+
 _STATE_KEY = "otel"
 _QUERY_TEXT_MAX = 2000
 _lock = threading.Lock()
 _provider: Any = None
 
 
+@dataclass(frozen=True)
+class TracingConfig:
+    """One app's tracing: on when `endpoint` (the OTLP endpoint) is set. The exporter itself
+    reads it and the other `OTEL_*` variables (OpenTelemetry's own, not our settings)."""
+
+    endpoint: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self.endpoint is not None
+
+    @classmethod
+    def of(cls, environment: Environment) -> "TracingConfig":
+        return cls(environment.otlp_endpoint)
+
+
 def enabled() -> bool:
-    return _provider is not None or bool(os.environ.get(ENDPOINT_ENV, "").strip())
+    """Whether this process traces: a provider is installed, or the endpoint is set."""
+    return _provider is not None or read_environment().otlp_endpoint is not None
 
 
 def configure(exporter: Any = None, *, service_name: str = "lafactoria", simple: bool = False) -> Any:
@@ -140,7 +160,7 @@ def instrument_engine(engine: Any) -> None:
     namespace = engine.url.database or ""
 
     @event.listens_for(engine, "before_cursor_execute")
-    def _before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def _before(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         if not trace.get_current_span().get_span_context().is_valid:
             return  # outside a request (the metrics writer thread, jobs): no orphan root spans
         operation = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else "QUERY"
@@ -150,13 +170,13 @@ def instrument_engine(engine: Any) -> None:
         conn.info.setdefault(_STATE_KEY, []).append(span)
 
     @event.listens_for(engine, "after_cursor_execute")
-    def _after(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001
+    def _after(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
         stack = conn.info.get(_STATE_KEY)
         if stack:
             stack.pop().end()
 
     @event.listens_for(engine, "handle_error")
-    def _error(exception_context):  # noqa: ANN001
+    def _error(exception_context: Any) -> None:
         conn = exception_context.connection
         stack = conn.info.get(_STATE_KEY) if conn is not None else None
         if stack:

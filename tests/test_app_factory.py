@@ -130,3 +130,38 @@ def test_building_an_app_registers_nothing_on_the_host_flask_app():
         assert host.error_handler_spec == {}
         app.adopt_host_app()
     assert host.error_handler_spec != {}
+
+
+def test_startup_settings_follow_the_environment_they_are_given(monkeypatch):
+    from shared.settings.environment import Environment
+
+    monkeypatch.setenv("ENVIRONMENT", "development")
+    monkeypatch.setenv("SECRET_KEY", "short")
+    get_settings.cache_clear()
+    assert startup_settings(Environment("development")) is None
+    monkeypatch.setenv("ENVIRONMENT", "production")  # what the settings then load and refuse
+    with pytest.raises(UnsafeSettingsError):
+        startup_settings(Environment("production"))
+
+
+def test_create_app_hands_each_utility_a_config_of_its_settings():
+    """Metrics, rate limits and logging of two apps of one function differ, side by side."""
+    from functions.health.app import create_app
+    from shared.logs import LoggingConfig
+    from shared.metrics import MetricsConfig, RequestMetricsMiddleware
+    from shared.ratelimit import RateLimitConfig, RateLimitMiddleware
+
+    def of(app, kind):
+        return next(m for m in app.middleware if isinstance(m, kind)).config
+
+    quiet = Settings(metrics_enabled=False, rate_limit_per_minute=5, log_level="error")
+    busy = Settings(metrics_flush_seconds=9, generations_per_day=3, database_url="sqlite:///busy.db")
+    one, two = create_app(quiet), create_app(busy)
+    assert of(one, RequestMetricsMiddleware) == MetricsConfig.of(quiet) and not of(one, RequestMetricsMiddleware).enabled
+    assert of(two, RequestMetricsMiddleware).flush_seconds == 9
+    assert of(two, RequestMetricsMiddleware).database_url == "sqlite:///busy.db"
+    assert of(one, RateLimitMiddleware) == RateLimitConfig(5, 200, None)
+    assert of(two, RateLimitMiddleware) == RateLimitConfig(60, 3, None)
+    assert (one.logging, two.logging) == (LoggingConfig("error"), LoggingConfig("info"))
+    lazy = create_app(None)  # settings loaded on first use: capture deferred, limits from the request's
+    assert of(lazy, RequestMetricsMiddleware).deferred and of(lazy, RateLimitMiddleware) is None

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 
 from shared.http import PUBLIC, FunctionApp, Route
-from shared.metrics import MetricRecord, MetricsRecorder, RequestMetricsMiddleware, recorder
+from shared.metrics import MetricRecord, MetricsConfig, MetricsRecorder, RequestMetricsMiddleware, recorder
 from shared.middleware import standard_middleware
+from shared.settings import get_settings
 from tests.conftest import auth
 
 
@@ -21,10 +22,12 @@ def _boom(ctx):
 
 
 def app_client(name: str = "demo"):
-    """A FunctionApp with the standard middleware, served by Flask like functions-framework does."""
+    """A FunctionApp with the standard middleware, served by Flask like functions-framework does,
+    built from the test's settings (`env`) as a function's `create_app(settings)` is."""
+    settings = get_settings()
     fn = FunctionApp(name, [Route("/items/<item_id>", _item), Route("/boom", _boom, roles=PUBLIC),
                             Route("/open/<item_id>", _item, roles=PUBLIC)],
-                     middleware=standard_middleware(name))
+                     middleware=standard_middleware(name, settings), settings=settings)
     return fn.test_client()
 
 
@@ -164,7 +167,7 @@ def test_a_full_batch_is_written_at_once(db, env):
 def test_buffer_is_bounded_and_drops_are_counted(db, env, caplog):
     env(metrics_buffer_max="3", metrics_flush_seconds="300")
     sink = MetricsRecorder()
-    mw = RequestMetricsMiddleware("demo", sink)
+    mw = RequestMetricsMiddleware("demo", sink, config=MetricsConfig.of(get_settings()))
     client = FunctionApp("demo", [Route("/open/<item_id>", _item, roles=PUBLIC)], middleware=[mw]).test_client()
     for _ in range(5):
         assert client.get("/open/1").status_code == 200
@@ -276,7 +279,7 @@ def test_livez_capture_does_not_load_settings_and_the_writer_resolves_the_databa
         "client = create_app('health', 'functions/health/main.py').test_client()\n"
         "assert client.get('/livez').status_code == 200\n"
         "from shared.metrics import recorder\n"
-        "before = {'settings': 'shared.settings' in sys.modules, 'pydantic_settings': 'pydantic_settings' in sys.modules,"
+        "before = {'settings': 'shared.settings.model' in sys.modules, 'pydantic_settings': 'pydantic_settings' in sys.modules,"
         " 'pending': recorder.pending()}\n"
         "written = recorder.flush()\n"
         "print(json.dumps({**before, 'written': written}))\n"
@@ -297,3 +300,43 @@ def test_records_captured_before_settings_load_are_dropped_when_capture_is_off(d
     sink.record(MetricRecord(None, datetime.now(timezone.utc), "demo", "/x", "GET", 200, 1.0, None))
     assert sink.flush() == 0 and sink.stats()["failed"] == 0
     assert stored_metrics() == []
+
+
+def _served_by(name: str, sink: MetricsRecorder, config: MetricsConfig):
+    fn = FunctionApp(name, [Route("/open/<item_id>", _item, roles=PUBLIC)],
+                     middleware=[RequestMetricsMiddleware(name, sink, config=config)])
+    return fn.test_client()
+
+
+def test_a_middleware_built_with_a_config_follows_it_not_the_environment(env):
+    """Capture reads its config object only: the environment turning capture off changes nothing."""
+    env(metrics_enabled="false", database_url="sqlite:///not-this.db")
+    sink = MetricsRecorder()
+    client = _served_by("demo", sink, MetricsConfig(database_url="sqlite:///elsewhere.db", batch_size=50))
+    assert client.get("/open/1").status_code == 200
+    (rec,) = sink.take()
+    assert rec.database_url == "sqlite:///elsewhere.db" and rec.function == "demo" and rec.status == 200
+    assert sink.config.batch_size == 50
+
+
+def test_two_apps_with_different_metrics_config_side_by_side(db):
+    sink = MetricsRecorder()
+    off = _served_by("off", sink, MetricsConfig(enabled=False, database_url=db.url))
+    on = _served_by("on", sink, MetricsConfig(database_url=db.url))
+    for client in (off, on, off):
+        assert client.get("/open/1").status_code == 200
+    assert sink.flush() == 1
+    assert [r[:4] for r in stored_metrics()] == [("on", "/open/<item_id>", "GET", 200)]
+
+
+def test_a_deferred_record_goes_where_the_process_settings_say(db, env):
+    """Captured before the settings were loaded (DEFERRED): no database on the record; the
+    writer loads the settings when it writes, and follows them from then on."""
+    env(metrics_flush_seconds="7")
+    sink = MetricsRecorder()
+    client = _served_by("later", sink, MetricsConfig())
+    assert client.get("/open/1").status_code == 200
+    assert sink.config.deferred
+    assert sink.flush() == 1
+    assert [r[:2] for r in stored_metrics()] == [("later", "/open/<item_id>")]
+    assert sink.config == MetricsConfig.of(get_settings()) and sink.config.flush_seconds == 7

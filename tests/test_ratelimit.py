@@ -20,6 +20,7 @@ from shared.models import RateLimitCounter, User
 from shared.ratelimit import (
     Charge,
     DatabaseBackend,
+    RateLimitConfig,
     RateLimitMiddleware,
     RedisBackend,
     forget_user,
@@ -87,12 +88,19 @@ def backend(request, db, env):
             RedisBackend(REDIS_TEST_URL).forget_user(user_id)
 
 
+def _config():
+    """The limiter's configuration from the test's settings (`env`)."""
+    from shared.settings import get_settings
+
+    return RateLimitConfig.of(get_settings())
+
+
 def _headers(resp):
     return {k: resp.headers.get(k) for k in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")}
 
 
 def test_backend_follows_settings(backend):
-    assert get_backend().name == backend
+    assert get_backend(_config()).name == backend
 
 
 def test_n_requests_then_429_with_headers(backend, users, env):
@@ -242,8 +250,8 @@ def test_buckets_name_the_user_and_erasure_forgets_them(backend, users, env):
     client.get("/thing", headers=auth(key))
     client.post("/generate", headers=auth(key))
     client.get("/thing", headers=auth(other_key))
-    assert forget_user(user_id) == 2
-    assert forget_user(user_id) == 0
+    assert forget_user(user_id, _config()) == 2
+    assert forget_user(user_id, _config()) == 0
     # The other user's counter is untouched.
     assert client.get("/thing", headers=auth(other_key)).headers["RateLimit-Remaining"] == "3"
     assert client.get("/thing", headers=auth(key)).headers["RateLimit-Remaining"] == "4"
@@ -284,7 +292,7 @@ def test_redis_counters_expire_after_window(users, db, env):
     r = redis.Redis.from_url(REDIS_TEST_URL)
     keys = list(r.scan_iter(match=user_bucket_prefix(user_id) + "*"))
     assert len(keys) == 1 and 60 <= r.ttl(keys[0]) <= 120
-    forget_user(user_id)
+    forget_user(user_id, _config())
 
 
 def test_redis_unreachable_fails_closed_with_503(db, users, env):
@@ -329,3 +337,32 @@ def test_postgres_counter_commits_skip_the_wal_flush_at_no_extra_statement(pg):
     assert seen == [("WITH", "off"), ("INSERT", "off")]
     with engine.connect() as conn:  # local to that transaction: the pooled connection is back to the default
         assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+def test_two_apps_with_different_limits_side_by_side(db, users, env):
+    """Each middleware follows the RateLimitConfig it was built with, not the environment's limit."""
+    env(rate_limit_per_minute=100)
+    clock = Clock()
+    tight = FunctionApp("tight", ROUTES, middleware=[
+        RateLimitMiddleware("tight", config=RateLimitConfig(per_minute=2), clock=clock)]).test_client()
+    loose = FunctionApp("loose", ROUTES, middleware=[
+        RateLimitMiddleware("loose", config=RateLimitConfig(per_minute=5), clock=clock)]).test_client()
+    _, key = users("user")
+    assert [tight.get("/thing", headers=auth(key)).status_code for _ in range(3)] == [200, 200, 429]
+    resp = loose.get("/thing", headers=auth(key))
+    assert resp.status_code == 200 and resp.headers["RateLimit-Limit"] == "5"
+
+
+def test_without_a_config_the_limiter_reads_the_app_settings(db, users, env):
+    """Built before the settings loaded (config None): the request's settings decide."""
+    env(rate_limit_per_minute=1)
+    client = make_client(Clock())
+    _, key = users("user")
+    assert [client.get("/thing", headers=auth(key)).status_code for _ in range(2)] == [200, 429]
+
+
+def test_rate_limit_config_of_the_settings():
+    from shared.settings import Settings
+
+    config = RateLimitConfig.of(Settings(rate_limit_per_minute=7, generations_per_day=9, redis_url=""))
+    assert config == RateLimitConfig(7, 9, None)

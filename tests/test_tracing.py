@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from shared.settings.environment import OTLP_ENDPOINT
 from tests.conftest import ROOT, auth, make_user
 
 BODY = {"content_type": "flashcards", "topic": "Photosynthesis in plants", "audience": "high_school"}
@@ -52,7 +53,7 @@ def spans(env, monkeypatch):
 
     from shared import tracing
 
-    monkeypatch.setenv(tracing.ENDPOINT_ENV, "http://127.0.0.1:9/unused")  # on; the exporter below replaces OTLP
+    monkeypatch.setenv(OTLP_ENDPOINT, "http://127.0.0.1:9/unused")  # on; the exporter below replaces OTLP
     exporter = InMemorySpanExporter()
     tracing.reset()
     tracing.configure(exporter, service_name="lafactoria-test", simple=True)
@@ -143,7 +144,7 @@ def test_spans_reach_an_otlp_http_collector(db, env, monkeypatch, client_for):
     server = ThreadingHTTPServer(("127.0.0.1", 0), Collector)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        monkeypatch.setenv(tracing.ENDPOINT_ENV, f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv(OTLP_ENDPOINT, f"http://127.0.0.1:{server.server_address[1]}")
         tracing.reset()
         env()
         assert client_for("health").get("/livez").status_code == 200
@@ -176,3 +177,43 @@ def test_provider_span_names_the_otel_provider_and_token_parts(spans):
         "gen_ai.usage.reasoning.output_tokens": 120}
     assert anthropic.attributes["gen_ai.provider.name"] == "anthropic"
     assert not [k for k in anthropic.attributes if k.startswith("gen_ai.usage.")]
+
+
+@pytest.fixture
+def exporter(monkeypatch):
+    """An in-memory provider for this process, with the endpoint variable unset."""
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from shared import tracing
+
+    monkeypatch.delenv(OTLP_ENDPOINT, raising=False)
+    memory = InMemorySpanExporter()
+    tracing.reset()
+    tracing.configure(memory, simple=True)
+    yield memory
+    tracing.reset()
+
+
+def test_two_apps_with_different_tracing_config_side_by_side(exporter):
+    """Each app's TracingConfig decides, not the environment (the endpoint variable is unset)."""
+    from opentelemetry.trace import SpanKind
+
+    from shared.http import PUBLIC, FunctionApp, Route, TracingMiddleware
+    from shared.tracing import TracingConfig
+
+    def app(name, config):
+        return FunctionApp(name, [Route("/ping", lambda ctx: {"ok": True}, roles=PUBLIC)],
+                           middleware=[TracingMiddleware(name, config)]).test_client()
+
+    traced, untraced = app("traced", TracingConfig("http://collector:4318")), app("untraced", TracingConfig())
+    assert untraced.get("/ping").status_code == 200 and traced.get("/ping").status_code == 200
+    server = [s for s in exporter.get_finished_spans() if s.kind == SpanKind.SERVER]
+    assert [(s.name, s.attributes["lafactoria.function"]) for s in server] == [("GET /ping", "traced")]
+
+
+def test_tracing_config_of_the_environment():
+    from shared.settings.environment import read_environment
+    from shared.tracing import TracingConfig
+
+    assert TracingConfig.of(read_environment({OTLP_ENDPOINT: "http://c:4318"})).enabled
+    assert not TracingConfig.of(read_environment({})).enabled

@@ -133,8 +133,7 @@ _.intercept_usd
 _.growth_week_over_week
 _.fitted_days
 
-# shared/settings.py (pydantic-settings: fields come from the environment)
-_.log_level
+# shared/settings/model.py (pydantic-settings: fields come from the environment)
 _._empty_optional_is_unset
 _._normalise_database_url
 _._supported_database
@@ -204,6 +203,11 @@ _.collect  # functions/health/prometheus.py DatabaseCollector
 # Request.get_data() returns Request._cached_data: shared/http.py fills it once the body is read.
 _._cached_data
 
+# --- Python ----------------------------------------------------------------------------------
+# A module's __getattr__ answers a name the module does not define (PEP 562): shared/settings
+# loads its pydantic model when `from shared.settings import Settings` first asks for it.
+_.__getattr__
+
 # --- Type checking ---------------------------------------------------------------------------
 # Names used only inside quoted annotations, which vulture does not read.
 _.sqlite  # shared/database.py (TYPE_CHECKING imports)
@@ -214,7 +218,7 @@ _.TableClause
 # .railway/railway.py generates the cron services from the schedule (shared/job_schedule.py).
 _.SCHEDULED_RUNS
 _.service
-# The lru_cache spelling of resetting settings, used by tests and benchmarks (shared/settings.py).
+# The lru_cache spelling of resetting settings, used by tests and benchmarks (shared/settings/model.py).
 _.cache_clear
 # Test seams: waiting for an erasure's background disk work (functions/gdpr/erasure.py),
 # dropping buffered metrics between test databases (shared/metrics/recorder.py), and a base

@@ -63,6 +63,6 @@ def create_app(settings: Settings | None) -> FunctionApp:
     return FunctionApp(
         "gdpr",
         readiness_routes() + _routes("/v1/me", ANY_ROLE, "the caller") + _routes("/v1/users/<user_id>", ADMIN, "a user (admin)"),
-        middleware=standard_middleware("gdpr"),
+        middleware=standard_middleware("gdpr", settings),
         settings=settings,
     )

@@ -71,7 +71,8 @@ def create_app(settings: Settings | None) -> FunctionApp:
     problem+json from a handler registered here (`app.exception_handler`)."""
     if settings is not None:
         settings.require_provider_credentials()  # refuse to start without a callable provider
-    app = FunctionApp("generate", _routes(), middleware=standard_middleware("generate"), settings=settings)
+    app = FunctionApp("generate", _routes(), middleware=standard_middleware("generate", settings),
+                      settings=settings)
     for domain_error in ("functions.generate.errors:SpendRefused", "functions.generate.errors:NoProviderAvailable"):
         app.exception_handler(domain_error)(_domain_problem)  # named, not imported: no work at cold start
     return app

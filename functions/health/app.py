@@ -61,4 +61,5 @@ def _routes() -> list[Route]:
 
 def create_app(settings: Settings | None) -> FunctionApp:
     """The health function with `settings` (None: the process's, loaded on first use). No I/O."""
-    return FunctionApp("health", _routes(), middleware=standard_middleware("health"), settings=settings)
+    return FunctionApp("health", _routes(), middleware=standard_middleware("health", settings),
+                       settings=settings)

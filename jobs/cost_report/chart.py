@@ -31,8 +31,10 @@ def give_matplotlib_a_config_dir() -> None:
     import os
     import tempfile
 
-    if "MPLCONFIGDIR" not in os.environ and not os.access(os.path.expanduser("~"), os.W_OK):
-        os.environ["MPLCONFIGDIR"] = os.path.join(tempfile.gettempdir(), MATPLOTLIB_CACHE_DIR)
+    from shared.settings.environment import default_library_variable
+
+    if not os.access(os.path.expanduser("~"), os.W_OK):
+        default_library_variable("MPLCONFIGDIR", os.path.join(tempfile.gettempdir(), MATPLOTLIB_CACHE_DIR))
 
 
 def import_plotting() -> None:

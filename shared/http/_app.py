@@ -8,7 +8,6 @@ becomes a response through the registry; then every `after` hook runs in reverse
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +20,8 @@ from shared.http._responses import json_response, to_response
 from shared.http._router import Router
 from shared.http._routing import PUBLIC, Route
 from shared.http._stack import Middleware, builtin_middleware, in_order
-from shared.logs import configure_logging, get_logger
+from shared.logs import LoggingConfig, configure_logging, get_logger
+from shared.settings.environment import Environment, read_environment
 
 if TYPE_CHECKING:
     from shared.settings import Settings
@@ -29,11 +29,12 @@ if TYPE_CHECKING:
 log = get_logger("lafactoria.http")
 
 
-def startup_settings() -> "Settings | None":
-    """The settings a function's `main.py` hands its `create_app`. In production they are loaded
-    and checked now, so an unsafe value stops the process at startup (UnsafeSettingsError naming
-    each); elsewhere None: loaded on first use, keeping `/livez`'s cold start free of pydantic."""
-    if os.environ.get("ENVIRONMENT", "").strip().lower() == "production":
+def startup_settings(environment: Environment | None = None) -> "Settings | None":
+    """The settings a function's `main.py` hands its `create_app`. In production (`ENVIRONMENT`,
+    read before the settings by `shared.settings.environment`) they are loaded and checked now, so
+    an unsafe value stops the process at startup (UnsafeSettingsError naming each); elsewhere None:
+    loaded on first use, keeping `/livez`'s cold start free of pydantic."""
+    if (environment or read_environment()).is_production:
         return get_settings()
     return None
 
@@ -45,6 +46,8 @@ class FunctionApp:
                  settings: "Settings | None" = None) -> None:
         self.name = name
         self.settings = settings
+        # The first line's level: from the settings when given, else LOG_LEVEL read before them.
+        self.logging = LoggingConfig.of(settings if settings is not None else read_environment())
         self.routes = list(routes) + [
             Route("/openapi.json", self._serve_openapi, roles=PUBLIC, summary="This function's OpenAPI 3.1 document")
         ]
@@ -89,7 +92,7 @@ class FunctionApp:
         return json_response(self.openapi_document())
 
     def __call__(self, request: Request) -> Response:
-        configure_logging()
+        configure_logging(self.logging)
         ctx = RequestContext(self, request)
         response: Response | None = None
         try:

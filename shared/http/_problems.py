@@ -60,7 +60,7 @@ class ExceptionRegistry:
 def register_shared_handlers(registry: ExceptionRegistry) -> None:
     """What every app answers: problems as themselves, shared domain errors, the rest 500."""
     registry.register(errors.Problem, as_itself)
-    registry.register("shared.settings:UnsafeSettingsError", misconfigured)
+    registry.register("shared.settings.model:UnsafeSettingsError", misconfigured)
     registry.register("shared.database:DatabaseUnavailable", database_unavailable)
     for driver_error in ("sqlalchemy.exc:OperationalError", "sqlalchemy.exc:InterfaceError",
                          "sqlalchemy.exc:TimeoutError"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from shared.tracing import enabled, tracer
+from shared.tracing import TracingConfig, tracer
 
 if TYPE_CHECKING:
     from flask import Response
@@ -21,15 +21,17 @@ def _start_ns(perf_started: float) -> int:
 
 
 class TracingMiddleware:
-    """A SERVER span per request, covering it from its arrival (`ctx.started`)."""
+    """A SERVER span per request, covering it from its arrival (`ctx.started`), when `config`
+    (built at startup, `TracingConfig.of`) turns tracing on."""
 
     place = "tracing"
 
-    def __init__(self, function_name: str) -> None:
+    def __init__(self, function_name: str, config: TracingConfig) -> None:
         self.function_name = function_name
+        self.config = config
 
     def before(self, ctx: "RequestContext") -> None:
-        if enabled():
+        if self.config.enabled:
             self._start(ctx)
 
     def _start(self, ctx: "RequestContext") -> None:
@@ -47,7 +49,7 @@ class TracingMiddleware:
         ctx.state[_STATE_KEY] = (span, token)
 
     def after(self, ctx: "RequestContext", response: "Response") -> None:
-        if not enabled():
+        if not self.config.enabled:
             return
         from opentelemetry import context, trace
 

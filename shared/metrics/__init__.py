@@ -24,22 +24,23 @@ consent-aware database writer (`store.py`), `MetricsConfig` (`config.py`) and
 `RequestMetricsMiddleware` (`middleware.py`), which a function's wiring adds
 to its `FunctionApp`. There are no exceptions of its own: nothing here raises.
 
-Cold start: the request path never imports the settings (pydantic), which
-`/livez` must not pay for. Until some other code has loaded them, a record
-carries no database URL and the default limits apply; the writer thread loads
-the settings when it first writes (then `METRICS_ENABLED=false` discards what
-was captured).
+Configuration: each middleware gets a `MetricsConfig` built from its app's
+settings at startup. Cold start: a function whose settings load on first use
+(outside production) never imports them on the request path, which `/livez`
+must not pay for: its config is `DEFERRED` (default limits, no database), its
+records carry no database URL, and the writer thread loads the settings when it
+first writes them (then `METRICS_ENABLED=false` discards what was captured).
 
 Metrics never break a response: every failure here is logged and swallowed.
 """
 
-from shared.metrics.config import ANALYTICS, MetricsConfig, loaded_settings
+from shared.metrics.config import ANALYTICS, DEFERRED, MetricsConfig
 from shared.metrics.middleware import RequestMetricsMiddleware
 from shared.metrics.record import MetricRecord
 from shared.metrics.recorder import MetricsRecorder, recorder
 from shared.metrics.store import consented_since, write_records
 
 __all__ = [
-    "ANALYTICS", "MetricRecord", "MetricsConfig", "MetricsRecorder", "RequestMetricsMiddleware",
-    "consented_since", "loaded_settings", "recorder", "write_records",
+    "ANALYTICS", "DEFERRED", "MetricRecord", "MetricsConfig", "MetricsRecorder", "RequestMetricsMiddleware",
+    "consented_since", "recorder", "write_records",
 ]

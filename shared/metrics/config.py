@@ -1,12 +1,15 @@
-"""Capture settings: `METRICS_ENABLED`, `METRICS_BUFFER_MAX`, `METRICS_BATCH_SIZE`, `METRICS_FLUSH_SECONDS`.
+"""`MetricsConfig`: request metrics capture (`METRICS_ENABLED`, `METRICS_BUFFER_MAX`,
+`METRICS_BATCH_SIZE`, `METRICS_FLUSH_SECONDS`, `METRICS_INSTANCE_SAMPLE_SECONDS`) and the
+database the records go to, built from the settings at startup and handed to the middleware.
 
-The request path must not import the settings (pydantic) for `/livez`: until
-other code has loaded them, the defaults below apply.
+A function whose settings are loaded on first use (outside production: `/livez` must not import
+pydantic) gets `DEFERRED`: the settings' defaults and no database. Its records name no database;
+the writer thread loads the process's settings when it first writes them, drops them if those
+turn capture off, and follows those settings from then on (`MetricsRecorder`).
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -18,25 +21,25 @@ ANALYTICS = "analytics"  # the consent purpose that lets a record keep its user
 
 @dataclass(frozen=True)
 class MetricsConfig:
-    """The Settings defaults, used on the request path while the settings are not loaded yet."""
+    """One app's capture settings (defaults: the Settings defaults). `database_url` None: the
+    process's settings decide, when the writer loads them."""
 
     enabled: bool = True
     buffer_max: int = 20_000
     batch_size: int = 500
     flush_seconds: float = 2.0
+    instance_sample_seconds: float = 30.0
+    database_url: str | None = None
 
     @classmethod
-    def of(cls, settings: "Settings | None") -> "MetricsConfig":
-        if settings is None:
-            return DEFAULTS
+    def of(cls, settings: "Settings") -> "MetricsConfig":
         return cls(settings.metrics_enabled, settings.metrics_buffer_max, settings.metrics_batch_size,
-                   settings.metrics_flush_seconds)
+                   settings.metrics_flush_seconds, settings.metrics_instance_sample_seconds, settings.database_url)
+
+    @property
+    def deferred(self) -> bool:
+        """Whether the settings were not loaded when this was built (no database known yet)."""
+        return self.database_url is None
 
 
-DEFAULTS = MetricsConfig()
-
-
-def loaded_settings() -> "Settings | None":
-    """The settings if this process has loaded them already, else None (never imports them)."""
-    module = sys.modules.get("shared.settings")
-    return module.get_settings() if module is not None else None
+DEFERRED = MetricsConfig()

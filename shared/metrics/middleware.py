@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from shared.logs import get_logger
-from shared.metrics.config import loaded_settings
+from shared.metrics.config import DEFERRED, MetricsConfig
 from shared.metrics.instance import in_flight
 from shared.metrics.record import MetricRecord
 from shared.metrics.recorder import MetricsRecorder, recorder
@@ -18,33 +18,36 @@ if TYPE_CHECKING:
     from shared.http import RequestContext
 
 log = get_logger("lafactoria.metrics")
+_IN_FLIGHT = "metrics_in_flight"  # in ctx.state: counted in by `before`, so `after` counts it out
 
 
 class RequestMetricsMiddleware:
     """`after` hook: capture function, route template, method, status and latency of a request;
-    `before`/`after` also count the requests this instance is handling now (in flight)."""
+    `before`/`after` also count the requests this instance is handling now (in flight).
+
+    `config`: from the app's settings at startup (`MetricsConfig.of`), else `DEFERRED`."""
 
     place = "metrics"  # in the one middleware order (shared.http ORDER)
 
-    def __init__(self, function_name: str, sink: MetricsRecorder | None = None) -> None:
+    def __init__(self, function_name: str, sink: MetricsRecorder | None = None, *,
+                 config: MetricsConfig = DEFERRED) -> None:
         self.function_name = function_name
         self.sink = sink or recorder
+        self.config = config
 
     def before(self, ctx: "RequestContext") -> None:
         in_flight.enter()
-        ctx.state["in_flight"] = True
+        ctx.state[_IN_FLIGHT] = True
 
     def after(self, ctx: "RequestContext", response: "Response") -> None:
-        if ctx.state.get("in_flight"):
+        if ctx.state.pop(_IN_FLIGHT, False):
             in_flight.leave()
-            ctx.state["in_flight"] = False
         try:
-            settings = loaded_settings()
-            if settings is not None and not settings.metrics_enabled:
+            if not self.config.enabled:
                 return
             principal = ctx.principal
             self.sink.record(MetricRecord(
-                settings.database_url if settings is not None else None,
+                self.config.database_url,
                 datetime.now(timezone.utc),
                 self.function_name,
                 ctx.route_template,
@@ -52,6 +55,6 @@ class RequestMetricsMiddleware:
                 response.status_code,
                 (time.perf_counter() - ctx.started) * 1000.0,
                 principal.user_id if principal is not None else None,
-            ), settings)
+            ), self.config)
         except Exception:  # noqa: BLE001 - metrics never break a response
             log.exception("request metric capture failed")

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from shared.logs import get_logger
 from shared.metrics.store import write_records
-from shared.metrics.config import MetricsConfig, loaded_settings
+from shared.metrics.config import DEFERRED, MetricsConfig
 from shared.metrics.instance import Sampler, write_sample
 from shared.metrics.record import MetricRecord
 
@@ -22,6 +22,8 @@ _ERROR_LOG_INTERVAL = 60.0
 
 
 def _settings() -> "Settings":
+    """The process's settings, for records captured with a `DEFERRED` config (the writer thread
+    only: off the request path, so `/livez` never imports pydantic)."""
     from shared.settings import get_settings
 
     return get_settings()
@@ -33,6 +35,10 @@ class MetricsRecorder:
     `record` is the hot path: a lock, a length check and an append. Nothing is
     started at import; the writer thread starts with the first record (and
     again in a forked child, which does not inherit threads or the buffer).
+
+    The writer (its flush interval, the instance samples) follows the last known configuration
+    it was handed with a record; a `DEFERRED` one is replaced by the process's settings' once
+    the writer has loaded them to write a deferred record.
     """
 
     def __init__(self) -> None:
@@ -50,10 +56,14 @@ class MetricsRecorder:
         self.written = 0
         self.failed = 0
         self.sampler = Sampler()  # this instance's resources, every METRICS_INSTANCE_SAMPLE_SECONDS
+        self.config = DEFERRED
 
     # -- hot path ---------------------------------------------------------------
-    def record(self, rec: MetricRecord, settings: "Settings | None" = None) -> None:
-        config = MetricsConfig.of(settings)
+    def record(self, rec: MetricRecord, config: MetricsConfig = DEFERRED) -> None:
+        if config.deferred:
+            config = self.config  # the limits resolved by the writer, once it has (else the defaults)
+        else:
+            self.config = config
         buffer_max, batch_size = config.buffer_max, config.batch_size
         with self._lock:
             if len(self._buffer) >= buffer_max:
@@ -95,16 +105,19 @@ class MetricsRecorder:
                 log.exception("metrics writer loop failed")
 
     def _wait_for_flush(self) -> None:
-        """Until a full batch wakes us or METRICS_FLUSH_SECONDS passed. The interval is read again
-        after each wait: a writer started before the settings were loaded (the first request was
-        `/livez`) waits the configured interval, not the default one."""
+        """Until a full batch wakes us or METRICS_FLUSH_SECONDS passed. A writer started with a
+        deferred configuration (the first request was `/livez`) learns the configured interval
+        when the default one is over, loading the settings here, off the request path, and then
+        waits out the configured one."""
         started = time.monotonic()
         while True:
-            try:
-                settings = loaded_settings()
-            except Exception:  # noqa: BLE001 - invalid settings: flush() counts the batch as failed
-                settings = None
-            remaining = MetricsConfig.of(settings).flush_seconds - (time.monotonic() - started)
+            remaining = self.config.flush_seconds - (time.monotonic() - started)
+            if remaining <= 0 and self.config.deferred:
+                try:
+                    self._settings_config()
+                except Exception:  # noqa: BLE001 - invalid settings: flush() counts the records as failed
+                    break
+                continue
             if remaining <= 0 or self._wake.wait(remaining):
                 break
         self._wake.clear()
@@ -122,6 +135,7 @@ class MetricsRecorder:
         count as reported, so no warning about them is left for the exit-time flush."""
         self._dropped_reported = self.dropped
         self.sampler = Sampler()  # no instance sample until the next record says which function
+        self.config = DEFERRED  # nor a configuration: the next record brings its own
         return len(self.take())
 
     def flush(self) -> int:
@@ -132,16 +146,11 @@ class MetricsRecorder:
             if not batch:
                 return 0
             by_url: dict[str, list[MetricRecord]] = {}
-            try:
-                settings = _settings()
-            except Exception as exc:  # noqa: BLE001 - e.g. invalid settings: nothing can be written
-                self.failed += len(batch)
-                self._log_failure(exc, len(batch))
-                return 0
+            deferred_url = self._deferred_url(batch)
             for rec in batch:
-                if rec.database_url is None and not settings.metrics_enabled:
-                    continue  # captured before the settings were loaded, and capture is off
-                by_url.setdefault(rec.database_url or settings.database_url, []).append(rec)
+                url = rec.database_url or deferred_url
+                if url is not None:
+                    by_url.setdefault(url, []).append(rec)
             written = 0
             for url, records in by_url.items():
                 try:
@@ -151,23 +160,48 @@ class MetricsRecorder:
 
                     if is_outage(exc):
                         # An outage: keep the records (bounded) so its 5xx show once it is over.
-                        self._requeue(records, settings.metrics_buffer_max)
+                        self._requeue(records, self.config.buffer_max)
                     else:
                         self.failed += len(records)
                     self._log_failure(exc, len(records))
             self.written += written
             return written
 
-    def _sample_instance(self) -> None:
-        """This instance's memory, threads, in-flight requests and pool, when a sample is due."""
+    def _deferred_url(self, batch: list[MetricRecord]) -> str | None:
+        """Where the records captured with a deferred configuration go: the database of the
+        process's settings (`_settings_config`). None when none wait, when capture is off (they are dropped) or when the
+        settings cannot load (they are counted as failed)."""
+        waiting = sum(rec.database_url is None for rec in batch)
+        if not waiting:
+            return None
         try:
-            settings = loaded_settings()
-            if settings is None or not settings.metrics_enabled:
+            resolved = self._settings_config()
+        except Exception as exc:  # noqa: BLE001 - e.g. invalid settings: these cannot be written
+            self.failed += waiting
+            self._log_failure(exc, waiting)
+            return None
+        return resolved.database_url if resolved.enabled else None
+
+    def _settings_config(self) -> MetricsConfig:
+        """The process's settings' configuration (loaded now if need be), which the writer
+        follows from then on if it knew no other."""
+        resolved = MetricsConfig.of(_settings())
+        if self.config.deferred:
+            self.config = resolved
+        return resolved
+
+    def _sample_instance(self) -> None:
+        """This instance's memory, threads, in-flight requests and pool, when a sample is due
+        (not before the configuration is known: a deferred one waits for the first write)."""
+        try:
+            config = self.config
+            if config.deferred or not config.enabled:
                 return
             sampler = self.sampler
-            row = sampler.due_sample(settings.metrics_instance_sample_seconds)
-            if row is not None:  # to the database the records went to (as for the records themselves)
-                write_sample(sampler.database_url or settings.database_url, row)
+            row = sampler.due_sample(config.instance_sample_seconds)
+            url = sampler.database_url or config.database_url  # where the records went (set: not deferred)
+            if row is not None and url is not None:
+                write_sample(url, row)
         except Exception as exc:  # noqa: BLE001 - metrics never break anything
             self._log_failure(exc, 1)
 

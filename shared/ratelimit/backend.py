@@ -23,16 +23,16 @@ class Backend(Protocol):  # pragma: no cover - typing only
     def forget_user(self, user_id: str) -> int: ...
 
 
-def get_backend(config: RateLimitConfig | None = None) -> Backend:
-    """Redis when `REDIS_URL` is set, else the database."""
+def get_backend(config: RateLimitConfig) -> Backend:
+    """Redis when `config` names one (`REDIS_URL`), else the database."""
     from shared.ratelimit.database import DatabaseBackend
     from shared.ratelimit.redis import RedisBackend
 
-    url = (config or RateLimitConfig.load()).redis_url
+    url = config.redis_url
     return RedisBackend(url) if url else DatabaseBackend()
 
 
-def forget_user(user_id: str, session: "Session | None" = None) -> int:
+def forget_user(user_id: str, config: RateLimitConfig, session: "Session | None" = None) -> int:
     """Delete every rate-limit counter of `user_id` (database and, if configured, Redis).
 
     With `session`, the database rows go in the caller's transaction (erasure is
@@ -42,7 +42,7 @@ def forget_user(user_id: str, session: "Session | None" = None) -> int:
     from shared.ratelimit.redis import RedisBackend
 
     deleted = DatabaseBackend().forget_user(user_id, session)
-    url = RateLimitConfig.load().redis_url
+    url = config.redis_url
     if url:
         deleted += RedisBackend(url).forget_user(user_id)
     return deleted

@@ -48,21 +48,28 @@ class RateLimitMiddleware:
     Public routes (no key) are not limited. Every limited response, 2xx or
     429, carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`
     for the per-minute window; a 429 also carries `Retry-After`.
+
+    `config`: built from the app's settings at startup (`RateLimitConfig.of`); None when they
+    load on first use (outside production), then from the request's settings (`ctx.settings`),
+    loaded by then (authentication needed them), so `/livez` never loads them.
     """
 
     place = "rate_limit"  # in the one middleware order (shared.http ORDER)
     STATE = "ratelimit"
     CHARGES = "ratelimit_charges"
 
-    def __init__(self, function_name: str, *, clock: Callable[[], datetime] | None = None,
-                 backend: Backend | None = None) -> None:
+    def __init__(self, function_name: str, *, config: RateLimitConfig | None = None,
+                 clock: Callable[[], datetime] | None = None, backend: Backend | None = None) -> None:
         self.function_name = function_name
+        self.config = config
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self._backend = backend
 
-    @property
-    def backend(self) -> Backend:
-        return self._backend or get_backend()
+    def config_for(self, ctx: "RequestContext") -> RateLimitConfig:
+        return self.config or RateLimitConfig.of(ctx.settings)
+
+    def backend_for(self, ctx: "RequestContext") -> Backend:
+        return self._backend or get_backend(self.config_for(ctx))
 
     def weight(self, ctx: "RequestContext") -> int:
         """The request's cost in the per-minute window (at least 1)."""
@@ -86,7 +93,7 @@ class RateLimitMiddleware:
         principal = ctx.principal
         if ctx.route is None or ctx.route.roles is None or principal is None:
             return
-        config = RateLimitConfig.load()
+        config = self.config_for(ctx)
         now = self.clock()
         per_minute = config.per_minute
         bucket, minute_end = minute_bucket(principal.user_id, principal.key_id, self.function_name, now)
@@ -118,4 +125,4 @@ class RateLimitMiddleware:
         charges: list[Charge] | None = ctx.state.get(self.CHARGES)
         # A generation that did not happen (refused input, provider failure) gives its daily unit back.
         if charges and len(charges) > 1 and response.status_code >= 400:
-            self.backend.refund(charges[1:])
+            self.backend_for(ctx).refund(charges[1:])

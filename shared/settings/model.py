@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 if TYPE_CHECKING:
     from pydantic import ValidationError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = PROJECT_ROOT / "var"
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
 AGE_IDENTITY = re.compile(r"AGE-SECRET-KEY-1[02-9AC-HJ-NP-Z]{58}")  # bech32, upper case
