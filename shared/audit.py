@@ -270,7 +270,7 @@ def _write_failures(url: str, counts: dict[tuple[str, str | None, datetime], _Co
 
     with session_scope(url) as session:
         prefixes = sorted({prefix for _, prefix, _ in counts if prefix})
-        keys = {}
+        keys: dict[str, Any] = {}  # prefix -> its api_keys row (prefix, user_id, revoked_at)
         for at in range(0, len(prefixes), _BATCH):  # bounded bind parameters per statement
             keys |= {row.prefix: row for row in session.execute(
                 select(ApiKey.prefix, ApiKey.user_id, ApiKey.revoked_at).where(
@@ -294,7 +294,7 @@ def _write_failures(url: str, counts: dict[tuple[str, str | None, datetime], _Co
                                                        set_={"count": table.c.count + stmt.excluded.count}))
 
 
-def _classify(kind: str, key) -> tuple[str, str, str | None]:
+def _classify(kind: str, key: Any) -> tuple[str, str, str | None]:
     """(actor, reason, subject pseudonym) of a failure: `kind` as counted, `key` the prefix's
     api_keys row (None: no such key), never the token itself."""
     if kind == "missing":

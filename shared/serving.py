@@ -43,10 +43,15 @@ security headers (gunicorn's own pages are HTML without them).
 from __future__ import annotations
 
 import json
+import socket
 import time
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.http import errors as http_errors
 from gunicorn.workers.gthread import ThreadWorker
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 from shared.settings import get_settings
 
@@ -87,7 +92,7 @@ class DeadlineSocket:
 
     __slots__ = ("_sock", "deadline")
 
-    def __init__(self, sock) -> None:
+    def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self.deadline: float | None = None
 
@@ -106,7 +111,7 @@ class DeadlineSocket:
         finally:
             self._sock.settimeout(previous)
 
-    def sendall(self, data) -> None:
+    def sendall(self, data: bytes) -> None:
         previous = self._sock.gettimeout()
         self._sock.settimeout(BODY_TIMEOUT)
         try:
@@ -114,7 +119,7 @@ class DeadlineSocket:
         finally:
             self._sock.settimeout(previous)
 
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> Any:
         return getattr(self._sock, name)
 
 
@@ -152,7 +157,7 @@ def refusal_bytes(status: int, title: str, detail: str) -> bytes:
     return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
 
 
-def post_worker_init(worker) -> None:
+def post_worker_init(worker: Any) -> None:  # a gunicorn Worker (gunicorn ships no types)
     """Each worker delivers the alerts requests queued (shared.alerts.outbox), outside any request,
     and refuses throttled addresses before its app (`ThrottledAddresses`)."""
     from shared.alerts.outbox import start_sender
@@ -173,10 +178,10 @@ class ThrottledAddresses:
     that led to it are in the audit log. Probes pass through: they carry no key.
     """
 
-    def __init__(self, app) -> None:
+    def __init__(self, app: "WSGIApplication") -> None:
         self.app = app
 
-    def __call__(self, environ, start_response):
+    def __call__(self, environ: "WSGIEnvironment", start_response: "StartResponse") -> Any:
         from shared.auth import bearer_token
         from shared.auth_throttle import address_of, throttle
 
@@ -188,7 +193,7 @@ class ThrottledAddresses:
         return self.app(environ, start_response)
 
     @staticmethod
-    def refuse(environ, start_response, retry_after: int) -> list[bytes]:
+    def refuse(environ: "WSGIEnvironment", start_response: "StartResponse", retry_after: int) -> list[bytes]:
         from shared.auth_throttle import REFUSAL
         from shared.errors import TooManyRequests
         from shared.http import CORS_EXPOSE_HEADERS, SECURITY_HEADERS, echoable_request_id
@@ -206,10 +211,10 @@ class ThrottledAddresses:
         return [body]
 
 
-class BoundedThreadWorker(ThreadWorker):
+class BoundedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no type information
     """gunicorn's gthread worker with whole-request read deadlines and problem+json refusals."""
 
-    def handle(self, conn):
+    def handle(self, conn: Any) -> Any:
         if not isinstance(conn.sock, DeadlineSocket):
             conn.sock = DeadlineSocket(conn.sock)
         conn.sock.deadline = time.monotonic() + HEADER_TIMEOUT  # request line and headers
@@ -218,14 +223,14 @@ class BoundedThreadWorker(ThreadWorker):
         finally:
             conn.sock.deadline = None
 
-    def handle_request(self, req, conn):
+    def handle_request(self, req: Any, conn: Any) -> Any:
         conn.sock.deadline = time.monotonic() + BODY_TIMEOUT  # the body, read by the app
         try:
             return super().handle_request(req, conn)
         finally:
             conn.sock.deadline = None
 
-    def handle_error(self, req, client, addr, exc):
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         status, title, detail = refusal(exc)
         # The client's address is personal data: the log names the kind of failure only.
         if status >= 500 and not isinstance(exc, http_errors.ParseException):
