@@ -191,6 +191,8 @@ _.loglevel
 _.accesslog
 _.forwarded_allow_ips
 _.post_worker_init
+_.reuse_port
+_.preload_app
 _.BoundedThreadWorker
 _.handle_error
 _.addr
@@ -212,6 +214,9 @@ _.__getattr__
 # Names used only inside quoted annotations, which vulture does not read.
 _.sqlite  # shared/database.py (TYPE_CHECKING imports)
 _.TableClause
+_.StartResponse  # shared/serving.py (the WSGI wrapper's types)
+_.WSGIApplication
+_.WSGIEnvironment
 
 # --- Callers outside the scanned tree ---------------------------------------------------------
 # Not framework entry points: code the deploy tooling, the tests or the benchmarks call.
