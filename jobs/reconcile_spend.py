@@ -16,7 +16,7 @@ model where the report allows):
   `next_page` while `has_more`). `amount` is a decimal string in cents. The
   `anthropic` SDK has no client for this endpoint (only the beta analytics
   report), so a small client reads it with `httpx2` (pydantic's httpx, the HTTP
-  library both SDKs already use) and tenacity retries on 429, 5xx and transport
+  library both SDKs already use) and the shared retry policy (`shared.retry`) on 429, 5xx and transport
   errors.
 - Vertex AI has no such API (its costs are in the Cloud Billing export): "not
   assessed", said in every result; so is a provider whose admin key is unset.
@@ -102,8 +102,15 @@ def _at(d: date) -> datetime:
 
 
 def _retrying() -> Callable[[F], F]:
+    """The admin API calls under the shared retry policy: 4 tries, 0.5 s doubling to 8 s, on
+    transport errors, 429 and 5xx."""
+    import functools
+
     import httpx2
-    from tenacity import retry, retry_if_exception, stop_after_attempt, wait_exponential
+
+    from shared.retry import RetryPolicy
+
+    policy = RetryPolicy(attempts=4, first=0.5, longest_backoff=8)
 
     def transient(exc: BaseException) -> bool:
         if isinstance(exc, httpx2.TransportError):
@@ -111,8 +118,12 @@ def _retrying() -> Callable[[F], F]:
         return isinstance(exc, httpx2.HTTPStatusError) and (exc.response.status_code == 429
                                                            or exc.response.status_code >= 500)
 
-    return retry(retry=retry_if_exception(transient), stop=stop_after_attempt(4),
-                 wait=wait_exponential(multiplier=0.5, max=8), reraise=True)
+    def decorate(fn: F) -> F:
+        @functools.wraps(fn)
+        def retried(*args: Any, **kwargs: Any) -> Any:
+            return policy.run(lambda: fn(*args, **kwargs), transient)
+        return retried  # type: ignore[return-value]  # same signature as fn (functools.wraps)
+    return decorate
 
 
 # -- OpenAI -----------------------------------------------------------------------------
@@ -156,7 +167,7 @@ def openai_costs(settings: Settings, first: date, last: date, now: datetime) -> 
 
 # -- Anthropic --------------------------------------------------------------------------
 def anthropic_costs(settings: Settings, first: date, last: date, now: datetime) -> dict[date, DayCost]:
-    """Daily costs by model from Anthropic's Admin API cost report (httpx2 + tenacity)."""
+    """Daily costs by model from Anthropic's Admin API cost report (httpx2 + `shared.retry`)."""
     import httpx2
 
     base = (settings.anthropic_base_url or "https://api.anthropic.com").rstrip("/")

@@ -28,8 +28,12 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception
+
+
+T = TypeVar("T")
 
 
 class GaveUp(Exception):
@@ -90,6 +94,18 @@ class RetryPolicy:
 
         return Retrying(retry=retry_if_exception(retryable), wait=wait, stop=stop, sleep=sleep,
                         retry_error_callback=gave_up, before_sleep=before_sleep)
+
+    def run(self, operation: Callable[[], T], retryable: Callable[[BaseException], bool], *,
+            sleep: Callable[[float], None] = time.sleep) -> T:
+        """`operation()` under this policy, for callers with no other place to go: when the tries
+        are used up its last error is raised as itself (not `GaveUp`)."""
+        try:
+            for attempt in self.retrying(retryable, sleep=sleep):
+                with attempt:
+                    return operation()
+        except GaveUp as gave_up:
+            raise gave_up.last from None
+        raise AssertionError("unreachable: tenacity either returns, raises or gives up")
 
     def _too_long(self, wait: float, budget: Callable[[], float]) -> bool:
         return wait > self.longest_wait or wait > budget()

@@ -99,3 +99,27 @@ def test_alert_transport_retries_an_unreachable_receiver():
     assert post_json(f"http://127.0.0.1:{free_port()}/", {}, channel="webhook", attempts=2, timeout=1,
                      sleep=waits.append) is False
     assert waits == [0.5]
+
+
+def test_run_returns_the_result_after_retrying_and_raises_the_last_error_itself_when_spent():
+    waits: list[float] = []
+    policy = RetryPolicy(attempts=3, first=0.5, longest_backoff=4)
+    calls = iter([OSError("first"), OSError("second"), "done"])
+
+    def flaky() -> str:
+        outcome = next(calls)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    assert policy.run(flaky, lambda e: isinstance(e, OSError), sleep=waits.append) == "done"
+    assert waits == [0.5, 1.0]
+
+    def always() -> None:
+        raise OSError("still down")
+
+    with pytest.raises(OSError, match="still down"):
+        policy.run(always, lambda e: isinstance(e, OSError), sleep=waits.append)
+    with pytest.raises(ValueError):  # not retryable: raised at once, not retried
+        policy.run(lambda: int("x"), lambda e: isinstance(e, OSError), sleep=waits.append)
+    assert waits == [0.5, 1.0, 0.5, 1.0]

@@ -14,7 +14,7 @@ a webhook that hangs or a PagerDuty that throttles adds nothing to the request.
 Each row is claimed first (its `next_attempt_at` moved `CLAIM_SECONDS` ahead, in a
 transaction of its own with `SKIP LOCKED` on PostgreSQL), then sent with no database
 connection held, then marked delivered or rescheduled. A send is tried up to
-`SEND_ATTEMPTS` times at once for network errors and 5xx (tenacity, exponential
+`SEND_ATTEMPTS` times at once for network errors and 5xx (`shared.retry`, exponential
 backoff with jitter); still failing, the row is due again after an exponential delay
 (`BACKOFF_BASE_SECONDS` x 2^attempts, at most `BACKOFF_MAX_SECONDS`). PagerDuty's
 429 is never retried at once: the row waits `Retry-After` (or a minute), and every
@@ -39,6 +39,7 @@ from shared.alerts.notification import Notification
 from shared.alerts.pagerduty import PagerDutyChannel
 from shared.alerts.webhook import WebhookChannel
 from shared.logs import get_logger
+from shared.retry import RetryPolicy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -53,6 +54,7 @@ POLL_SECONDS = 5.0
 CLAIM_SECONDS = 120
 SEND_TIMEOUT_SECONDS = 5.0
 SEND_ATTEMPTS = 3
+SEND_POLICY = RetryPolicy(attempts=SEND_ATTEMPTS, first=0.5, longest_backoff=4, jitter=1.0)
 BACKOFF_BASE_SECONDS = 15
 BACKOFF_MAX_SECONDS = 900
 PAGERDUTY_PER_MINUTE = 100  # under PagerDuty's ~120 events per minute per routing key
@@ -123,20 +125,14 @@ def _retry_after(value: str | None) -> float:
 
 def _send(channel: Channel, notification: Notification) -> None:
     """One notification to one channel, retried at once for transient failures but 429."""
-    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential_jitter
-
     if isinstance(channel, PagerDutyChannel):
         url, body = channel.url, channel.event(notification)
     elif isinstance(channel, WebhookChannel):
         url, body = channel.url, channel.payload(notification)
     else:  # delivery.channels builds only those two
         raise Refused(f"no outbox format for channel {channel.name!r}")
-    retrying = Retrying(
-        stop=stop_after_attempt(SEND_ATTEMPTS), wait=wait_exponential_jitter(initial=0.5, max=4), reraise=True,
-        retry=retry_if_exception(lambda e: isinstance(e, Transient) and e.retry_after is None))
-    for attempt in retrying:
-        with attempt:
-            post_once(url, body, SEND_TIMEOUT_SECONDS)
+    SEND_POLICY.run(lambda: post_once(url, body, SEND_TIMEOUT_SECONDS),
+                    lambda e: isinstance(e, Transient) and e.retry_after is None)
 
 
 class RateLimiter:

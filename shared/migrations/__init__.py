@@ -116,17 +116,17 @@ def _upgrade_retrying(conn: Connection, url: str, revision: str, settings: Setti
     """Run the revisions on `conn`, each retried from scratch when it timed out on a lock or was a
     deadlock victim; `MigrationLockTimeout` once the retries are spent (see `upgrade`)."""
     from alembic import command
-    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential
+
+    from shared.retry import RetryPolicy
+
+    def upgrade_once() -> None:
+        cfg = alembic_config(url)
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
 
     try:
-        retrying = Retrying(retry=retry_if_exception(_lock_not_available),
-                            stop=stop_after_attempt(settings.migration_lock_retries + 1),
-                            wait=wait_exponential(multiplier=0.5, max=10), reraise=True)
-        for attempt in retrying:
-            with attempt:
-                cfg = alembic_config(url)
-                cfg.attributes["connection"] = conn
-                command.upgrade(cfg, revision)
+        RetryPolicy(attempts=settings.migration_lock_retries + 1, first=0.5, longest_backoff=10).run(
+            upgrade_once, _lock_not_available)
     except Exception as exc:
         if _lock_not_available(exc):
             conn.rollback()
