@@ -54,7 +54,6 @@ POLL_SECONDS = 5.0
 CLAIM_SECONDS = 120
 SEND_TIMEOUT_SECONDS = 5.0
 SEND_ATTEMPTS = 3
-SEND_POLICY = RetryPolicy(attempts=SEND_ATTEMPTS, first=0.5, longest_backoff=4, jitter=1.0)
 BACKOFF_BASE_SECONDS = 15
 BACKOFF_MAX_SECONDS = 900
 PAGERDUTY_PER_MINUTE = 100  # under PagerDuty's ~120 events per minute per routing key
@@ -131,8 +130,9 @@ def _send(channel: Channel, notification: Notification) -> None:
         url, body = channel.url, channel.payload(notification)
     else:  # delivery.channels builds only those two
         raise Refused(f"no outbox format for channel {channel.name!r}")
-    SEND_POLICY.run(lambda: post_once(url, body, SEND_TIMEOUT_SECONDS),
-                    lambda e: isinstance(e, Transient) and e.retry_after is None)
+    policy = RetryPolicy(attempts=SEND_ATTEMPTS, first=0.5, longest_backoff=4, jitter=1.0)  # read per send
+    policy.run(lambda: post_once(url, body, SEND_TIMEOUT_SECONDS),
+               lambda e: isinstance(e, Transient) and e.retry_after is None)
 
 
 class RateLimiter:
