@@ -113,8 +113,10 @@ def test_slow_clients_never_block_livez_and_get_408(deployed, clients):
         for s in slow:
             raw = s.recv(65536)  # the server gives up on each within its deadline
             statuses.append(int(raw.split()[1]) if raw else 0)
-        # A slow header is 408 from the server; a slow body stops the 401 answer's drain: 401 and closed.
-        assert set(statuses) <= {408, 401} and 408 in statuses, statuses
+        # A slow header is 408 from the server; a slow body stops the 401 answer's drain: 401 and
+        # closed, or 429 once this address has failed authentication too often in the window
+        # (the failed-auth throttle, whose count depends on how fast the earlier ones finished).
+        assert set(statuses) <= {408, 401, 429} and 408 in statuses, statuses
     finally:
         for s in slow:
             s.close()

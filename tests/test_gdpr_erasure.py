@@ -112,9 +112,10 @@ def test_malformed_body_is_400(db, two_people, client_for):
     assert resp.status_code == 400
 
 
-# Every request is counted by the rate limiter (and may be measured): those rows are the
-# middleware's, not the erasure's, so the all-or-nothing comparisons leave them out.
-_PER_REQUEST = ("rate_limit_counters", "request_metrics")
+# Every request is counted by the rate limiter (and may be measured), and the metrics writer
+# samples the instance whenever it is due: those rows are the middleware's and the writer's,
+# not the erasure's, so the all-or-nothing comparisons leave them out.
+_PER_REQUEST = ("rate_limit_counters", "request_metrics", "instance_samples")
 
 
 def _snapshot(url):
