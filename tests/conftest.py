@@ -5,7 +5,8 @@ or `pg` (PostgreSQL only). Each pytest process creates its own uniquely named
 PostgreSQL database, migrates it once, truncates tables between tests, and
 drops it at the end, so parallel runs never see each other's data.
 
-The generate, gdpr and jobs tests (`PGBOUNCER_TESTS`) run on `db` a third
+The tests where transaction pooling can change the outcome (`PGBOUNCER_TESTS`:
+races, locks and leases, budgets, erasure, the outbox, jobs) run on `db` a third
 time, as `pgbouncer`: the same PostgreSQL database reached through a real
 PgBouncer in transaction pooling mode with `DB_PGBOUNCER=true` (Debian's
 `pgbouncer`, installed by `make test` through tests/system.sh), the way production runs behind one.
@@ -202,9 +203,17 @@ def _pgbouncer_database(_pg_database):
         dispose_engines()  # before PgBouncer stops, so no pooled connection outlives it
 
 
-# Test files (path prefixes) whose `db` tests also run through PgBouncer.
+# Test files (path prefixes) whose `db` tests also run through PgBouncer: those where transaction
+# pooling can change the outcome (locks and leases, races, single flight, budget settlement, erasure,
+# the outbox, jobs' dumps and checkpoints, the server processes). Plain reads and writes
+# (the API's CRUD, pricing, reports) behave the same through it and run on the two databases only.
 PGBOUNCER_TESTS = (
-    "tests/generate/", "tests/test_gdpr", "tests/test_jobs", "tests/test_job_lease.py", "tests/test_alert_check",
+    "tests/generate/test_races.py", "tests/generate/test_budget_totals.py", "tests/generate/test_generate_server.py",
+    "tests/generate/test_generate_alert_outbox.py", "tests/test_gdpr_erasure.py", "tests/test_gdpr_export.py",
+    "tests/test_gdpr_integration.py", "tests/test_erasure_disk.py", "tests/test_database_pool.py",
+    "tests/test_jobs_backup.py", "tests/test_jobs_retention.py", "tests/test_jobs_reconcile_spend.py",
+    "tests/test_jobs_runner.py", "tests/test_jobs_through_pgbouncer.py", "tests/test_jobs_api.py",
+    "tests/test_job_lease.py",
 )
 _DATABASES = {"postgresql": "_pg_database", "sqlite": "_sqlite_database", "pgbouncer": "_pgbouncer_database"}
 
