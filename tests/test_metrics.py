@@ -308,14 +308,15 @@ def _served_by(name: str, sink: MetricsRecorder, config: MetricsConfig):
     return fn.test_client()
 
 
-def test_a_middleware_built_with_a_config_follows_it_not_the_environment(env):
+def test_a_middleware_built_with_a_config_follows_it_not_the_environment(env, tmp_path):
     """Capture reads its config object only: the environment turning capture off changes nothing."""
-    env(metrics_enabled="false", database_url="sqlite:///not-this.db")
+    env(metrics_enabled="false", database_url=f"sqlite:///{tmp_path / 'not-this.db'}")
     sink = MetricsRecorder()
-    client = _served_by("demo", sink, MetricsConfig(database_url="sqlite:///elsewhere.db", batch_size=50))
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"  # never the working directory: a writer may use it
+    client = _served_by("demo", sink, MetricsConfig(database_url=elsewhere, batch_size=50))
     assert client.get("/open/1").status_code == 200
     (rec,) = sink.take()
-    assert rec.database_url == "sqlite:///elsewhere.db" and rec.function == "demo" and rec.status == 200
+    assert rec.database_url == elsewhere and rec.function == "demo" and rec.status == 200
     assert sink.config.batch_size == 50
 
 
