@@ -392,13 +392,16 @@ def pairing_stats(doc: Document, content_type: str) -> dict[str, float] | None:
     sim = [[lexical[i][j] / top_l + grams[i][j] / top_g for j in range(n)] for i in range(n)]
     diag = sum(sim[i][i] for i in range(n))
     best = best_assignment(sim)
-    return {"n": n, "diag": diag, "best": best, "ratio": diag / best if best else 1.0}
+    # Prompts with a word of their own in some response: the same for any arrangement of the responses.
+    linked = sum(1 for row in forward if max(row) > 0)
+    return {"n": n, "diag": diag, "best": best, "ratio": diag / best if best else 1.0, "linked": linked}
 
 
 # (ratio below which the pairs as written are mismatched, least mean similarity of the best
 # rearrangement for the signal to count). Answers and section bodies repeat their question's words,
 # and a key concept is used in the guide's own text; a flashcard's definition mostly avoids its term,
 # so there only a stark mismatch with a strong signal is visible.
+MIN_LINKED = 3
 _PAIRING_LIMITS = {"faq_collection": (0.66, 0.5), "master_content_outline": (0.6, 0.5),
                    "study_guide": (0.55, 0.5), "flashcards": (0.15, 0.55)}
 
@@ -408,7 +411,9 @@ def pairing(doc: Document, content_type: str) -> list[Defect]:
     if stats is None or content_type not in _PAIRING_LIMITS:
         return []
     max_ratio, min_signal = _PAIRING_LIMITS[content_type]
-    if stats["ratio"] < max_ratio and stats["best"] / stats["n"] >= min_signal:
+    # Evidence first: when fewer than three prompts share a word with any response ("Know what comes in",
+    # "Keep it going"), the comparison rests on letter fragments and cannot tell a mismatch from plain titles.
+    if stats["linked"] >= MIN_LINKED and stats["ratio"] < max_ratio and stats["best"] / stats["n"] >= min_signal:
         what, _ = _pairs(doc.content, content_type)
         return [Defect("mismatched",
                        f"the {what} do not belong to their items: rearranged, they would match their items "
