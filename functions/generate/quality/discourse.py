@@ -806,11 +806,12 @@ def topic_in_body(doc: Document, topic: str, content_type: str = "") -> list[Def
     """A topic word that only the title uses: a neighbouring topic passed off under the requested title
     (the Second World War under "The First World War", the Iliad under "The Odyssey") — unless the kind
     of document need not repeat it (`coverage.named_by_kind`)."""
-    from functions.generate.quality.coverage import named_by_kind, topic_terms
+    from functions.generate.quality.coverage import compound_parts, named_by_kind, topic_terms
 
-    terms = topic_terms(topic)
+    terms = topic_terms(topic, doc.language)
     body = _body_stems(doc)
-    missing = [w for s, w in terms.items() if not any(_match(s, b) for b in body)]
+    missing = [w for s, w in terms.items() if not any(_match(s, b) for b in body)
+               and not ((parts := compound_parts(w, doc)) and all(stem(p) in body for p in parts))]
     if terms and len(missing) == len(terms) and not named_by_kind(doc, topic, content_type):  # a modifier alone ('household', 'minor') may go unsaid
         return [Defect("off_topic",
                        f"the body never mentions {', '.join(repr(m) for m in missing)} from the requested topic "
