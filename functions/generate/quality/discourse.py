@@ -450,7 +450,8 @@ _CLOSING = re.compile(
 _CLOSING_WEAK = re.compile(r"^\W*(?:in short|finalmente|por [úu]ltimo|schlie(?:ß|ss)lich|pour finir|enfin,)",
                            re.IGNORECASE)
 # Spoken and narrative genres open on a scene or a question before their greeting (a cold open):
-# there a greeting in the first half of the first passage is in place, and the subject may be named late.
+# there a greeting late in the first passage is only a weak signal, and that passage may name its
+# subject late.
 _COLD_OPEN = frozenset({"podcast_script", "detailed_reading_material"})
 # Fields that are not discourse (production notes) or that by nature refer back (a conclusion opening
 # "So, ..." / "Así que..."; a pronoun with nothing before it still counts).
@@ -553,7 +554,7 @@ def _misplaced(passage: str, sentences: list[str], content_type: str, *, first: 
     """(strong, weak) misplaced markers: openings late, closings early, anaphora with nothing before it.
 
     `first`: the document's first passage (a cold open may precede the greeting in spoken and narrative
-    genres); `concluding`: a conclusion or summary field, which may open with a connective that refers
+    genres, so a late greeting there is weak); `concluding`: a conclusion or summary field, which may open with a connective that refers
     back ("So, ...", "Así que...")."""
     strong = weak = 0
     if (_ANAPHORIC.match(sentences[0]) and content_type not in _ANSWERS_HEADING
@@ -563,9 +564,9 @@ def _misplaced(passage: str, sentences: list[str], content_type: str, *, first: 
     for k, s in enumerate(sentences):
         # An opening is at home at the head of a paragraph ("Imagine..." starting the second one).
         if k >= 3 and not _starts_paragraph(passage, s):
-            if _OPENING.match(s) and not (first and content_type in _COLD_OPEN and k < n / 2):
+            if _OPENING.match(s) and not (first and content_type in _COLD_OPEN):
                 strong += 1
-            elif _OPENING_WEAK.match(s):
+            elif _OPENING.match(s) or _OPENING_WEAK.match(s):
                 weak += 1
         # A conclusion paragraph may open with "To sum up"; a long passage may not.
         if k < n - 2 and (k > 0 or n >= 6):
