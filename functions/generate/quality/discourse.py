@@ -31,6 +31,7 @@ from functools import lru_cache
 from typing import Any
 
 from functions.generate.quality import redundancy
+from functions.generate.quality.syllables import syllables
 from functions.generate.quality.text import (
     STOPWORDS,
     Document,
@@ -428,10 +429,10 @@ def pairing(doc: Document, content_type: str) -> list[Defect]:
 # strong signal. Enumerators and comparisons ("First,", "Think of X as...", "heute", "zuerst") also
 # start steps, analogies and paragraphs mid-text, so they are weak signals.
 _OPENING = re.compile(
-    r"^\W*(?:welcome|hello|hi,|today (?:we|i)|in this (?:episode|lesson|guide|reading|unit|chapter)|to begin|"
+    r"^\W*(?:welcome\b|hello\b|hi,|today,? (?:we|i)\b|in this (?:episode|lesson|guide|reading|unit|chapter)|to begin|"
     r"let'?s (?:start|begin)|imagine\b|picture (?:this|a|an|yourself)|have you ever|stell(?:en sie sich| dir) vor|"
-    r"imagin[ae]z?\b|avez-vous d[ée]j[àa]|¿?alguna vez|hola|bienvenid|hoy (?:vamos|hablamos)|"
-    r"en este (?:episodio|cap[íi]tulo|programa)|willkommen|hallo|in (?:dieser|der heutigen) folge|bonjour|"
+    r"imagin[ae]z?\b|avez-vous d[ée]j[àa]|¿?alguna vez|hola\b|bienvenid|hoy (?:vamos|hablamos)|"
+    r"en este (?:episodio|cap[íi]tulo|programa)|willkommen\b|hallo\b|in (?:dieser|der heutigen) folge|bonjour|"
     r"bienvenue|dans cet (?:[ée]pisode)|aujourd'hui,? nous)",
     re.IGNORECASE,
 )
@@ -828,24 +829,26 @@ _TOO_HARD = {"elementary": 0.25, "middle_school": 1.25}
 TOO_HARD_DEFAULT = 4.0
 _TOO_EASY = {"college": 6.0, "high_school": 6.0}
 # A grade formula reads sentence and word length, not ideas: plain, short-sentence prose on a technical
-# subject (Big-O notation, logarithms, elasticity) scores like a children's text. What children's text
-# lacks is the subject's own long terms ("logarithmic", "complexity", "elasticidad"): "far too easy"
-# needs both signals, the grade and a vocabulary with almost no words of 10+ letters (sound elementary
-# documents: at most 1.5 % in English, 2.4 % in Spanish; plain technical prose for older students: at
-# least 2.3 % and 4.7 %). German compounds make word length say nothing, so German is never "too easy".
-_CHILDRENS_VOCABULARY = {"en": 0.02, "es": 0.035}
-LONG_WORD = 10
+# subject (Big-O notation, recursion, averages and spread) scores like a children's text. What children's
+# text lacks is the subject's own polysyllabic terms ("logarithmic", "recursion", "deviation", the
+# count SMOG rests on): "far too easy" needs both signals, the grade and a vocabulary with almost no
+# words of three syllables or more (English children's texts requested for college: at most 3.1 %;
+# plain technical prose for older students: at least 7.6 %). Only English: the Spanish formula puts
+# sound college and elementary texts alike at grades 5-7, and German compounds make word length say
+# nothing, so neither is ever "too easy".
+_CHILDRENS_VOCABULARY = {"en": 0.05}
+POLYSYLLABIC = 3
 
 
-def long_word_share(doc: Document) -> float:
-    """The share of words of LONG_WORD letters or more."""
-    return sum(n for w, n in doc.word_counts.items() if len(w) >= LONG_WORD) / max(1, doc.word_count)
+def polysyllabic_share(doc: Document) -> float:
+    """The share of words of POLYSYLLABIC syllables or more (English syllable counts)."""
+    return sum(n for w, n in doc.word_counts.items() if syllables(w) >= POLYSYLLABIC) / max(1, doc.word_count)
 
 
 def audience_fit(grade: float | None, band: tuple[float, float], audience: str, *,
-                 long_words: float | None = None, language: str = "en") -> list[Defect]:
-    """Too hard from the grade alone; too easy only when the vocabulary agrees (`long_words`, the
-    share of long words, below the children's ceiling of `language`)."""
+                 polysyllabic: float | None = None, language: str = "en") -> list[Defect]:
+    """Too hard from the grade alone; too easy only when the vocabulary agrees (`polysyllabic`, the
+    share of words of three syllables or more, below the children's ceiling of `language`)."""
     if grade is None:
         return []
     label = audience.replace("_", " ")
@@ -855,9 +858,9 @@ def audience_fit(grade: float | None, band: tuple[float, float], audience: str, 
                        f"({band[0]:g}-{band[1]:g}), so this audience cannot learn from it", 0.5)]
     ceiling = _CHILDRENS_VOCABULARY.get(language)
     if (audience in _TOO_EASY and band[0] - grade >= _TOO_EASY[audience] and ceiling is not None
-            and long_words is not None and long_words < ceiling):
+            and polysyllabic is not None and polysyllabic < ceiling):
         return [Defect("audience",
                        f"written for much younger readers: grade level {grade:.1f} is far below the {label} band "
                        f"({band[0]:g}-{band[1]:g}), with almost none of the subject's longer terms "
-                       f"({long_words:.1%} of the words have {LONG_WORD}+ letters)", 0.5)]
+                       f"({polysyllabic:.1%} of the words have {POLYSYLLABIC}+ syllables)", 0.5)]
     return []

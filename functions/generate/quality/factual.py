@@ -115,6 +115,8 @@ _DEBUNK = re.compile(
     r"(?:many|some|most|lots of) people (?:think|believe|say|assume)|people (?:often|sometimes|used to) (?:think|believe)|"
     r"you (?:might|may) (?:think|have heard)|it is (?:often|commonly|widely) (?:said|thought|believed))\b"
 )
+# A yes/no question asks whether the myth holds; "Since people are left-brained, which...?" presupposes it.
+_YES_NO = re.compile(r"^\W*(?:do|does|did|is|are|was|were|can|could|will|has|have|is it true)\b", re.IGNORECASE)
 # The next sentence refuting the one before: "That is not the reason!", "But that's wrong."
 _REFUTES = re.compile(r"^\W*(?:but |actually,? |in fact,? )?(?:that|this|it)(?:'s| is| was) (?:not|wrong|false|a myth|untrue)\b",
                       re.IGNORECASE)
@@ -150,13 +152,13 @@ _PLACEHOLDER_REF = re.compile(r"example\.(?:com|org)|lorem|citation needed|\btbd
 
 
 def _is_debunked(text: str, start: int, end: int) -> bool:
-    """Whether the sentence around a myth match says it is a myth, negates it or reports it as a belief,
-    or the next sentence refutes it ("That is not the reason!")."""
+    """Whether the sentence around a myth match says it is a myth, negates it, reports it as a belief or
+    asks about it, or the next sentence refutes it ("That is not the reason!")."""
     left = max(text.rfind(".", 0, start), text.rfind("!", 0, start), text.rfind("?", 0, start), text.rfind("\n", 0, start))
     rights = [i for i in (text.find(".", end), text.find("!", end), text.find("?", end), text.find("\n", end)) if i != -1]
     sentence = text[left + 1: min(rights) if rights else len(text)]
-    if _DEBUNK.search(sentence):
-        return True
+    if _DEBUNK.search(sentence) or (rights and text[min(rights)] == "?" and _YES_NO.match(sentence)):
+        return True  # negated, reported as a belief, or asked about ("Do we use only 10% of our brain?")
     after = min(rights) + 1 if rights else len(text)
     if _REFUTES.search(text[after: after + 80]):
         return True
