@@ -9,14 +9,17 @@ beyond the corpus they were tuned on and cost well under a millisecond per 2,000
 - refusal and meta text: the speech acts of declining ("I can't help with..."), apologising and
   talking to the requester instead of the learner ("let me know if...", "here is a draft..."),
   as patterns in en/es/de/fr/it/pt — a refusal is a fixed set of constructions, not a topic;
-- truncation: a prose field that stops without closing punctuation, or any text ending on a word
-  that cannot end a phrase (an article, a preposition, a conjunction): "...releases energy through";
+- truncation: a prose field that stops without closing punctuation (closing quotes and brackets of
+  every language count; a last line that is a list item needs none), or any text ending on a word
+  that cannot end a phrase (an article, a preposition, a conjunction): "...releases energy through"
+  (an English stranded preposition, "which to get more of", is complete);
 - pairing: each answer (definition, explanation, section body) must share more weighted
   vocabulary with its own question (term, title) than with the others; a derangement of the pairs
   makes most items match another item better than their own;
 - order: local lexical cohesion (Barzilay & Lapata's entity-grid insight: consecutive sentences
   share more entities than distant ones), plus sentences that open or close a discourse (welcome,
-  first, in conclusion...) found away from the start or end of their passage;
+  in conclusion...: strong; first, finally...: weak) found away from the start or end of their
+  passage, read by genre (a podcast's cold open, its speaker notes, a conclusion opening "So,");
 - specificity: the share of a text's content words that would fit any topic ("an important
   concept that many people study"), and reading questions with no word of their own.
 """
