@@ -66,7 +66,7 @@ def _clamp(x: float) -> float:
 # neither prose nor salad, and a symbol, a figure or a one-letter variable inside a sentence is not a
 # content word ("Suppose f(n) = 3n² steps").
 _FORMULA = re.compile(r"[=<>\u2260\u2264\u2265\u2248\u00b7\u00d7\u2192^]")
-_NOTATION = re.compile(r"^(?:[^\W\d_]|.*[\d_].*)$")
+_NOTATION_CHAR = re.compile(r"[\d_]")
 # A short line without closing punctuation is a label (an objective, a key point, a heading: "Den
 # kleinsten gemeinsamen Nenner bestimmen", "Rank common functions by growth rate"), not a sentence.
 MAX_LABEL_WORDS = 8
@@ -87,7 +87,7 @@ def _prose_share(doc: Document, vocab: frozenset[str]) -> tuple[float, str | Non
                 run = 0
                 continue
             w = raw.lower().replace("\u2019", "'")
-            if w not in vocab and _NOTATION.match(w):
+            if w not in vocab and (len(w) == 1 or (not w.isalpha() and _NOTATION_CHAR.search(w))):
                 run = 0
                 continue
             n += 1
