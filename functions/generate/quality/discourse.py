@@ -34,6 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from functions.generate.quality import redundancy
+from functions.generate.quality.language import FUNCTION_WORDS
 from functions.generate.quality.syllables import syllables
 from functions.generate.quality.text import (
     STOPWORDS,
@@ -508,6 +509,7 @@ _BACK_REFERENCE = re.compile(r"\b(?:having (?:built|learned|learnt|seen|studied|
                              r"combine everything|zum schluss|al final)", re.IGNORECASE)
 
 
+_ALL_FUNCTION = frozenset().union(*FUNCTION_WORDS.values())
 _DEFINES = re.compile(r"\b(?:called|known as|we call (?:it|this|them)|is named|se llama|llamad[oa]s?|hei(?:ß|ss)t|genannt|appel[ée]e?s?)\s+(?:the\s+|an?\s+|el\s+|la\s+|die\s+|der\s+|das\s+|le\s+)?([^\W\d_]{4,})", re.IGNORECASE)
 _DEFINITE = frozenset({"the", "this", "these", "that", "those"})
 _INDEFINITE = frozenset({"a", "an"})
@@ -621,7 +623,7 @@ def _section_order(sections: list[Any]) -> tuple[int, int]:
 def order_features(doc: Document, topic: str = "", content_type: str = "") -> dict[str, float]:
     """Evidence that sentences or sections are out of order, counted where a reader would notice."""
     misplaced = lead = ordinal = years = 0
-    subject = _stems(topic + " " + doc.title)
+    subject = _stems(" ".join(w for w in words(topic + " " + doc.title) if w.lower() not in _ALL_FUNCTION))
     near_sum = far_sum = 0.0
     weight = 0
     skip = {v for k in _NOT_DISCOURSE if isinstance(v := doc.content.get(k), str)}
