@@ -595,7 +595,9 @@ def _passage_order(passage: str, sentences: list[str], subject: frozenset[str], 
                    first: bool = False, concluding: bool = False) -> tuple[int, int, int, int]:
     """(misplaced, weak signals: misplaced weak markers and a late lead, ordinal, years) in one passage
     of three sentences or more."""
-    ranks = [r for w in words(passage.lower()) if (r := _ORDINALS.get(w))]
+    # Enumerations head their sentences ("Second, ...", "Finally, ..."); "a second distance" or "one
+    # millionth of a second" mid-sentence are no step of a sequence.
+    ranks = [r for s in sentences if (first_word := words(s[:30].lower())[:1]) and (r := _ORDINALS.get(first_word[0]))]
     found = [int(y) for s in sentences for y in _YEAR.findall(s)[:1]]
     strong, weak = _misplaced(passage, sentences, content_type, first=first, concluding=concluding)
     lead = 0 if first and content_type in _COLD_OPEN else _late_lead(sentences, subject)
