@@ -1,6 +1,6 @@
 """The labelled corpus (tests/quality_corpus, assembled by tests/quality_corpus/labelled/corpus.py).
 
-817 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
+831 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
 and unsound ones of the nine failure kinds of issue 20 (off-topic, wrong language, refusal/meta,
 wrong audience, truncated, factually wrong, generic filler, mismatched pairs, shuffled order) plus
 the first corpus's kinds. Three parts: "tune" and "heldout1" (the first round's split) and "heldout2"
@@ -35,19 +35,19 @@ TUNING_SPLITS = ("tune", "heldout1", "heldout2")
 # heldout3 was measured once (2026-12-04, scorer 6f9cb53, no judge: precision 0.896, recall 0.804,
 # false-reject rate 0.31, docs/QUALITY.md "Held-out figures (heldout3)"); the fourth round tuned on its
 # causes, so since then it is seen data and these floors are the fourth round's figures on it. Raise
-# them when the gate improves. Its recall fell from 0.804 to 0.776: 5 of the 6 variants no longer caught
+# them when the gate improves. Its recall fell from 0.804 to 0.780: the 5 variants no longer caught
 # were "caught" only because their source, a sound document, was falsely rejected.
-PUBLISHED_HELD_OUT = {"precision": 0.99, "recall": 0.77, "false_reject_rate": 0.016}
+PUBLISHED_HELD_OUT = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.016}
 PUBLISHED_HELD_OUT_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.82, "off_topic": 0.71,
-    "mismatched": 0.70, "shuffled": 0.5, "generic_filler": 0.33, "contradictory": 0.0, "factually_wrong": 0.66,
+    "mismatched": 0.70, "shuffled": 0.52, "generic_filler": 0.33, "contradictory": 0.0, "factually_wrong": 0.66,
 }
-# The fourth round's figures on tune + heldout1 + heldout2, which since that round include 19 new sound
+# The fourth round's figures on tune + heldout1 + heldout2, which since that round include 23 new sound
 # documents (ids "q4-") and their variants.
-PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.83, "false_reject_rate": 0.019}
+PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.83, "false_reject_rate": 0.018}
 PUBLISHED_TUNING_KINDS = {
     "off_topic": 0.91, "wrong_language": 1.0, "refusal": 1.0, "wrong_audience": 0.85, "truncated": 1.0,
-    "generic_filler": 0.92, "mismatched": 0.81, "shuffled": 0.4, "factually_wrong": 0.1,
+    "generic_filler": 0.92, "mismatched": 0.8, "shuffled": 0.4, "factually_wrong": 0.1,
 }
 
 
@@ -121,7 +121,7 @@ def test_tuning_figures_stay_at_or_above_the_published_ones():
     reports = _reports()
     tuning = [e for e in ENTRIES if e["split"] in TUNING_SPLITS]
     figures = corpus.evaluate(tuning, {i: not r.passed for i, r in reports.items()})
-    assert figures["sound"] >= 110 and figures["unsound"] >= 428, figures
+    assert figures["sound"] >= 114 and figures["unsound"] >= 438, figures
     assert figures["precision"] >= PUBLISHED_TUNING["precision"], figures
     assert figures["recall"] >= PUBLISHED_TUNING["recall"], figures
     assert figures["false_reject_rate"] <= PUBLISHED_TUNING["false_reject_rate"], figures

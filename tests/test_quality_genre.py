@@ -78,6 +78,14 @@ def test_enumerators_and_analogies_mid_passage_are_weak(sentence):
     assert discourse._misplaced(passage, sentences, "podcast_script") == (0, 1)
 
 
+def test_ordinals_count_only_at_the_head_of_a_sentence():
+    passage = ("A second distance narrows this to a circle. A third gives two points. The fourth fixes the clock. "
+               "An error of one millionth of a second is 300 metres.")
+    assert discourse._passage_order(passage, discourse.split_sentences(passage), frozenset(), "podcast_script")[2] == 0
+    steps = "Third, mix the dough. Second, weigh the flour. Then bake it for an hour. Finally, let it cool."
+    assert discourse._passage_order(steps, discourse.split_sentences(steps), frozenset(), "study_guide")[2] == 1
+
+
 def test_a_word_that_only_starts_like_a_greeting_is_none():
     passage = ("Georg Ohm measured currents in wires. His result was doubted. Careful work confirmed it. "
                "Today it is the first tool an engineer uses. It has limits.")
@@ -113,7 +121,7 @@ def test_speaker_notes_are_not_read_for_order():
 @pytest.mark.parametrize("source", ["h3-b-pod-fr-marie-curie", "h3-b-pod-ordering-food-spanish", "h3-b-pod-es-estaciones",
                                     "h3-d-podcast-vaccines-immune", "h3-b-drm-de-plattentektonik", "h3-a-sg-brueche",
                                     "q4-pod-apollo13", "q4-pod-de-mauerfall", "q4-pod-es-eclipse-luna",
-                                    "q4-drm-darwin-beagle", "q4-op-ohms-law"])
+                                    "q4-drm-darwin-beagle", "q4-op-ohms-law", "q4-pod-gps"])
 def test_in_order_podcasts_readings_and_guides_are_in_order(source):
     entry = ENTRIES[source]
     assert discourse.order(analyse(entry["content"]), entry["topic"], entry["content_type"]) == []
@@ -239,10 +247,10 @@ def test_vocabulary_cards_under_another_lessons_topic_still_fail():
 # --- the fourth round's new sound documents -----------------------------------------------------------
 
 def test_the_fourth_rounds_sound_documents_pass_but_one():
-    """19 documents written for the causes above, in other subjects and languages. The reading guide on
+    """23 documents written for the causes above, in other subjects and languages. The reading guide on
     Crónica de una muerte anunciada names its characters but never the novel or its author, which words
     alone cannot tell from a guide to another work (like the L'Étranger guide since the third round)."""
     new = [e for e in ENTRIES.values() if e["id"].startswith("q4-") and e["label"] == "pass"]
-    assert len(new) == 19
+    assert len(new) == 23
     failing = {e["id"] for e in new if not _assess(e).passed}
     assert failing == {"q4-rgq-es-cronica"}
