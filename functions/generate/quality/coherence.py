@@ -62,10 +62,23 @@ def _clamp(x: float) -> float:
     return max(0.0, min(1.0, x))
 
 
+# Notation is not words: a formula ("log_b(x) = y", "U_ind = B · l · v", "O(n log n)") is read as
+# neither prose nor salad, and a symbol, a figure or a one-letter variable inside a sentence is not a
+# content word ("Suppose f(n) = 3n² steps").
+_FORMULA = re.compile(r"[=<>\u2260\u2264\u2265\u2248\u00b7\u00d7\u2192^]")
+_NOTATION_CHAR = re.compile(r"[\d_]")
+# A short line without closing punctuation is a label (an objective, a key point, a heading: "Den
+# kleinsten gemeinsamen Nenner bestimmen", "Rank common functions by growth rate"), not a sentence.
+MAX_LABEL_WORDS = 8
+_CLOSES = re.compile(r"[.!?\u2026]\W*$")
+
+
 def _prose_share(doc: Document, vocab: frozenset[str]) -> tuple[float, str | None]:
     checked = prose = 0
     worst: str | None = None
     for sentence in doc.sentences:
+        if _FORMULA.search(sentence) and sum(1 for w in WORD_RE.findall(sentence) if len(w) > 2) < 6:
+            continue  # a formula with a few words around it
         n = function = longest = run = 0
         # A run of content words ends at punctuation ("movable metal type, oil-based ink") and
         # skips capitalised names inside the sentence ("Johannes Gutenberg").
@@ -73,8 +86,11 @@ def _prose_share(doc: Document, vocab: frozenset[str]) -> tuple[float, str | Non
             if len(raw) == 1 and raw in _BREAKS:
                 run = 0
                 continue
-            n += 1
             w = raw.lower().replace("\u2019", "'")
+            if w not in vocab and (len(w) == 1 or (not w.isalpha() and _NOTATION_CHAR.search(w))):
+                run = 0
+                continue
+            n += 1
             if w in vocab:
                 function += 1
                 run = 0
@@ -82,7 +98,7 @@ def _prose_share(doc: Document, vocab: frozenset[str]) -> tuple[float, str | Non
                 run += 1
                 if run > longest:
                     longest = run
-        if n < MIN_SENTENCE_WORDS:
+        if n < MIN_SENTENCE_WORDS or (n <= MAX_LABEL_WORDS and not _CLOSES.search(sentence)):
             continue
         checked += 1
         if function / n >= MIN_FUNCTION_SHARE and longest <= MAX_CONTENT_RUN:

@@ -61,8 +61,48 @@ def _terms(text: str, objective: bool = False) -> dict[str, str]:
     return found
 
 
+# A language lesson's frame ("Deutsch lernen: Wortschatz für...", "Spanish vocabulary", "A2") is not its
+# subject: the cards are the vocabulary, the text is the language being learnt.
+_FRAME = frozenset(stem(w) for w in """lernen lerne wortschatz vokabeln vokabular vocabulary vocabulario vocabulaire
+    apprendre aprender imparare aprender woordenschat a1 a2 b1 b2 c1 c2""".split())
+# The document's own language named in its topic ("Deutsch lernen" in a German document) is named by
+# every sentence of it.
+_OWN_LANGUAGE = {
+    "de": ("deutsch", "german"), "en": ("english", "englisch"), "es": ("español", "espanol", "spanish", "castellano"),
+    "fr": ("français", "francais", "french"), "it": ("italiano", "italian"), "pt": ("português", "portugues", "portuguese"),
+    "nl": ("nederlands", "dutch"),
+}
+MIN_PART = 4
+_LINKING = ("s", "n", "en", "e", "es")
+
+
+def compound_parts(word: str, doc: Document) -> tuple[str, str] | None:
+    """A compound written apart in the text ("Arztbesuch": "Arzt", "Besuch"; "sunlight"): its two parts,
+    a linking s/n/e allowed after the first ("Versicherungskarte"), each used by the document."""
+    w = word.lower()
+    for i in range(MIN_PART, len(w) - MIN_PART + 1):
+        head, tail = w[:i], w[i:]
+        heads = [head] + [head[: -len(j)] for j in _LINKING if head.endswith(j) and len(head) - len(j) >= MIN_PART]
+        if doc.has_word(tail) and any(doc.has_word(h) for h in heads):
+            return next(h for h in heads if doc.has_word(h)), tail
+    return None
+
+
+def _present(word: str, doc: Document) -> bool:
+    return doc.has_word(word) or (len(word) >= 2 * MIN_PART and compound_parts(word, doc) is not None)
+
+
+def _with_parts(terms: dict[str, str], doc: Document) -> dict[str, str]:
+    """The terms, and the parts of those that the text uses only as separate words."""
+    out = dict(terms)
+    for word in terms.values():
+        if len(word) >= 2 * MIN_PART and not doc.has_word(word) and (parts := compound_parts(word, doc)):
+            out.update({stem(p): p for p in parts})
+    return out
+
+
 def _share(terms: dict[str, str], doc: Document) -> tuple[float, list[str]]:
-    missing = [word for word in terms.values() if not doc.has_word(word)]
+    missing = [word for word in terms.values() if not _present(word, doc)]
     return (1 - len(missing) / len(terms)) if terms else 1.0, missing
 
 
@@ -85,9 +125,13 @@ def _on_topic(unit: str, terms: dict[str, str], related: set[str], work: bool = 
     return bool(stems & terms.keys()) or len(stems & related) >= RELATED_HITS or (work and bool(stems & _WORK))
 
 
-def topic_terms(topic: str) -> dict[str, str]:
-    """stem -> word for the topic's meaningful words, the author of "X by Author" left out."""
-    return _terms(_AUTHOR.sub("", topic) or topic)
+def topic_terms(topic: str, language: str = "") -> dict[str, str]:
+    """stem -> word for the topic's meaningful words, the author of "X by Author", a language lesson's
+    frame and the name of the document's own `language` left out (unless nothing else is left)."""
+    terms = _terms(_AUTHOR.sub("", topic) or topic)
+    own = {stem(w) for w in _OWN_LANGUAGE.get(language, ())}
+    subject = {s: w for s, w in terms.items() if s not in _FRAME and s not in own}
+    return subject or terms
 
 
 def _title_names(doc: Document, terms: dict[str, str]) -> bool:
@@ -100,7 +144,7 @@ def named_by_kind(doc: Document, topic: str, content_type: str) -> bool:
     terms": opportunity cost, marginal utility...; "Les verbes du quotidien": prendre, attendre...),
     and a reading guide that names the author of "X by Author" asks about that author's work
     (Victor and the creature in "Frankenstein by Mary Shelley")."""
-    terms = topic_terms(topic)
+    terms = _with_parts(topic_terms(topic, doc.language), doc)
     if content_type == "flashcards":
         return _title_names(doc, terms)
     author = _AUTHOR.search(topic)
@@ -111,12 +155,13 @@ def named_by_kind(doc: Document, topic: str, content_type: str) -> bool:
 
 
 def _topic_score(topic: str, doc: Document, content_type: str) -> tuple[float, list[str]]:
-    terms = topic_terms(topic)
+    terms = topic_terms(topic, doc.language)
     if not terms:
         return 1.0, []
     if named_by_kind(doc, topic, content_type):
         return 1.0, []
     share, missing = _share(terms, doc)
+    terms = _with_parts(terms, doc)
     related = _related(doc, terms)
     work = content_type == "reading_guide_questions"
     mentioning = sum(1 for u in doc.units if _on_topic(u, terms, related, work))

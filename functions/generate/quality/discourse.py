@@ -9,14 +9,17 @@ beyond the corpus they were tuned on and cost well under a millisecond per 2,000
 - refusal and meta text: the speech acts of declining ("I can't help with..."), apologising and
   talking to the requester instead of the learner ("let me know if...", "here is a draft..."),
   as patterns in en/es/de/fr/it/pt — a refusal is a fixed set of constructions, not a topic;
-- truncation: a prose field that stops without closing punctuation, or any text ending on a word
-  that cannot end a phrase (an article, a preposition, a conjunction): "...releases energy through";
+- truncation: a prose field that stops without closing punctuation (closing quotes and brackets of
+  every language count; a last line that is a list item needs none), or any text ending on a word
+  that cannot end a phrase (an article, a preposition, a conjunction): "...releases energy through"
+  (an English stranded preposition, "which to get more of", is complete);
 - pairing: each answer (definition, explanation, section body) must share more weighted
   vocabulary with its own question (term, title) than with the others; a derangement of the pairs
   makes most items match another item better than their own;
 - order: local lexical cohesion (Barzilay & Lapata's entity-grid insight: consecutive sentences
   share more entities than distant ones), plus sentences that open or close a discourse (welcome,
-  first, in conclusion...) found away from the start or end of their passage;
+  in conclusion...: strong; first, finally...: weak) found away from the start or end of their
+  passage, read by genre (a podcast's cold open, its speaker notes, a conclusion opening "So,");
 - specificity: the share of a text's content words that would fit any topic ("an important
   concept that many people study"), and reading questions with no word of their own.
 """
@@ -31,6 +34,8 @@ from functools import lru_cache
 from typing import Any
 
 from functions.generate.quality import redundancy
+from functions.generate.quality.language import FUNCTION_WORDS
+from functions.generate.quality.syllables import syllables
 from functions.generate.quality.text import (
     STOPWORDS,
     Document,
@@ -131,7 +136,17 @@ _DANGLING = frozenset("""a an the of to in on at by for with from into through a
     el la los las un una unos unas de del al en con por para y o que como su sus muy más pero cuando porque
     der die das den dem des ein eine einen einem einer und oder aber mit von zu im am vom zum zur für auf aus bei nach dass weil wenn als wie sehr
     le les une du des et ou mais avec pour dans sur par que qui dont sa son ses leur leurs très plus""".split())
-_CLOSED = re.compile(r"[.!?\u2026:;)\]\"'\u201d\u2019\u00bb]\s*$")
+# Closing punctuation, with every closing quotation mark and bracket: English ” ’, German “ ‘ (after „ ‚),
+# French » and German «, ›, ‹.
+_CLOSED = re.compile(r"[.!?\u2026:;)\]}\"'\u201c\u201d\u2018\u2019\u00ab\u00bb\u2039\u203a]\s*$")
+# A list item on its own line ("...:\n• anrufen – to call", "\n3) Wasser") needs no full stop.
+_LIST_ITEM = re.compile(r"\n[ \t]*(?:[\u2022\u00b7\u25aa\u25e6*\-\u2013\u2014]|\d{1,2}[.)])[ \t]+[^\n]{1,120}$")
+# English strands a preposition at the end of a relative or infinitive clause whose wh-word is its
+# object ("which to get more of", "what it is made of"); not after "in which", where the wh-word has
+# its preposition already ("in which no player can do better by" is cut).
+_STRANDING = re.compile(r"(?:^|(?:^|[\s,;])(?!(?:in|of|to|by|for|with|from|on|at|about|into|through)\s)\w+\s+)"
+                        r"(?:which|what|whom|who)\b[^,;:.!?]*\s(?:of|to|in|on|at|for|with|from|about|into|by)$",
+                        re.IGNORECASE)
 # Fields read as running prose that must end like a sentence.
 _PROSE_FIELDS = ("overview", "introduction", "main_content", "conclusion", "detailed_content", "summary",
                  "executive_summary", "speaker_notes")
@@ -175,7 +190,7 @@ def _cut_items(content: dict[str, Any]) -> list[tuple[str, str]]:
                      if isinstance(item, dict) and isinstance(item.get(f), str) and item[f].strip()]
             if len(texts) < 5:
                 continue
-            open_ = [(n, t) for n, t in texts if not _CLOSED.search(t)]
+            open_ = [(n, t) for n, t in texts if not _CLOSED.search(t) and not _LIST_ITEM.search(t)]
             # One open item alone counts when it stops on an ordinary word ("...faire quelque"), not on
             # a figure, a unit or a link ("about 9.8 m/s²", "nhs.uk").
             single = len(open_) == 1 and len(words(open_[0][1])) >= 6 and re.search(r"\s[^\W\d_]+$", open_[0][1])
@@ -193,7 +208,8 @@ def truncation(doc: Document) -> list[Defect]:
             continue
         last = toks[-1].lower()
         unclosed = not _CLOSED.search(stripped)
-        if (unclosed and last in _DANGLING) or (sentence and unclosed and len(toks) >= 12):
+        dangling = last in _DANGLING and not _STRANDING.search(stripped)
+        if unclosed and (dangling or (sentence and len(toks) >= 12 and not _LIST_ITEM.search(stripped))):
             cut.append((label, stripped))
     cut += _cut_items(doc.content)
     if not cut:
@@ -381,13 +397,16 @@ def pairing_stats(doc: Document, content_type: str) -> dict[str, float] | None:
     sim = [[lexical[i][j] / top_l + grams[i][j] / top_g for j in range(n)] for i in range(n)]
     diag = sum(sim[i][i] for i in range(n))
     best = best_assignment(sim)
-    return {"n": n, "diag": diag, "best": best, "ratio": diag / best if best else 1.0}
+    # Prompts with a word of their own in some response: the same for any arrangement of the responses.
+    linked = sum(1 for row in forward if max(row) > 0)
+    return {"n": n, "diag": diag, "best": best, "ratio": diag / best if best else 1.0, "linked": linked}
 
 
 # (ratio below which the pairs as written are mismatched, least mean similarity of the best
 # rearrangement for the signal to count). Answers and section bodies repeat their question's words,
 # and a key concept is used in the guide's own text; a flashcard's definition mostly avoids its term,
 # so there only a stark mismatch with a strong signal is visible.
+MIN_LINKED = 3
 _PAIRING_LIMITS = {"faq_collection": (0.66, 0.5), "master_content_outline": (0.6, 0.5),
                    "study_guide": (0.55, 0.5), "flashcards": (0.15, 0.55)}
 
@@ -397,7 +416,9 @@ def pairing(doc: Document, content_type: str) -> list[Defect]:
     if stats is None or content_type not in _PAIRING_LIMITS:
         return []
     max_ratio, min_signal = _PAIRING_LIMITS[content_type]
-    if stats["ratio"] < max_ratio and stats["best"] / stats["n"] >= min_signal:
+    # Evidence first: when fewer than three prompts share a word with any response ("Know what comes in",
+    # "Keep it going"), the comparison rests on letter fragments and cannot tell a mismatch from plain titles.
+    if stats["linked"] >= MIN_LINKED and stats["ratio"] < max_ratio and stats["best"] / stats["n"] >= min_signal:
         what, _ = _pairs(doc.content, content_type)
         return [Defect("mismatched",
                        f"the {what} do not belong to their items: rearranged, they would match their items "
@@ -407,21 +428,43 @@ def pairing(doc: Document, content_type: str) -> list[Defect]:
 
 # --- order ---------------------------------------------------------------------------------------
 
+# A greeting, an announcement or an invitation to begin opens a discourse and nothing else ("Welcome",
+# "Today we...", "In this episode", "Let's start with", "Imagine"): found late in a passage it is a
+# strong signal. Enumerators and comparisons ("First,", "Think of X as...", "heute", "zuerst") also
+# start steps, analogies and paragraphs mid-text, so they are weak signals.
 _OPENING = re.compile(
-    r"^\W*(?:welcome|hello|hi,|today (?:we|i)|in this (?:episode|lesson|guide|reading|unit|chapter)|first(?:ly)?,|to begin|"
-    r"let'?s (?:start|begin)|it (?:all )?(?:starts|begins)|imagine\b|picture (?:this|a|an|yourself)|"
-    r"have you ever|think (?:about|of) (?:a|an|the|your)\b|stell(?:en sie sich| dir) vor|imagin[ae]z?\b|"
-    r"avez-vous d[ée]j[àa]|¿?alguna vez|hola|bienvenid|hoy (?:vamos|hablamos)|en este|primero,|"
-    r"willkommen|hallo|heute|zuerst|zun[äa]chst|bonjour|bienvenue|aujourd'hui|d'abord)",
+    r"^\W*(?:welcome\b|hello\b|hi,|today,? (?:we|i)\b|in this (?:episode|lesson|guide|reading|unit|chapter)|to begin|"
+    r"let'?s (?:start|begin)|imagine\b|picture (?:this|a|an|yourself)|have you ever|stell(?:en sie sich| dir) vor|"
+    r"imagin[ae]z?\b|avez-vous d[ée]j[àa]|¿?alguna vez|hola\b|bienvenid|hoy (?:vamos|hablamos)|"
+    r"en este (?:episodio|cap[íi]tulo|programa)|willkommen\b|hallo\b|in (?:dieser|der heutigen) folge|bonjour|"
+    r"bienvenue|dans cet (?:[ée]pisode)|aujourd'hui,? nous)",
+    re.IGNORECASE,
+)
+_OPENING_WEAK = re.compile(
+    r"^\W*(?:first(?:ly)?,|it (?:all )?(?:starts|begins)|think (?:about|of) (?:a|an|the|your)\b|primero,|"
+    r"heute|zuerst|zun[äa]chst|aujourd'hui|d'abord)",
     re.IGNORECASE,
 )
 _CLOSING = re.compile(
-    r"^\W*(?:in (?:conclusion|summary|short|sum)|to (?:sum up|summari[sz]e|conclude)|so,? the next time|"
+    r"^\W*(?:in (?:conclusion|summary|sum)|to (?:sum up|summari[sz]e|conclude)|so,? the next time|"
     r"that'?s all|thanks? (?:you )?for (?:listening|reading)|en (?:resumen|conclusi[óo]n|r[ée]sum[ée])|"
-    r"finalmente|por [úu]ltimo|gracias por|zusammenfassend|zum schluss|schlie(?:ß|ss)lich|abschlie(?:ß|ss)end|"
-    r"danke f[üu]rs|pour (?:conclure|finir)|enfin,|merci d)",
+    r"gracias por (?:escuchar|leer|acompa[ñn]ar)|zusammenfassend|zum schluss|abschlie(?:ß|ss)end|"
+    r"danke f[üu]rs|pour conclure|merci d'(?:avoir|[ée]couter))",
     re.IGNORECASE,
 )
+_CLOSING_WEAK = re.compile(r"^\W*(?:in short|finalmente|por [úu]ltimo|schlie(?:ß|ss)lich|pour finir|enfin,)",
+                           re.IGNORECASE)
+# Spoken and narrative genres open on a scene or a question before their greeting (a cold open):
+# there a greeting late in the first passage is only a weak signal, and that passage may name its
+# subject late.
+_COLD_OPEN = frozenset({"podcast_script", "detailed_reading_material"})
+# Fields that are not discourse (production notes) or that by nature refer back (a conclusion opening
+# "So, ..." / "Así que..."; a pronoun with nothing before it still counts).
+_NOT_DISCOURSE = ("speaker_notes",)
+_REFERS_BACK = ("conclusion", "summary")
+_CONCLUDING_CONNECTIVE = re.compile(r"^\W*(?:so\b|thus|therefore|hence|in the end|as a result|all in all|as[íi] que|"
+                                    r"por (?:eso|tanto|lo tanto)|entonces|al final|also\b|deshalb|daher|am ende|"
+                                    r"donc|ainsi|au final)", re.IGNORECASE)
 
 
 def _cohesion(sentences: list[frozenset[str]]) -> tuple[float, float]:
@@ -466,6 +509,7 @@ _BACK_REFERENCE = re.compile(r"\b(?:having (?:built|learned|learnt|seen|studied|
                              r"combine everything|zum schluss|al final)", re.IGNORECASE)
 
 
+_ALL_FUNCTION = frozenset().union(*FUNCTION_WORDS.values())
 _DEFINES = re.compile(r"\b(?:called|known as|we call (?:it|this|them)|is named|se llama|llamad[oa]s?|hei(?:ß|ss)t|genannt|appel[ée]e?s?)\s+(?:the\s+|an?\s+|el\s+|la\s+|die\s+|der\s+|das\s+|le\s+)?([^\W\d_]{4,})", re.IGNORECASE)
 _DEFINITE = frozenset({"the", "this", "these", "that", "those"})
 _INDEFINITE = frozenset({"a", "an"})
@@ -511,19 +555,32 @@ def _inversions(values: list[int]) -> int:
 _ANSWERS_HEADING = frozenset({"faq_collection", "flashcards"})
 
 
-def _misplaced(passage: str, sentences: list[str], content_type: str) -> int:
-    """Openings late, closings early, anaphora with nothing before it."""
-    misplaced = 0
-    if _ANAPHORIC.match(sentences[0]) and content_type not in _ANSWERS_HEADING:
-        misplaced += 1
+def _misplaced(passage: str, sentences: list[str], content_type: str, *, first: bool = False,
+               concluding: bool = False) -> tuple[int, int]:
+    """(strong, weak) misplaced markers: openings late, closings early, anaphora with nothing before it.
+
+    `first`: the document's first passage (a cold open may precede the greeting in spoken and narrative
+    genres, so a late greeting there is weak); `concluding`: a conclusion or summary field, which may open with a connective that refers
+    back ("So, ...", "Así que...")."""
+    strong = weak = 0
+    if (_ANAPHORIC.match(sentences[0]) and content_type not in _ANSWERS_HEADING
+            and not (concluding and _CONCLUDING_CONNECTIVE.match(sentences[0]))):
+        strong += 1
+    n = len(sentences)
     for k, s in enumerate(sentences):
         # An opening is at home at the head of a paragraph ("Imagine..." starting the second one).
-        if k >= 3 and _OPENING.match(s) and not _starts_paragraph(passage, s):
-            misplaced += 1
+        if k >= 3 and not _starts_paragraph(passage, s):
+            if _OPENING.match(s) and not (first and content_type in _COLD_OPEN):
+                strong += 1
+            elif _OPENING.match(s) or _OPENING_WEAK.match(s):
+                weak += 1
         # A conclusion paragraph may open with "To sum up"; a long passage may not.
-        if k < len(sentences) - 2 and _CLOSING.match(s) and (k > 0 or len(sentences) >= 6):
-            misplaced += 1
-    return misplaced
+        if k < n - 2 and (k > 0 or n >= 6):
+            if _CLOSING.match(s):
+                strong += 1
+            elif _CLOSING_WEAK.match(s):
+                weak += 1
+    return strong, weak
 
 
 def _late_lead(sentences: list[str], subject: frozenset[str]) -> int:
@@ -534,12 +591,17 @@ def _late_lead(sentences: list[str], subject: frozenset[str]) -> int:
     return 0
 
 
-def _passage_order(passage: str, sentences: list[str], subject: frozenset[str], content_type: str) -> tuple[int, int, int, int]:
-    """(misplaced, lead, ordinal, years) in one passage of three sentences or more."""
-    ranks = [r for w in words(passage.lower()) if (r := _ORDINALS.get(w))]
+def _passage_order(passage: str, sentences: list[str], subject: frozenset[str], content_type: str, *,
+                   first: bool = False, concluding: bool = False) -> tuple[int, int, int, int]:
+    """(misplaced, weak signals: misplaced weak markers and a late lead, ordinal, years) in one passage
+    of three sentences or more."""
+    # Enumerations head their sentences ("Second, ...", "Finally, ..."); "a second distance" or "one
+    # millionth of a second" mid-sentence are no step of a sequence.
+    ranks = [r for s in sentences if (first_word := words(s[:30].lower())[:1]) and (r := _ORDINALS.get(first_word[0]))]
     found = [int(y) for s in sentences for y in _YEAR.findall(s)[:1]]
-    return (_misplaced(passage, sentences, content_type), _late_lead(sentences, subject), _inversions(ranks),
-            max(0, _inversions(found) - 1))
+    strong, weak = _misplaced(passage, sentences, content_type, first=first, concluding=concluding)
+    lead = 0 if first and content_type in _COLD_OPEN else _late_lead(sentences, subject)
+    return strong, weak + lead, _inversions(ranks), max(0, _inversions(found) - 1)
 
 
 def _section_order(sections: list[Any]) -> tuple[int, int]:
@@ -563,13 +625,17 @@ def _section_order(sections: list[Any]) -> tuple[int, int]:
 def order_features(doc: Document, topic: str = "", content_type: str = "") -> dict[str, float]:
     """Evidence that sentences or sections are out of order, counted where a reader would notice."""
     misplaced = lead = ordinal = years = 0
-    subject = _stems(topic + " " + doc.title)
+    subject = _stems(" ".join(w for w in words(topic + " " + doc.title) if w.lower() not in _ALL_FUNCTION))
     near_sum = far_sum = 0.0
     weight = 0
-    for passage, sentences in zip(doc.passages, doc.passage_sentences or [split_sentences(p) for p in doc.passages]):
-        if len(sentences) < 3:
+    skip = {v for k in _NOT_DISCOURSE if isinstance(v := doc.content.get(k), str)}
+    back = {v for k in _REFERS_BACK if isinstance(v := doc.content.get(k), str)}
+    for n, (passage, sentences) in enumerate(zip(doc.passages, doc.passage_sentences
+                                                 or [split_sentences(p) for p in doc.passages])):
+        if len(sentences) < 3 or passage in skip:
             continue
-        m, le, o, y = _passage_order(passage, sentences, subject, content_type)
+        m, le, o, y = _passage_order(passage, sentences, subject, content_type, first=n == 0,
+                                     concluding=passage in back)
         misplaced, lead, ordinal, years = misplaced + m, lead + le, ordinal + o, years + y
         near, far = _cohesion([_stems(s) for s in sentences])
         near_sum += near * len(sentences)
@@ -749,11 +815,12 @@ def topic_in_body(doc: Document, topic: str, content_type: str = "") -> list[Def
     """A topic word that only the title uses: a neighbouring topic passed off under the requested title
     (the Second World War under "The First World War", the Iliad under "The Odyssey") — unless the kind
     of document need not repeat it (`coverage.named_by_kind`)."""
-    from functions.generate.quality.coverage import named_by_kind, topic_terms
+    from functions.generate.quality.coverage import compound_parts, named_by_kind, topic_terms
 
-    terms = topic_terms(topic)
+    terms = topic_terms(topic, doc.language)
     body = _body_stems(doc)
-    missing = [w for s, w in terms.items() if not any(_match(s, b) for b in body)]
+    missing = [w for s, w in terms.items() if not any(_match(s, b) for b in body)
+               and not ((parts := compound_parts(w, doc)) and all(stem(p) in body for p in parts))]
     if terms and len(missing) == len(terms) and not named_by_kind(doc, topic, content_type):  # a modifier alone ('household', 'minor') may go unsaid
         return [Defect("off_topic",
                        f"the body never mentions {', '.join(repr(m) for m in missing)} from the requested topic "
@@ -768,9 +835,27 @@ def topic_in_body(doc: Document, topic: str, content_type: str = "") -> list[Def
 _TOO_HARD = {"elementary": 0.25, "middle_school": 1.25}
 TOO_HARD_DEFAULT = 4.0
 _TOO_EASY = {"college": 6.0, "high_school": 6.0}
+# A grade formula reads sentence and word length, not ideas: plain, short-sentence prose on a technical
+# subject (Big-O notation, recursion, averages and spread) scores like a children's text. What children's
+# text lacks is the subject's own polysyllabic terms ("logarithmic", "recursion", "deviation", the
+# count SMOG rests on): "far too easy" needs both signals, the grade and a vocabulary with almost no
+# words of three syllables or more (English children's texts requested for college: at most 3.1 %;
+# plain technical prose for older students: at least 7.6 %). Only English: the Spanish formula puts
+# sound college and elementary texts alike at grades 5-7, and German compounds make word length say
+# nothing, so neither is ever "too easy".
+_CHILDRENS_VOCABULARY = {"en": 0.05}
+POLYSYLLABIC = 3
 
 
-def audience_fit(grade: float | None, band: tuple[float, float], audience: str) -> list[Defect]:
+def polysyllabic_share(doc: Document) -> float:
+    """The share of words of POLYSYLLABIC syllables or more (English syllable counts)."""
+    return sum(n for w, n in doc.word_counts.items() if syllables(w) >= POLYSYLLABIC) / max(1, doc.word_count)
+
+
+def audience_fit(grade: float | None, band: tuple[float, float], audience: str, *,
+                 polysyllabic: float | None = None, language: str = "en") -> list[Defect]:
+    """Too hard from the grade alone; too easy only when the vocabulary agrees (`polysyllabic`, the
+    share of words of three syllables or more, below the children's ceiling of `language`)."""
     if grade is None:
         return []
     label = audience.replace("_", " ")
@@ -778,8 +863,11 @@ def audience_fit(grade: float | None, band: tuple[float, float], audience: str) 
         return [Defect("audience",
                        f"written for older readers: grade level {grade:.1f} is far above the {label} band "
                        f"({band[0]:g}-{band[1]:g}), so this audience cannot learn from it", 0.5)]
-    if audience in _TOO_EASY and band[0] - grade >= _TOO_EASY[audience]:
+    ceiling = _CHILDRENS_VOCABULARY.get(language)
+    if (audience in _TOO_EASY and band[0] - grade >= _TOO_EASY[audience] and ceiling is not None
+            and polysyllabic is not None and polysyllabic < ceiling):
         return [Defect("audience",
                        f"written for much younger readers: grade level {grade:.1f} is far below the {label} band "
-                       f"({band[0]:g}-{band[1]:g})", 0.5)]
+                       f"({band[0]:g}-{band[1]:g}), with almost none of the subject's longer terms "
+                       f"({polysyllabic:.1%} of the words have {POLYSYLLABIC}+ syllables)", 0.5)]
     return []

@@ -110,8 +110,16 @@ MYTHS: tuple[tuple[tuple[str, ...], re.Pattern[str], str], ...] = tuple(
 _DEBUNK = re.compile(
     r"\b(?:myths?|misconceptions?|misbeliefs?|not true|untrue|false|incorrect|wrong|mistaken|"
     r"doesn't|does not|don't|do not|isn't|is not|aren't|are not|wasn't|was not|didn't|did not|"
-    r"debunk\w*|contrary to|popular belief|commonly believed|people once thought)\b"
+    r"debunk\w*|contrary to|popular belief|commonly believed|people once thought|"
+    # A belief reported as someone's, not stated: "Many people think summer comes because...".
+    r"(?:many|some|most|lots of) people (?:think|believe|say|assume)|people (?:often|sometimes|used to) (?:think|believe)|"
+    r"you (?:might|may) (?:think|have heard)|it is (?:often|commonly|widely) (?:said|thought|believed))\b"
 )
+# A yes/no question asks whether the myth holds; "Since people are left-brained, which...?" presupposes it.
+_YES_NO = re.compile(r"^\W*(?:do|does|did|is|are|was|were|can|could|will|has|have|is it true)\b", re.IGNORECASE)
+# The next sentence refuting the one before: "That is not the reason!", "But that's wrong."
+_REFUTES = re.compile(r"^\W*(?:but |actually,? |in fact,? )?(?:that|this|it)(?:'s| is| was) (?:not|wrong|false|a myth|untrue)\b",
+                      re.IGNORECASE)
 _ABSOLUTES = PhraseSet(
     "always|never|guarantee|guarantees|guaranteed|proven fact|scientifically proven|undeniable|undeniably|"
     "indisputable|indisputably|unquestionable|unquestionably|without doubt|without a doubt|without any doubt|"
@@ -144,11 +152,15 @@ _PLACEHOLDER_REF = re.compile(r"example\.(?:com|org)|lorem|citation needed|\btbd
 
 
 def _is_debunked(text: str, start: int, end: int) -> bool:
-    """Whether the sentence around a myth match says it is a myth or negates it."""
+    """Whether the sentence around a myth match says it is a myth, negates it, reports it as a belief or
+    asks about it, or the next sentence refutes it ("That is not the reason!")."""
     left = max(text.rfind(".", 0, start), text.rfind("!", 0, start), text.rfind("?", 0, start), text.rfind("\n", 0, start))
     rights = [i for i in (text.find(".", end), text.find("!", end), text.find("?", end), text.find("\n", end)) if i != -1]
     sentence = text[left + 1: min(rights) if rights else len(text)]
-    if _DEBUNK.search(sentence):
+    if _DEBUNK.search(sentence) or (rights and text[min(rights)] == "?" and _YES_NO.match(sentence)):
+        return True  # negated, reported as a belief, or asked about ("Do we use only 10% of our brain?")
+    after = min(rights) + 1 if rights else len(text)
+    if _REFUTES.search(text[after: after + 80]):
         return True
     # "Myth: ..." framing in the sentence just before.
     before = text[max(0, left - 160): left + 1]
