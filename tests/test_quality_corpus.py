@@ -1,6 +1,6 @@
 """The labelled corpus (tests/quality_corpus, assembled by tests/quality_corpus/labelled/corpus.py).
 
-831 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
+1173 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
 and unsound ones of the nine failure kinds of issue 20 (off-topic, wrong language, refusal/meta,
 wrong audience, truncated, factually wrong, generic filler, mismatched pairs, shuffled order) plus
 the first corpus's kinds. Three parts: "tune" and "heldout1" (the first round's split) and "heldout2"
@@ -8,7 +8,9 @@ the first corpus's kinds. Three parts: "tune" and "heldout1" (the first round's 
 the third round, and these tests hold the gate to its tuning-data figures. "heldout3" (written by
 people who never read the scorer, measured once after the third round's freeze, docs/QUALITY.md) was
 looked at by the fourth round, so it is seen data now; these tests hold the gate to the fourth round's
-figures on it (`python -m bench quality` prints both). A later held-out part adds its own floors.
+figures on it. "heldout4" (written by four other writers under the same rules while the fourth round
+tuned, committed before its scorer was merged, measured once after the freeze) is the held-out part:
+its floors are the figures published in docs/QUALITY.md (`python -m bench quality` prints them).
 """
 
 from __future__ import annotations
@@ -37,10 +39,18 @@ TUNING_SPLITS = ("tune", "heldout1", "heldout2")
 # causes, so since then it is seen data and these floors are the fourth round's figures on it. Raise
 # them when the gate improves. Its recall fell from 0.804 to 0.780: the 5 variants no longer caught
 # were "caught" only because their source, a sound document, was falsely rejected.
-PUBLISHED_HELD_OUT = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.016}
-PUBLISHED_HELD_OUT_KINDS = {
+SEEN_HELDOUT3 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.016}
+SEEN_HELDOUT3_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.82, "off_topic": 0.71,
     "mismatched": 0.70, "shuffled": 0.52, "generic_filler": 0.33, "contradictory": 0.0, "factually_wrong": 0.66,
+}
+# heldout4, measured once on the fourth round's frozen scorer (891d964; no judge, default thresholds):
+# precision 0.951, recall 0.813, false-reject rate 0.138 (11/80). The third round's scorer on the same
+# part: 0.913, 0.840, 0.263 (21/80). Floors are the published figures rounded down.
+PUBLISHED_HELD_OUT = {"precision": 0.95, "recall": 0.81, "false_reject_rate": 0.138}
+PUBLISHED_HELD_OUT_KINDS = {
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.87, "off_topic": 0.82,
+    "mismatched": 0.79, "shuffled": 0.53, "generic_filler": 0.5, "contradictory": 0.25, "factually_wrong": 0.0,
 }
 # The fourth round's figures on tune + heldout1 + heldout2, which since that round include 23 new sound
 # documents (ids "q4-") and their variants.
@@ -52,10 +62,12 @@ PUBLISHED_TUNING_KINDS = {
 
 
 @cache
-def _reports() -> dict[str, object]:
+def _reports(split: str) -> dict[str, object]:
+    """One part's reports, once per process (per part: xdist workers each assess only the parts their
+    tests need)."""
     return {e["id"]: assess(e["content_type"], e["content"], topic=e["topic"], audience=e["audience"],
                             learning_objectives=e["learning_objectives"] or None, language=e["language"])
-            for e in ENTRIES}
+            for e in ENTRIES if e["split"] == split}
 
 
 def test_corpus_size_spread_and_split():
@@ -67,7 +79,7 @@ def test_corpus_size_spread_and_split():
     assert {e["language"] for e in sound} >= {"en", "es", "de", "fr"}
     assert {e["audience"] for e in sound} >= {"elementary", "middle_school", "high_school", "college",
                                               "adult_learning", "general"}
-    for split in ("tune", "heldout1", "heldout2", "heldout3"):
+    for split in ("tune", "heldout1", "heldout2", "heldout3", "heldout4"):
         part = [e for e in ENTRIES if e["split"] == split]
         assert {e["kind"] for e in part} >= set(corpus.ISSUE_KINDS), split
     # The split follows its rule and keeps every variant with its source document.
@@ -89,36 +101,36 @@ def test_every_corpus_document_is_schema_valid(entry):
     content_types.validate(entry["content_type"], entry["content"])
 
 
-@pytest.mark.parametrize("split", ["heldout3", "heldout2", "heldout1", "tune"])
+@pytest.mark.parametrize("split", ["heldout4", "heldout3", "heldout2", "heldout1", "tune"])
 def test_every_rejected_document_says_why_for_each_failing_dimension(split):
-    reports = _reports()
-    for e in ENTRIES:
-        report = reports[e["id"]]
-        if e["split"] != split:
-            continue
+    for e_id, report in _reports(split).items():
         reasons = report.reasons()
         if report.passed:
-            assert reasons == [], e["id"]
+            assert reasons == [], e_id
             continue
-        assert {r["dimension"] for r in reasons} == set(report.failing_dimensions()), e["id"]
-        assert all(r["finding"] and not r["finding"].startswith(f"{r['dimension']}:") for r in reasons), e["id"]
+        assert {r["dimension"] for r in reasons} == set(report.failing_dimensions()), e_id
+        assert all(r["finding"] and not r["finding"].startswith(f"{r['dimension']}:") for r in reasons), e_id
 
 
-def test_held_out_figures_stay_at_or_above_the_published_ones():
-    reports = _reports()
-    figures = corpus.evaluate([e for e in ENTRIES if e["split"] == "heldout3"],
+@pytest.mark.parametrize("split, size, floors, kinds", [
+    ("heldout4", (80, 262), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
+    ("heldout3", (65, 214), SEEN_HELDOUT3, SEEN_HELDOUT3_KINDS),
+])
+def test_held_out_figures_stay_at_or_above_the_published_ones(split, size, floors, kinds):
+    reports = _reports(split)
+    figures = corpus.evaluate([e for e in ENTRIES if e["split"] == split],
                               {i: not r.passed for i, r in reports.items()})
-    assert figures["sound"] >= 65 and figures["unsound"] >= 214, figures
-    assert figures["precision"] >= PUBLISHED_HELD_OUT["precision"], figures
-    assert figures["recall"] >= PUBLISHED_HELD_OUT["recall"], figures
-    assert figures["false_reject_rate"] <= PUBLISHED_HELD_OUT["false_reject_rate"], figures
-    assert set(figures["kinds"]) == set(PUBLISHED_HELD_OUT_KINDS)
-    for kind, floor in PUBLISHED_HELD_OUT_KINDS.items():
+    assert (figures["sound"], figures["unsound"]) >= size, figures
+    assert figures["precision"] >= floors["precision"], figures
+    assert figures["recall"] >= floors["recall"], figures
+    assert figures["false_reject_rate"] <= floors["false_reject_rate"], figures
+    assert set(figures["kinds"]) == set(kinds)
+    for kind, floor in kinds.items():
         assert figures["kinds"][kind]["recall"] >= floor, (kind, figures["kinds"][kind], figures["missed"])
 
 
 def test_tuning_figures_stay_at_or_above_the_published_ones():
-    reports = _reports()
+    reports = {i: r for split in TUNING_SPLITS for i, r in _reports(split).items()}
     tuning = [e for e in ENTRIES if e["split"] in TUNING_SPLITS]
     figures = corpus.evaluate(tuning, {i: not r.passed for i, r in reports.items()})
     assert figures["sound"] >= 114 and figures["unsound"] >= 438, figures

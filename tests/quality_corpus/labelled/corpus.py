@@ -6,8 +6,9 @@ Sources (all written by hand, none generated from the scorer's rules):
 - `labelled/written.json`: documents written for issue 20: sound ones in several languages and
   audiences, refusals and meta text, generic filler, factually wrong text, a neighbouring topic passed
   off as the one asked, the wrong audience;
-- `labelled/heldout2.json` (second round) and `labelled/heldout3.json` (third round): held-out parts
-  written by hand after a round's tuning, each with its mechanical variants (`*_derived.json`).
+- `labelled/heldout2.json`, `heldout3.json` and `heldout4.json` (second, third and fourth rounds):
+  held-out parts written by hand after a round's tuning, each with its mechanical variants
+  (`*_derived.json`).
 
 `labelled/derived.json` is made by `derive()` from the *sound* documents above, mechanically:
 - shuffled: the sentences of every prose field put in another order (an outline's sections too);
@@ -46,8 +47,14 @@ HELDOUT2_DERIVED = HERE / "heldout2_derived.json"
 # third round's scorer was merged and measured once after it was frozen. Its ids start with "h3-".
 HELDOUT3 = HERE / "heldout3.json"
 HELDOUT3_DERIVED = HERE / "heldout3_derived.json"
+# The fourth held-out part (issue 20, fourth round): written by four other writers under the same rules
+# while the fourth round tuned on everything above (heldout3 included); committed (8a60b53) before the
+# fourth round's scorer was merged and measured once after it was frozen. Its ids start with "h4-".
+HELDOUT4 = HERE / "heldout4.json"
+HELDOUT4_DERIVED = HERE / "heldout4_derived.json"
 # Held-out parts written by hand after a round's tuning: id prefix -> (part, hand-written, derived).
-HELD_OUT_PARTS = {"h2-": ("heldout2", HELDOUT2, HELDOUT2_DERIVED), "h3-": ("heldout3", HELDOUT3, HELDOUT3_DERIVED)}
+HELD_OUT_PARTS = {"h2-": ("heldout2", HELDOUT2, HELDOUT2_DERIVED), "h3-": ("heldout3", HELDOUT3, HELDOUT3_DERIVED),
+                  "h4-": ("heldout4", HELDOUT4, HELDOUT4_DERIVED)}
 # The nine failure kinds of issue 20 (the first corpus's kinds are kept as they are).
 ISSUE_KINDS = ("off_topic", "wrong_language", "refusal", "wrong_audience", "truncated", "factually_wrong",
                "generic_filler", "mismatched", "shuffled")
@@ -226,7 +233,7 @@ def derive(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def split_of(entry_id: str) -> str:
-    """heldout2 / heldout3 for the hand-written held-out parts; else the first round's rule (its held-out
+    """heldout2 / heldout3 / heldout4 for the hand-written held-out parts; else the first round's rule (its held-out
     part, "heldout1", was seen once after tuning, so later rounds tune on it together with "tune")."""
     source = entry_id.split("~", 1)[0]
     for prefix, (part, _, _) in HELD_OUT_PARTS.items():
@@ -257,7 +264,8 @@ def main() -> None:
         ids += [e["id"] for e in part + part_derived]
     assert len(ids) == len(set(ids)), "duplicate corpus ids"
     manifest = {"held_out_share": HELD_OUT_SHARE,
-                "rule": "source id starting 'h3-' -> heldout3 (labelled/heldout3.json, the third held-out part); "
+                "rule": "source id starting 'h4-' -> heldout4 (labelled/heldout4.json, the fourth held-out part); "
+                        "'h3-' -> heldout3 (the third, seen since the fourth round); "
                         "'h2-' -> heldout2 (labelled/heldout2.json, the second, tuning data since the third round); "
                         "else sha256(source id)[:4] / 2**32 < share -> heldout1 (the first round's held-out "
                         "part, tuning data since the second round), else tune; a variant goes with its source",
