@@ -11,8 +11,8 @@ request-line limit and no read timeouts).
 `WEB_WORKERS` processes per instance (declared per service in the IaC, never
 from the CPU count), each with `WEB_THREADS` threads (gthread): a generation
 spends seconds to minutes waiting on a provider with the GIL released, but
-its own Python work (~20 ms before and after the call) runs under its
-process's one GIL, so with one process a burst of 256 costs ~5 s of one core
+its own Python work (~10–13 ms of CPU before and after the call, docs/PERFORMANCE.md)
+runs under its process's one GIL, so with one process a burst of 256 costs ~3 s of one core
 whatever the threads; a second process puts the instance's second core to
 work. Each worker binds its own listening socket (`reuse_port`: SO_REUSEPORT,
 gunicorn creates the sockets after fork), so the kernel spreads new
