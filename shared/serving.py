@@ -11,8 +11,8 @@ request-line limit and no read timeouts).
 `WEB_WORKERS` processes per instance (declared per service in the IaC, never
 from the CPU count), each with `WEB_THREADS` threads (gthread): a generation
 spends seconds to minutes waiting on a provider with the GIL released, but
-its own Python work (~20 ms before and after the call) runs under its
-process's one GIL, so with one process a burst of 256 costs ~5 s of one core
+its own Python work (~10–13 ms of CPU before and after the call, docs/PERFORMANCE.md)
+runs under its process's one GIL, so with one process a burst of 256 costs ~3 s of one core
 whatever the threads; a second process puts the instance's second core to
 work. Each worker binds its own listening socket (`reuse_port`: SO_REUSEPORT,
 gunicorn creates the sockets after fork), so the kernel spreads new
@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import json
 import socket
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -213,6 +214,20 @@ class ThrottledAddresses:
 
 class BoundedThreadWorker(ThreadWorker):  # type: ignore[misc]  # gunicorn ships no type information
     """gunicorn's gthread worker with whole-request read deadlines and problem+json refusals."""
+
+    def get_thread_pool(self) -> Any:
+        """gunicorn's pool with every one of its threads started now, before the first request.
+
+        The executor starts a thread only when a request finds none idle, and the accept loop
+        waits for each new thread to start, which under a busy GIL takes a switch interval: the
+        first burst after a start (or a deploy) paid ~100 of them per process in its wall time and
+        CPU. Started here they cost the same once, while nothing waits; the pool never shrinks,
+        so it is the state any worker reaches after its first busy moment."""
+        pool = super().get_thread_pool()
+        started = threading.Barrier(self.cfg.threads)  # each waits until all exist: no thread is reused
+        for _ in range(self.cfg.threads):
+            pool.submit(started.wait)
+        return pool
 
     def handle(self, conn: Any) -> Any:
         if not isinstance(conn.sock, DeadlineSocket):

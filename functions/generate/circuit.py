@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any, cast
 
 from shared.models import ProviderCircuit, utcnow
@@ -51,20 +52,21 @@ def states(names: list[str]) -> dict[str, CircuitState]:
     from shared.database import single_statements
 
     with single_statements() as connection:  # one read on every generation: columns, no ORM
-        for row in connection.execute(_STATES, {"names": wanted}):
+        params = {f"name{i}": name for i, name in enumerate(wanted)}
+        for row in connection.execute(_states_statement(len(wanted)), params):
             found[row.provider] = CircuitState(row.failures, row.open_until, row.probe_until)
     return found
 
 
-def _states_statement():
+@lru_cache(maxsize=8)
+def _states_statement(count: int):
+    """The read of `count` providers' rows (:name0, :name1, …), built once per count: a fixed IN
+    list compiles once, where an expanding parameter is re-rendered on every execution."""
     from sqlalchemy import bindparam, select
 
     c = ProviderCircuit
     return select(c.provider, c.failures, c.open_until, c.probe_until).where(
-        c.provider.in_(bindparam("names", expanding=True)))
-
-
-_STATES = _states_statement()
+        c.provider.in_([bindparam(f"name{i}") for i in range(count)]))
 
 
 def _upsert(session, values: dict, update: dict):

@@ -16,7 +16,7 @@ price are unknown is recorded with `cost_usd = NULL` and `cost_known = false`
 (never $0), and an unpriced model raises an info alert.
 
 Every row is written through `write` (one place: budgets and reports hook
-there). Erasure wins over a generation in flight: `write` locks the user row
+there; `write_alone` is its one-statement form for a row that touches nothing else). Erasure wins over a generation in flight: `write` locks the user row
 first (`owner`, `FOR KEY SHARE`, which only an erasure's `FOR UPDATE` and
 delete conflict with), so a row is either written before the erasure (which
 then unlinks it) or after it, without the user: a paid call is always in the
@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
     from sqlalchemy.orm import Session
 
     from shared.models import UsageEvent
@@ -199,17 +200,68 @@ def write(session: "Session", event: "UsageEvent", reservation_id: str | None = 
     return event
 
 
-def owner(session: "Session", user_id: str | None) -> str | None:
+def stands_alone(event: "UsageEvent", reservation_id: str | None) -> bool:
+    """Whether writing `event` touches no row but its own (and its owner's lock): a new priced row,
+    no reservation to settle, no budget totals to move (no cap configured), no alert to raise.
+    `write_alone` writes such a row in one statement; anything else goes through `write`."""
+    from functions.generate import spend_totals
+    from shared.settings import get_settings
+
+    return (reservation_id is None and event.kind != "reservation"
+            and not spend_totals.caps_configured(get_settings())
+            and price_table().price(event.provider, event.model) is not None)
+
+
+def write_alone(connection: "Connection", event: "UsageEvent") -> "UsageEvent":
+    """`write` for a row that `stands_alone`, as one INSERT (one round trip, no ORM unit of work).
+
+    The row's user is the answer of `owner`'s own locking read, as a subquery of the INSERT
+    (`FOR KEY SHARE` until the statement commits): a row is written before an erasure, which then
+    unlinks it, or after it, without the user, exactly as `write` decides.
+    """
+    from sqlalchemy import inspect
+
+    from shared.models import new_id, utcnow
+
+    if event.id is None:
+        event.id = new_id()
+    if event.created_at is None:
+        event.created_at = utcnow()
+    statement, columns = _owned_insert()
+    values = {k: v for k, v in inspect(event).dict.items() if k in columns}
+    values["owner"] = values.pop("user_id", None)
+    event.user_id = connection.execute(statement, values).scalar_one_or_none()
+    return event
+
+
+@cache
+def _owned_insert() -> tuple[Any, frozenset[str]]:
+    """The INSERT of `write_alone` (its user column from the owner lock) and the columns it takes."""
+    from sqlalchemy import insert
+
+    from shared.models import UsageEvent
+
+    table = UsageEvent.__table__
+    statement = insert(table).values(user_id=_owner_lock().scalar_subquery()).returning(table.c.user_id)
+    return statement, frozenset(table.c.keys())
+
+
+def owner(session: "Session | Connection", user_id: str | None) -> str | None:
     """`user_id` if that user still exists, locking their row against an erasure until this transaction
     ends (`FOR KEY SHARE`: ordinary updates of the row never wait on it); None once they are erased."""
-    from sqlalchemy import select
+    if user_id is None:
+        return None
+    return session.execute(_owner_lock(), {"owner": user_id}).scalar_one_or_none()
+
+
+@cache
+def _owner_lock() -> Any:
+    """`owner`'s locking read of the user row (:owner), built once: it runs on every ledger write."""
+    from sqlalchemy import bindparam, select
 
     from shared.models import User
 
-    if user_id is None:
-        return None
-    return session.execute(select(User.id).where(User.id == user_id)
-                           .with_for_update(read=True, key_share=True)).scalar_one_or_none()
+    return select(User.id).where(User.id == bindparam("owner")).with_for_update(read=True, key_share=True)
 
 
 def _count_in_totals(session: "Session", event: "UsageEvent") -> None:

@@ -49,8 +49,12 @@ class LedgerBooks:
                               input_tokens=input_tokens, max_output_tokens=max_output_tokens, **context)
 
     def write(self, event: UsageEvent, reservation_id: str | None) -> None:
-        from shared.database import session_scope
+        from shared.database import session_scope, single_statements
 
+        if ledger.stands_alone(event, reservation_id):  # the usual row: one statement, no session
+            with single_statements() as connection:
+                ledger.write_alone(connection, event)
+            return
         with session_scope() as session:
             ledger.write(session, event, reservation_id)
 

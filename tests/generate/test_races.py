@@ -215,6 +215,47 @@ def test_a_generation_erased_before_its_first_call_pays_nothing(db, client_for, 
     assert _ledger() == []
 
 
+def test_a_lone_ledger_row_is_one_statement_and_an_erasure_still_wins(db):
+    """Without a cap a settled call's row needs no transaction (`ledger.write_alone`: the owner lock is a
+    subquery of its INSERT). A user who exists keeps the row; an erasure holding the user row makes the
+    INSERT wait (PostgreSQL) and the row is then written without the user, as `ledger.write` would."""
+    from functions.generate import ledger
+    from functions.generate.spend import LedgerBooks
+    from shared.database import session_scope
+    from shared.erasure import erase_rows, identifiers
+    from shared.settings import get_settings
+
+    books = LedgerBooks(get_settings())
+
+    def row(user_id: str):
+        return ledger.usage_event(user_id=user_id, generation_id=str(uuid.uuid4()), provider="openai",
+                                  model="gpt-4o-mini", kind="generation", outcome="success", input_tokens=900,
+                                  output_tokens=1200, attempt=1)
+
+    kept_uid, _ = make_user()
+    kept = row(kept_uid)
+    assert ledger.stands_alone(kept, None)
+    books.write(kept, None)
+    erased_uid, _ = make_user()
+    late = row(erased_uid)
+    with session_scope() as s:
+        ids = identifiers(s, erased_uid, lock=True)
+        if db.backend == "postgresql":  # the erasure holds the user row: the INSERT waits for it
+            writer = threading.Thread(target=books.write, args=(late, None))
+            writer.start()
+            writer.join(0.5)
+            assert writer.is_alive(), "the ledger row did not wait for the erasure's lock"
+        erase_rows(s, ids)
+    if db.backend == "postgresql":
+        writer.join(30)
+    else:
+        books.write(late, None)
+    assert (kept.user_id, late.user_id) == (kept_uid, None)
+    assert {e.id: (e.user_id, e.cost_usd) for e in _ledger()} == {kept.id: (kept_uid, kept.cost_usd),
+                                                                  late.id: (None, late.cost_usd)}
+    assert kept.cost_usd and kept.cost_usd > 0
+
+
 def test_an_unexpected_error_logs_request_id_and_route_never_the_persons_data(db, client_for, use_providers,
                                                                                monkeypatch):
     """A fault whose exception quotes the request (topic, user id, email) is a 500 problem whose log

@@ -95,21 +95,27 @@ class OpenAIProvider:
     def complete(self, call: Call) -> Completion:
         import json
 
+        from openai.types.chat import ChatCompletion
+
         client = _client(self._key, self._base_url, self._timeout)
+        body = {
+            "model": self.model,
+            "messages": [
+                {"role": "system", "content": call.prompt.system},
+                {"role": "user", "content": call.prompt.user},
+            ],
+            "response_format": {
+                "type": "json_schema",
+                "json_schema": {"name": call.content_type, "schema": strict_form(call.schema), "strict": True},
+            },
+            "max_completion_tokens": call.max_output_tokens,
+        }
         try:
-            response = client.chat.completions.create(
-                model=self.model,
-                messages=[
-                    {"role": "system", "content": call.prompt.system},
-                    {"role": "user", "content": call.prompt.user},
-                ],
-                response_format={
-                    "type": "json_schema",
-                    "json_schema": {"name": call.content_type, "schema": strict_form(call.schema), "strict": True},
-                },
-                max_completion_tokens=call.max_output_tokens,
-                timeout=call.timeout or self._timeout,
-            )
+            # The SDK's request path without `chat.completions.create`'s per-call transform of the
+            # parameters against its TypedDicts (~0.4 ms of CPU before every call, for a body that is
+            # plain JSON already): same endpoint, auth, errors and typed `ChatCompletion` reply.
+            response = client.post("/chat/completions", body=body, cast_to=ChatCompletion,
+                                   options={"timeout": call.timeout or self._timeout})
         except Exception as exc:  # noqa: BLE001 - every SDK failure is a provider error (sdk_errors)
             raise provider_error(self.name, exc) from None
         try:
