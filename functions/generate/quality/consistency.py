@@ -4,9 +4,10 @@ A generated document that says the temperature "has risen" in one section and "h
 another, or that cells "carry the same" information and later "do not carry the same", is wrong
 at least once, whatever the facts. We look for pairs of sentences that share most of their
 content words (at least 4 shared stems) and differ by an antonym (rise/fall, more/less,
-older/younger...; overlap coefficient >= 0.6), or by a negation or their numbers (Jaccard >= 0.5:
+older/younger...; overlap coefficient >= 0.6), or by a negation or a single figure each (Jaccard >= 0.5:
 "light cannot escape the event horizon" is not the negation of "there is a boundary called the
-event horizon"). English only: the
+event horizon"; worked examples share their words and differ in their figures). Contrasts drawn on
+purpose and labelled items with different labels are not contradictions. English only: the
 negations and antonyms are English words.
 """
 
@@ -55,9 +56,14 @@ _POLE = {w: axis for axis, forms in _AXES.items() for w in forms}
 _ENGLISH = FUNCTION_WORDS["en"]
 
 
-def _profile(toks: list[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
-    """(content stems, stems a negation applies to, numbers, antonym poles) of one sentence."""
-    stems, numbers, poles, negated = set(), set(), set(), set()
+# A figure as written: "1,200", "0.89", "3".
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def _profile(sentence: str, toks: list[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
+    """(content stems, stems a negation applies to, figures, antonym poles) of one sentence."""
+    stems, poles, negated = set(), set(), set()
+    numbers = set(_NUMBER.findall(sentence))
     pending = 0  # content words still to look at after a negation ("do not carry", "never override")
     for w in toks:
         if w in _NEGATIONS:
@@ -71,7 +77,7 @@ def _profile(toks: list[str]) -> tuple[frozenset[str], frozenset[str], frozenset
         if w in _POLE:
             poles.add(_POLE[w])
         elif w.isdigit():
-            numbers.add(w)
+            continue
         elif w not in _ENGLISH and len(w) > 2:
             stems.add(stem(w))
     return frozenset(stems), frozenset(negated), frozenset(numbers), frozenset(poles)
@@ -89,7 +95,10 @@ def _differ(a, b, shared: int) -> str | None:
     # "cells do not carry the same information" vs "cells carry the same information".
     if (neg_a - neg_b) & stems_b or (neg_b - neg_a) & stems_a:
         return "negation"
-    if num_a and num_b and (num_a - num_b) and (num_b - num_a):
+    # Different figures contradict only as two single claims ("rose by 1.1 degrees" / "by 2 degrees"): a
+    # sentence with several is a calculation, a range or a worked example ("3 to 6 months"; "with needs
+    # of 1,200, 3 months is 3,600"), and two examples of one method share all their words.
+    if len(num_a) == 1 and len(num_b) == 1 and num_a != num_b:
         return "numbers"
     return None
 
@@ -97,7 +106,17 @@ def _differ(a, b, shared: int) -> str | None:
 _QUOTED = re.compile(r"['\u2018\"\u201c][^'\u2019\"\u201d]{3,}['\u2019\"\u201d]")
 
 
+# A short label before a colon names what the sentence is about ("Type I error: ...", "Myth: ...").
+_LABEL = re.compile(r"^\W*([^:.!?]{1,40}):\s")
+
+
 def _contrasted(sentences: list[str], i: int, j: int) -> bool:
+    """A contrast drawn on purpose, two quoted examples side by side, or two labelled items (a
+    definition list: "Type I error: rejecting a true H0" / "Type II error: failing to reject a false
+    H0") whose labels differ: each says something of its own subject."""
+    label_i, label_j = _LABEL.match(sentences[i]), _LABEL.match(sentences[j])
+    if label_i and label_j and label_i.group(1).strip().lower() != label_j.group(1).strip().lower():
+        return True
     if any(_CONTRAST.search(s) for s in (sentences[i], sentences[j], sentences[i - 1] if i else "")):
         return True
     return bool(_QUOTED.search(sentences[i]) and _QUOTED.search(sentences[j]))
@@ -109,7 +128,7 @@ def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
     for s, toks in zip(doc.sentences, doc.sentence_tokens):
         first.setdefault(s, toks)
     sentences = list(first)[:MAX_SENTENCES]
-    profiles = [_profile(first[s]) for s in sentences]
+    profiles = [_profile(s, first[s]) for s in sentences]
     index: dict[str, list[int]] = {}
     for i, (stems, *_rest) in enumerate(profiles):
         for s in stems:
