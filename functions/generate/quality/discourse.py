@@ -541,9 +541,17 @@ def _given_before_new(passages: list[str]) -> int:
     return count
 
 
+# A run-in heading ("With natural frequencies. Imagine 100,000 people.") is the paragraph's label: the
+# sentence after it heads the paragraph.
+MAX_RUN_IN_WORDS = 4
+
+
 def _starts_paragraph(passage: str, sentence: str) -> bool:
     at = passage.find(sentence[:40])
-    return at <= 0 or passage[:at].rstrip(" \t").endswith("\n")
+    if at <= 0:
+        return True
+    before = passage[:at].rsplit("\n", 1)[-1]  # this paragraph's text before the sentence
+    return len(words(before)) <= MAX_RUN_IN_WORDS
 
 
 def _inversions(values: list[int]) -> int:
@@ -643,8 +651,13 @@ def order_features(doc: Document, topic: str = "", content_type: str = "") -> di
         weight += len(sentences)
     given = _given_before_new(doc.passages)
     section_order, section_years = _section_order(_list_field(doc.content, "sections"))
-    years += section_years
-    return {"given": given, "misplaced": misplaced, "lead": lead, "ordinal": ordinal, "years": years, "sections": section_order,
+    # One section stepping back in time is how thematic sections read ("Technique" reaching back to
+    # the paint tube of 1841 after "The Salon" of 1863): a weak signal; repeated steps back break a
+    # chronology.
+    back_step = int(section_years == 1)
+    years += section_years - back_step
+    return {"given": given, "misplaced": misplaced, "lead": lead, "ordinal": ordinal, "years": years,
+            "back_step": back_step, "sections": section_order,
             "near": near_sum / weight if weight else 0.0, "far": far_sum / weight if weight else 0.0,
             "sentences": weight}
 
@@ -652,7 +665,7 @@ def order_features(doc: Document, topic: str = "", content_type: str = "") -> di
 def order(doc: Document, topic: str = "", content_type: str = "") -> list[Defect]:
     f = order_features(doc, topic, content_type)
     strong = f["misplaced"] + f["sections"] + f["years"]
-    weak = f["given"] + f["ordinal"] + f["lead"]
+    weak = f["given"] + f["ordinal"] + f["lead"] + f["back_step"]
     # One weak signal alone never fails a document: a misplaced opening or closing needs a second
     # one (another marker, a reference before its introduction, a long passage that names its subject
     # only from its third sentence, or neighbouring sentences that hold together less than distant ones); a section title out of place (an introduction in the middle,
