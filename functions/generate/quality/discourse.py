@@ -284,9 +284,14 @@ def best_assignment(sim: list[list[float]]) -> float:
     """Total similarity of the best one-to-one assignment of rows to columns (the Hungarian algorithm,
     O(n^3); n is at most 25 pairs here). scipy's linear_sum_assignment gives the same totals (a test
     checks it) but costs ~56 MB and 0.3-0.45 s of import in the generate instance for a 25x25 matrix."""
+    return sum(sim[i][j] for i, j in enumerate(assignment(sim)))
+
+
+def assignment(sim: list[list[float]]) -> list[int]:
+    """The column given to each row by the best one-to-one assignment (see `best_assignment`)."""
     n = len(sim)
     if n == 0:
-        return 0.0
+        return []
     top = max(max(row) for row in sim)
     cost = [[top - v for v in row] for row in sim]  # maximise similarity = minimise cost
     inf = float("inf")
@@ -319,7 +324,10 @@ def best_assignment(sim: list[list[float]]) -> float:
             j1 = way[j0]
             owner[j0] = owner[j1]
             j0 = j1
-    return sum(sim[owner[j] - 1][j - 1] for j in range(1, n + 1))
+    columns = [0] * n
+    for j in range(1, n + 1):
+        columns[owner[j] - 1] = j - 1
+    return columns
 
 
 @lru_cache(maxsize=8192)
@@ -396,10 +404,13 @@ def pairing_stats(doc: Document, content_type: str) -> dict[str, float] | None:
     top_g = max(max(row) for row in grams) or 1.0
     sim = [[lexical[i][j] / top_l + grams[i][j] / top_g for j in range(n)] for i in range(n)]
     diag = sum(sim[i][i] for i in range(n))
-    best = best_assignment(sim)
+    columns = assignment(sim)
+    best = sum(sim[i][j] for i, j in enumerate(columns))
+    moved = sum(1 for i, j in enumerate(columns) if i != j)
     # Prompts with a word of their own in some response: the same for any arrangement of the responses.
     linked = sum(1 for row in forward if max(row) > 0)
-    return {"n": n, "diag": diag, "best": best, "ratio": diag / best if best else 1.0, "linked": linked}
+    return {"n": n, "diag": diag, "best": best, "ratio": diag / best if best else 1.0, "linked": linked,
+            "moved": moved}
 
 
 # (ratio below which the pairs as written are mismatched, least mean similarity of the best
@@ -847,6 +858,11 @@ def topic_in_body(doc: Document, topic: str, content_type: str = "") -> list[Def
 # below their level.
 _TOO_HARD = {"elementary": 0.25, "middle_school": 1.25}
 TOO_HARD_DEFAULT = 4.0
+# The Wiener Sachtextformel counts words of 3+ syllables and over 6 letters; German writes a subject's
+# terms as one compound ("Kohlenstoffdioxid", "Spaltöffnungen"), so a sound middle-school outline of
+# key terms reads as grade 11 (the corpus's sound German middle-school texts: 1.0 to 11.1). Only past
+# the general margin is German text for grades 6-8 confidently too hard.
+_TOO_HARD_IN = {("de", "middle_school"): TOO_HARD_DEFAULT}
 _TOO_EASY = {"college": 6.0, "high_school": 6.0}
 # A grade formula reads sentence and word length, not ideas: plain, short-sentence prose on a technical
 # subject (Big-O notation, recursion, averages and spread) scores like a children's text. What children's
@@ -872,7 +888,8 @@ def audience_fit(grade: float | None, band: tuple[float, float], audience: str, 
     if grade is None:
         return []
     label = audience.replace("_", " ")
-    if grade - band[1] >= _TOO_HARD.get(audience, TOO_HARD_DEFAULT):
+    margin = _TOO_HARD_IN.get((language, audience), _TOO_HARD.get(audience, TOO_HARD_DEFAULT))
+    if grade - band[1] >= margin:
         return [Defect("audience",
                        f"written for older readers: grade level {grade:.1f} is far above the {label} band "
                        f"({band[0]:g}-{band[1]:g}), so this audience cannot learn from it", 0.5)]
