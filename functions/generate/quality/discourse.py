@@ -641,6 +641,31 @@ def _section_order(sections: list[Any]) -> tuple[int, int]:
     return misplaced, years
 
 
+# A speaker's label opening a turn in a dialogue script ("MAYA: ...", "Dev: ..."), at the head of a line
+# or after the end of the sentence before.
+_SPEAKER = re.compile(r"(?:(?m:^)|(?<=[.!?\u2026\"\u201d\u00bb)] ))[ \t]*([A-Z\u00c0-\u00de][\w.\u00c0-\u00ff]{0,20}"
+                      r"(?: [A-Z][\w.]{0,15})?):\s")
+MIN_SPEAKER_TURNS = 3  # a label used this often names a speaker ("Note:" once is a label)
+_DIALOGUE = frozenset({"podcast_script"})
+
+
+def _repeated_turns(doc: Document, content_type: str) -> int:
+    """Consecutive turns given to the same speaker in a dialogue script. A script labels each turn once
+    (a speaker who goes on keeps talking under the same label), so "MAYA: ... MAYA: ..." in a row
+    means turns were moved (the corpus's sound scripts: none in 150 turns; shuffled ones: 6 to 14)."""
+    if content_type not in _DIALOGUE:
+        return 0
+    skip = {v for k in _NOT_DISCOURSE if isinstance(v := doc.content.get(k), str)}
+    repeats = 0
+    for passage in doc.passages:
+        if passage in skip:
+            continue
+        labels = _SPEAKER.findall(passage)
+        speakers = {name for name, n in Counter(labels).items() if n >= MIN_SPEAKER_TURNS}
+        repeats += sum(1 for a, b in zip(labels, labels[1:]) if a == b and a in speakers)
+    return repeats
+
+
 def order_features(doc: Document, topic: str = "", content_type: str = "") -> dict[str, float]:
     """Evidence that sentences or sections are out of order, counted where a reader would notice."""
     misplaced = lead = ordinal = years = 0
@@ -668,15 +693,17 @@ def order_features(doc: Document, topic: str = "", content_type: str = "") -> di
     back_step = int(section_years == 1)
     years += section_years - back_step
     return {"given": given, "misplaced": misplaced, "lead": lead, "ordinal": ordinal, "years": years,
-            "back_step": back_step, "sections": section_order,
+            "back_step": back_step, "sections": section_order, "turns": _repeated_turns(doc, content_type),
             "near": near_sum / weight if weight else 0.0, "far": far_sum / weight if weight else 0.0,
             "sentences": weight}
 
 
 def order(doc: Document, topic: str = "", content_type: str = "") -> list[Defect]:
     f = order_features(doc, topic, content_type)
-    strong = f["misplaced"] + f["sections"] + f["years"]
-    weak = f["given"] + f["ordinal"] + f["lead"] + f["back_step"]
+    # Two repeated speaker turns are strong (one may be a pause the writer marked), one is weak.
+    turns = f["turns"]
+    strong = f["misplaced"] + f["sections"] + f["years"] + (turns if turns >= 2 else 0)
+    weak = f["given"] + f["ordinal"] + f["lead"] + f["back_step"] + (turns == 1)
     # One weak signal alone never fails a document: a misplaced opening or closing needs a second
     # one (another marker, a reference before its introduction, a long passage that names its subject
     # only from its third sentence, or neighbouring sentences that hold together less than distant ones); a section title out of place (an introduction in the middle,
