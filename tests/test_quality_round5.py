@@ -1,6 +1,7 @@
 """Issue 20, fifth round: what the gate can be confident about, from heldout4's false rejects. Each rule
 with text that must pass (the shape of a sound document the fourth round rejected) and text that must
-still fail: contradictions never from figures alone, nor between items with different labels; a myth quoted as someone's claim; a lesson of another language written partly in it;
+still fail: contradictions from figures only as one claim with one figure changed, and never between
+items with different labels; a myth quoted as someone's claim; a lesson of another language written partly in it;
 a run-in heading before an opening; one section stepping back in time; German middle-school text; and
 two recall rules: the same speaker in consecutive turns of a script, and mismatched flashcards with a
 strong signal."""
@@ -35,9 +36,6 @@ def _contradictions(*sentences: str) -> list[tuple[str, str]]:
     # A range and an example computed from it.
     ("Aim for an emergency fund of 3 to 6 months of needs.",
      "With needs of 1,200 pounds, an emergency fund of 3 months of needs is 3,600 pounds."),
-    # Parallel examples that differ in one figure.
-    ("The whole is cut into 2 equal parts and we take 1 of them.",
-     "The whole is cut into 4 equal parts and we take 1 of them."),
     # Two labelled items of a list, parallel on purpose.
     ("Type I error: rejecting a true null hypothesis, probability alpha.",
      "Type II error: failing to reject a false null hypothesis, probability beta."),
@@ -47,12 +45,14 @@ def test_worked_examples_ranges_and_labelled_items_are_no_contradiction(pair):
 
 
 @pytest.mark.parametrize("pair", [
+    ("Global average temperature has risen by about 1.1 degrees since the late 1800s.",
+     "Global average temperature has risen by about 2 degrees since the late 1800s."),
     ("Global average temperature has risen by about 1.1 degrees Celsius since the late 1800s.",
      "Global average temperature has fallen by about 1.1 degrees Celsius since the late 1800s."),
     ("Myth: rocks on the sea floor get older with distance from the ridges.",
      "Myth: rocks on the sea floor get younger with distance from the ridges."),
 ])
-def test_a_reversal_still_contradicts_also_under_the_same_label(pair):
+def test_one_changed_figure_or_a_reversal_under_the_same_label_still_contradicts(pair):
     assert _contradictions(*pair)
 
 
