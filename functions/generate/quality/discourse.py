@@ -656,7 +656,7 @@ _DIALOGUE = frozenset({"podcast_script"})
 def _repeated_turns(doc: Document, content_type: str) -> int:
     """Consecutive turns given to the same speaker in a dialogue script. A script labels each turn once
     (a speaker who goes on keeps talking under the same label), so "MAYA: ... MAYA: ..." in a row
-    means turns were moved (the corpus's sound scripts: none in 150 turns; shuffled ones: 6 to 14)."""
+    means turns were moved (the corpus's sound scripts: none in 179 labelled turns; their shuffles: 2 to 13)."""
     if content_type not in _DIALOGUE:
         return 0
     skip = {v for k in _NOT_DISCOURSE if isinstance(v := doc.content.get(k), str)}
