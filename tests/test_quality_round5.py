@@ -156,6 +156,13 @@ def test_the_same_speaker_in_consecutive_turns_is_an_order_signal():
     assert discourse._repeated_turns(analyse(_script(*moved)), "study_guide") == 0
     notes = {"main_content": "Note: read slowly. Note: pause here. Example: a scan. Then go on."}
     assert discourse._repeated_turns(analyse(notes), "podcast_script") == 0
+    # A sound cue or stage direction ends a segment: the same host may open the next one.
+    cued = [turns[0], turns[1], turns[2], turns[3]]
+    script = _script(*cued)
+    script["main_content"] += "\n\n[Music sting]\n\nDEV: Welcome back. MAYA: Thanks.\n\n(SFX: gavel) MAYA: Guilty."
+    assert discourse._repeated_turns(analyse(script), "podcast_script") == 0
+    script["main_content"] = script["main_content"].replace("[Music sting]", "").replace("(SFX: gavel) ", "")
+    assert discourse._repeated_turns(analyse(script), "podcast_script") == 2
 
 
 @pytest.mark.parametrize("source", ["h4-b-silk-road-podcast", "h4-c-passwords-podcast", "h4-c-needs-wants-podcast",

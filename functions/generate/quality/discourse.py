@@ -650,6 +650,9 @@ def _section_order(sections: list[Any]) -> tuple[int, int]:
 _SPEAKER = re.compile(r"(?:(?m:^)|(?<=[.!?\u2026\"\u201d\u00bb)] ))[ \t]*([A-Z\u00c0-\u00de][\w.\u00c0-\u00ff]{0,20}"
                       r"(?: [A-Z][\w.]{0,15})?):\s")
 MIN_SPEAKER_TURNS = 3  # a label used this often names a speaker ("Note:" once is a label)
+# A stage direction or sound cue ("[Music]", "(SFX: gavel)") ends a segment: the same host may open the next.
+_CUE = re.compile(r"\[[^\]\n]{1,80}\]|\((?:music|sound|sfx|jingle|pause|break|musik|m[úu]sica|musique)\b[^)\n]{0,60}\)",
+                  re.IGNORECASE)
 _DIALOGUE = frozenset({"podcast_script"})
 
 
@@ -664,9 +667,10 @@ def _repeated_turns(doc: Document, content_type: str) -> int:
     for passage in doc.passages:
         if passage in skip:
             continue
-        labels = _SPEAKER.findall(passage)
-        speakers = {name for name, n in Counter(labels).items() if n >= MIN_SPEAKER_TURNS}
-        repeats += sum(1 for a, b in zip(labels, labels[1:]) if a == b and a in speakers)
+        segments = _CUE.split(passage)
+        labels = [_SPEAKER.findall(segment) for segment in segments]
+        speakers = {name for name, n in Counter(x for seg in labels for x in seg).items() if n >= MIN_SPEAKER_TURNS}
+        repeats += sum(1 for seg in labels for a, b in zip(seg, seg[1:]) if a == b and a in speakers)
     return repeats
 
 
