@@ -7,10 +7,10 @@ the first corpus's kinds. Three parts: "tune" and "heldout1" (the first round's 
 (written before the second round's tuning, measured once after it); all three are tuning data since
 the third round, and these tests hold the gate to its tuning-data figures. "heldout3" (written by
 people who never read the scorer, measured once after the third round's freeze, docs/QUALITY.md) was
-looked at by the fourth round, so it is seen data now; these tests hold the gate to the fourth round's
-figures on it. "heldout4" (written by four other writers under the same rules while the fourth round
-tuned, committed before its scorer was merged, measured once after the freeze) is the held-out part:
-its floors are the figures published in docs/QUALITY.md (`python -m bench quality` prints them).
+looked at by the fourth round, and "heldout4" (written by four other writers under the same rules while
+the fourth round tuned, measured once after its freeze) by the fifth: both are seen data now, and
+these tests hold the gate to the fifth round's figures on them. A part written after the fifth round's
+freeze is the next honest measurement (`python -m bench quality` prints each part).
 """
 
 from __future__ import annotations
@@ -36,28 +36,33 @@ MUST_FAIL = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "fail"]
 TUNING_SPLITS = ("tune", "heldout1", "heldout2")
 # heldout3 was measured once (2026-12-04, scorer 6f9cb53, no judge: precision 0.896, recall 0.804,
 # false-reject rate 0.31, docs/QUALITY.md "Held-out figures (heldout3)"); the fourth round tuned on its
-# causes, so since then it is seen data and these floors are the fourth round's figures on it. Raise
-# them when the gate improves. Its recall fell from 0.804 to 0.780: the 5 variants no longer caught
-# were "caught" only because their source, a sound document, was falsely rejected.
-SEEN_HELDOUT3 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.016}
+# causes, so since then it is seen data and these floors are the fifth round's figures on it. Raise
+# them when the gate improves. (The fourth round's recall fell from 0.804 to 0.780: 5 variants had been
+# "caught" only because their source, a sound document, was falsely rejected.)
+SEEN_HELDOUT3 = {"precision": 0.99, "recall": 0.80, "false_reject_rate": 0.016}
 SEEN_HELDOUT3_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.82, "off_topic": 0.71,
-    "mismatched": 0.70, "shuffled": 0.52, "generic_filler": 0.33, "contradictory": 0.0, "factually_wrong": 0.66,
+    "mismatched": 0.83, "shuffled": 0.52, "generic_filler": 0.33, "contradictory": 0.0, "factually_wrong": 1.0,
 }
-# heldout4, measured once on the fourth round's frozen scorer (891d964; no judge, default thresholds):
-# precision 0.951, recall 0.813, false-reject rate 0.138 (11/80). The third round's scorer on the same
-# part: 0.913, 0.840, 0.263 (21/80). Floors are the published figures rounded down.
-PUBLISHED_HELD_OUT = {"precision": 0.95, "recall": 0.81, "false_reject_rate": 0.138}
-PUBLISHED_HELD_OUT_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.87, "off_topic": 0.82,
-    "mismatched": 0.79, "shuffled": 0.53, "generic_filler": 0.5, "contradictory": 0.25, "factually_wrong": 0.0,
+# heldout4 was measured once on the fourth round's frozen scorer (891d964; no judge, default thresholds):
+# precision 0.951, recall 0.813, false-reject rate 0.138 (11/80), docs/QUALITY.md "Held-out figures
+# (heldout4)". The fifth round tuned on its false rejects, so it is seen data and these floors are the
+# fifth round's figures: precision 0.995, recall 0.809, false-reject rate 0.0125 (1/80). Shuffled
+# (25/47 -> 23/47) and wrong audience (21/24 -> 20/24) are below the published figures: 6 variants had
+# been "caught" only because their source, a sound document, was falsely rejected (a contradiction
+# read into worked examples, a quoted myth, a lesson of English, a German outline); 3 shuffled scripts
+# are caught now for what is wrong with them.
+SEEN_HELDOUT4 = {"precision": 0.99, "recall": 0.80, "false_reject_rate": 0.013}
+SEEN_HELDOUT4_KINDS = {
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.83, "off_topic": 0.82,
+    "mismatched": 0.83, "shuffled": 0.48, "generic_filler": 0.5, "contradictory": 0.25, "factually_wrong": 0.0,
 }
-# The fourth round's figures on tune + heldout1 + heldout2, which since that round include 23 new sound
-# documents (ids "q4-") and their variants.
-PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.83, "false_reject_rate": 0.018}
+# The fifth round's figures on tune + heldout1 + heldout2, which since the fourth round include 23 new
+# sound documents (ids "q4-") and their variants.
+PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.84, "false_reject_rate": 0.018}
 PUBLISHED_TUNING_KINDS = {
     "off_topic": 0.91, "wrong_language": 1.0, "refusal": 1.0, "wrong_audience": 0.85, "truncated": 1.0,
-    "generic_filler": 0.92, "mismatched": 0.8, "shuffled": 0.4, "factually_wrong": 0.1,
+    "generic_filler": 0.92, "mismatched": 0.83, "shuffled": 0.4, "factually_wrong": 0.1,
 }
 
 
@@ -113,10 +118,10 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
 
 
 @pytest.mark.parametrize("split, size, floors, kinds", [
-    ("heldout4", (80, 262), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
+    ("heldout4", (80, 262), SEEN_HELDOUT4, SEEN_HELDOUT4_KINDS),
     ("heldout3", (65, 214), SEEN_HELDOUT3, SEEN_HELDOUT3_KINDS),
 ])
-def test_held_out_figures_stay_at_or_above_the_published_ones(split, size, floors, kinds):
+def test_seen_held_out_parts_stay_at_or_above_their_floors(split, size, floors, kinds):
     reports = _reports(split)
     figures = corpus.evaluate([e for e in ENTRIES if e["split"] == split],
                               {i: not r.passed for i, r in reports.items()})

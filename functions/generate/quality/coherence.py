@@ -30,6 +30,11 @@ MAX_CONTENT_RUN = 5  # content words in a row ("carbon dioxide molecules absorb"
 PROSE_FLOOR, PROSE_SPAN = 0.35, 0.3  # share of prose sentences: 0.35 -> 0, 0.65 and above -> 1
 REPEAT_FLOOR, REPEAT_SPAN = 0.1, 0.25  # repeated 4-gram share: 0.1 -> 1, 0.35 and above -> 0
 WRONG_LANGUAGE_SHARE = 0.15  # another language's function words cover this much of the text
+# A lesson of another language (its topic names it) may be mostly in that language, its examples and
+# cards, as long as the requested language explains them: its function words at least this share
+# (the requested language's translations and notes; a document merely in the taught language has
+# under 0.05).
+MIN_LESSON_SHARE = 0.08
 PLACEHOLDER_FACTOR = 0.3
 
 _BREAKS = frozenset(",;:()[]\u2013\u2014\"")
@@ -132,9 +137,11 @@ def score(doc: Document, requested: str, topic: str = "") -> Integrity:
     counts = Counter(doc.toks)
 
     detected, detected_share = language.detect(counts)
+    taught = language.taught(topic, requested)
     language_value = 1.0
     if detected is not None and detected != code and detected_share >= WRONG_LANGUAGE_SHARE:
-        if language.share_in(counts, code) < detected_share / 2:
+        own_share = language.share_in(counts, code)
+        if own_share < detected_share / 2 and not (detected == taught and own_share >= MIN_LESSON_SHARE):
             language_value = 0.0
             weaknesses.append(f"language: the text is written in {language.name(detected)}, "
                               f"not in {language.name(code)} ({requested}) as requested")
@@ -142,7 +149,9 @@ def score(doc: Document, requested: str, topic: str = "") -> Integrity:
     prose_share: float | None = None
     prose_value = 1.0
     if vocab is not None and language_value > 0:
-        prose_share, example = _prose_share(doc, vocab)
+        # In a lesson of another language, its example sentences are prose of that language.
+        taught_vocab = language.function_words(taught) if taught else None
+        prose_share, example = _prose_share(doc, vocab | taught_vocab if taught_vocab else vocab)
         prose_value = _clamp((prose_share - PROSE_FLOOR) / PROSE_SPAN)
         if prose_value < 1.0 and example:
             weaknesses.append(

@@ -4,9 +4,13 @@ A generated document that says the temperature "has risen" in one section and "h
 another, or that cells "carry the same" information and later "do not carry the same", is wrong
 at least once, whatever the facts. We look for pairs of sentences that share most of their
 content words (at least 4 shared stems) and differ by an antonym (rise/fall, more/less,
-older/younger...; overlap coefficient >= 0.6), or by a negation or their numbers (Jaccard >= 0.5:
-"light cannot escape the event horizon" is not the negation of "there is a boundary called the
-event horizon"). English only: the
+older/younger...; overlap coefficient >= 0.6), or by a negation or one changed figure (Jaccard >= 0.5:
+"light cannot escape the event horizon" is not the negation of "there is a boundary called the event
+horizon"). Figures contradict only as one claim made twice with one figure changed ("takes about 29.5
+days" / "about 14 days"): a calculation claims no single figure, and where several differ the
+sentences are a range and an example computed from it or two worked examples of one method (issue
+20, fifth round). Contrasts drawn on purpose and labelled items with different labels are not
+contradictions. English only: the
 negations and antonyms are English words.
 """
 
@@ -20,7 +24,7 @@ from functions.generate.quality.text import Document, stem
 
 MIN_SHARED = 4
 MIN_OVERLAP = 0.6  # shared / the smaller sentence's stems, for an antonym
-MIN_JACCARD = 0.5  # shared / all stems of both, for a negation or different numbers (a stricter test)
+MIN_JACCARD = 0.5  # shared / all stems of both, for a negation or a changed figure (a stricter test)
 MAX_SENTENCES = 400
 MAX_SHARING = 12  # bound the pair search on very long documents
 
@@ -55,9 +59,15 @@ _POLE = {w: axis for axis, forms in _AXES.items() for w in forms}
 _ENGLISH = FUNCTION_WORDS["en"]
 
 
-def _profile(toks: list[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
-    """(content stems, stems a negation applies to, numbers, antonym poles) of one sentence."""
-    stems, numbers, poles, negated = set(), set(), set(), set()
+# A figure as written ("1,200", "29.5"); arithmetic between figures, or an equals sign, makes a calculation.
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_CALCULATION = re.compile(r"\d\s*[\u00d7\u00b7*/+\u2212-]\s*\(?\s*[\d\u2212-]|[=\u2248]")
+
+
+def _profile(sentence: str, toks: list[str]) -> tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]:
+    """(content stems, stems a negation applies to, figures, antonym poles) of one sentence."""
+    stems, poles, negated = set(), set(), set()
+    numbers = set() if _CALCULATION.search(sentence) else set(_NUMBER.findall(sentence))
     pending = 0  # content words still to look at after a negation ("do not carry", "never override")
     for w in toks:
         if w in _NEGATIONS:
@@ -70,9 +80,7 @@ def _profile(toks: list[str]) -> tuple[frozenset[str], frozenset[str], frozenset
                 pending = 0
         if w in _POLE:
             poles.add(_POLE[w])
-        elif w.isdigit():
-            numbers.add(w)
-        elif w not in _ENGLISH and len(w) > 2:
+        elif w not in _ENGLISH and len(w) > 2 and not w.isdigit():
             stems.add(stem(w))
     return frozenset(stems), frozenset(negated), frozenset(numbers), frozenset(poles)
 
@@ -89,7 +97,7 @@ def _differ(a, b, shared: int) -> str | None:
     # "cells do not carry the same information" vs "cells carry the same information".
     if (neg_a - neg_b) & stems_b or (neg_b - neg_a) & stems_a:
         return "negation"
-    if num_a and num_b and (num_a - num_b) and (num_b - num_a):
+    if len(num_a - num_b) == 1 and len(num_b - num_a) == 1:
         return "numbers"
     return None
 
@@ -97,7 +105,17 @@ def _differ(a, b, shared: int) -> str | None:
 _QUOTED = re.compile(r"['\u2018\"\u201c][^'\u2019\"\u201d]{3,}['\u2019\"\u201d]")
 
 
+# A short label before a colon names what the sentence is about ("Type I error: ...", "Myth: ...").
+_LABEL = re.compile(r"^\W*([^:.!?]{1,40}):\s")
+
+
 def _contrasted(sentences: list[str], i: int, j: int) -> bool:
+    """A contrast drawn on purpose, two quoted examples side by side, or two labelled items (a
+    definition list: "Type I error: rejecting a true H0" / "Type II error: failing to reject a false
+    H0") whose labels differ: each says something of its own subject."""
+    label_i, label_j = _LABEL.match(sentences[i]), _LABEL.match(sentences[j])
+    if label_i and label_j and label_i.group(1).strip().lower() != label_j.group(1).strip().lower():
+        return True
     if any(_CONTRAST.search(s) for s in (sentences[i], sentences[j], sentences[i - 1] if i else "")):
         return True
     return bool(_QUOTED.search(sentences[i]) and _QUOTED.search(sentences[j]))
@@ -109,7 +127,7 @@ def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
     for s, toks in zip(doc.sentences, doc.sentence_tokens):
         first.setdefault(s, toks)
     sentences = list(first)[:MAX_SENTENCES]
-    profiles = [_profile(first[s]) for s in sentences]
+    profiles = [_profile(s, first[s]) for s in sentences]
     index: dict[str, list[int]] = {}
     for i, (stems, *_rest) in enumerate(profiles):
         for s in stems:

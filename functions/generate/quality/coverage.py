@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from functions.generate.quality.language import FUNCTION_WORDS, OBJECTIVE_VERBS
+from functions.generate.quality.language import FUNCTION_WORDS, OBJECTIVE_VERBS, taught
 from functions.generate.quality.text import (
     STOPWORDS,
     Document,
@@ -134,8 +134,15 @@ def topic_terms(topic: str, language: str = "") -> dict[str, str]:
     return subject or terms
 
 
-def _title_names(doc: Document, terms: dict[str, str]) -> bool:
-    return bool({stem(w) for w in _unelided(doc.title)} & terms.keys())
+def _title_names(doc: Document, terms: dict[str, str], cognates: bool = False) -> bool:
+    """Whether the title names a topic word; with `cognates` (a lesson of another language, whose title
+    may name its subject in either language: "Verben" / "Irregular Verbs"), a word one of whose stems
+    begins with the other (at least MIN_PART letters) counts too."""
+    titled = {stem(w) for w in _unelided(doc.title)}
+    if titled & terms.keys():
+        return True
+    return cognates and any(min(len(a), len(b)) >= MIN_PART and (a.startswith(b) or b.startswith(a))
+                            for a in titled for b in terms)
 
 
 def named_by_kind(doc: Document, topic: str, content_type: str) -> bool:
@@ -146,7 +153,7 @@ def named_by_kind(doc: Document, topic: str, content_type: str) -> bool:
     (Victor and the creature in "Frankenstein by Mary Shelley")."""
     terms = _with_parts(topic_terms(topic, doc.language), doc)
     if content_type == "flashcards":
-        return _title_names(doc, terms)
+        return _title_names(doc, terms, cognates=taught(topic, doc.language) is not None)
     author = _AUTHOR.search(topic)
     if content_type == "reading_guide_questions" and author:
         surname = author.group(1).split()[-1]

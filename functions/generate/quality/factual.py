@@ -151,10 +151,25 @@ _HYPOTHETICAL = PhraseSet("imagine|for example|for instance|suppose|say|if|would
 _PLACEHOLDER_REF = re.compile(r"example\.(?:com|org)|lorem|citation needed|\btbd\b|\btodo\b|\[.*?\]|insert ", re.IGNORECASE)
 
 
+# Quotation marks opening and closing a quoted claim (not the apostrophe inside "today's").
+_OPEN_QUOTE = re.compile(r"(?<!\w)['\u2018\"\u201c\u00ab\u201e](?=\w)")
+_CLOSE_QUOTE = re.compile(r"(?<=[\w.!?,])['\u2019\"\u201d\u00bb\u201c](?!\w)")
+
+
+def _quoted(prefix: str) -> bool:
+    """Whether a quotation opened in `prefix` (the sentence up to a match) is still open there."""
+    opened = [m.start() for m in _OPEN_QUOTE.finditer(prefix)]
+    closed = [m.start() for m in _CLOSE_QUOTE.finditer(prefix)]
+    return bool(opened) and (not closed or opened[-1] > closed[-1])
+
+
 def _is_debunked(text: str, start: int, end: int) -> bool:
-    """Whether the sentence around a myth match says it is a myth, negates it, reports it as a belief or
+    """Whether the sentence around a myth match says it is a myth, negates it, reports it as a belief,
+    quotes it as someone's claim ("Today's defendant: 'We only use ten percent of our brains.'") or
     asks about it, or the next sentence refutes it ("That is not the reason!")."""
     left = max(text.rfind(".", 0, start), text.rfind("!", 0, start), text.rfind("?", 0, start), text.rfind("\n", 0, start))
+    if _quoted(text[left + 1: start]):
+        return True
     rights = [i for i in (text.find(".", end), text.find("!", end), text.find("?", end), text.find("\n", end)) if i != -1]
     sentence = text[left + 1: min(rights) if rights else len(text)]
     if _DEBUNK.search(sentence) or (rights and text[min(rights)] == "?" and _YES_NO.match(sentence)):

@@ -73,6 +73,18 @@ FUNCTION_WORDS: dict[str, frozenset[str]] = {
         zal ook nog al heel zo er hier daar""".split()),
 }
 assert set(NAMES) == set(FUNCTION_WORDS)
+# Each language's name as other languages write it, inflected forms included ("im Englischen", "curso
+# de inglés"): a topic naming another language than the document's is a lesson of that language.
+_NAMED_AS: dict[str, frozenset[str]] = {
+    "en": frozenset("english englisch englischen inglés ingles anglais inglese inglês engels".split()),
+    "es": frozenset("spanish spanisch spanischen español espanol castellano espagnol spagnolo espanhol spaans".split()),
+    "de": frozenset("german deutsch deutschen alemán aleman allemand tedesco alemão duits".split()),
+    "fr": frozenset("french französisch französischen francés frances français francais francese francês frans".split()),
+    "it": frozenset("italian italienisch italienischen italiano italien italiaans".split()),
+    "pt": frozenset("portuguese portugiesisch portugiesischen portugués portugues portugais portoghese português".split()),
+    "nl": frozenset("dutch niederländisch niederländischen holandés neerlandés néerlandais olandese holandês nederlands".split()),
+}
+assert set(_NAMED_AS) == set(FUNCTION_WORDS)
 
 
 def base(code: str) -> str:
@@ -83,6 +95,15 @@ def base(code: str) -> str:
 def name(code: str) -> str:
     """Human name for a language code ('es' -> 'Spanish'; unknown codes are returned as given)."""
     return NAMES.get(base(code), code)
+
+
+def taught(topic: str, requested: str) -> str | None:
+    """The language a lesson's topic names other than the `requested` one ("Karteikarten: unregelmäßige
+    Verben im Englischen" asked in German -> 'en'): its text is the lesson's content. None otherwise."""
+    words = {w.strip(".,:;!?()\"'¿¡").lower() for w in topic.split()}
+    own = base(requested)
+    found = [code for code, names in _NAMED_AS.items() if code != own and words & names]
+    return found[0] if len(found) == 1 else None
 
 
 def function_words(code: str) -> frozenset[str] | None:
