@@ -78,31 +78,36 @@ MAX_LABEL_WORDS = 8
 _CLOSES = re.compile(r"[.!?\u2026]\W*$")
 
 
+def _sentence_counts(sentence: str, vocab: frozenset[str]) -> tuple[int, int, int]:
+    """(words, function words, longest run of content words) of one sentence, notation left out."""
+    n = function = longest = run = 0
+    # A run of content words ends at punctuation ("movable metal type, oil-based ink") and
+    # skips capitalised names inside the sentence ("Johannes Gutenberg").
+    for raw in _WORD_OR_BREAK.findall(sentence):
+        if len(raw) == 1 and raw in _BREAKS:
+            run = 0
+            continue
+        w = raw.lower().replace("\u2019", "'")
+        if w not in vocab and (len(w) == 1 or (not w.isalpha() and _NOTATION_CHAR.search(w))):
+            run = 0
+            continue
+        n += 1
+        if w in vocab:
+            function += 1
+            run = 0
+        elif n == 1 or not raw[0].isupper():
+            run += 1
+            longest = max(longest, run)
+    return n, function, longest
+
+
 def _prose_share(doc: Document, vocab: frozenset[str]) -> tuple[float, str | None]:
     checked = prose = 0
     worst: str | None = None
     for sentence in doc.sentences:
         if _FORMULA.search(sentence) and sum(1 for w in WORD_RE.findall(sentence) if len(w) > 2) < 6:
             continue  # a formula with a few words around it
-        n = function = longest = run = 0
-        # A run of content words ends at punctuation ("movable metal type, oil-based ink") and
-        # skips capitalised names inside the sentence ("Johannes Gutenberg").
-        for raw in _WORD_OR_BREAK.findall(sentence):
-            if len(raw) == 1 and raw in _BREAKS:
-                run = 0
-                continue
-            w = raw.lower().replace("\u2019", "'")
-            if w not in vocab and (len(w) == 1 or (not w.isalpha() and _NOTATION_CHAR.search(w))):
-                run = 0
-                continue
-            n += 1
-            if w in vocab:
-                function += 1
-                run = 0
-            elif n == 1 or not raw[0].isupper():
-                run += 1
-                if run > longest:
-                    longest = run
+        n, function, longest = _sentence_counts(sentence, vocab)
         if n < MIN_SENTENCE_WORDS or (n <= MAX_LABEL_WORDS and not _CLOSES.search(sentence)):
             continue
         checked += 1

@@ -280,15 +280,10 @@ def pairing_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
     return sim
 
 
-def best_assignment(sim: list[list[float]]) -> float:
-    """Total similarity of the best one-to-one assignment of rows to columns (the Hungarian algorithm,
-    O(n^3); n is at most 25 pairs here). scipy's linear_sum_assignment gives the same totals (a test
-    checks it) but costs ~56 MB and 0.3-0.45 s of import in the generate instance for a 25x25 matrix."""
-    return sum(sim[i][j] for i, j in enumerate(assignment(sim)))
-
-
 def assignment(sim: list[list[float]]) -> list[int]:
-    """The column given to each row by the best one-to-one assignment (see `best_assignment`)."""
+    """The column given to each row by the best one-to-one assignment of rows to columns (the Hungarian
+    algorithm, O(n^3); n is at most 25 pairs here). scipy's linear_sum_assignment gives the same totals
+    (a test checks it) but costs ~56 MB and 0.3-0.45 s of import in the generate instance."""
     n = len(sim)
     if n == 0:
         return []
