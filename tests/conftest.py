@@ -185,7 +185,9 @@ def _pg_database():
     migrations.upgrade(url)
     yield Database("postgresql", url)
     from shared.database import dispose_engines
+    from shared.metrics import recorder
 
+    recorder.discard()  # the writer must not sample the instance into the database dropped next
     dispose_engines()
     drop_pg_database(url)
 
