@@ -30,6 +30,7 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain
 from functools import lru_cache
 from typing import Any
 
@@ -203,7 +204,7 @@ def truncation(doc: Document) -> list[Defect]:
     cut: list[tuple[str, str]] = []
     for label, text, sentence in _texts_to_check(doc.content):
         stripped = text.strip()
-        toks = words(stripped)
+        toks = doc.words_of(stripped)
         if not toks:
             continue
         last = toks[-1].lower()
@@ -327,14 +328,16 @@ def assignment(sim: list[list[float]]) -> list[int]:
 
 @lru_cache(maxsize=8192)
 def _word_grams(word: str) -> tuple[str, ...]:
+    """The 4-grams of a lowercase content word; none for a short word or a stopword."""
+    if len(word) < 3 or word in STOPWORDS:
+        return ()
     padded = f" {word} "
     return tuple(padded[k:k + 4] for k in range(len(padded) - 3))
 
 
-def _grams(text: str) -> dict[str, float]:
+def _grams(text: str) -> Counter[str]:
     """Character 4-grams of the content words: 'photosynthesis' meets 'photosynthetic', 'Mitose' 'mitotic'."""
-    return dict(Counter(g for w in words(text.lower()) if len(w) >= 3 and w not in STOPWORDS
-                        for g in _word_grams(w)))
+    return Counter(chain.from_iterable(map(_word_grams, words(text.lower()))))
 
 
 def _gram_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
@@ -348,7 +351,7 @@ def _gram_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
     total = len(prompts) + len(responses)
     idf = {k: math.log((total + 1) / (d + 0.5)) for k, d in df.items()}
 
-    def unit(counts: dict[str, float]) -> dict[str, float]:
+    def unit(counts: Counter[str]) -> dict[str, float]:
         vec = {k: (1 + math.log(c)) * idf[k] for k, c in counts.items()}
         norm = math.sqrt(sum(x * x for x in vec.values())) or 1.0
         return {k: x / norm for k, x in vec.items()}
@@ -525,11 +528,11 @@ _DEFINITE = frozenset({"the", "this", "these", "that", "those"})
 _INDEFINITE = frozenset({"a", "an"})
 
 
-def _given_before_new(passages: list[str]) -> int:
+def _given_before_new(doc: Document) -> int:
     """Words referred to as known ("the X") before they are introduced ("a X", "called X") in the same passage."""
     count = 0
-    for passage in passages:
-        toks = [w.lower() for w in words(passage)]
+    for passage in doc.passages:
+        toks = [w.lower() for w in doc.words_of(passage)]
         if len(toks) < 40:
             continue
         first_definite: dict[str, int] = {}
@@ -587,10 +590,11 @@ def _misplaced(passage: str, sentences: list[str], content_type: str, *, first: 
     n = len(sentences)
     for k, s in enumerate(sentences):
         # An opening is at home at the head of a paragraph ("Imagine..." starting the second one).
-        if k >= 3 and not _starts_paragraph(passage, s):
-            if _OPENING.match(s) and not (first and content_type in _COLD_OPEN):
+        opening = k >= 3 and (_OPENING.match(s) is not None)
+        if (opening or (k >= 3 and _OPENING_WEAK.match(s))) and not _starts_paragraph(passage, s):
+            if opening and not (first and content_type in _COLD_OPEN):
                 strong += 1
-            elif _OPENING.match(s) or _OPENING_WEAK.match(s):
+            else:
                 weak += 1
         # A conclusion paragraph may open with "To sum up"; a long passage may not.
         if k < n - 2 and (k > 0 or n >= 6):
@@ -688,7 +692,7 @@ def order_features(doc: Document, topic: str = "", content_type: str = "") -> di
         near_sum += near * len(sentences)
         far_sum += far * len(sentences)
         weight += len(sentences)
-    given = _given_before_new(doc.passages)
+    given = _given_before_new(doc)
     section_order, section_years = _section_order(_list_field(doc.content, "sections"))
     # One section stepping back in time is how thematic sections read ("Technique" reaching back to
     # the paint tube of 1841 after "The Salon" of 1863): a weak signal; repeated steps back break a
@@ -772,10 +776,10 @@ def specificity_features(doc: Document, topic: str, function_words: frozenset[st
                 kinds[w] = 1 if low in _GENERIC or stem(low) in _GENERIC_STEMS else 2
         return kinds[w]
 
-    toks = [k for w in words(doc.body) if (k := kind(w))]
+    toks = [k for w in doc.words_of(doc.body) if (k := kind(w))]
     generic = [k for k in toks if k == 1]
     units = [u for u in doc.units if u.strip()]
-    bare_units = sum(1 for u in units if sum(1 for w in words(u) if kind(w) == 2) <= 1)
+    bare_units = sum(1 for u in units if sum(1 for w in doc.words_of(u) if kind(w) == 2) <= 1)
     return {"generic_share": len(generic) / len(toks) if toks else 1.0,
             "bare_share": bare_units / len(units) if units else 0.0, "content": len(toks)}
 
@@ -862,7 +866,7 @@ def review(doc: Document, content_type: str, topic: str, function_words: frozens
 
 
 def _body_stems(doc: Document) -> set[str]:
-    return {stem(w) for w in words(doc.body)}
+    return {stem(w) for w in doc.words_of(doc.body)}
 
 
 def topic_in_body(doc: Document, topic: str, content_type: str = "") -> list[Defect]:

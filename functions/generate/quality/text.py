@@ -265,6 +265,8 @@ class Document:
     word_count: int = field(init=False)
     language: str = "en"  # base code of the language the text should be in (set by `assess`)
     passage_sentences: list[list[str]] = field(default_factory=list)  # `sentences`, passage by passage
+    # text -> words(text): the passages, the body and the fields are read by several checks.
+    word_cache: dict[str, list[str]] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.lower = "\n".join(self.passages).lower()
@@ -279,6 +281,13 @@ class Document:
         self.stems = {stem(w) for w in lowered}
         self.stem_prefixes = _prefix_index(self.stems, 6)
         self.word_prefixes = _prefix_index(lowered, 5)
+
+    def words_of(self, text: str) -> list[str]:
+        """`words(text)`, tokenised once per document (the list is shared: do not change it)."""
+        found = self.word_cache.get(text)
+        if found is None:
+            found = self.word_cache[text] = WORD_RE.findall(text)
+        return found
 
     @functools.cached_property
     def sentence_tokens(self) -> list[list[str]]:
@@ -325,7 +334,11 @@ def analyse(content: dict[str, Any]) -> Document:
     _prose_leaves(content, None, passages)
     by_passage = [split_sentences(p) for p in passages]
     sentences = [s for split in by_passage for s in split]
-    word_list = [w for p in passages for w in words(p)]
+    cache: dict[str, list[str]] = {}
+    for p in passages:
+        if p not in cache:
+            cache[p] = words(p)
+    word_list = [w for p in passages for w in cache[p]]
     title = as_text(content.get("title", ""))
     body = " ".join(as_text(v) for k, v in content.items() if k not in ("title", "learning_objectives"))
     units: list[str] = []
@@ -338,6 +351,7 @@ def analyse(content: dict[str, Any]) -> Document:
             units.extend(as_text(v) for v in value)
         else:
             units.append(as_text(value))
-    doc = Document(content, passages, sentences, word_list, body, title, [u for u in units if u.strip()])
+    doc = Document(content, passages, sentences, word_list, body, title, [u for u in units if u.strip()],
+                   word_cache=cache)
     doc.passage_sentences = by_passage
     return doc
