@@ -30,7 +30,8 @@ import math
 import re
 from collections import Counter
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, repeat
+from operator import mul, truediv
 from functools import lru_cache
 from typing import Any
 
@@ -259,10 +260,48 @@ def _heads(stems: frozenset[str]) -> dict[str, list[str]]:
     return index
 
 
-def pairing_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
+# A text as the pieces it is read as joined by spaces: a study guide's key concept is its term and
+# the guide's sentences that use it. Words never span a space, so the pieces' words in order are the
+# joined text's words, and each piece is read once per document instead of once per joined text.
+Side = tuple[str, ...]
+
+
+class _Pieces:
+    """Stems and 4-grams of sides, exactly as `_stems` and `_grams` of the joined text (the same
+    elements inserted in the same order, so sets iterate and sums add alike), each piece read once."""
+
+    def __init__(self) -> None:
+        self._stem_seqs: dict[str, list[str]] = {}
+        self._gram_seqs: dict[str, list[str]] = {}
+
+    def stems(self, side: Side) -> frozenset[str]:
+        if len(side) == 1:
+            return _stems(side[0])
+        return frozenset(chain.from_iterable(map(self._stem_seq, side)))
+
+    def grams(self, side: Side) -> Counter[str]:
+        if len(side) == 1:
+            return _grams(side[0])
+        return Counter(chain.from_iterable(map(self._gram_seq, side)))
+
+    def _stem_seq(self, piece: str) -> list[str]:
+        found = self._stem_seqs.get(piece)
+        if found is None:
+            found = self._stem_seqs[piece] = [stem(w) for w in words(piece)
+                                              if w.lower() not in STOPWORDS and len(w) > 2 and not w.isdigit()]
+        return found
+
+    def _gram_seq(self, piece: str) -> list[str]:
+        found = self._gram_seqs.get(piece)
+        if found is None:
+            found = self._gram_seqs[piece] = list(chain.from_iterable(map(_word_grams, words(piece.lower()))))
+        return found
+
+
+def pairing_matrix(pairs: list[tuple[Side, Side]], pieces: _Pieces) -> list[list[float]]:
     """sim[i][j]: idf-weighted share of prompt i's stems found in response j."""
-    prompts = [_stems(p) for p, _ in pairs]
-    responses = [_stems(r) for _, r in pairs]
+    prompts = [pieces.stems(p) for p, _ in pairs]
+    responses = [pieces.stems(r) for _, r in pairs]
     n = len(pairs)
     # _match needs the first four letters in common (or equality): index each response by them.
     by_head = [_heads(r) for r in responses]
@@ -276,8 +315,12 @@ def pairing_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
     for i, p in enumerate(prompts):
         weights = {s: math.log((n + 1) / (len(hits[s]) + 0.5)) for s in p}
         total = sum(weights.values()) or 1.0
+        shared: list[list[float]] = [[] for _ in range(n)]  # response j -> the weights it shares, in order
+        for s, w in weights.items():
+            for j in hits[s]:
+                shared[j].append(w)
         for j in range(n):
-            sim[i][j] = sum(w for s, w in weights.items() if j in hits[s]) / total
+            sim[i][j] = sum(shared[j]) / total
     return sim
 
 
@@ -340,46 +383,62 @@ def _grams(text: str) -> Counter[str]:
     return Counter(chain.from_iterable(map(_word_grams, words(text.lower()))))
 
 
-def _gram_matrix(pairs: list[tuple[str, str]]) -> list[list[float]]:
-    """Cosine of tf-idf weighted character 4-gram vectors, prompt i against response j."""
-    prompts = [_grams(p) for p, _ in pairs]
-    responses = [_grams(r) for _, r in pairs]
-    df: dict[str, int] = {}
+class _LogTf(dict[int, float]):
+    """1 + log(count), computed once per count: looked up in C by `map` for every 4-gram."""
+
+    def __missing__(self, count: int) -> float:
+        self[count] = value = 1 + math.log(count)
+        return value
+
+
+_TF = _LogTf()
+
+
+def _weights(counts: Counter[str], idf: dict[str, float]) -> tuple[list[float], float]:
+    """The tf-idf weight of each gram of `counts` (in its order) and the vector's norm."""
+    vec = list(map(mul, map(_TF.__getitem__, counts.values()), map(idf.__getitem__, counts)))
+    return vec, math.sqrt(sum(map(mul, vec, vec))) or 1.0
+
+
+def _gram_matrix(pairs: list[tuple[Side, Side]], pieces: _Pieces) -> list[list[float]]:
+    """Cosine of tf-idf weighted character 4-gram vectors, prompt i against response j.
+
+    Written for speed (a study guide's prompts carry thousands of 4-grams): the per-gram work runs
+    in `map` and `Counter`, and a prompt's gram that no response has is skipped after the norm."""
+    prompts = [pieces.grams(p) for p, _ in pairs]
+    responses = [pieces.grams(r) for _, r in pairs]
+    df: Counter[str] = Counter()
     for g in prompts + responses:
-        for k in g:
-            df[k] = df.get(k, 0) + 1
+        df.update(g.keys())
     total = len(prompts) + len(responses)
     idf = {k: math.log((total + 1) / (d + 0.5)) for k, d in df.items()}
-
-    def unit(counts: Counter[str]) -> dict[str, float]:
-        vec = {k: (1 + math.log(c)) * idf[k] for k, c in counts.items()}
-        norm = math.sqrt(sum(x * x for x in vec.values())) or 1.0
-        return {k: x / norm for k, x in vec.items()}
-
-    prompts, responses = [unit(c) for c in prompts], [unit(c) for c in responses]
     postings: dict[str, list[tuple[int, float]]] = {}  # gram -> the responses that have it, with weight
     for j, r in enumerate(responses):
-        for k, x in r.items():
+        vec, norm = _weights(r, idf)
+        for k, x in zip(r, map(truediv, vec, repeat(norm))):
             postings.setdefault(k, []).append((j, x))
     sim = [[0.0] * len(responses) for _ in prompts]
     for i, p in enumerate(prompts):
         row = sim[i]
-        for k, x in p.items():
-            for j, y in postings.get(k, ()):
+        vec, norm = _weights(p, idf)
+        weight = dict(zip(p, vec))
+        for k in filter(postings.__contains__, p):
+            x = weight[k] / norm
+            for j, y in postings[k]:
                 row[j] += x * y
     return sim
 
 
-def _with_context(content: dict[str, Any], pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+def _with_context(content: dict[str, Any], pairs: list[tuple[str, str]]) -> list[tuple[Side, Side]]:
     """A study guide's key concept read with the sentences of its detailed content that use the term:
     an explanation that avoids its own term still shares words with how the guide uses it."""
     body = as_text(content.get("detailed_content")) + " " + as_text(content.get("summary"))
     sentences = [(s, _stems(s)) for s in split_sentences(body)]
-    out = []
+    out: list[tuple[Side, Side]] = []
     for term, explanation in pairs:
         own = _stems(term)
         context = [s for s, stems in sentences if own & stems]
-        out.append((" ".join([term, *context]), explanation))
+        out.append(((term, *context), (explanation,)))
     return out
 
 
@@ -391,12 +450,12 @@ def pairing_stats(doc: Document, content_type: str) -> dict[str, float] | None:
     _, pairs = _pairs(doc.content, content_type)
     if len(pairs) < 3:
         return None
-    if content_type == "study_guide":
-        pairs = _with_context(doc.content, pairs)
-    forward = pairing_matrix(pairs)
-    backward = pairing_matrix([(r, p) for p, r in pairs])
-    grams = _gram_matrix(pairs)
-    n = len(pairs)
+    sides = _with_context(doc.content, pairs) if content_type == "study_guide" else [((p,), (r,)) for p, r in pairs]
+    pieces = _Pieces()
+    forward = pairing_matrix(sides, pieces)
+    backward = pairing_matrix([(r, p) for p, r in sides], pieces)
+    grams = _gram_matrix(sides, pieces)
+    n = len(sides)
     lexical = [[forward[i][j] + backward[j][i] for j in range(n)] for i in range(n)]
     top_l = max(max(row) for row in lexical) or 1.0
     top_g = max(max(row) for row in grams) or 1.0
