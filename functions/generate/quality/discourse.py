@@ -450,7 +450,9 @@ def pairing_stats(doc: Document, content_type: str) -> dict[str, float] | None:
     _, pairs = _pairs(doc.content, content_type)
     if len(pairs) < 3:
         return None
-    sides = _with_context(doc.content, pairs) if content_type == "study_guide" else [((p,), (r,)) for p, r in pairs]
+    sides: list[tuple[Side, Side]] = [((p,), (r,)) for p, r in pairs]
+    if content_type == "study_guide":
+        sides = _with_context(doc.content, pairs)
     pieces = _Pieces()
     forward = pairing_matrix(sides, pieces)
     backward = pairing_matrix([(r, p) for p, r in sides], pieces)
