@@ -251,7 +251,7 @@ class Document:
     content: dict[str, Any]
     passages: list[str]  # prose leaves, each split into sentences separately
     sentences: list[str]
-    word_list: list[str]
+    word_list: list[str]  # words() of the passages, in order
     body: str  # everything but the title and the learning_objectives field
     title: str
     units: list[str]  # sections/items/top-level fields, for "share of units" measures
@@ -270,7 +270,8 @@ class Document:
 
     def __post_init__(self) -> None:
         self.lower = "\n".join(self.passages).lower()
-        self.toks = tokens(self.lower)
+        # ASCII text lowercases letter for letter, so its tokens are its words lowercased: no second regex pass.
+        self.toks = [w.lower() for w in self.word_list] if self.lower.isascii() else tokens(self.lower)
         positions: dict[str, list[int]] = {}
         for i, tok in enumerate(self.toks):
             positions.setdefault(tok, []).append(i)
