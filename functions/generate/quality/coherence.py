@@ -78,24 +78,41 @@ MAX_LABEL_WORDS = 8
 _CLOSES = re.compile(r"[.!?\u2026]\W*$")
 
 
-def _sentence_counts(sentence: str, vocab: frozenset[str]) -> tuple[int, int, int]:
-    """(words, function words, longest run of content words) of one sentence, notation left out."""
+# What a token is to `_sentence_counts`: a break, notation, a function word, or a content word
+# (capitalised or not).
+_BREAK, _NOTATION, _FUNCTION, _CONTENT, _CAPITALISED = range(5)
+
+
+def _kind(raw: str, vocab: frozenset[str]) -> int:
+    if len(raw) == 1 and raw in _BREAKS:
+        return _BREAK
+    w = raw.lower().replace("\u2019", "'")
+    if w in vocab:
+        return _FUNCTION
+    if len(w) == 1 or (not w.isalpha() and _NOTATION_CHAR.search(w)):
+        return _NOTATION
+    return _CAPITALISED if raw[0].isupper() else _CONTENT
+
+
+def _sentence_counts(sentence: str, vocab: frozenset[str], kinds: dict[str, int]) -> tuple[int, int, int]:
+    """(words, function words, longest run of content words) of one sentence, notation left out.
+
+    `kinds`: each token's `_kind` under `vocab`, filled as tokens are met (one per document)."""
     n = function = longest = run = 0
     # A run of content words ends at punctuation ("movable metal type, oil-based ink") and
     # skips capitalised names inside the sentence ("Johannes Gutenberg").
     for raw in _WORD_OR_BREAK.findall(sentence):
-        if len(raw) == 1 and raw in _BREAKS:
-            run = 0
-            continue
-        w = raw.lower().replace("\u2019", "'")
-        if w not in vocab and (len(w) == 1 or (not w.isalpha() and _NOTATION_CHAR.search(w))):
+        kind = kinds.get(raw)
+        if kind is None:
+            kind = kinds[raw] = _kind(raw, vocab)
+        if kind <= _NOTATION:
             run = 0
             continue
         n += 1
-        if w in vocab:
+        if kind == _FUNCTION:
             function += 1
             run = 0
-        elif n == 1 or not raw[0].isupper():
+        elif n == 1 or kind == _CONTENT:
             run += 1
             longest = max(longest, run)
     return n, function, longest
@@ -104,10 +121,11 @@ def _sentence_counts(sentence: str, vocab: frozenset[str]) -> tuple[int, int, in
 def _prose_share(doc: Document, vocab: frozenset[str]) -> tuple[float, str | None]:
     checked = prose = 0
     worst: str | None = None
+    kinds: dict[str, int] = {}
     for sentence in doc.sentences:
         if _FORMULA.search(sentence) and sum(1 for w in WORD_RE.findall(sentence) if len(w) > 2) < 6:
             continue  # a formula with a few words around it
-        n, function, longest = _sentence_counts(sentence, vocab)
+        n, function, longest = _sentence_counts(sentence, vocab, kinds)
         if n < MIN_SENTENCE_WORDS or (n <= MAX_LABEL_WORDS and not _CLOSES.search(sentence)):
             continue
         checked += 1
