@@ -253,13 +253,6 @@ def _match(a: str, b: str) -> bool:
     return n >= 4 and a[:max(4, n - 2)] == b[:max(4, n - 2)]
 
 
-def _heads(stems: frozenset[str]) -> dict[str, list[str]]:
-    index: dict[str, list[str]] = {}
-    for t in stems:
-        index.setdefault(t[:4], []).append(t)
-    return index
-
-
 # A text as the pieces it is read as joined by spaces: a study guide's key concept is its term and
 # the guide's sentences that use it. Words never span a space, so the pieces' words in order are the
 # joined text's words, and each piece is read once per document instead of once per joined text.
@@ -303,14 +296,16 @@ def pairing_matrix(pairs: list[tuple[Side, Side]], pieces: _Pieces) -> list[list
     prompts = [pieces.stems(p) for p, _ in pairs]
     responses = [pieces.stems(r) for _, r in pairs]
     n = len(pairs)
-    # _match needs the first four letters in common (or equality): index each response by them.
-    by_head = [_heads(r) for r in responses]
+    # _match needs the first four letters in common (or equality): index the responses' stems by them.
+    by_head: dict[str, list[tuple[str, int]]] = {}
+    for j, r in enumerate(responses):
+        for t in r:
+            by_head.setdefault(t[:4], []).append((t, j))
     hits: dict[str, set[int]] = {}  # prompt stem -> the responses that use it
     for p in prompts:
         for s in p:
             if s not in hits:
-                hits[s] = {j for j, r in enumerate(responses)
-                           if s in r or any(_match(s, t) for t in by_head[j].get(s[:4], ()))}
+                hits[s] = {j for t, j in by_head.get(s[:4], ()) if _match(s, t)}
     sim = [[0.0] * n for _ in range(n)]
     for i, p in enumerate(prompts):
         weights = {s: math.log((n + 1) / (len(hits[s]) + 0.5)) for s in p}
