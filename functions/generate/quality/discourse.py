@@ -593,9 +593,12 @@ def _given_before_new(doc: Document) -> int:
             continue
         first_definite: dict[str, int] = {}
         for i in range(1, len(toks)):
-            prev, s = toks[i - 1], stem(toks[i])
             if toks[i] in STOPWORDS or len(toks[i]) < 4:
                 continue
+            prev = toks[i - 1]
+            if prev not in _DEFINITE and prev not in _INDEFINITE:
+                continue
+            s = stem(toks[i])
             if prev in _DEFINITE:
                 first_definite.setdefault(s, i)
             elif prev in _INDEFINITE and s in first_definite and i - first_definite[s] > 12:
