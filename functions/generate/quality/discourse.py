@@ -541,8 +541,10 @@ def _cohesion(sentences: list[frozenset[str]]) -> tuple[float, float]:
     def overlap(a: frozenset[str], b: frozenset[str]) -> float:
         return len(a & b) / math.sqrt(len(a) * len(b)) if a and b else 0.0
     near = [overlap(a, b) for a, b in zip(sentences, sentences[1:])]
-    far = [overlap(sentences[i], sentences[j]) for i in range(len(sentences))
-           for j in range(i + 3, len(sentences))]
+    # The same expression inlined: the pairs are quadratic in the passage's sentences.
+    sizes, n, sqrt = [len(s) for s in sentences], len(sentences), math.sqrt
+    far = [len(a & sentences[j]) / sqrt(size * sizes[j]) if size and sizes[j] else 0.0
+           for i, (a, size) in enumerate(zip(sentences, sizes)) for j in range(i + 3, n)]
     return (sum(near) / len(near) if near else 0.0), (sum(far) / len(far) if far else 0.0)
 
 
@@ -840,12 +842,15 @@ def specificity_features(doc: Document, topic: str, function_words: frozenset[st
                 kinds[w] = 1 if low in _GENERIC or stem(low) in _GENERIC_STEMS else 2
         return kinds[w]
 
-    toks = [k for w in doc.words_of(doc.body) if (k := kind(w))]
-    generic = [k for k in toks if k == 1]
+    body = doc.words_of(doc.body)
+    for w in dict.fromkeys(body):
+        kind(w)
+    counted = Counter(map(kinds.__getitem__, body))  # each distinct word classified, each token counted in C
+    generic, content = counted[1], counted[1] + counted[2]
     units = [u for u in doc.units if u.strip()]
     bare_units = sum(1 for u in units if sum(1 for w in doc.words_of(u) if kind(w) == 2) <= 1)
-    return {"generic_share": len(generic) / len(toks) if toks else 1.0,
-            "bare_share": bare_units / len(units) if units else 0.0, "content": len(toks)}
+    return {"generic_share": generic / content if content else 1.0,
+            "bare_share": bare_units / len(units) if units else 0.0, "content": content}
 
 
 _GENERIC_STEMS = frozenset(stem(w) for w in _GENERIC)
