@@ -335,13 +335,17 @@ def analyse(content: dict[str, Any]) -> Document:
     _prose_leaves(content, None, passages)
     by_passage = [split_sentences(p) for p in passages]
     sentences = [s for split in by_passage for s in split]
-    cache: dict[str, list[str]] = {}
-    for p in passages:
-        if p not in cache:
-            cache[p] = words(p)
+    cache = {p: words(p) for p in dict.fromkeys(passages)}
     word_list = [w for p in passages for w in cache[p]]
     title = as_text(content.get("title", ""))
     body = " ".join(as_text(v) for k, v in content.items() if k not in ("title", "learning_objectives"))
+    doc = Document(content, passages, sentences, word_list, body, title, _units(content), word_cache=cache)
+    doc.passage_sentences = by_passage
+    return doc
+
+
+def _units(content: dict[str, Any]) -> list[str]:
+    """Sections, items and top-level fields as texts, for "share of units" measures."""
     units: list[str] = []
     for key, value in content.items():
         if key in ("title", "learning_objectives", "references") or not isinstance(value, (str, list)):
@@ -352,7 +356,4 @@ def analyse(content: dict[str, Any]) -> Document:
             units.extend(as_text(v) for v in value)
         else:
             units.append(as_text(value))
-    doc = Document(content, passages, sentences, word_list, body, title, [u for u in units if u.strip()],
-                   word_cache=cache)
-    doc.passage_sentences = by_passage
-    return doc
+    return [u for u in units if u.strip()]
