@@ -85,7 +85,9 @@ def word_set(text: str) -> set[str]:
 
 def tokens(text: str) -> list[str]:
     """Lowercase words with typographic apostrophes normalised, for phrase matching."""
-    return [w.replace("\u2019", "'") for w in WORD_RE.findall(text.lower())]
+    lower = text.lower()
+    found = WORD_RE.findall(lower)
+    return [w.replace("\u2019", "'") for w in found] if "\u2019" in lower else found
 
 
 class PhraseSet:
