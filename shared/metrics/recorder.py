@@ -132,11 +132,13 @@ class MetricsRecorder:
 
     def discard(self) -> int:
         """Drop buffered records without writing them (tests, between databases); drops seen so far
-        count as reported, so no warning about them is left for the exit-time flush."""
-        self._dropped_reported = self.dropped
-        self.sampler = Sampler()  # no instance sample until the next record says which function
-        self.config = DEFERRED  # nor a configuration: the next record brings its own
-        return len(self.take())
+        count as reported, so no warning about them is left for the exit-time flush. Waits for a
+        write or an instance sample in progress, so nothing reaches the old database afterwards."""
+        with self._flush_lock:
+            self._dropped_reported = self.dropped
+            self.sampler = Sampler()  # no instance sample until the next record says which function
+            self.config = DEFERRED  # nor a configuration: the next record brings its own
+            return len(self.take())
 
     def flush(self) -> int:
         """Write everything buffered now; returns the rows written. Never raises."""
@@ -194,14 +196,15 @@ class MetricsRecorder:
         """This instance's memory, threads, in-flight requests and pool, when a sample is due
         (not before the configuration is known: a deferred one waits for the first write)."""
         try:
-            config = self.config
-            if config.deferred or not config.enabled:
-                return
-            sampler = self.sampler
-            row = sampler.due_sample(config.instance_sample_seconds)
-            url = sampler.database_url or config.database_url  # where the records went (set: not deferred)
-            if row is not None and url is not None:
-                write_sample(url, row)
+            with self._flush_lock:  # not beside a discard(), which may be about to drop its database
+                config = self.config
+                if config.deferred or not config.enabled:
+                    return
+                sampler = self.sampler
+                row = sampler.due_sample(config.instance_sample_seconds)
+                url = sampler.database_url or config.database_url  # where the records went (set: not deferred)
+                if row is not None and url is not None:
+                    write_sample(url, row)
         except Exception as exc:  # noqa: BLE001 - metrics never break anything
             self._log_failure(exc, 1)
 
