@@ -98,8 +98,12 @@ def _fresh_auth_throttle():
 @pytest.fixture(scope="session", autouse=True)
 def _log_capture_session():
     """Record every log line of the suite (tests.logcapture); fail on leaks outside any test."""
+    from shared.logs import LoggingConfig, configure_logging
     from tests.logcapture import CAPTURE
 
+    # The process's JSON logging is set up once, now: set up later by the first app a test builds, it
+    # would replace the root handlers and with them that test's `caplog` handler.
+    configure_logging(LoggingConfig(_BASE_ENV["LOG_LEVEL"]))
     CAPTURE.install()
     yield CAPTURE
     leaks = CAPTURE.scan_and_clear()
