@@ -59,13 +59,16 @@ SEEN_HELDOUT4_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.83, "off_topic": 0.82,
     "mismatched": 0.83, "shuffled": 0.48, "generic_filler": 0.5, "contradictory": 0.25, "factually_wrong": 0.0,
 }
-# heldout5, measured once on the fifth round's frozen scorer (5ab044b; no judge, default thresholds):
-# precision 0.950, recall 0.788, false-reject rate 0.138 (11/80). The fourth round's scorer on the same
-# part: 0.949, 0.773, 0.138 (11/80). Floors are the published figures rounded down.
-PUBLISHED_HELD_OUT = {"precision": 0.949, "recall": 0.78, "false_reject_rate": 0.138}
-PUBLISHED_HELD_OUT_KINDS = {
+# heldout5 was measured once on the fifth round's frozen scorer (5ab044b; no judge, default thresholds):
+# precision 0.950, recall 0.788, false-reject rate 0.138 (11/80), docs/QUALITY.md "Held-out figures
+# (heldout5)". The sixth round tuned on its false rejects, so it is seen data and these floors are the
+# sixth round's figures: precision 0.981, recall 0.777, false-reject rate 0.05 (4/80). Shuffled (25/47 ->
+# 21/47) is below the published figure: 4 variants had been "caught" only because their source, a
+# sound document, was falsely rejected.
+SEEN_HELDOUT5 = {"precision": 0.98, "recall": 0.77, "false_reject_rate": 0.05}
+SEEN_HELDOUT5_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.74, "off_topic": 0.75,
-    "mismatched": 0.8, "shuffled": 0.53, "generic_filler": 0.25, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.82, "shuffled": 0.44, "generic_filler": 0.25, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # The fifth round's figures on tune + heldout1 + heldout2, which since the fourth round include 23 new
 # sound documents (ids "q4-") and their variants.
@@ -128,7 +131,7 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
 
 
 @pytest.mark.parametrize("split, size, floors, kinds", [
-    ("heldout5", (80, 264), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
+    ("heldout5", (80, 264), SEEN_HELDOUT5, SEEN_HELDOUT5_KINDS),
     ("heldout4", (80, 262), SEEN_HELDOUT4, SEEN_HELDOUT4_KINDS),
     ("heldout3", (65, 214), SEEN_HELDOUT3, SEEN_HELDOUT3_KINDS),
 ])

@@ -17,6 +17,7 @@ import re
 
 from functions.generate.quality.language import FUNCTION_WORDS, OBJECTIVE_VERBS, taught
 from functions.generate.quality.text import (
+    ELISION,
     STOPWORDS,
     Document,
     content_words,
@@ -36,13 +37,8 @@ _AUTHOR = re.compile(r"(?:\s+(?:by|von|de|par|di)\s+|\s+d['\u2019])([A-Z][\w.'-]
 
 _FUNCTION = frozenset().union(*FUNCTION_WORDS.values())
 _GRAMMAR = _FUNCTION | OBJECTIVE_VERBS
-# An elided article, preposition or pronoun glued to the next word: "L'Étranger", "d'Albert",
-# "dell'Impero", "qu'un", "all'Italia". Split off before the word is looked for in the body.
-_ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c|m|t|dell|all|dall|nell|sull|un|quell)['\u2019](?=\w)", re.I)
-
-
 def _unelided(text: str) -> list[str]:
-    return [_ELISION.sub("", w) for w in words(text)]
+    return [ELISION.sub("", w) for w in words(text)]
 
 
 def _terms(text: str, objective: bool = False) -> dict[str, str]:

@@ -148,7 +148,13 @@ _CITED_YEAR = re.compile(r"\((?:19|20)\d\d\)")
 _STATISTIC = re.compile(r"\d+(?:\.\d+)? ?(?:%|percent|per cent)|\d+(?:\.\d+)? (?:million|billion|trillion)\b")
 # Worked examples and hypotheticals use numbers without claiming a statistic.
 _HYPOTHETICAL = PhraseSet("imagine|for example|for instance|suppose|say|if|would|e.g.|consider|let's|try")
-_PLACEHOLDER_REF = re.compile(r"example\.(?:com|org)|lorem|citation needed|\btbd\b|\btodo\b|\[.*?\]|insert ", re.IGNORECASE)
+# A bracket holding a slot's name ("[Author]", "[Year]", "[insert link]") is a template left unfilled;
+# one holding a name or a note ("[Aristotle]" for an attributed work, "[1]", "[2nd ed.]") is how
+# scholars cite.
+_PLACEHOLDER_REF = re.compile(
+    r"example\.(?:com|org)|lorem|citation needed|\btbd\b|\btodo\b|insert "
+    r"|\[\s*(?:author|title|year|date|publisher|source|link|url|citation|reference|name|book|journal|article"
+    r"|website|page|edition|x{2,}|\.\.\.|\u2026)s?\b[^\]]*\]", re.IGNORECASE)
 
 
 # Quotation marks opening and closing a quoted claim (not the apostrophe inside "today's").

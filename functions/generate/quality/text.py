@@ -78,9 +78,19 @@ def words(text: str) -> list[str]:
 _SPLIT_TABLE = str.maketrans({c: " " for c in "!\"#$%&()*+,./:;<=>?@[\\]^_`{|}~\u2018\u201c\u201d\u2013\u2014\u2026"})
 
 
+# An elided article, preposition or pronoun glued to the next word: "L'Étranger", "d'Albert",
+# "dell'Impero", "qu'un", "all'Italia". A topic word is looked for without it.
+ELISION = re.compile(r"^(?:l|d|qu|j|n|s|c|m|t|dell|all|dall|nell|sull|un|quell)['\u2019](?=\w)", re.I)
+
+
 def word_set(text: str) -> set[str]:
-    """Distinct lowercase words, fast (str.translate + split): for membership tests only."""
-    return {w.strip("'-\u2019") for w in text.lower().translate(_SPLIT_TABLE).split()} - {""}
+    """Distinct lowercase words, fast (str.translate + split): for membership tests only. A word
+    written with an elision ("l'hameçonnage") is also there without it ("hameçonnage")."""
+    lower = text.lower()
+    found = {w.strip("'-\u2019") for w in lower.translate(_SPLIT_TABLE).split()} - {""}
+    if "'" in lower or "\u2019" in lower:
+        found |= {ELISION.sub("", w) for w in found if "'" in w or "\u2019" in w}
+    return found
 
 
 def tokens(text: str) -> list[str]:
