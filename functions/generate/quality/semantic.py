@@ -75,4 +75,4 @@ def similarity(left: list[str], right: list[str]) -> list[list[float]]:
     import numpy as np
 
     matrix = embed(left) @ embed(right).T
-    return np.clip(matrix, 0.0, None).tolist()  # type: ignore[no-any-return]
+    return np.clip(matrix, 0.0, None).tolist()
