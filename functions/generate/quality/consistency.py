@@ -33,6 +33,8 @@ MAX_SHARING = 12  # bound the pair search on very long documents
 # 'I lived in Madrid' means I don't live there now. 'I have lived...' means I still do."
 _CONTRAST = re.compile(r"\b(?:compare[ds]?|comparing|whereas|while|unlike|in contrast|on the other hand|the difference|"
                        r"the opposite|opposite(?:ly)?|instead|versus|vs\.?|by contrast|rather than|mirror)\b", re.IGNORECASE)
+_TURN = re.compile(r"^\W*(?:but|however|yet|still|on the other hand|pero|sin embargo|aber|doch|jedoch|mais|cependant|"
+                   r"pourtant)\b", re.IGNORECASE)
 _NEGATIONS = frozenset("""not no never none neither nor cannot can't don't doesn't didn't isn't aren't wasn't
     weren't won't wouldn't shouldn't couldn't hasn't haven't hadn't""".split())
 _AXES = {
@@ -117,6 +119,9 @@ def _contrasted(sentences: list[str], i: int, j: int) -> bool:
     if label_i and label_j and label_i.group(1).strip().lower() != label_j.group(1).strip().lower():
         return True
     if any(_CONTRAST.search(s) for s in (sentences[i], sentences[j], sentences[i - 1] if i else "")):
+        return True
+    # A turn within a few sentences ("... moving clocks run slow. But higher up, clocks run fast.")
+    if j - i <= 2 and _TURN.match(sentences[j]):
         return True
     return bool(_QUOTED.search(sentences[i]) and _QUOTED.search(sentences[j]))
 

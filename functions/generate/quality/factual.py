@@ -143,6 +143,8 @@ _ATTRIBUTION = PhraseSet(
     "geological survey|oecd|noaa|cdc|university of|institute of"
 )
 _DIGIT = re.compile(r"\d")
+_INSTRUCTION = re.compile(r"^\W*(?:always|never)\s+[a-z]+(?<!s)\b(?!\s+(?:is|are|was|were|be|been)\b)", re.IGNORECASE)
+_FULL_PERCENT = re.compile(r"(?<![\u00d7x*=]\s)(?<![\u00d7x*=])\b100 ?%")
 _QUOTED = re.compile(r"[\"\u201c\u00ab][^\"\u201d\u00bb]{2,120}[\"\u201d\u00bb]|(?<![\w])['\u2018][^'\u2018\u2019]{2,120}['\u2019](?![\w])")
 _CITED_YEAR = re.compile(r"\((?:19|20)\d\d\)")
 _STATISTIC = re.compile(r"\d+(?:\.\d+)? ?(?:%|percent|per cent)|\d+(?:\.\d+)? (?:million|billion|trillion)\b")
@@ -223,9 +225,12 @@ def _contradictions(doc: Document, flags: _Flags) -> None:
 def _absolutes(doc: Document, text: str, words: int, flags: _Flags) -> None:
     """Overconfident absolutes beyond an allowance of one per 250 words, worse with no hedge at all."""
     # A question asks and a quotation reports: neither asserts an absolute.
+    # An instruction ("Always balance the equation first.") advises; it claims nothing.
     absolutes = [a for sentence in doc.sentences if not sentence.rstrip().endswith("?")
+                 and not _INSTRUCTION.match(sentence)
                  for a in _ABSOLUTES.find(tokens(_QUOTED.sub(" ", sentence.lower())))] if _ABSOLUTES.find_in(doc) else []
-    absolutes += ["100%"] * (text.count("100%") + text.count("100 %"))
+    # "× 100 %" in a formula (percent yield, percentages) is arithmetic, not certainty.
+    absolutes += ["100%"] * len(_FULL_PERCENT.findall(text))
     allowed = 1 + words // 250
     excess = len(absolutes) - allowed
     if excess > 0:
