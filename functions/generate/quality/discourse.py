@@ -105,7 +105,16 @@ _META = re.compile(
     r"|(?:before|once) i (?:create|write|generate)|awaiting (?:your|details)|to be confirmed"
     r"|consult (?:a|your) (?:qualified|doctor|teacher|textbook|professional)|por favor,? (?:consulta|proporciona|indica)"
     r"|quedo a la espera|disculpa las molestias|bitte versuchen sie es|konnte nicht erstellt werden"
-    r"|n'h[ée]sitez pas [àa] me)",
+    r"|n'h[ée]sitez pas [àa] me"
+    # The same speech acts in German, French and Spanish (seventh round: a German reading that only said
+    # "Gerne! Hier ist ein Entwurf …", "Lassen Sie mich wissen …" passed once references stopped failing it).
+    r"|hier (?:ist|sind) (?:ein|eine|der|die|das|ihr|ihre)\b[^.!?]{0,40}?\b(?:entwurf|text|lesetext|skript|gliederung|"
+    r"zusammenfassung|karteikarten|fragen|version)|lassen sie mich wissen|lass mich wissen|sagen sie bescheid"
+    r"|wenn sie (?:m[öo]chten|wollen),? (?:kann|k[öo]nnte) ich|ich hoffe,? (?:dieser|diese|dieses|das|der)\b[^.!?]{0,30}"
+    r"\bhilft|voici (?:un|une|le|la|votre|vos)\b[^.!?]{0,40}?\b(?:brouillon|texte|script|plan|r[ée]sum[ée]|fiches?|"
+    r"questions|version)|si vous (?:le )?(?:souhaitez|voulez),? je (?:peux|pourrais)|j'esp[èe]re que (?:ce|cette|cela)\b"
+    r"|aqu[íi] (?:tienes|tiene|est[áa]|va) (?:un|una|el|la|tu|su)\b[^.!?]{0,40}?\b(?:borrador|texto|gui[óo]n|esquema|"
+    r"resumen|tarjetas|preguntas|versi[óo]n)|si (?:quieres|lo deseas|desea),? puedo|espero que (?:esto|este|esta) te)",
     re.IGNORECASE,
 )
 
@@ -818,6 +827,36 @@ def order_features(doc: Document, topic: str = "", content_type: str = "") -> di
             "sentences": weight}
 
 
+# Seventh round: the sound documents the order check failed on heldout7 score z = 1.8-2.9; of the
+# shuffles it catches, 7 of 114 score 2.0 or more (a shuffle of a passage that stays on one subject).
+COHERENT_Z = 2.0
+_PERMUTATIONS = 64
+MIN_COHESION_SENTENCES = 4
+
+
+def meaning_cohesion(doc: Document) -> float | None:
+    """How much more neighbouring sentences belong together by meaning than in a random order: per
+    passage of 4+ sentences (speaker notes aside), the sum of the cosine similarities of neighbours as a
+    z-score against 64 random orders of the same sentences (a fixed seed: the same document always gets
+    the same figure), combined over passages (Stouffer). None when no passage is long enough."""
+    import numpy as np
+
+    skip = {v for k in _NOT_DISCOURSE if isinstance(v := doc.content.get(k), str)}
+    rng = np.random.default_rng(0)
+    scores: list[float] = []
+    for passage, sentences in zip(doc.passages, doc.passage_sentences or [split_sentences(p) for p in doc.passages]):
+        n = len(sentences)
+        if n < MIN_COHESION_SENTENCES or passage in skip:
+            continue
+        vectors = semantic.embed(sentences)
+        sim = vectors @ vectors.T
+        orders = np.array([rng.permutation(n) for _ in range(_PERMUTATIONS)])
+        chance = sim[orders[:, :-1], orders[:, 1:]].sum(axis=1)
+        spread = float(chance.std()) or 1e-6
+        scores.append((float(np.trace(sim, 1)) - float(chance.mean())) / spread)
+    return sum(scores) / math.sqrt(len(scores)) if scores else None
+
+
 def order(doc: Document, topic: str = "", content_type: str = "") -> list[Defect]:
     f = order_features(doc, topic, content_type)
     # Two repeated speaker turns are strong (one may be a pause the writer marked), one is weak.
@@ -832,6 +871,11 @@ def order(doc: Document, topic: str = "", content_type: str = "") -> list[Defect
     # only from its third sentence, or neighbouring sentences that hold together less than distant ones); a section title out of place (an introduction in the middle,
     # a review before the end) is deliberate structure and counts on its own.
     if strong >= 2 or f["sections"] >= 1 or (strong >= 1 and (weak >= 1 or f["near"] < f["far"])):
+        # Markers out of place, against the meaning of the whole: neighbouring sentences that belong
+        # together far more than chance would put them (`meaning_cohesion`) outweigh them; a section
+        # title out of place is deliberate structure and counts as it is.
+        if not f["sections"] and (z := meaning_cohesion(doc)) is not None and z >= COHERENT_Z:
+            return []
         where = "sections" if f["sections"] else "sentences"
         return [Defect("order",
                        f"the {where} are out of order: openings, conclusions or references appear where they make no "

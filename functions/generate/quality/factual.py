@@ -269,8 +269,8 @@ def _statistics(doc: Document, text: str, flags: _Flags) -> None:
 
 def _reading_references(refs: list[str], flags: _Flags) -> None:
     """Detailed reading material cites two or more real sources."""
-    if not refs:
-        flags.penalty += 0.25
+    if not refs:  # a style flag since the seventh round: a reading for children rightly cites nothing
+        flags.soft += 0.1
         flags.weaknesses.append("factual: detailed reading material lists no references; cite 2 or more real sources")
         return
     fake = [r for r in refs if _PLACEHOLDER_REF.search(r)]
