@@ -71,8 +71,9 @@ def test_every_request_is_captured_with_its_route_template(db, users, client_for
     assert client.post("/items/abc").status_code == 405
     assert client.get("/boom").status_code == 500
     assert client_for("health").get("/livez").status_code == 200
-    assert recorder.flush() == 6
+    recorder.flush()  # what the writer thread has not written yet (on a slow machine it may have begun)
     rows = stored_metrics()
+    assert len(rows) == 6, rows
     assert [r[:4] for r in rows] == [
         ("demo", "/items/<item_id>", "GET", 200),
         ("demo", "/items/<item_id>", "GET", 401),
@@ -137,7 +138,7 @@ def test_erased_user_is_not_linked_and_batch_survives(db, users):
     app_client().get("/items/1", headers=auth(key))
     with session_scope() as s:
         s.delete(s.get(User, uid))
-    assert recorder.flush() == 1
+    recorder.flush()  # the writer thread may have written the row before the erasure: unlinked either way
     assert [r[5] for r in stored_metrics()] == [None]
 
 
@@ -260,7 +261,7 @@ def test_forked_child_starts_with_an_empty_buffer(db):
         os._exit(0 if ok and recorder.pending() == 1 else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert recorder.flush() == 1
+    recorder.flush()  # the parent's one record, whether the writer thread or this call writes it
     assert len(stored_metrics()) == 1
 
 

@@ -1,6 +1,6 @@
 """The labelled corpus (tests/quality_corpus, assembled by tests/quality_corpus/labelled/corpus.py).
 
-2210 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
+2555 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
 and unsound ones of the nine failure kinds of issue 20 (off-topic, wrong language, refusal/meta,
 wrong audience, truncated, factually wrong, generic filler, mismatched pairs, shuffled order) plus
 the first corpus's kinds. Three parts: "tune" and "heldout1" (the first round's split) and "heldout2"
@@ -9,9 +9,9 @@ the third round, and these tests hold the gate to its tuning-data figures. "held
 people who never read the scorer, measured once after the third round's freeze, docs/QUALITY.md) was
 looked at by the fourth round, and "heldout4" (written by four other writers under the same rules while
 the fourth round tuned, measured once after its freeze) by the fifth: both are seen data now, and
-these tests hold the gate to the fifth round's figures on them; "heldout5" and "heldout6" (the fifth and
-sixth rounds' held-out parts) were looked at by the sixth and seventh rounds and are seen data too.
-"heldout7" (written by four more writers while the seventh round tuned, committed before it was ever
+these tests hold the gate to the fifth round's figures on them; "heldout5" to "heldout7" (the fifth to
+seventh rounds' held-out parts) were looked at by the sixth to eighth rounds and are seen data too.
+"heldout8" (written by four more writers while the eighth round tuned, committed before it was ever
 scored, measured once on the frozen scorer) is the held-out part: its floors are the figures published
 in docs/QUALITY.md (`python -m bench
 quality` prints each part).
@@ -56,10 +56,10 @@ SEEN_HELDOUT3_KINDS = {
 # been "caught" only because their source, a sound document, was falsely rejected (a contradiction
 # read into worked examples, a quoted myth, a lesson of English, a German outline); 3 shuffled scripts
 # are caught now for what is wrong with them.
-SEEN_HELDOUT4 = {"precision": 0.99, "recall": 0.80, "false_reject_rate": 0.013}
+SEEN_HELDOUT4 = {"precision": 0.99, "recall": 0.79, "false_reject_rate": 0.013}
 SEEN_HELDOUT4_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.83, "off_topic": 0.79,
-    "mismatched": 0.83, "shuffled": 0.44, "generic_filler": 0.5, "contradictory": 0.25, "factually_wrong": 0.0,
+    "mismatched": 0.83, "shuffled": 0.42, "generic_filler": 0.5, "contradictory": 0.25, "factually_wrong": 0.0,
 }
 # heldout5 was measured once on the fifth round's frozen scorer (5ab044b; no judge, default thresholds):
 # precision 0.950, recall 0.788, false-reject rate 0.138 (11/80), docs/QUALITY.md "Held-out figures
@@ -94,12 +94,24 @@ SEEN_HELDOUT7_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.84, "off_topic": 0.9,
     "mismatched": 0.94, "shuffled": 0.34, "generic_filler": 0.25, "contradictory": 0.0, "factually_wrong": 0.0,
 }
-# The fifth round's figures on tune + heldout1 + heldout2, which since the fourth round include 23 new
-# sound documents (ids "q4-") and their variants.
-PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.84, "false_reject_rate": 0.018}
+# heldout8 was measured once on the eighth round's frozen scorer (030b5bc; no judge, default thresholds):
+# precision 0.952, recall 0.823, false-reject rate 0.1375 (11/80), docs/QUALITY.md "Held-out figures
+# (heldout8)". The ninth round tuned on its false rejects, so it is seen data and these floors are the
+# ninth round's figures: precision 0.964, recall 0.804, false-reject rate 0.1 (8/80). Mismatched
+# (43/51 -> 41/51) and shuffled (18/44 -> 16/44) are below the published figures: variants "caught" only
+# because their source was falsely rejected, and a card set whose swapped definitions only words saw.
+SEEN_HELDOUT8 = {"precision": 0.96, "recall": 0.80, "false_reject_rate": 0.1}
+SEEN_HELDOUT8_KINDS = {
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.91, "off_topic": 0.83,
+    "mismatched": 0.8, "shuffled": 0.34, "generic_filler": 0.75, "contradictory": 0.5, "factually_wrong": 0.0,
+}
+# The ninth round's figures on tune + heldout1 + heldout2, which since the fourth round include 23 new
+# sound documents (ids "q4-") and their variants. Factually wrong is 0/10 since the ninth round: the one
+# caught before (planet flashcards) was caught by the pairing check, not for its facts (the judge's job).
+PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.83, "false_reject_rate": 0.018}
 PUBLISHED_TUNING_KINDS = {
     "off_topic": 0.91, "wrong_language": 1.0, "refusal": 1.0, "wrong_audience": 0.85, "truncated": 1.0,
-    "generic_filler": 0.92, "mismatched": 0.83, "shuffled": 0.39, "factually_wrong": 0.1,
+    "generic_filler": 0.92, "mismatched": 0.8, "shuffled": 0.39, "factually_wrong": 0.0,
 }
 
 
@@ -121,7 +133,8 @@ def test_corpus_size_spread_and_split():
     assert {e["language"] for e in sound} >= {"en", "es", "de", "fr"}
     assert {e["audience"] for e in sound} >= {"elementary", "middle_school", "high_school", "college",
                                               "adult_learning", "general"}
-    for split in ("tune", "heldout1", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7"):
+    for split in ("tune", "heldout1", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7",
+                  "heldout8"):
         part = [e for e in ENTRIES if e["split"] == split]
         assert {e["kind"] for e in part} >= set(corpus.ISSUE_KINDS), split
     # The split follows its rule and keeps every variant with its source document.
@@ -143,7 +156,7 @@ def test_every_corpus_document_is_schema_valid(entry):
     content_types.validate(entry["content_type"], entry["content"])
 
 
-@pytest.mark.parametrize("split", ["heldout7", "heldout6", "heldout5", "heldout4", "heldout3", "heldout2", "heldout1", "tune"])
+@pytest.mark.parametrize("split", ["heldout8", "heldout7", "heldout6", "heldout5", "heldout4", "heldout3", "heldout2", "heldout1", "tune"])
 def test_every_rejected_document_says_why_for_each_failing_dimension(split):
     for e_id, report in _reports(split).items():
         reasons = report.reasons()
@@ -155,6 +168,7 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
 
 
 @pytest.mark.parametrize("split, size, floors, kinds", [
+    ("heldout8", (80, 265), SEEN_HELDOUT8, SEEN_HELDOUT8_KINDS),
     ("heldout7", (80, 266), SEEN_HELDOUT7, SEEN_HELDOUT7_KINDS),
     ("heldout6", (80, 267), SEEN_HELDOUT6, SEEN_HELDOUT6_KINDS),
     ("heldout5", (80, 264), SEEN_HELDOUT5, SEEN_HELDOUT5_KINDS),

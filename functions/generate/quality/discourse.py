@@ -151,7 +151,7 @@ def refusal(doc: Document) -> list[Defect]:
 # Words that cannot end a complete phrase: articles, prepositions, conjunctions, auxiliaries.
 _DANGLING = frozenset("""a an the of to in on at by for with from into through and or but nor that which whose
     than as if because while when where its their our your his her my this these those very more most such between about without within during
-    el la los las un una unos unas de del al en con por para y o que como su sus muy más pero cuando porque
+    el la los las un una unos unas de del al en con por para y o que como su sus muy pero cuando porque
     der die das den dem des ein eine einen einem einer und oder aber mit von zu im am vom zum zur für auf aus bei nach dass weil wenn als wie sehr
     le les une du des et ou mais avec pour dans sur par que qui dont sa son ses leur leurs très plus""".split())
 # Closing punctuation, with every closing quotation mark and bracket: English ” ’, German “ ‘ (after „ ‚),
@@ -517,9 +517,13 @@ def meaning_ratio(content: dict[str, Any], content_type: str) -> float | None:
 #   rule above, or the meaning alone when stark (under 0.55; sound sets stay at or above 0.6);
 # - an outline's section titles are short and share words across sections: the lexical rule only
 #   when the meaning agrees (under 0.9), which removed most of its false rejects;
-# - a study guide's key concepts: the lexical rule (with the guide's own sentences as context); the
-#   meaning of a bare "Term: explanation" added nothing there.
-FAQ_SUM, CARDS_ALONE, OUTLINE_CONFIRM = 1.44, 0.55, 0.9
+# - a study guide's key concepts: the lexical rule (with the guide's own sentences as context), since
+#   the ninth round only when the meaning agrees.
+# Ninth round (tuned on every part up to heldout8): the lexical rule fails flashcards and study guides
+# only when the meaning agrees (under 0.7 and 0.75: cards of colours or classical orders share their
+# words across cards, and a guide's key concepts define each other, while their meaning pairs them),
+# and cards fail on meaning alone under 0.53 (hand-written partial swaps at 0.47-0.51, sound sets from 0.55).
+FAQ_SUM, CARDS_ALONE, CARDS_CONFIRM, OUTLINE_CONFIRM, GUIDE_CONFIRM = 1.44, 0.53, 0.7, 0.9, 0.75
 
 
 def pairing(doc: Document, content_type: str) -> list[Defect]:
@@ -532,17 +536,24 @@ def pairing(doc: Document, content_type: str) -> list[Defect]:
     lexical = stats["linked"] >= MIN_LINKED and any(stats["ratio"] < max_ratio and signal >= min_signal
                                                     for max_ratio, min_signal in _PAIRING_LIMITS[content_type])
     ratio = stats["ratio"]
-    if content_type != "study_guide":
-        meaning = meaning_ratio(doc.content, content_type)
-        if meaning is None:
-            return []
-        if content_type == "faq_collection":
-            lexical = ratio + meaning < FAQ_SUM
-        elif content_type == "flashcards":
-            lexical = lexical or meaning < CARDS_ALONE
-        else:
-            lexical = lexical and meaning < OUTLINE_CONFIRM
-        ratio = min(ratio, meaning)
+    if content_type == "study_guide" and not lexical:
+        return []  # the guide's meaning is read only to confirm its words
+    meaning = meaning_ratio(doc.content, content_type)
+    if meaning is None:
+        return []
+    # The vectors were trained on English: in another language every arrangement of the pairs looks
+    # about as good to them (a Spanish card set rotated scores 0.76-0.83, as written 0.75), so there they
+    # never overrule the words.
+    english = doc.language == "en"
+    if content_type == "faq_collection":
+        lexical = ratio + meaning < FAQ_SUM
+    elif content_type == "flashcards":
+        lexical = (lexical and (meaning < CARDS_CONFIRM or not english)) or meaning < CARDS_ALONE
+    elif content_type == "study_guide":
+        lexical = meaning < GUIDE_CONFIRM or not english
+    else:
+        lexical = lexical and meaning < OUTLINE_CONFIRM
+    ratio = min(ratio, meaning)
     if lexical:
         what, _ = _pairs(doc.content, content_type)
         return [Defect("mismatched",
