@@ -126,7 +126,9 @@ def test_the_model_loads_offline_from_the_wheel_and_never_at_import(tmp_path):
         import functions.generate.quality
         before = sorted(m for m in sys.modules if m in ("numpy", "tokenizers", "safetensors"))
         from functions.generate.quality import semantic
-        print(json.dumps({"before": before, "sim": semantic.similarity(["a heart"], ["the heart"])[0][0]}))
+        sim = semantic.similarity(["a heart"], ["the heart"])[0][0]
+        import os
+        print(json.dumps({"before": before, "sim": sim, "blas": os.environ.get("OPENBLAS_NUM_THREADS")}))
         """
     )
     result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
@@ -134,3 +136,4 @@ def test_the_model_loads_offline_from_the_wheel_and_never_at_import(tmp_path):
     assert result.returncode == 0, result.stderr
     out = json.loads(result.stdout.strip().splitlines()[-1])
     assert out["before"] == [] and out["sim"] > 0.5
+    assert out["blas"] == "1"  # numpy first imported here, with one BLAS thread (see semantic._load)

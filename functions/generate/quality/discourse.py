@@ -850,16 +850,16 @@ def meaning_cohesion(doc: Document) -> float | None:
     passage of 4+ sentences (speaker notes aside), the sum of the cosine similarities of neighbours as a
     z-score against 64 random orders of the same sentences (a fixed seed: the same document always gets
     the same figure), combined over passages (Stouffer). None when no passage is long enough."""
-    import numpy as np
-
     skip = {v for k in _NOT_DISCOURSE if isinstance(v := doc.content.get(k), str)}
+    embedded = [semantic.embed(sentences) for passage, sentences
+                in zip(doc.passages, doc.passage_sentences or [split_sentences(p) for p in doc.passages])
+                if len(sentences) >= MIN_COHESION_SENTENCES and passage not in skip]
+    import numpy as np  # after semantic has loaded (it decides how numpy starts)
+
     rng = np.random.default_rng(0)
     scores: list[float] = []
-    for passage, sentences in zip(doc.passages, doc.passage_sentences or [split_sentences(p) for p in doc.passages]):
-        n = len(sentences)
-        if n < MIN_COHESION_SENTENCES or passage in skip:
-            continue
-        vectors = semantic.embed(sentences)
+    for vectors in embedded:
+        n = len(vectors)
         sim = vectors @ vectors.T
         orders = np.array([rng.permutation(n) for _ in range(_PERMUTATIONS)])
         chance = sim[orders[:, :-1], orders[:, 1:]].sum(axis=1)
