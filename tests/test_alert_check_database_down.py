@@ -33,6 +33,10 @@ def _history():
         return [(a.rule, a.severity, a.status) for a in s.scalars(select(Alert).where(Alert.rule == "database_down"))]
 
 
+def _outage(sent):
+    return [n for n in sent if n[2] == "database_down"]
+
+
 @pytest.mark.parametrize("store", ["redis", "none"])
 def test_outage_alerts_once_and_resolves(proxied, hook, env, store):
     if store == "redis":
@@ -58,10 +62,12 @@ def test_outage_alerts_once_and_resolves(proxied, hook, env, store):
     code, summary = run_job("alert-check")
     assert code == 0, summary
     assert "database_down" in summary["resolved"]
-    assert hook.take() == [("resolved", "critical", "database_down")]
+    # Only this rule's notifications: the outage also made this very process's pool wait, and whether its
+    # metrics writer sampled that (a pool_saturation warning) depends on the machine's timing.
+    assert _outage(hook.take()) == [("resolved", "critical", "database_down")]
     assert _history() == [("database_down", "critical", "resolved")]
     code, summary = run_job("alert-check")
-    assert hook.take() == [] and summary["resolved"] == []
+    assert _outage(hook.take()) == [] and "database_down" not in summary["resolved"]
 
 
 def test_hung_database_is_an_outage_too(pg, hook, env):
