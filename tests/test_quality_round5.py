@@ -186,7 +186,8 @@ def test_german_middle_school_text_is_too_hard_only_past_the_general_margin():
 
 # --- mismatched flashcards --------------------------------------------------------------------------
 
-@pytest.mark.parametrize("variant", ["h4-c-bank-vokabeln-de~mismatched", "h4-c-fractions-fr~mismatched",
+# (h4-c-bank-vokabeln-de~mismatched, a signal of 0.84, is no longer "strong" since the tenth round: 0.95.)
+@pytest.mark.parametrize("variant", ["h4-c-fractions-fr~mismatched",
                                      "h4-d-computing-basics-cards~mismatched", "h3-a-fc-volcans~mismatched"])
 def test_mismatched_cards_with_a_strong_signal_fail(variant):
     entry = ENTRIES[variant]

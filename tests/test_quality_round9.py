@@ -24,6 +24,7 @@ def test_aun_mas_ends_a_phrase_and_a_bare_preposition_does_not():
                                      "debilita aún más"]})
     assert discourse.truncation(ends) == []
     cut = analyse({"key_concepts": ["Deshielo: el agua dulce baja la salinidad, lo que reduce la densidad de"]})
+    cut.language = "es"
     assert [d.kind for d in discourse.truncation(cut)] == ["truncated"]
 
 
@@ -44,13 +45,14 @@ def test_an_english_guide_whose_concepts_share_words_passes_when_its_meaning_pai
     assert [d.kind for d in discourse.pairing(moved, "study_guide")] == ["mismatched"]
 
 
-def test_in_another_language_the_meaning_never_overrules_the_words():
-    """The vectors are English-trained: heldout8's Spanish cards on the layers of the atmosphere score
-    0.75 by meaning as written and 0.76-0.83 rotated, so the lexical rule decides there."""
-    entry = next(e for e in corpus.load() if e["id"] == "h8-q-capas-atmosfera")
+def test_in_another_language_the_meaning_never_overrules_the_words(monkeypatch):
+    """The vectors are English-trained: every arrangement of a Spanish card set looks about as good to
+    them (heldout8's cards on the layers of the atmosphere: 0.75 as written, 0.76-0.83 rotated), so
+    there the lexical rule decides even when the meaning ratio is high."""
+    entry = next(e for e in corpus.load() if e["id"] == "h9-v-republica-romana-tarjetas~mismatched")
+    monkeypatch.setattr(discourse, "meaning_ratio", lambda content, content_type: 0.9)
     doc = analyse(entry["content"])
     doc.language = "es"
-    assert discourse.meaning_ratio(entry["content"], "flashcards") >= discourse.CARDS_CONFIRM
     assert [d.kind for d in discourse.pairing(doc, "flashcards")] == ["mismatched"]
     doc.language = "en"
     assert discourse.pairing(doc, "flashcards") == []

@@ -73,7 +73,8 @@ _REQUEST_FRAME = frozenset(stem(w) for w in """flashcards flashcard faq faqs pod
     cartes fiches mémoire fréquentes étude résumé épisode cours élèves étudiants enfants adultes débutants
     collège lycée primaire public curieux
     karteikarten lernkarten häufige fragen lernhilfe gliederung zusammenfassung lektüre folge kurs klasse
-    schüler schülerinnen studierende kinder erwachsene anfänger grundschule einseitige übersicht""".split())
+    schüler schülerinnen studierende kinder erwachsene anfänger grundschule einseitige übersicht
+    allgemein verständlich einfach erklärt sencillo fácil facile simplement expliqué""".split())
 _ORDINAL = re.compile(r"^\d+(?:st|nd|rd|th|e|er|ère|º|ª|o|a|\.)?$", re.IGNORECASE)
 # The document's own language named in its topic ("Deutsch lernen" in a German document) is named by
 # every sentence of it.
@@ -140,7 +141,15 @@ _WORK = frozenset(stem(w) for w in "novel author narrator text book story passag
 
 def _on_topic(unit: str, terms: dict[str, str], related: set[str], work: bool = False) -> bool:
     stems = {stem(w) for w in word_set(unit)}
-    return bool(stems & terms.keys()) or len(stems & related) >= RELATED_HITS or (work and bool(stems & _WORK))
+    return (bool(stems & terms.keys()) or len(stems & related) >= RELATED_HITS or (work and bool(stems & _WORK))
+            or any(_inflected(s, t) for s in stems for t in terms))
+
+
+def _inflected(a: str, b: str) -> bool:
+    """One stem the other with an ending the stemmer left on ("wiking" / "wikingern", German dative
+    plural; tenth round): a shared head of 5+ letters and at most 3 letters more."""
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    return len(short) >= 5 and len(long_) - len(short) <= 3 and long_.startswith(short)
 
 
 def topic_terms(topic: str, language: str = "") -> dict[str, str]:
