@@ -116,14 +116,16 @@ SEEN_HELDOUT9_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.88, "off_topic": 0.73,
     "mismatched": 0.89, "shuffled": 0.52, "generic_filler": 0.25, "contradictory": 0.0, "factually_wrong": 0.0,
 }
-# heldout10, measured once on the tenth round's frozen scorer (42ea9ef; no judge, default thresholds):
-# precision 0.959, recall 0.786, false-reject rate 0.1125 (9/80). On the same part the ninth and eighth
-# rounds' scorers give the same figures; the seventh's (ec3e573): 0.946, 0.797, 12/80; the fifth's
-# (eed81d8): 0.935, 0.816, 15/80. Floors are the published figures rounded down.
-PUBLISHED_HELD_OUT = {"precision": 0.95, "recall": 0.78, "false_reject_rate": 0.1125}
-PUBLISHED_HELD_OUT_KINDS = {
+# heldout10 was measured once on the tenth round's frozen scorer (42ea9ef; no judge, default thresholds):
+# precision 0.959, recall 0.786, false-reject rate 0.1125 (9/80), docs/QUALITY.md "Held-out figures
+# (heldout10)". The eleventh round tuned on its false rejects, so it is seen data and these floors are
+# the eleventh round's figures: precision 0.967, recall 0.782, false-reject rate 0.0875 (7/80).
+# Mismatched (40/52 -> 39/52) is below the published figure: a variant "caught" only because its
+# source was falsely rejected.
+SEEN_HELDOUT10 = {"precision": 0.96, "recall": 0.78, "false_reject_rate": 0.0875}
+SEEN_HELDOUT10_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.78, "off_topic": 0.62,
-    "mismatched": 0.76, "shuffled": 0.56, "generic_filler": 0.5, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.75, "shuffled": 0.54, "generic_filler": 0.5, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # The ninth round's figures on tune + heldout1 + heldout2, which since the fourth round include 23 new
 # sound documents (ids "q4-") and their variants. Factually wrong is 0/10 since the ninth round: the one
@@ -188,7 +190,7 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
 
 
 @pytest.mark.parametrize("split, size, floors, kinds", [
-    ("heldout10", (80, 266), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
+    ("heldout10", (80, 266), SEEN_HELDOUT10, SEEN_HELDOUT10_KINDS),
     ("heldout9", (80, 262), SEEN_HELDOUT9, SEEN_HELDOUT9_KINDS),
     ("heldout8", (80, 265), SEEN_HELDOUT8, SEEN_HELDOUT8_KINDS),
     ("heldout7", (80, 266), SEEN_HELDOUT7, SEEN_HELDOUT7_KINDS),

@@ -20,7 +20,7 @@ import re
 from itertools import combinations
 
 from functions.generate.quality.language import FUNCTION_WORDS
-from functions.generate.quality.text import Document, stem
+from functions.generate.quality.text import Document, split_sentences, stem
 
 MIN_SHARED = 4
 MIN_OVERLAP = 0.6  # shared / the smaller sentence's stems, for an antonym
@@ -127,6 +127,21 @@ def _contrasted(sentences: list[str], i: int, j: int) -> bool:
     return bool(_QUOTED.search(sentences[i]) and _QUOTED.search(sentences[j]))
 
 
+def _card_of(doc: Document) -> dict[str, int]:
+    """A flashcard set's sentences -> the card they define (eleventh round). Cards are labelled items
+    too: "An open note head with a stem." (half note) and "An open note head with no stem." (whole note)
+    each say something of their own term."""
+    items = doc.content.get("items")
+    if not isinstance(items, list):
+        return {}
+    return {s: n for n, item in enumerate(items) if isinstance(item, dict) and "term" in item
+            for s in split_sentences(str(item.get("definition", "")))}
+
+
+def _other_cards(cards: dict[str, int], a: str, b: str) -> bool:
+    return a in cards and b in cards and cards[a] != cards[b]
+
+
 def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
     """Up to `limit` pairs of sentences (first, later) that contradict each other."""
     first: dict[str, list[str]] = {}  # each sentence once, with its tokens
@@ -134,6 +149,7 @@ def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
         if _BLANK not in s:  # an exercise item ("No creo que Ana ___ (saber)") claims nothing
             first.setdefault(s, toks)
     sentences = list(first)[:MAX_SENTENCES]
+    cards = _card_of(doc)
     profiles = [_profile(s, first[s]) for s in sentences]
     index: dict[str, list[int]] = {}
     for i, (stems, *_rest) in enumerate(profiles):
@@ -149,7 +165,8 @@ def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
     for (i, j), n in sorted(shared.items()):
         if n < MIN_SHARED:
             continue
-        if _differ(profiles[i], profiles[j], n) and not _contrasted(sentences, i, j):
+        if (_differ(profiles[i], profiles[j], n) and not _contrasted(sentences, i, j)
+                and not _other_cards(cards, sentences[i], sentences[j])):
             found.append((sentences[i], sentences[j]))
             if len(found) >= limit:
                 break
