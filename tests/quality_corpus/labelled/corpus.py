@@ -6,7 +6,7 @@ Sources (all written by hand, none generated from the scorer's rules):
 - `labelled/written.json`: documents written for issue 20: sound ones in several languages and
   audiences, refusals and meta text, generic filler, factually wrong text, a neighbouring topic passed
   off as the one asked, the wrong audience;
-- `labelled/heldout2.json` to `heldout10.json` (second to tenth rounds):
+- `labelled/heldout2.json` to `heldout11.json` (second to eleventh rounds):
   held-out parts written by hand after a round's tuning, each with its mechanical variants
   (`*_derived.json`).
 
@@ -82,12 +82,17 @@ HELDOUT9_DERIVED = HERE / "heldout9_derived.json"
 # tenth round's frozen scorer. Its ids start with "h10-".
 HELDOUT10 = HERE / "heldout10.json"
 HELDOUT10_DERIVED = HERE / "heldout10_derived.json"
+# The eleventh held-out part (issue 20, eleventh round): written by four more writers under the same
+# rules while the eleventh round tuned on heldout10; committed before it was ever scored and measured once
+# on the eleventh round's frozen scorer. Its ids start with "h11-".
+HELDOUT11 = HERE / "heldout11.json"
+HELDOUT11_DERIVED = HERE / "heldout11_derived.json"
 # Held-out parts written by hand after a round's tuning: id prefix -> (part, hand-written, derived).
 HELD_OUT_PARTS = {"h2-": ("heldout2", HELDOUT2, HELDOUT2_DERIVED), "h3-": ("heldout3", HELDOUT3, HELDOUT3_DERIVED),
                   "h4-": ("heldout4", HELDOUT4, HELDOUT4_DERIVED), "h5-": ("heldout5", HELDOUT5, HELDOUT5_DERIVED),
                   "h6-": ("heldout6", HELDOUT6, HELDOUT6_DERIVED), "h7-": ("heldout7", HELDOUT7, HELDOUT7_DERIVED),
                   "h8-": ("heldout8", HELDOUT8, HELDOUT8_DERIVED), "h9-": ("heldout9", HELDOUT9, HELDOUT9_DERIVED),
-                  "h10-": ("heldout10", HELDOUT10, HELDOUT10_DERIVED)}
+                  "h10-": ("heldout10", HELDOUT10, HELDOUT10_DERIVED), "h11-": ("heldout11", HELDOUT11, HELDOUT11_DERIVED)}
 # The nine failure kinds of issue 20 (the first corpus's kinds are kept as they are).
 ISSUE_KINDS = ("off_topic", "wrong_language", "refusal", "wrong_audience", "truncated", "factually_wrong",
                "generic_filler", "mismatched", "shuffled")
@@ -266,7 +271,7 @@ def derive(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def split_of(entry_id: str) -> str:
-    """heldout2 to heldout10 for the hand-written held-out parts; else the first round's rule (its held-out
+    """heldout2 to heldout11 for the hand-written held-out parts; else the first round's rule (its held-out
     part, "heldout1", was seen once after tuning, so later rounds tune on it together with "tune")."""
     source = entry_id.split("~", 1)[0]
     for prefix, (part, _, _) in HELD_OUT_PARTS.items():
@@ -297,7 +302,8 @@ def main() -> None:
         ids += [e["id"] for e in part + part_derived]
     assert len(ids) == len(set(ids)), "duplicate corpus ids"
     manifest = {"held_out_share": HELD_OUT_SHARE,
-                "rule": "source id starting 'h10-' -> heldout10 (labelled/heldout10.json, the tenth held-out part); "
+                "rule": "source id starting 'h11-' -> heldout11 (labelled/heldout11.json, the eleventh held-out part); "
+                        "'h10-' -> heldout10 (the tenth, seen since the eleventh round); "
                         "'h9-' -> heldout9 (the ninth, seen since the tenth round); "
                         "'h8-' -> heldout8 (the eighth, seen since the ninth round); "
                         "'h7-' -> heldout7 (the seventh, seen since the eighth round); "
