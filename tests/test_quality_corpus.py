@@ -9,12 +9,11 @@ the third round, and these tests hold the gate to its tuning-data figures. "held
 people who never read the scorer, measured once after the third round's freeze, docs/QUALITY.md) was
 looked at by the fourth round, and "heldout4" (written by four other writers under the same rules while
 the fourth round tuned, measured once after its freeze) by the fifth: both are seen data now, and
-these tests hold the gate to the fifth round's figures on them; "heldout5" to "heldout10" (the fifth to
-tenth rounds' held-out parts) were looked at by the sixth to eleventh rounds and are seen data too.
-"heldout11" (written by four more writers while the eleventh round tuned, committed before it was ever
-scored, measured once on the frozen scorer) is the held-out part: its floors are the figures published
-in docs/QUALITY.md (`python -m bench
-quality` prints each part).
+these tests hold the gate to the fifth round's figures on them; "heldout5" to "heldout11" (the fifth to
+eleventh rounds' held-out parts) were looked at by the sixth to twelfth rounds and are seen data too.
+"heldout12" (written by four more writers while the twelfth round tuned, committed before that round's
+scorer) is measured once on the twelfth round's frozen scorer and becomes the held-out part then
+(docs/QUALITY.md; `python -m bench quality` prints each part).
 """
 
 from __future__ import annotations
@@ -38,6 +37,13 @@ MUST_FAIL = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "fail"]
 # not regress (docs/QUALITY.md "Tuning-data figures"). A part written after the scorer's freeze and
 # measured once is the honest figure; its floors are added with it.
 TUNING_SPLITS = ("tune", "heldout1", "heldout2")
+# Since the twelfth round (elementary text with a child's sentences and words; objectives and questions
+# assert nothing; implied infinitives; inflected titles; closings in a conclusion, sections pointing at
+# their heading, and no second order signal from word overlap) the floors of every seen part are that
+# round's figures. Below the earlier floors: shuffled variants whose source, a sound document, was
+# falsely rejected (pass now, so their variants count as missed unless caught for their own order), and
+# a few caught only by the order check's word-overlap signal, which sound prose matched as often: one
+# generic filler (heldout5), 4 shuffled scripts and readings, a hand-written shuffled podcast (heldout3).
 # heldout3 was measured once (2026-12-04, scorer 6f9cb53, no judge: precision 0.896, recall 0.804,
 # false-reject rate 0.31, docs/QUALITY.md "Held-out figures (heldout3)"); the fourth round tuned on its
 # causes, so since then it is seen data and these floors are the fifth round's figures on it. Raise
@@ -46,7 +52,7 @@ TUNING_SPLITS = ("tune", "heldout1", "heldout2")
 SEEN_HELDOUT3 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.016}
 SEEN_HELDOUT3_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.82, "off_topic": 0.66,
-    "mismatched": 0.83, "shuffled": 0.5, "generic_filler": 0.33, "contradictory": 0.0, "factually_wrong": 0.66,
+    "mismatched": 0.83, "shuffled": 0.45, "generic_filler": 0.33, "contradictory": 0.0, "factually_wrong": 0.66,
 }
 # heldout4 was measured once on the fourth round's frozen scorer (891d964; no judge, default thresholds):
 # precision 0.951, recall 0.813, false-reject rate 0.138 (11/80), docs/QUALITY.md "Held-out figures
@@ -56,10 +62,10 @@ SEEN_HELDOUT3_KINDS = {
 # been "caught" only because their source, a sound document, was falsely rejected (a contradiction
 # read into worked examples, a quoted myth, a lesson of English, a German outline); 3 shuffled scripts
 # are caught now for what is wrong with them.
-SEEN_HELDOUT4 = {"precision": 0.99, "recall": 0.79, "false_reject_rate": 0.013}
+SEEN_HELDOUT4 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.013}
 SEEN_HELDOUT4_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.83, "off_topic": 0.79,
-    "mismatched": 0.83, "shuffled": 0.42, "generic_filler": 0.5, "contradictory": 0.25, "factually_wrong": 0.0,
+    "mismatched": 0.83, "shuffled": 0.38, "generic_filler": 0.5, "contradictory": 0.25, "factually_wrong": 0.0,
 }
 # heldout5 was measured once on the fifth round's frozen scorer (5ab044b; no judge, default thresholds):
 # precision 0.950, recall 0.788, false-reject rate 0.138 (11/80), docs/QUALITY.md "Held-out figures
@@ -70,7 +76,7 @@ SEEN_HELDOUT4_KINDS = {
 SEEN_HELDOUT5 = {"precision": 0.98, "recall": 0.77, "false_reject_rate": 0.0375}
 SEEN_HELDOUT5_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.74, "off_topic": 0.75,
-    "mismatched": 0.82, "shuffled": 0.44, "generic_filler": 0.25, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.82, "shuffled": 0.44, "generic_filler": 0.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout6 was measured once on the sixth round's frozen scorer (09a2ce0; no judge, default thresholds):
 # precision 0.948, recall 0.813, false-reject rate 0.15 (12/80), docs/QUALITY.md "Held-out figures
@@ -78,7 +84,7 @@ SEEN_HELDOUT5_KINDS = {
 # seventh round's figures: precision 0.986, recall 0.790, false-reject rate 0.0375 (3/80). Shuffled
 # (22/44 -> 17/44) and mismatched (45/51 -> 43/51) are below the published figures: 7 variants had been
 # "caught" only because their source was falsely rejected (and one script's shuffle is missed now).
-SEEN_HELDOUT6 = {"precision": 0.98, "recall": 0.78, "false_reject_rate": 0.0375}
+SEEN_HELDOUT6 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.0125}
 SEEN_HELDOUT6_KINDS = {
     "refusal": 1.0, "wrong_language": 0.96, "truncated": 1.0, "wrong_audience": 0.75, "off_topic": 0.86,
     "mismatched": 0.84, "shuffled": 0.36, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
@@ -89,10 +95,10 @@ SEEN_HELDOUT6_KINDS = {
 # eighth round's figures: precision 0.977, recall 0.812, false-reject rate 0.0625 (5/80). Contradictory
 # (2/4 -> 0/4) is below the published figure: both were "caught" only because a reading without
 # references failed factual, which no longer fails a document alone.
-SEEN_HELDOUT7 = {"precision": 0.97, "recall": 0.80, "false_reject_rate": 0.0625}
+SEEN_HELDOUT7 = {"precision": 0.98, "recall": 0.80, "false_reject_rate": 0.0375}
 SEEN_HELDOUT7_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.84, "off_topic": 0.9,
-    "mismatched": 0.92, "shuffled": 0.34, "generic_filler": 0.25, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.92, "shuffled": 0.31, "generic_filler": 0.25, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout8 was measured once on the eighth round's frozen scorer (030b5bc; no judge, default thresholds):
 # precision 0.952, recall 0.823, false-reject rate 0.1375 (11/80), docs/QUALITY.md "Held-out figures
@@ -100,10 +106,10 @@ SEEN_HELDOUT7_KINDS = {
 # ninth round's figures: precision 0.964, recall 0.804, false-reject rate 0.1 (8/80). Mismatched
 # (43/51 -> 41/51) and shuffled (18/44 -> 16/44) are below the published figures: variants "caught" only
 # because their source was falsely rejected, and a card set whose swapped definitions only words saw.
-SEEN_HELDOUT8 = {"precision": 0.96, "recall": 0.80, "false_reject_rate": 0.1}
+SEEN_HELDOUT8 = {"precision": 0.97, "recall": 0.79, "false_reject_rate": 0.075}
 SEEN_HELDOUT8_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.91, "off_topic": 0.83,
-    "mismatched": 0.8, "shuffled": 0.34, "generic_filler": 0.75, "contradictory": 0.5, "factually_wrong": 0.0,
+    "mismatched": 0.8, "shuffled": 0.31, "generic_filler": 0.75, "contradictory": 0.5, "factually_wrong": 0.0,
 }
 # heldout9 was measured once on the ninth round's frozen scorer (4d25b3d; no judge, default thresholds):
 # precision 0.952, recall 0.824, false-reject rate 0.1375 (11/80), docs/QUALITY.md "Held-out figures
@@ -111,10 +117,10 @@ SEEN_HELDOUT8_KINDS = {
 # tenth round's figures: precision 0.973, recall 0.817, false-reject rate 0.075 (6/80). Shuffled
 # (25/44 -> 23/44) is below the published figure: two variants had been "caught" only because their
 # source was falsely rejected.
-SEEN_HELDOUT9 = {"precision": 0.97, "recall": 0.81, "false_reject_rate": 0.075}
+SEEN_HELDOUT9 = {"precision": 0.98, "recall": 0.80, "false_reject_rate": 0.05}
 SEEN_HELDOUT9_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.88, "off_topic": 0.73,
-    "mismatched": 0.89, "shuffled": 0.52, "generic_filler": 0.25, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.89, "shuffled": 0.43, "generic_filler": 0.25, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout10 was measured once on the tenth round's frozen scorer (42ea9ef; no judge, default thresholds):
 # precision 0.959, recall 0.786, false-reject rate 0.1125 (9/80), docs/QUALITY.md "Held-out figures
@@ -122,27 +128,29 @@ SEEN_HELDOUT9_KINDS = {
 # the eleventh round's figures: precision 0.967, recall 0.782, false-reject rate 0.0875 (7/80).
 # Mismatched (40/52 -> 39/52) is below the published figure: a variant "caught" only because its
 # source was falsely rejected.
-SEEN_HELDOUT10 = {"precision": 0.96, "recall": 0.78, "false_reject_rate": 0.0875}
+SEEN_HELDOUT10 = {"precision": 0.99, "recall": 0.76, "false_reject_rate": 0.025}
 SEEN_HELDOUT10_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.78, "off_topic": 0.62,
-    "mismatched": 0.75, "shuffled": 0.54, "generic_filler": 0.5, "contradictory": 0.0, "factually_wrong": 0.0,
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.75, "off_topic": 0.62,
+    "mismatched": 0.75, "shuffled": 0.5, "generic_filler": 0.5, "contradictory": 0.0, "factually_wrong": 0.0,
 }
-# heldout11, measured once on the eleventh round's frozen scorer (24bfde3; no judge, default thresholds):
-# precision 0.956, recall 0.823, false-reject rate 0.125 (10/80). On the same part the tenth and ninth
-# rounds' scorers give the same figures; the seventh's (ec3e573): 0.952, 0.827, 11/80; the fifth's
-# (eed81d8): 0.948, 0.816, 12/80. Floors are the published figures rounded down.
-PUBLISHED_HELD_OUT = {"precision": 0.95, "recall": 0.82, "false_reject_rate": 0.125}
-PUBLISHED_HELD_OUT_KINDS = {
+# heldout11 was measured once on the eleventh round's frozen scorer (24bfde3; no judge, default
+# thresholds): precision 0.956, recall 0.823, false-reject rate 0.125 (10/80), docs/QUALITY.md "Held-out
+# figures (heldout11)". The twelfth round tuned on its false rejects, so it is seen data and these floors
+# are the twelfth round's figures: precision 0.995, recall 0.805, false-reject rate 0.0125 (1/80).
+# Shuffled (20/44 -> 15/44) is below the published figure: variants "caught" only because their source
+# was falsely rejected.
+SEEN_HELDOUT11 = {"precision": 0.99, "recall": 0.80, "false_reject_rate": 0.0125}
+SEEN_HELDOUT11_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.8, "off_topic": 0.89,
-    "mismatched": 0.9, "shuffled": 0.45, "generic_filler": 0.0, "contradictory": 0.0, "factually_wrong": 0.75,
+    "mismatched": 0.9, "shuffled": 0.34, "generic_filler": 0.0, "contradictory": 0.0, "factually_wrong": 0.75,
 }
-# The ninth round's figures on tune + heldout1 + heldout2, which since the fourth round include 23 new
+# The twelfth round's figures on tune + heldout1 + heldout2, which since the fourth round include 23 new
 # sound documents (ids "q4-") and their variants. Factually wrong is 0/10 since the ninth round: the one
 # caught before (planet flashcards) was caught by the pairing check, not for its facts (the judge's job).
-PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.83, "false_reject_rate": 0.018}
+PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.81, "false_reject_rate": 0.018}
 PUBLISHED_TUNING_KINDS = {
     "off_topic": 0.91, "wrong_language": 1.0, "refusal": 1.0, "wrong_audience": 0.85, "truncated": 1.0,
-    "generic_filler": 0.92, "mismatched": 0.8, "shuffled": 0.39, "factually_wrong": 0.0,
+    "generic_filler": 0.92, "mismatched": 0.8, "shuffled": 0.32, "factually_wrong": 0.0,
 }
 
 
@@ -199,7 +207,7 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
 
 
 @pytest.mark.parametrize("split, size, floors, kinds", [
-    ("heldout11", (80, 266), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
+    ("heldout11", (80, 266), SEEN_HELDOUT11, SEEN_HELDOUT11_KINDS),
     ("heldout10", (80, 266), SEEN_HELDOUT10, SEEN_HELDOUT10_KINDS),
     ("heldout9", (80, 262), SEEN_HELDOUT9, SEEN_HELDOUT9_KINDS),
     ("heldout8", (80, 265), SEEN_HELDOUT8, SEEN_HELDOUT8_KINDS),

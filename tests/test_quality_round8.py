@@ -30,7 +30,7 @@ def test_neighbouring_sentences_in_order_belong_together_more_than_shuffled_ones
 def test_markers_out_of_place_fail_unless_the_meaning_holds_together(monkeypatch):
     doc = analyse({"main_content": IN_ORDER})
     signals = {"given": 0, "misplaced": 1, "lead": 1, "ordinal": 0, "years": 0, "back_step": 0, "sections": 0,
-               "turns": 0, "near": 0.1, "far": 0.0, "sentences": 6}
+               "turns": 0}
     monkeypatch.setattr(discourse, "order_features", lambda *a: signals)
     monkeypatch.setattr(discourse, "meaning_cohesion", lambda d: discourse.COHERENT_Z + 0.5)
     assert discourse.order(doc, "", "podcast_script") == []

@@ -142,13 +142,31 @@ def _other_cards(cards: dict[str, int], a: str, b: str) -> bool:
     return a in cards and b in cards and cards[a] != cards[b]
 
 
+# Fields whose sentences are asked or set, not asserted (twelfth round): a learning objective
+# ("Distinguish independent events from mutually exclusive events"), an exercise ("Write a quadratic
+# equation in standard form"), a question ("Is it true that protein builds muscle on its own?").
+_TASK_FIELDS = ("learning_objectives", "practice_exercises", "assessment_questions", "questions")
+
+
+def _tasks(doc: Document) -> set[str]:
+    """The sentences of `doc` that set a task or ask a question rather than claim something."""
+    texts = [str(v) for key in _TASK_FIELDS if isinstance(doc.content.get(key), list) for v in doc.content[key]]
+    items = doc.content.get("items")
+    if isinstance(items, list):
+        texts += [str(item["question"]) for item in items if isinstance(item, dict) and "question" in item]
+    return {s for text in texts for s in split_sentences(text)}
+
+
 def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
-    """Up to `limit` pairs of sentences (first, later) that contradict each other."""
+    """Up to `limit` pairs of claims (first, later) that contradict each other."""
+    tasks = _tasks(doc)
     first: dict[str, list[str]] = {}  # each sentence once, with its tokens
     for s, toks in zip(doc.sentences, doc.sentence_tokens):
         if _BLANK not in s:  # an exercise item ("No creo que Ana ___ (saber)") claims nothing
             first.setdefault(s, toks)
     sentences = list(first)[:MAX_SENTENCES]
+    # A task or a question claims nothing either, but its words count towards how common a word is.
+    claims = [s not in tasks and not s.rstrip().endswith("?") for s in sentences]
     cards = _card_of(doc)
     profiles = [_profile(s, first[s]) for s in sentences]
     index: dict[str, list[int]] = {}
@@ -163,7 +181,7 @@ def find(doc: Document, limit: int = 3) -> list[tuple[str, str]]:
             shared[pair] = shared.get(pair, 0) + 1
     found: list[tuple[str, str]] = []
     for (i, j), n in sorted(shared.items()):
-        if n < MIN_SHARED:
+        if n < MIN_SHARED or not (claims[i] and claims[j]):
             continue
         if (_differ(profiles[i], profiles[j], n) and not _contrasted(sentences, i, j)
                 and not _other_cards(cards, sentences[i], sentences[j])):

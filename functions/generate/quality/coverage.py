@@ -141,8 +141,13 @@ _WORK = frozenset(stem(w) for w in "novel author narrator text book story passag
 
 def _on_topic(unit: str, terms: dict[str, str], related: set[str], work: bool = False) -> bool:
     stems = {stem(w) for w in word_set(unit)}
-    return (bool(stems & terms.keys()) or len(stems & related) >= RELATED_HITS or (work and bool(stems & _WORK))
-            or any(_inflected(s, t) for s in stems for t in terms))
+    return _names(stems, terms) or len(stems & related) >= RELATED_HITS or (work and bool(stems & _WORK))
+
+
+def _names(stems: set[str], terms: dict[str, str]) -> bool:
+    """Whether `stems` name a topic term, inflected or not (a title "Phytohormone" names the request's
+    "Phytohormonen"; twelfth round)."""
+    return bool(stems & terms.keys()) or any(_inflected(s, t) for s in stems for t in terms)
 
 
 def _inflected(a: str, b: str) -> bool:
@@ -169,7 +174,7 @@ def _title_names(doc: Document, terms: dict[str, str], cognates: bool = False) -
     may name its subject in either language: "Verben" / "Irregular Verbs"), a word one of whose stems
     begins with the other (at least MIN_PART letters) counts too."""
     titled = {stem(w) for w in _unelided(doc.title)}
-    if titled & terms.keys():
+    if _names(titled, terms):
         return True
     return cognates and any(min(len(a), len(b)) >= MIN_PART and (a.startswith(b) or b.startswith(a))
                             for a in titled for b in terms)
@@ -203,7 +208,7 @@ def _topic_score(topic: str, doc: Document, content_type: str) -> tuple[float, l
     work = content_type == "reading_guide_questions"
     mentioning = sum(1 for u in doc.units if _on_topic(u, terms, related, work))
     spread = mentioning / len(doc.units) if doc.units else 0.0
-    in_title = bool({stem(w) for w in words(doc.title)} & terms.keys())
+    in_title = _names({stem(w) for w in words(doc.title)}, terms)
     target = SPREAD_TARGET.get(content_type, 0.5)
     value = 0.5 * min(1.0, share / 0.75) + 0.35 * min(1.0, spread / target) + 0.15 * in_title
     weaknesses = []
