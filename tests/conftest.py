@@ -153,19 +153,32 @@ class Database:
         self.direct_url = self.direct_url or self.url
 
     def truncate(self) -> None:
+        """Empty every table. On PostgreSQL a TRUNCATE takes its locks table by table, so a write in
+        progress (the process's metrics writer, a server a test left behind) can deadlock with it;
+        PostgreSQL then cancels one side, and the TRUNCATE is tried again."""
+        from psycopg.errors import DeadlockDetected
         from sqlalchemy import create_engine, text
+        from sqlalchemy.exc import OperationalError
 
         from shared.models import Base
+        from shared.retry import RetryPolicy
 
         engine = create_engine(self.direct_url)
         tables = [t.name for t in Base.metadata.sorted_tables]
-        with engine.begin() as conn:
-            if self.backend == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(tables) + " CASCADE"))
-            else:
-                for name in reversed(tables):
-                    conn.execute(text(f"DELETE FROM {name}"))
-        engine.dispose()
+
+        def empty() -> None:
+            with engine.begin() as conn:
+                if self.backend == "postgresql":
+                    conn.execute(text("TRUNCATE " + ", ".join(tables) + " CASCADE"))
+                else:
+                    for name in reversed(tables):
+                        conn.execute(text(f"DELETE FROM {name}"))
+
+        try:
+            RetryPolicy(attempts=3, first=0.05, longest_backoff=0.2).run(
+                empty, lambda e: isinstance(e, OperationalError) and isinstance(e.orig, DeadlockDetected))
+        finally:
+            engine.dispose()
 
 
 def create_pg_database(prefix: str = "lf_test") -> str:
