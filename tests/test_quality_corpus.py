@@ -37,18 +37,28 @@ MUST_FAIL = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "fail"]
 # not regress (docs/QUALITY.md "Tuning-data figures"). A part written after the scorer's freeze and
 # measured once is the honest figure; its floors are added with it.
 TUNING_SPLITS = ("tune", "heldout1", "heldout2")
-# heldout12, measured once on the twelfth round's frozen scorer (36ade13; no judge, default thresholds):
-# precision 0.960, recall 0.823 (218/265), false-reject rate 0.1125 (9/80). On the same part, the same
-# hour: the eleventh round's scorer (24bfde3) 0.956, 0.823, 10/80; the seventh's (ec3e573) 0.949, 0.842,
-# 12/80; the fifth's (eed81d8) 0.940, 0.834, 14/80. Floors are the published figures rounded down.
-PUBLISHED_HELD_OUT = {"precision": 0.96, "recall": 0.82, "false_reject_rate": 0.1125}
-PUBLISHED_HELD_OUT_KINDS = {
-    "refusal": 1.0, "wrong_language": 0.96, "truncated": 1.0, "wrong_audience": 0.81, "off_topic": 0.93,
-    "mismatched": 0.87, "shuffled": 0.47, "generic_filler": 0.5, "contradictory": 0.0, "factually_wrong": 0.0,
+# heldout12 was measured once on the twelfth round's frozen scorer (36ade13; no judge, default
+# thresholds): precision 0.960, recall 0.823 (218/265), false-reject rate 0.1125 (9/80), docs/QUALITY.md
+# "Held-out figures (heldout12)". The thirteenth round tuned on its false rejects, so it is seen data and
+# these floors are the thirteenth round's figures: precision 0.991, recall 0.808, false-reject rate
+# 0.025 (2/80). Shuffled (21/44 -> 17/44) and wrong audience (22/27 -> 20/27) are below the published
+# figures: variants "caught" only because their source was falsely rejected (a key concept ending "or
+# more", a contradiction read into "A, not B", a paycheck's two cases, an elementary outline's own terms).
+SEEN_HELDOUT12 = {"precision": 0.99, "recall": 0.80, "false_reject_rate": 0.025}
+SEEN_HELDOUT12_KINDS = {
+    "refusal": 1.0, "wrong_language": 0.96, "truncated": 1.0, "wrong_audience": 0.74, "off_topic": 0.93,
+    "mismatched": 0.87, "shuffled": 0.38, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
+# Since the thirteenth round (quantities left open and closing word lists end a text; an expletive "it";
+# "A, not B" and cases under conditions are no contradiction; an elementary text's own terms; a stricter
+# outline pairing limit; a little more vocabulary far below a band; generic words in Spanish, French and
+# German) the floors of every seen part are that round's figures. Below the earlier floors: variants
+# "caught" only because their source was falsely rejected (shuffled in heldout5, 7, 9, 10; a truncated
+# outline in heldout10, caught by the pairing check), and two outline mismatches (heldout4, heldout8) at
+# lexical ratios 0.46-0.47, between the new limit and the old.
 # Since the twelfth round (elementary text with a child's sentences and words; objectives and questions
 # assert nothing; implied infinitives; inflected titles; closings in a conclusion, sections pointing at
-# their heading, and no second order signal from word overlap) the floors of every seen part are that
+# their heading, and no second order signal from word overlap) the floors of every seen part were that
 # round's figures. Below the earlier floors: shuffled variants whose source, a sound document, was
 # falsely rejected (pass now, so their variants count as missed unless caught for their own order), and
 # a few caught only by the order check's word-overlap signal, which sound prose matched as often: one
@@ -61,7 +71,7 @@ PUBLISHED_HELD_OUT_KINDS = {
 SEEN_HELDOUT3 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.016}
 SEEN_HELDOUT3_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.82, "off_topic": 0.66,
-    "mismatched": 0.83, "shuffled": 0.45, "generic_filler": 0.33, "contradictory": 0.0, "factually_wrong": 0.66,
+    "mismatched": 0.83, "shuffled": 0.45, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.66,
 }
 # heldout4 was measured once on the fourth round's frozen scorer (891d964; no judge, default thresholds):
 # precision 0.951, recall 0.813, false-reject rate 0.138 (11/80), docs/QUALITY.md "Held-out figures
@@ -74,7 +84,7 @@ SEEN_HELDOUT3_KINDS = {
 SEEN_HELDOUT4 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.013}
 SEEN_HELDOUT4_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.83, "off_topic": 0.79,
-    "mismatched": 0.83, "shuffled": 0.38, "generic_filler": 0.5, "contradictory": 0.25, "factually_wrong": 0.0,
+    "mismatched": 0.81, "shuffled": 0.38, "generic_filler": 1.0, "contradictory": 0.25, "factually_wrong": 0.0,
 }
 # heldout5 was measured once on the fifth round's frozen scorer (5ab044b; no judge, default thresholds):
 # precision 0.950, recall 0.788, false-reject rate 0.138 (11/80), docs/QUALITY.md "Held-out figures
@@ -82,10 +92,10 @@ SEEN_HELDOUT4_KINDS = {
 # seventh round's figures: precision 0.986, recall 0.777, false-reject rate 0.0375 (3/80). Shuffled
 # (25/47 -> 21/47) is below the published figure: 4 variants had been "caught" only because their
 # source, a sound document, was falsely rejected.
-SEEN_HELDOUT5 = {"precision": 0.98, "recall": 0.77, "false_reject_rate": 0.0375}
+SEEN_HELDOUT5 = {"precision": 0.98, "recall": 0.77, "false_reject_rate": 0.025}
 SEEN_HELDOUT5_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.74, "off_topic": 0.75,
-    "mismatched": 0.82, "shuffled": 0.44, "generic_filler": 0.0, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.82, "shuffled": 0.42, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout6 was measured once on the sixth round's frozen scorer (09a2ce0; no judge, default thresholds):
 # precision 0.948, recall 0.813, false-reject rate 0.15 (12/80), docs/QUALITY.md "Held-out figures
@@ -95,8 +105,8 @@ SEEN_HELDOUT5_KINDS = {
 # "caught" only because their source was falsely rejected (and one script's shuffle is missed now).
 SEEN_HELDOUT6 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.0125}
 SEEN_HELDOUT6_KINDS = {
-    "refusal": 1.0, "wrong_language": 0.96, "truncated": 1.0, "wrong_audience": 0.75, "off_topic": 0.86,
-    "mismatched": 0.84, "shuffled": 0.36, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
+    "refusal": 1.0, "wrong_language": 0.96, "truncated": 1.0, "wrong_audience": 0.78, "off_topic": 0.86,
+    "mismatched": 0.84, "shuffled": 0.36, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout7 was measured once on the seventh round's frozen scorer (ec3e573; no judge, default thresholds):
 # precision 0.961, recall 0.823, false-reject rate 0.1125 (9/80), docs/QUALITY.md "Held-out figures
@@ -104,10 +114,10 @@ SEEN_HELDOUT6_KINDS = {
 # eighth round's figures: precision 0.977, recall 0.812, false-reject rate 0.0625 (5/80). Contradictory
 # (2/4 -> 0/4) is below the published figure: both were "caught" only because a reading without
 # references failed factual, which no longer fails a document alone.
-SEEN_HELDOUT7 = {"precision": 0.98, "recall": 0.80, "false_reject_rate": 0.0375}
+SEEN_HELDOUT7 = {"precision": 0.98, "recall": 0.8, "false_reject_rate": 0.025}
 SEEN_HELDOUT7_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.84, "off_topic": 0.9,
-    "mismatched": 0.92, "shuffled": 0.31, "generic_filler": 0.25, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.92, "shuffled": 0.29, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout8 was measured once on the eighth round's frozen scorer (030b5bc; no judge, default thresholds):
 # precision 0.952, recall 0.823, false-reject rate 0.1375 (11/80), docs/QUALITY.md "Held-out figures
@@ -118,7 +128,7 @@ SEEN_HELDOUT7_KINDS = {
 SEEN_HELDOUT8 = {"precision": 0.97, "recall": 0.79, "false_reject_rate": 0.075}
 SEEN_HELDOUT8_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.91, "off_topic": 0.83,
-    "mismatched": 0.8, "shuffled": 0.31, "generic_filler": 0.75, "contradictory": 0.5, "factually_wrong": 0.0,
+    "mismatched": 0.78, "shuffled": 0.31, "generic_filler": 0.75, "contradictory": 0.5, "factually_wrong": 0.0,
 }
 # heldout9 was measured once on the ninth round's frozen scorer (4d25b3d; no judge, default thresholds):
 # precision 0.952, recall 0.824, false-reject rate 0.1375 (11/80), docs/QUALITY.md "Held-out figures
@@ -126,10 +136,10 @@ SEEN_HELDOUT8_KINDS = {
 # tenth round's figures: precision 0.973, recall 0.817, false-reject rate 0.075 (6/80). Shuffled
 # (25/44 -> 23/44) is below the published figure: two variants had been "caught" only because their
 # source was falsely rejected.
-SEEN_HELDOUT9 = {"precision": 0.98, "recall": 0.80, "false_reject_rate": 0.05}
+SEEN_HELDOUT9 = {"precision": 0.98, "recall": 0.8, "false_reject_rate": 0.0375}
 SEEN_HELDOUT9_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.88, "off_topic": 0.73,
-    "mismatched": 0.89, "shuffled": 0.43, "generic_filler": 0.25, "contradictory": 0.0, "factually_wrong": 0.0,
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.92, "off_topic": 0.73,
+    "mismatched": 0.89, "shuffled": 0.4, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout10 was measured once on the tenth round's frozen scorer (42ea9ef; no judge, default thresholds):
 # precision 0.959, recall 0.786, false-reject rate 0.1125 (9/80), docs/QUALITY.md "Held-out figures
@@ -137,29 +147,30 @@ SEEN_HELDOUT9_KINDS = {
 # the eleventh round's figures: precision 0.967, recall 0.782, false-reject rate 0.0875 (7/80).
 # Mismatched (40/52 -> 39/52) is below the published figure: a variant "caught" only because its
 # source was falsely rejected.
-SEEN_HELDOUT10 = {"precision": 0.99, "recall": 0.76, "false_reject_rate": 0.025}
+SEEN_HELDOUT10 = {"precision": 0.99, "recall": 0.76, "false_reject_rate": 0.0125}
 SEEN_HELDOUT10_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.75, "off_topic": 0.62,
-    "mismatched": 0.75, "shuffled": 0.5, "generic_filler": 0.5, "contradictory": 0.0, "factually_wrong": 0.0,
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.78, "off_topic": 0.62,
+    "mismatched": 0.75, "shuffled": 0.47, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout11 was measured once on the eleventh round's frozen scorer (24bfde3; no judge, default
 # thresholds): precision 0.956, recall 0.823, false-reject rate 0.125 (10/80), docs/QUALITY.md "Held-out
-# figures (heldout11)". The twelfth round tuned on its false rejects, so it is seen data and these floors
-# are the twelfth round's figures: precision 0.995, recall 0.805, false-reject rate 0.0125 (1/80).
+# figures (heldout11)". The twelfth round tuned on its false rejects, so it is seen data; its floors were
+# the twelfth round's figures (precision 0.995, recall 0.805, false-reject rate 0.0125, 1/80) and are
+# the thirteenth's since.
 # Shuffled (20/44 -> 15/44) is below the published figure: variants "caught" only because their source
 # was falsely rejected.
-SEEN_HELDOUT11 = {"precision": 0.99, "recall": 0.80, "false_reject_rate": 0.0125}
+SEEN_HELDOUT11 = {"precision": 0.99, "recall": 0.82, "false_reject_rate": 0.0125}
 SEEN_HELDOUT11_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.8, "off_topic": 0.89,
-    "mismatched": 0.9, "shuffled": 0.34, "generic_filler": 0.0, "contradictory": 0.0, "factually_wrong": 0.75,
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.84, "off_topic": 0.89,
+    "mismatched": 0.9, "shuffled": 0.34, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.75,
 }
-# The twelfth round's figures on tune + heldout1 + heldout2, which since the fourth round include 23 new
+# The thirteenth round's figures on tune + heldout1 + heldout2, which since the fourth round include 23 new
 # sound documents (ids "q4-") and their variants. Factually wrong is 0/10 since the ninth round: the one
 # caught before (planet flashcards) was caught by the pairing check, not for its facts (the judge's job).
 PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.81, "false_reject_rate": 0.018}
 PUBLISHED_TUNING_KINDS = {
     "off_topic": 0.91, "wrong_language": 1.0, "refusal": 1.0, "wrong_audience": 0.85, "truncated": 1.0,
-    "generic_filler": 0.92, "mismatched": 0.8, "shuffled": 0.32, "factually_wrong": 0.0,
+    "generic_filler": 1.0, "mismatched": 0.82, "shuffled": 0.32, "factually_wrong": 0.0,
 }
 
 
@@ -216,7 +227,7 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
 
 
 @pytest.mark.parametrize("split, size, floors, kinds", [
-    ("heldout12", (80, 265), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
+    ("heldout12", (80, 265), SEEN_HELDOUT12, SEEN_HELDOUT12_KINDS),
     ("heldout11", (80, 266), SEEN_HELDOUT11, SEEN_HELDOUT11_KINDS),
     ("heldout10", (80, 266), SEEN_HELDOUT10, SEEN_HELDOUT10_KINDS),
     ("heldout9", (80, 262), SEEN_HELDOUT9, SEEN_HELDOUT9_KINDS),

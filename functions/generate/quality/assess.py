@@ -105,9 +105,8 @@ def assess(
         "educational_value": edu_weak, "engagement": eng_weak, "factual": fact_weak,
     }
     defects = discourse.review(doc, content_type, topic, FUNCTION_WORDS.get(doc.language, frozenset()))
-    defects += discourse.audience_fit(grade, readability.band_for(audience), audience,
-                                      polysyllabic=discourse.polysyllabic_share(doc), language=doc.language,
-                                      words_per_sentence=doc.word_count / max(1, len(doc.sentences)))
+    defects += discourse.audience_of(doc, grade, readability.band_for(audience), audience,
+                                     request=" ".join([topic, *(learning_objectives or [])]))
     _apply_defects(defects, dimensions, by_dimension)
     not_assessed = sorted(k for k, v in dimensions.items() if v is None)
     return decide({k: v for k, v in dimensions.items() if v is not None}, limits, integrity.weaknesses,

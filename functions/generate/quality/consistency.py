@@ -31,8 +31,14 @@ MAX_SHARING = 12  # bound the pair search on very long documents
 # A contrast drawn on purpose comes with a contrast word ("compare", "whereas", "unlike"...) in either
 # sentence or just before the first, or sets two quoted examples side by side: "Compare two sentences.
 # 'I lived in Madrid' means I don't live there now. 'I have lived...' means I still do."
+# "A, not B" sets two things side by side as well ("carried by heterozygotes, not by affected
+# individuals"; thirteenth round).
 _CONTRAST = re.compile(r"\b(?:compare[ds]?|comparing|whereas|while|unlike|in contrast|on the other hand|the difference|"
-                       r"the opposite|opposite(?:ly)?|instead|versus|vs\.?|by contrast|rather than|mirror)\b", re.IGNORECASE)
+                       r"the opposite|opposite(?:ly)?|instead|versus|vs\.?|by contrast|rather than|mirror)\b|, not\b",
+                       re.IGNORECASE)
+# Two sentences that each open with a condition set out cases ("If no tax is withheld, your pay is
+# $277.05." / "If federal tax is withheld, your check will be smaller."; thirteenth round).
+_CONDITION = re.compile(r"^\W*(?:if|unless|when|whenever|si|wenn|falls|sofern|cuando|quand|lorsque)\b", re.IGNORECASE)
 _BLANK = "__"
 _TURN = re.compile(r"^\W*(?:but|however|yet|still|on the other hand|pero|sin embargo|aber|doch|jedoch|mais|cependant|"
                    r"pourtant)\b", re.IGNORECASE)
@@ -113,9 +119,9 @@ _LABEL = re.compile(r"^\W*([^:.!?]{1,40}):\s")
 
 
 def _contrasted(sentences: list[str], i: int, j: int) -> bool:
-    """A contrast drawn on purpose, two quoted examples side by side, or two labelled items (a
-    definition list: "Type I error: rejecting a true H0" / "Type II error: failing to reject a false
-    H0") whose labels differ: each says something of its own subject."""
+    """A contrast drawn on purpose, two cases each under its own condition, two quoted examples side by
+    side, or two labelled items (a definition list: "Type I error: rejecting a true H0" / "Type II
+    error: failing to reject a false H0") whose labels differ: each says something of its own subject."""
     label_i, label_j = _LABEL.match(sentences[i]), _LABEL.match(sentences[j])
     if label_i and label_j and label_i.group(1).strip().lower() != label_j.group(1).strip().lower():
         return True
@@ -123,6 +129,8 @@ def _contrasted(sentences: list[str], i: int, j: int) -> bool:
         return True
     # A turn within a few sentences ("... moving clocks run slow. But higher up, clocks run fast.")
     if j - i <= 2 and _TURN.match(sentences[j]):
+        return True
+    if _CONDITION.match(sentences[i]) and _CONDITION.match(sentences[j]):
         return True
     return bool(_QUOTED.search(sentences[i]) and _QUOTED.search(sentences[j]))
 

@@ -36,7 +36,7 @@ from functools import lru_cache
 from typing import Any
 
 from functions.generate.quality import redundancy, semantic
-from functions.generate.quality.language import FUNCTION_WORDS
+from functions.generate.quality.language import FUNCTION_WORDS, detect
 from functions.generate.quality.syllables import syllables
 from functions.generate.quality.text import (
     ELISION,
@@ -186,10 +186,23 @@ _LIST_FIELDS = ("key_takeaways", "key_concepts", "practice_exercises", "assessme
 # An article used as a pronoun after "each" ("lo que hace cada una", "chacun", "jede(r) eine") ends a phrase.
 _PRONOUN_END = re.compile(r"\b(?:cada|ninguna|ninguno|alguna|alguno)\s+(?:una|uno)\W*$", re.IGNORECASE)
 # An infinitive left implied ends an English phrase ("more than it is used to", "if you want to", "as
-# often as you need to"; twelfth round).
-_ELLIPTICAL_TO = re.compile(r"\b(?:used|want|wants|wanted|need|needs|needed|have|has|had|ought|going|able|supposed|"
-                            r"meant|like|likes|love|loves|try|tries|tried|hope|hopes|plan|plans|decide|decides)\s+to\W*$",
-                            re.IGNORECASE)
+# often as you need to"; twelfth round), and so does a quantity left open ("usually 30 years or more",
+# "a list of three or more", "once more"; thirteenth round).
+_ELLIPTICAL_END = re.compile(r"\b(?:(?:used|want|wants|wanted|need|needs|needed|have|has|had|ought|going|able|supposed|"
+                             r"meant|like|likes|love|loves|try|tries|tried|hope|hopes|plan|plans|decide|decides)\s+to|"
+                             r"(?:or|and|no|any|once|much|many|far|even|at)\s+(?:more|most))\W*$", re.IGNORECASE)
+# A closing line of short items set apart by dashes or dots is a word list, not a sentence ("Wichtige
+# Wörter:\nder Gleichstrom – der Wechselstrom – der Ertrag – einspeisen"; thirteenth round).
+_LIST_SEPARATOR = re.compile(r"\s[\u2013\u2014\u00b7|]\s")
+MAX_LIST_ITEM_WORDS = 4
+
+
+def _word_list_line(text: str) -> bool:
+    """Whether the last line of `text`, below other lines, is 3+ short items between dashes or dots."""
+    if "\n" not in text:
+        return False
+    items = _LIST_SEPARATOR.split(text.rsplit("\n", 1)[1])
+    return len(items) >= 3 and all(0 < len(words(item)) <= MAX_LIST_ITEM_WORDS for item in items)
 # A text that ends in a code block (its last line indented like code) needs no full stop.
 _CODE_LAST_LINE = re.compile(r"\n(?: {4}|\t)[^\n]*\S[^\n]*$")
 
@@ -250,8 +263,9 @@ def truncation(doc: Document) -> list[Defect]:
         unclosed = not _CLOSED.search(stripped) and not _CODE_LAST_LINE.search(stripped)
         dangling = (last in _DANGLING_IN.get(doc.language, _DANGLING) and not _STRANDING.search(stripped)
                     and not _PRONOUN_END.search(stripped) and not _FORMULA_END.search(stripped)
-                    and not (doc.language == "en" and _ELLIPTICAL_TO.search(stripped)))
-        if unclosed and (dangling or (sentence and len(toks) >= 12 and not _LIST_ITEM.search(stripped))):
+                    and not (doc.language == "en" and _ELLIPTICAL_END.search(stripped)))
+        if unclosed and (dangling or (sentence and len(toks) >= 12 and not _LIST_ITEM.search(stripped)
+                                      and not _word_list_line(stripped))):
             cut.append((label, stripped))
     cut += _cut_items(doc.content)
     if not cut:
@@ -515,7 +529,7 @@ def pairing_stats(doc: Document, content_type: str) -> dict[str, float] | None:
 # terms are questions sharing their words, "¿Cuándo me lavo las manos?", reach 0.82-0.92).
 MIN_LINKED = 3
 _PAIRING_LIMITS: dict[str, tuple[tuple[float, float], ...]] = {
-    "faq_collection": ((0.66, 0.5),), "master_content_outline": ((0.6, 0.5),), "study_guide": ((0.55, 0.5),),
+    "faq_collection": ((0.66, 0.5),), "master_content_outline": ((0.45, 0.5),), "study_guide": ((0.55, 0.5),),
     "flashcards": ((0.15, 0.55), (0.25, 0.95))}
 
 
@@ -621,8 +635,16 @@ _CONCLUDING_CONNECTIVE = re.compile(r"^\W*(?:so\b|thus|therefore|hence|in the en
                                     r"donc|ainsi|au final)", re.IGNORECASE)
 
 
+# "It" that stands for nothing ("It is often said that...", "It is worth noting that...") opens a
+# sentence without referring back (thirteenth round).
+_EXPLETIVE_IT = (r"\s+(?:is|was|has been|had been|seems|seemed|may be|can be|would be)\s+"
+                 r"(?:(?:often|widely|commonly|generally|sometimes|still|also|now|usually|frequently)\s+)?"
+                 r"(?:(?:said|believed|thought|claimed|assumed|argued|known|suggested|reported|estimated)\b|"
+                 r"(?:true|important|worth|easy|hard|difficult|possible|likely|unlikely|common|tempting|natural|"
+                 r"clear|obvious|useful|helpful|essential|necessary)\s+(?:that|to (?:note|remember|say|see|know)|"
+                 r"noting|remembering|mentioning|asking)\b)")
 _ANAPHORIC = re.compile(
-    r"^\W*(?:this|these|that|those|it(?!\s+(?:all\s+)?(?:starts|started|begins|began)\b)|its|they|their|them|he|she|his|her|however|but|then|thus|therefore|hence|"
+    r"^\W*(?:this|these|that|those|it(?!\s+(?:all\s+)?(?:starts|started|begins|began)\b)(?!" + _EXPLETIVE_IT + r")|its|they|their|them|he|she|his|her|however|but|then|thus|therefore|hence|"
     r"also|instead|otherwise|still|yet|afterwards|later|next|finally|meanwhile|similarly|likewise|moreover|"
     r"furthermore|besides|both|such|another|second|third|lastly|as a result|because of this|for example|"
     r"for instance|in addition|in turn|after that|even so|the (?:next|second|third|last|same|other)|"
@@ -921,7 +943,7 @@ def order(doc: Document, topic: str = "", content_type: str = "") -> list[Defect
 # --- specificity ---------------------------------------------------------------------------------
 
 # Words that fit any topic: praise, vagueness and talk about "the topic" instead of the topic.
-_GENERIC = frozenset("""important importantly concept concepts key idea ideas many people study studies studied
+_GENERIC = frozenset(("""important importantly concept concepts key idea ideas many people study studies studied
     scientist scientists expert experts researcher researchers world around everyday life lives aspect aspects
     area areas field role play plays played impact impacts significant significance fascinating interesting
     valuable essential fundamental crucial various variety different differently way ways thing things topic
@@ -955,7 +977,55 @@ _GENERIC = frozenset("""important importantly concept concepts key idea ideas ma
     aprendido gustado recomendarías amigo parte partes libro
     phénomène notion notions élément éléments essentiel essentielle important importante importants intéressant
     passionnant sujet sujets idée idées thème concept aspect fondamental utile experts monde gens vie quotidienne
-    rôle grand applications nombreuses étudier étudié mérite clé concerne tout""".split())
+    rôle grand applications nombreuses étudier étudié mérite clé concerne tout"""
+    # Thirteenth round: the Spanish, French and German words above were a handful, so filler in those
+    # languages scored as specific; these carry the English list's words over (translations, not words
+    # taken from the corpus's filler), leaving out forms that are specific words elsewhere ("Art", "fin").
+    """importancia persona gente mucho mucha fascinante fascinantes experto científico científicos investigador
+    investigadores vida vidas cotidiana cotidiano área áreas campo campos impacto impactos significativo
+    significativa significado valioso valiosa esencial esenciales fundamental fundamentales crucial cruciales
+    variedad diferentes diferente distintos distintas forma formas manera maneras cosa cosas asunto ayuda ayudar
+    ayudan aprender aprendizaje conocimiento conocimientos comprensión comprender entender profundo profunda
+    mejor mejores gran grandes siempre continuar descubrir explorar relevante relevantes hoy moderno moderna
+    plazo término términos palabra palabras útil útiles aplicación aplicaciones situación situaciones contexto
+    perspectiva perspectivas enfoque ventaja ventajas desafío desafíos reto retos considerar reflexionar
+    experiencia experiencias objetivo objetivos sentido conectar conexión conexiones característica
+    características elemento elementos noción fenómeno interés encontrar compartir especial nuevo nueva nuevos
+    nuevas realmente ciertamente claramente general generalmente particular complejo compleja sencillo sencilla
+    fácil difícil alguien algo nada tipo tipos nivel niveles punto puntos pregunta preguntas respuesta
+    respuestas principales bueno buena mente información recurso recursos lección curso recordar conclusión
+    resumen introducción paso pasos práctica actividad actividades ejercicio ejercicios historia cambio cambios
+    sociedad sociedades cultura culturas desarrollo crecer influencia efecto efectos resultado resultados causa
+    causas razón razones factor factores problema problemas solución soluciones decisión decisiones posible
+    posibles potencial beneficio beneficios
+    importante importantes importance thèmes personne personnes beaucoup nombreux intéressante intéressants
+    passionnante fascinant fascinante expert scientifique scientifiques chercheur chercheurs vies quotidien
+    domaine domaines impact impacts significatif significative valeur précieux essentiels essentielles
+    fondamentale fondamentaux cruciale variété différent différente différents différentes divers diverses
+    manière manières façon façons chose choses aide aider aident apprendre apprentissage connaissance
+    connaissances compréhension comprendre profond profonde meilleur meilleure meilleurs grande grands grandes
+    toujours souvent continuer découvrir explorer pertinent pertinente aujourd moderne modernes terme termes mot
+    mots utilisé utiles approche avantage avantages défi défis considérer réfléchir expérience expériences
+    objectif objectifs sens relier lien liens caractéristique caractéristiques intérêt trouver partager spécial
+    riche nouveau nouvelle nouveaux nouvelles vraiment certainement clairement général généralement particulier
+    particulière complexe complexes facile difficile toute toutes rien partie parties niveau niveaux réponse
+    réponses principale principaux bon bonne esprit informations ressource ressources leçon rappeler résumé
+    étape étapes pratique activité activités exercice exercices livre histoire changement changements année
+    années société sociétés développement effet effets résultat résultats raison raisons facteur facteurs
+    problème problèmes décision décisions potentiel bénéfice bénéfices clés
+    wichtigen wichtiger bedeutend bedeutende idee ideen mensch leute vielen welt interessanten spannend spannende
+    faszinierend faszinierende experte wissenschaftler forscher alltag alltäglich gebiet einfluss einflüsse
+    auswirkung auswirkungen bedeutsam wertvoll wertvolle wesentlich wesentliche grundlegend grundlegende
+    entscheidend entscheidende vielfalt unterschiedlich unterschiedliche weise ding helfen hilft verständnis
+    tief tiefer besser große großen entdecken erkunden relevant heute moderne langfristig wort wörter nützlich
+    nützliche anwendung anwendungen situation situationen perspektive ansatz vorteil herausforderung
+    herausforderungen betrachten nachdenken erfahrung erfahrungen ziel ziele sinn verbinden verbindung merkmal
+    merkmale phänomen interesse finden teilen besonders besondere neue neuen wirklich sicherlich allgemein
+    allgemeinen insbesondere einfach einfache leicht schwer teil teile ebene punkt punkte frage fragen antwort
+    antworten zentral zentrale gute information informationen lektion kurs erinnern fazit zusammenfassung
+    einführung schritt schritte übung übungen aktivität buch geschichte veränderung veränderungen gesellschaft
+    kultur kulturen entwicklung entwickeln wirkung ergebnis ergebnisse ursache ursachen grund gründe faktor
+    faktoren problem probleme lösung lösungen entscheidung entscheidungen möglich mögliche potenzial nutzen""").split())
 
 
 def specificity_features(doc: Document, topic: str, function_words: frozenset[str]) -> dict[str, float]:
@@ -986,12 +1056,20 @@ _GENERIC_STEMS = frozenset(stem(w) for w in _GENERIC)
 
 
 GENERIC_SHARE = 0.47  # sound corpus documents (tuning part) reach 0.41; filler starts at 0.53
+# Spanish, French and German name their generic words with fewer, longer forms: since the thirteenth
+# round's word lists, their sound documents (seen parts) reach 0.15-0.19 and their filler starts at 0.27.
+_GENERIC_SHARE_IN = {"es": 0.25, "fr": 0.25, "de": 0.25}
 BARE_SHARE = 0.5  # parts (questions, cards...) with at most one word of their own
 
 
 def specificity(doc: Document, topic: str, function_words: frozenset[str]) -> list[Defect]:
     f = specificity_features(doc, topic, function_words)
-    if f["generic_share"] >= GENERIC_SHARE or f["bare_share"] >= BARE_SHARE:
+    share = f["generic_share"]
+    # The limit of the language the text is written in: English text requested in Spanish is the
+    # language check's failure, not filler.
+    generic = share >= GENERIC_SHARE or (share >= _GENERIC_SHARE_IN.get(doc.language, GENERIC_SHARE)
+                                         and detect(Counter(doc.toks))[0] in (None, doc.language))
+    if generic or f["bare_share"] >= BARE_SHARE:
         return [Defect("generic",
                        f"the text is generic: {f['generic_share']:.0%} of its content words would fit any topic and "
                        f"{f['bare_share']:.0%} of its parts say nothing specific; name the actual facts, terms, "
@@ -1109,6 +1187,10 @@ _TOO_EASY = {"college": 6.0, "high_school": 6.0}
 # sound college and elementary texts alike at grades 5-7, and German compounds make word length say
 # nothing, so neither is ever "too easy".
 _CHILDRENS_VOCABULARY = {"en": 0.05}
+# Thirteenth round: far below the band (8+ grades under it, a second-grade text for college) a little
+# more vocabulary still reads as a child's: children's texts on named things (gods, bones, weather
+# words) reach 5.3-6.8 % there, while the seen sound texts for older students at grades 2-5 have 8.5 %+.
+FAR_TOO_EASY, _FAR_CHILDRENS_VOCABULARY = 8.0, {"en": 0.07}
 POLYSYLLABIC = 3
 # Elementary text a little past the band (twelfth round): a grade formula adds sentence length and word
 # length, and plain children's prose on a subject with a few longer names ("symmetry", "cinnamon",
@@ -1117,13 +1199,17 @@ POLYSYLLABIC = 3
 # grades 6.4-7.4, all inside both). Too-hard text in that range breaks one of them: longer sentences or
 # a denser vocabulary (every English too-hard variant of the corpus at grades 6.4-7.5 does). From 1.5
 # grades above the band the grade alone decides. English only: the share counts English syllables.
+# Since the thirteenth round the share leaves out the words of the request (its topic and objectives):
+# a unit on punctuation names "punctuation", "apostrophe" and "quotation" because it teaches them.
 _CHILDS_PARTS = {"en": (15.0, 0.10)}
 _ELEMENTARY_GRADE_ALONE = 1.5
 
 
-def polysyllabic_share(doc: Document) -> float:
-    """The share of words of POLYSYLLABIC syllables or more (English syllable counts)."""
-    return sum(n for w, n in doc.word_counts.items() if syllables(w) >= POLYSYLLABIC) / max(1, doc.word_count)
+def polysyllabic_share(doc: Document, taught: frozenset[str] = frozenset()) -> float:
+    """The share of words of POLYSYLLABIC syllables or more (English syllable counts), leaving out the
+    words whose stems are in `taught`."""
+    return sum(n for w, n in doc.word_counts.items()
+               if syllables(w) >= POLYSYLLABIC and not (taught and stem(w.lower()) in taught)) / max(1, doc.word_count)
 
 
 def _childs_parts(audience: str, excess: float, polysyllabic: float | None, words_per_sentence: float | None,
@@ -1137,20 +1223,23 @@ def _childs_parts(audience: str, excess: float, polysyllabic: float | None, word
 
 def audience_fit(grade: float | None, band: tuple[float, float], audience: str, *,
                  polysyllabic: float | None = None, language: str = "en",
-                 words_per_sentence: float | None = None) -> list[Defect]:
+                 words_per_sentence: float | None = None, untaught_polysyllabic: float | None = None) -> list[Defect]:
     """Too hard from the grade (for elementary text just past the band, only when its sentence length
-    or vocabulary agrees); too easy only when the vocabulary agrees (`polysyllabic`, the share of words
-    of three syllables or more, below the children's ceiling of `language`)."""
+    or its vocabulary beyond the words it was asked to teach, `untaught_polysyllabic`, agrees); too
+    easy only when the vocabulary agrees (`polysyllabic`, the share of words of three syllables or more,
+    below the children's ceiling of `language`)."""
     if grade is None:
         return []
     label = audience.replace("_", " ")
     margin = _TOO_HARD_IN.get((language, audience), _TOO_HARD.get(audience, TOO_HARD_DEFAULT))
-    if grade - band[1] >= margin and not _childs_parts(audience, grade - band[1], polysyllabic,
+    child_vocabulary = polysyllabic if untaught_polysyllabic is None else untaught_polysyllabic
+    if grade - band[1] >= margin and not _childs_parts(audience, grade - band[1], child_vocabulary,
                                                        words_per_sentence, language):
         return [Defect("audience",
                        f"written for older readers: grade level {grade:.1f} is far above the {label} band "
                        f"({band[0]:g}-{band[1]:g}), so this audience cannot learn from it", 0.5)]
-    ceiling = _CHILDRENS_VOCABULARY.get(language)
+    far = audience in _TOO_EASY and band[0] - grade >= FAR_TOO_EASY
+    ceiling = (_FAR_CHILDRENS_VOCABULARY if far else _CHILDRENS_VOCABULARY).get(language)
     if (audience in _TOO_EASY and band[0] - grade >= _TOO_EASY[audience] and ceiling is not None
             and polysyllabic is not None and polysyllabic < ceiling):
         return [Defect("audience",
@@ -1158,3 +1247,13 @@ def audience_fit(grade: float | None, band: tuple[float, float], audience: str, 
                        f"({band[0]:g}-{band[1]:g}), with almost none of the subject's longer terms "
                        f"({polysyllabic:.1%} of the words have {POLYSYLLABIC}+ syllables)", 0.5)]
     return []
+
+
+def audience_of(doc: Document, grade: float | None, band: tuple[float, float], audience: str, *,
+                request: str) -> list[Defect]:
+    """`audience_fit` with the measures of `doc`: its vocabulary with and without the words of the
+    request (`request`: its topic and objectives), and its sentence length."""
+    taught = frozenset(stem(w.lower()) for w in words(request))
+    return audience_fit(grade, band, audience, polysyllabic=polysyllabic_share(doc), language=doc.language,
+                        words_per_sentence=doc.word_count / max(1, len(doc.sentences)),
+                        untaught_polysyllabic=polysyllabic_share(doc, taught))
