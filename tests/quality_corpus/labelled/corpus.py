@@ -6,7 +6,7 @@ Sources (all written by hand, none generated from the scorer's rules):
 - `labelled/written.json`: documents written for issue 20: sound ones in several languages and
   audiences, refusals and meta text, generic filler, factually wrong text, a neighbouring topic passed
   off as the one asked, the wrong audience;
-- `labelled/heldout2.json` to `heldout12.json` (second to twelfth rounds):
+- `labelled/heldout2.json` to `heldout13.json` (second to thirteenth rounds):
   held-out parts written by hand after a round's tuning, each with its mechanical variants
   (`*_derived.json`).
 
@@ -92,13 +92,19 @@ HELDOUT11_DERIVED = HERE / "heldout11_derived.json"
 # was ever scored, measured once on the twelfth round's frozen scorer (36ade13). Its ids start with "h12-".
 HELDOUT12 = HERE / "heldout12.json"
 HELDOUT12_DERIVED = HERE / "heldout12_derived.json"
+# The thirteenth held-out part (issue 20, thirteenth round): written by four more writers under the same
+# rules while the thirteenth round tuned on heldout12; committed (bdb7fe5) before that round's scorer and
+# before it was ever scored, measured once on the thirteenth round's frozen scorer (f45cc59). Its ids
+# start with "h13-".
+HELDOUT13 = HERE / "heldout13.json"
+HELDOUT13_DERIVED = HERE / "heldout13_derived.json"
 # Held-out parts written by hand after a round's tuning: id prefix -> (part, hand-written, derived).
 HELD_OUT_PARTS = {"h2-": ("heldout2", HELDOUT2, HELDOUT2_DERIVED), "h3-": ("heldout3", HELDOUT3, HELDOUT3_DERIVED),
                   "h4-": ("heldout4", HELDOUT4, HELDOUT4_DERIVED), "h5-": ("heldout5", HELDOUT5, HELDOUT5_DERIVED),
                   "h6-": ("heldout6", HELDOUT6, HELDOUT6_DERIVED), "h7-": ("heldout7", HELDOUT7, HELDOUT7_DERIVED),
                   "h8-": ("heldout8", HELDOUT8, HELDOUT8_DERIVED), "h9-": ("heldout9", HELDOUT9, HELDOUT9_DERIVED),
                   "h10-": ("heldout10", HELDOUT10, HELDOUT10_DERIVED), "h11-": ("heldout11", HELDOUT11, HELDOUT11_DERIVED),
-                  "h12-": ("heldout12", HELDOUT12, HELDOUT12_DERIVED)}
+                  "h12-": ("heldout12", HELDOUT12, HELDOUT12_DERIVED), "h13-": ("heldout13", HELDOUT13, HELDOUT13_DERIVED)}
 # The nine failure kinds of issue 20 (the first corpus's kinds are kept as they are).
 ISSUE_KINDS = ("off_topic", "wrong_language", "refusal", "wrong_audience", "truncated", "factually_wrong",
                "generic_filler", "mismatched", "shuffled")
@@ -277,7 +283,7 @@ def derive(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def split_of(entry_id: str) -> str:
-    """heldout2 to heldout12 for the hand-written held-out parts; else the first round's rule (its held-out
+    """heldout2 to heldout13 for the hand-written held-out parts; else the first round's rule (its held-out
     part, "heldout1", was seen once after tuning, so later rounds tune on it together with "tune")."""
     source = entry_id.split("~", 1)[0]
     for prefix, (part, _, _) in HELD_OUT_PARTS.items():
@@ -308,7 +314,8 @@ def main() -> None:
         ids += [e["id"] for e in part + part_derived]
     assert len(ids) == len(set(ids)), "duplicate corpus ids"
     manifest = {"held_out_share": HELD_OUT_SHARE,
-                "rule": "source id starting 'h12-' -> heldout12 (labelled/heldout12.json, the twelfth held-out part); "
+                "rule": "source id starting 'h13-' -> heldout13 (labelled/heldout13.json, the thirteenth held-out part); "
+                        "'h12-' -> heldout12 (the twelfth, seen since the thirteenth round); "
                         "'h11-' -> heldout11 (the eleventh, seen since the twelfth round); "
                         "'h10-' -> heldout10 (the tenth, seen since the eleventh round); "
                         "'h9-' -> heldout9 (the ninth, seen since the tenth round); "
