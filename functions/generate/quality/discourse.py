@@ -1205,11 +1205,16 @@ _CHILDS_PARTS = {"en": (15.0, 0.10)}
 _ELEMENTARY_GRADE_ALONE = 1.5
 
 
-def polysyllabic_share(doc: Document, taught: frozenset[str] = frozenset()) -> float:
+def _polysyllables(doc: Document) -> list[tuple[str, int]]:
+    return [(w, n) for w, n in doc.word_counts.items() if syllables(w) >= POLYSYLLABIC]
+
+
+def polysyllabic_share(doc: Document, taught: frozenset[str] = frozenset(),
+                       polysyllables: list[tuple[str, int]] | None = None) -> float:
     """The share of words of POLYSYLLABIC syllables or more (English syllable counts), leaving out the
-    words whose stems are in `taught`."""
-    return sum(n for w, n in doc.word_counts.items()
-               if syllables(w) >= POLYSYLLABIC and not (taught and stem(w.lower()) in taught)) / max(1, doc.word_count)
+    words whose stems are in `taught` (`polysyllables`: those words, when already counted)."""
+    found = _polysyllables(doc) if polysyllables is None else polysyllables
+    return sum(n for w, n in found if not (taught and stem(w.lower()) in taught)) / max(1, doc.word_count)
 
 
 def _childs_parts(audience: str, excess: float, polysyllabic: float | None, words_per_sentence: float | None,
@@ -1254,6 +1259,7 @@ def audience_of(doc: Document, grade: float | None, band: tuple[float, float], a
     """`audience_fit` with the measures of `doc`: its vocabulary with and without the words of the
     request (`request`: its topic and objectives), and its sentence length."""
     taught = frozenset(stem(w.lower()) for w in words(request))
-    return audience_fit(grade, band, audience, polysyllabic=polysyllabic_share(doc), language=doc.language,
-                        words_per_sentence=doc.word_count / max(1, len(doc.sentences)),
-                        untaught_polysyllabic=polysyllabic_share(doc, taught))
+    found = _polysyllables(doc)
+    return audience_fit(grade, band, audience, polysyllabic=polysyllabic_share(doc, polysyllables=found),
+                        language=doc.language, words_per_sentence=doc.word_count / max(1, len(doc.sentences)),
+                        untaught_polysyllabic=polysyllabic_share(doc, taught, found))
