@@ -37,14 +37,16 @@ MUST_FAIL = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "fail"]
 # not regress (docs/QUALITY.md "Tuning-data figures"). A part written after the scorer's freeze and
 # measured once is the honest figure; its floors are added with it.
 TUNING_SPLITS = ("tune", "heldout1", "heldout2")
-# heldout13, measured once on the thirteenth round's frozen scorer (f45cc59; no judge, default
-# thresholds): precision 0.977, recall 0.794 (208/262), false-reject rate 0.0625 (5/80). On the same part,
-# the same hour: the twelfth round's scorer (36ade13) 0.972, 0.790, 6/80; the seventh's (ec3e573) 0.947,
-# 0.813, 12/80; the fifth's (eed81d8) 0.942, 0.813, 13/80. Floors are the published figures rounded down.
-PUBLISHED_HELD_OUT = {"precision": 0.97, "recall": 0.79, "false_reject_rate": 0.0625}
-PUBLISHED_HELD_OUT_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.81, "off_topic": 0.82,
-    "mismatched": 0.76, "shuffled": 0.43, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.25,
+# heldout13 was measured once on the thirteenth round's frozen scorer (f45cc59; no judge, default
+# thresholds): precision 0.977, recall 0.794 (208/262), false-reject rate 0.0625 (5/80), docs/QUALITY.md
+# "Held-out figures (heldout13)". The fourteenth round tuned on its false rejects and misses, so it is
+# seen data and these floors are the fourteenth round's figures. Mismatched (40/52 -> 39/52) and shuffled
+# (19/44 -> 18/44) are below the published figures: variants "caught" only because their source (a key
+# concept ending "the thing you are saving for") was falsely rejected.
+SEEN_HELDOUT13 = {"precision": 0.99, "recall": 0.79, "false_reject_rate": 0.025}
+SEEN_HELDOUT13_KINDS = {
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.86, "off_topic": 0.89,
+    "mismatched": 0.75, "shuffled": 0.4, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.25,
 }
 # heldout12 was measured once on the twelfth round's frozen scorer (36ade13; no judge, default
 # thresholds): precision 0.960, recall 0.823 (218/265), false-reject rate 0.1125 (9/80), docs/QUALITY.md
@@ -53,15 +55,21 @@ PUBLISHED_HELD_OUT_KINDS = {
 # 0.025 (2/80). Shuffled (21/44 -> 17/44) and wrong audience (22/27 -> 20/27) are below the published
 # figures: variants "caught" only because their source was falsely rejected (a key concept ending "or
 # more", a contradiction read into "A, not B", a paycheck's two cases, an elementary outline's own terms).
-SEEN_HELDOUT12 = {"precision": 0.99, "recall": 0.80, "false_reject_rate": 0.025}
+# Since the fourteenth round its floors are that round's figures.
+SEEN_HELDOUT12 = {"precision": 0.99, "recall": 0.81, "false_reject_rate": 0.025}
 SEEN_HELDOUT12_KINDS = {
-    "refusal": 1.0, "wrong_language": 0.96, "truncated": 1.0, "wrong_audience": 0.74, "off_topic": 0.93,
+    "refusal": 1.0, "wrong_language": 0.96, "truncated": 1.0, "wrong_audience": 0.74, "off_topic": 0.96,
     "mismatched": 0.87, "shuffled": 0.38, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
+# Since the fourteenth round (years run backwards only within a paragraph; a relative clause without
+# "which" strands its preposition; single quotation marks show a quoted example; a text about something
+# else fails on weak coverage with its objectives untaught; French text screened for children) the
+# floors of every seen part are that round's figures; no seen part lost a figure to it except heldout13
+# (above).
 # Since the thirteenth round (quantities left open and closing word lists end a text; an expletive "it";
 # "A, not B" and cases under conditions are no contradiction; an elementary text's own terms; a stricter
 # outline pairing limit; a little more vocabulary far below a band; generic words in Spanish, French and
-# German) the floors of every seen part are that round's figures. Below the earlier floors: variants
+# German) the floors of every seen part were that round's figures. Below the earlier floors: variants
 # "caught" only because their source was falsely rejected (shuffled in heldout5, 7, 9, 10; a truncated
 # outline in heldout10, caught by the pairing check), and two outline mismatches (heldout4, heldout8) at
 # lexical ratios 0.46-0.47, between the new limit and the old.
@@ -77,9 +85,9 @@ SEEN_HELDOUT12_KINDS = {
 # causes, so since then it is seen data and these floors are the fifth round's figures on it. Raise
 # them when the gate improves. (The fourth round's recall fell from 0.804 to 0.780: 5 variants had been
 # "caught" only because their source, a sound document, was falsely rejected.)
-SEEN_HELDOUT3 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.016}
+SEEN_HELDOUT3 = {"precision": 1.0, "recall": 0.81, "false_reject_rate": 0.0}
 SEEN_HELDOUT3_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.82, "off_topic": 0.66,
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.88, "off_topic": 0.76,
     "mismatched": 0.83, "shuffled": 0.45, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.66,
 }
 # heldout4 was measured once on the fourth round's frozen scorer (891d964; no judge, default thresholds):
@@ -90,9 +98,9 @@ SEEN_HELDOUT3_KINDS = {
 # been "caught" only because their source, a sound document, was falsely rejected (a contradiction
 # read into worked examples, a quoted myth, a lesson of English, a German outline); 3 shuffled scripts
 # are caught now for what is wrong with them.
-SEEN_HELDOUT4 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.013}
+SEEN_HELDOUT4 = {"precision": 1.0, "recall": 0.8, "false_reject_rate": 0.0}
 SEEN_HELDOUT4_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.83, "off_topic": 0.79,
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.87, "off_topic": 0.86,
     "mismatched": 0.81, "shuffled": 0.38, "generic_filler": 1.0, "contradictory": 0.25, "factually_wrong": 0.0,
 }
 # heldout5 was measured once on the fifth round's frozen scorer (5ab044b; no judge, default thresholds):
@@ -101,9 +109,9 @@ SEEN_HELDOUT4_KINDS = {
 # seventh round's figures: precision 0.986, recall 0.777, false-reject rate 0.0375 (3/80). Shuffled
 # (25/47 -> 21/47) is below the published figure: 4 variants had been "caught" only because their
 # source, a sound document, was falsely rejected.
-SEEN_HELDOUT5 = {"precision": 0.98, "recall": 0.77, "false_reject_rate": 0.025}
+SEEN_HELDOUT5 = {"precision": 0.99, "recall": 0.79, "false_reject_rate": 0.025}
 SEEN_HELDOUT5_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.74, "off_topic": 0.75,
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.74, "off_topic": 0.85,
     "mismatched": 0.82, "shuffled": 0.42, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout6 was measured once on the sixth round's frozen scorer (09a2ce0; no judge, default thresholds):
@@ -112,7 +120,7 @@ SEEN_HELDOUT5_KINDS = {
 # seventh round's figures: precision 0.986, recall 0.790, false-reject rate 0.0375 (3/80). Shuffled
 # (22/44 -> 17/44) and mismatched (45/51 -> 43/51) are below the published figures: 7 variants had been
 # "caught" only because their source was falsely rejected (and one script's shuffle is missed now).
-SEEN_HELDOUT6 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.0125}
+SEEN_HELDOUT6 = {"precision": 0.99, "recall": 0.79, "false_reject_rate": 0.0125}
 SEEN_HELDOUT6_KINDS = {
     "refusal": 1.0, "wrong_language": 0.96, "truncated": 1.0, "wrong_audience": 0.78, "off_topic": 0.86,
     "mismatched": 0.84, "shuffled": 0.36, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
@@ -123,9 +131,9 @@ SEEN_HELDOUT6_KINDS = {
 # eighth round's figures: precision 0.977, recall 0.812, false-reject rate 0.0625 (5/80). Contradictory
 # (2/4 -> 0/4) is below the published figure: both were "caught" only because a reading without
 # references failed factual, which no longer fails a document alone.
-SEEN_HELDOUT7 = {"precision": 0.98, "recall": 0.8, "false_reject_rate": 0.025}
+SEEN_HELDOUT7 = {"precision": 0.99, "recall": 0.81, "false_reject_rate": 0.025}
 SEEN_HELDOUT7_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.84, "off_topic": 0.9,
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.84, "off_topic": 0.93,
     "mismatched": 0.92, "shuffled": 0.29, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout8 was measured once on the eighth round's frozen scorer (030b5bc; no judge, default thresholds):
@@ -134,9 +142,9 @@ SEEN_HELDOUT7_KINDS = {
 # ninth round's figures: precision 0.964, recall 0.804, false-reject rate 0.1 (8/80). Mismatched
 # (43/51 -> 41/51) and shuffled (18/44 -> 16/44) are below the published figures: variants "caught" only
 # because their source was falsely rejected, and a card set whose swapped definitions only words saw.
-SEEN_HELDOUT8 = {"precision": 0.97, "recall": 0.79, "false_reject_rate": 0.075}
+SEEN_HELDOUT8 = {"precision": 0.97, "recall": 0.8, "false_reject_rate": 0.0625}
 SEEN_HELDOUT8_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.91, "off_topic": 0.83,
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.91, "off_topic": 0.9,
     "mismatched": 0.78, "shuffled": 0.31, "generic_filler": 0.75, "contradictory": 0.5, "factually_wrong": 0.0,
 }
 # heldout9 was measured once on the ninth round's frozen scorer (4d25b3d; no judge, default thresholds):
@@ -145,9 +153,9 @@ SEEN_HELDOUT8_KINDS = {
 # tenth round's figures: precision 0.973, recall 0.817, false-reject rate 0.075 (6/80). Shuffled
 # (25/44 -> 23/44) is below the published figure: two variants had been "caught" only because their
 # source was falsely rejected.
-SEEN_HELDOUT9 = {"precision": 0.98, "recall": 0.8, "false_reject_rate": 0.0375}
+SEEN_HELDOUT9 = {"precision": 0.99, "recall": 0.82, "false_reject_rate": 0.025}
 SEEN_HELDOUT9_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.92, "off_topic": 0.73,
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.92, "off_topic": 0.86,
     "mismatched": 0.89, "shuffled": 0.4, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout10 was measured once on the tenth round's frozen scorer (42ea9ef; no judge, default thresholds):
@@ -156,9 +164,9 @@ SEEN_HELDOUT9_KINDS = {
 # the eleventh round's figures: precision 0.967, recall 0.782, false-reject rate 0.0875 (7/80).
 # Mismatched (40/52 -> 39/52) is below the published figure: a variant "caught" only because its
 # source was falsely rejected.
-SEEN_HELDOUT10 = {"precision": 0.99, "recall": 0.76, "false_reject_rate": 0.0125}
+SEEN_HELDOUT10 = {"precision": 0.99, "recall": 0.79, "false_reject_rate": 0.0125}
 SEEN_HELDOUT10_KINDS = {
-    "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.78, "off_topic": 0.62,
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.82, "off_topic": 0.85,
     "mismatched": 0.75, "shuffled": 0.47, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout11 was measured once on the eleventh round's frozen scorer (24bfde3; no judge, default
@@ -236,7 +244,7 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
 
 
 @pytest.mark.parametrize("split, size, floors, kinds", [
-    ("heldout13", (80, 262), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
+    ("heldout13", (80, 262), SEEN_HELDOUT13, SEEN_HELDOUT13_KINDS),
     ("heldout12", (80, 265), SEEN_HELDOUT12, SEEN_HELDOUT12_KINDS),
     ("heldout11", (80, 266), SEEN_HELDOUT11, SEEN_HELDOUT11_KINDS),
     ("heldout10", (80, 266), SEEN_HELDOUT10, SEEN_HELDOUT10_KINDS),

@@ -19,7 +19,7 @@ from functions.generate.quality import coherence, coverage, discourse, factual, 
 from functions.generate.quality.language import FUNCTION_WORDS
 from functions.generate.quality.language import base as language_base
 from functions.generate.quality.report import THRESHOLD_KEYS, QualityReport, default_thresholds
-from functions.generate.quality.text import analyse
+from functions.generate.quality.text import Document, analyse
 
 WEIGHTS: dict[str, float] = {
     "structure": 0.15,
@@ -77,7 +77,8 @@ def assess(
     doc.language = language_base(language)
     integrity = coherence.score(doc, language, topic)
     read_value, read_weak, grade = readability.score(doc, audience, language)
-    cover_value, cover_weak = coverage.score(doc, topic, learning_objectives, content_type)
+    cover = coverage.score(doc, topic, learning_objectives, content_type)
+    cover_value, cover_weak = cover.value, cover.weaknesses
     edu_value, edu_weak = pedagogy.educational_value(doc, content_type)
     eng_value, eng_weak = pedagogy.engagement(doc, content_type)
     fact_value, fact_weak = factual.score(doc, content_type, language)
@@ -104,13 +105,22 @@ def assess(
         "structure": struct_weak, "readability": read_weak, "coverage": cover_weak,
         "educational_value": edu_weak, "engagement": eng_weak, "factual": fact_weak,
     }
-    defects = discourse.review(doc, content_type, topic, FUNCTION_WORDS.get(doc.language, frozenset()))
-    defects += discourse.audience_of(doc, grade, readability.band_for(audience), audience,
-                                     request=" ".join([topic, *(learning_objectives or [])]))
-    _apply_defects(defects, dimensions, by_dimension)
+    _apply_defects(_defects(doc, content_type, topic, audience, grade, learning_objectives, cover),
+                   dimensions, by_dimension)
     not_assessed = sorted(k for k, v in dimensions.items() if v is None)
     return decide({k: v for k, v in dimensions.items() if v is not None}, limits, integrity.weaknesses,
                   by_dimension, not_assessed=not_assessed)
+
+
+def _defects(doc: Document, content_type: str, topic: str, audience: str, grade: float | None,
+             learning_objectives: list[str] | None, cover: coverage.Coverage) -> list[discourse.Defect]:
+    """The confident defects: the discourse checks, the audience, a text about something else."""
+    defects = discourse.review(doc, content_type, topic, FUNCTION_WORDS.get(doc.language, frozenset()))
+    defects += discourse.audience_of(doc, grade, readability.band_for(audience), audience,
+                                     request=" ".join([topic, *(learning_objectives or [])]))
+    if finding := coverage.elsewhere(doc, cover, topic):
+        defects.append(discourse.Defect("off_topic", finding, 0.5))
+    return defects
 
 
 def _softened(name: str, value: float) -> float:
