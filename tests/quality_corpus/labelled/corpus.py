@@ -6,7 +6,7 @@ Sources (all written by hand, none generated from the scorer's rules):
 - `labelled/written.json`: documents written for issue 20: sound ones in several languages and
   audiences, refusals and meta text, generic filler, factually wrong text, a neighbouring topic passed
   off as the one asked, the wrong audience;
-- `labelled/heldout2.json` to `heldout13.json` (second to thirteenth rounds):
+- `labelled/heldout2.json` to `heldout14.json` (second to fourteenth rounds):
   held-out parts written by hand after a round's tuning, each with its mechanical variants
   (`*_derived.json`).
 
@@ -98,13 +98,21 @@ HELDOUT12_DERIVED = HERE / "heldout12_derived.json"
 # start with "h13-".
 HELDOUT13 = HERE / "heldout13.json"
 HELDOUT13_DERIVED = HERE / "heldout13_derived.json"
+# The fourteenth held-out part (issue 20, fourteenth round): written by four more writers under the same
+# rules while the thirteenth round was measured and the fourteenth tuned on heldout13 (entries whose
+# subject repeated one of heldout13's were rewritten on other subjects before it was committed);
+# committed (4beb333) before that round's scorer and before it was ever scored, measured once on the
+# fourteenth round's frozen scorer (1c8a23b). Its ids start with "h14-".
+HELDOUT14 = HERE / "heldout14.json"
+HELDOUT14_DERIVED = HERE / "heldout14_derived.json"
 # Held-out parts written by hand after a round's tuning: id prefix -> (part, hand-written, derived).
 HELD_OUT_PARTS = {"h2-": ("heldout2", HELDOUT2, HELDOUT2_DERIVED), "h3-": ("heldout3", HELDOUT3, HELDOUT3_DERIVED),
                   "h4-": ("heldout4", HELDOUT4, HELDOUT4_DERIVED), "h5-": ("heldout5", HELDOUT5, HELDOUT5_DERIVED),
                   "h6-": ("heldout6", HELDOUT6, HELDOUT6_DERIVED), "h7-": ("heldout7", HELDOUT7, HELDOUT7_DERIVED),
                   "h8-": ("heldout8", HELDOUT8, HELDOUT8_DERIVED), "h9-": ("heldout9", HELDOUT9, HELDOUT9_DERIVED),
                   "h10-": ("heldout10", HELDOUT10, HELDOUT10_DERIVED), "h11-": ("heldout11", HELDOUT11, HELDOUT11_DERIVED),
-                  "h12-": ("heldout12", HELDOUT12, HELDOUT12_DERIVED), "h13-": ("heldout13", HELDOUT13, HELDOUT13_DERIVED)}
+                  "h12-": ("heldout12", HELDOUT12, HELDOUT12_DERIVED), "h13-": ("heldout13", HELDOUT13, HELDOUT13_DERIVED),
+                  "h14-": ("heldout14", HELDOUT14, HELDOUT14_DERIVED)}
 # The nine failure kinds of issue 20 (the first corpus's kinds are kept as they are).
 ISSUE_KINDS = ("off_topic", "wrong_language", "refusal", "wrong_audience", "truncated", "factually_wrong",
                "generic_filler", "mismatched", "shuffled")
@@ -283,7 +291,7 @@ def derive(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def split_of(entry_id: str) -> str:
-    """heldout2 to heldout13 for the hand-written held-out parts; else the first round's rule (its held-out
+    """heldout2 to heldout14 for the hand-written held-out parts; else the first round's rule (its held-out
     part, "heldout1", was seen once after tuning, so later rounds tune on it together with "tune")."""
     source = entry_id.split("~", 1)[0]
     for prefix, (part, _, _) in HELD_OUT_PARTS.items():
@@ -314,7 +322,8 @@ def main() -> None:
         ids += [e["id"] for e in part + part_derived]
     assert len(ids) == len(set(ids)), "duplicate corpus ids"
     manifest = {"held_out_share": HELD_OUT_SHARE,
-                "rule": "source id starting 'h13-' -> heldout13 (labelled/heldout13.json, the thirteenth held-out part); "
+                "rule": "source id starting 'h14-' -> heldout14 (labelled/heldout14.json, the fourteenth held-out part); "
+                        "'h13-' -> heldout13 (the thirteenth, seen since the fourteenth round); "
                         "'h12-' -> heldout12 (the twelfth, seen since the thirteenth round); "
                         "'h11-' -> heldout11 (the eleventh, seen since the twelfth round); "
                         "'h10-' -> heldout10 (the tenth, seen since the eleventh round); "
