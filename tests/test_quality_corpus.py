@@ -37,26 +37,27 @@ MUST_FAIL = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "fail"]
 # not regress (docs/QUALITY.md "Tuning-data figures"). A part written after the scorer's freeze and
 # measured once is the honest figure; its floors are added with it.
 TUNING_SPLITS = ("tune", "heldout1", "heldout2")
-# heldout14, measured once on the fourteenth round's frozen scorer (1c8a23b; no judge, default
-# thresholds): precision 0.982, recall 0.817 (215/263), false-reject rate 0.05 (4/80). On the same part,
-# the same hour: the thirteenth round's scorer (f45cc59) 0.977, 0.810, 5/80; the twelfth's (36ade13)
-# 0.973, 0.810, 6/80; the seventh's (ec3e573) 0.960, 0.821, 9/80; the fifth's (eed81d8) 0.942, 0.810,
-# 13/80. Floors are the published figures rounded down.
-PUBLISHED_HELD_OUT = {"precision": 0.98, "recall": 0.81, "false_reject_rate": 0.05}
-PUBLISHED_HELD_OUT_KINDS = {
+# heldout14 was measured once on the fourteenth round's frozen scorer (1c8a23b; no judge, default
+# thresholds): precision 0.982, recall 0.817 (215/263), false-reject rate 0.05 (4/80), docs/QUALITY.md
+# "Held-out figures (heldout14)". The fifteenth round tuned on its false rejects, so it is seen data and
+# these floors are the fifteenth round's figures. Shuffled (20/44 -> 18/44) is below the published
+# figure: variants "caught" only because their source (a Spanish elementary reading, an English
+# middle-school reading) was falsely rejected.
+SEEN_HELDOUT14 = {"precision": 0.99, "recall": 0.8, "false_reject_rate": 0.025}
+SEEN_HELDOUT14_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.87, "off_topic": 0.93,
-    "mismatched": 0.8, "shuffled": 0.45, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.8, "shuffled": 0.4, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout13 was measured once on the thirteenth round's frozen scorer (f45cc59; no judge, default
 # thresholds): precision 0.977, recall 0.794 (208/262), false-reject rate 0.0625 (5/80), docs/QUALITY.md
 # "Held-out figures (heldout13)". The fourteenth round tuned on its false rejects and misses, so it is
-# seen data and these floors are the fourteenth round's figures. Mismatched (40/52 -> 39/52) and shuffled
+# seen data and these floors are the fifteenth round's figures. Mismatched (40/52 -> 39/52) and shuffled
 # (19/44 -> 18/44) are below the published figures: variants "caught" only because their source (a key
 # concept ending "the thing you are saving for") was falsely rejected.
 SEEN_HELDOUT13 = {"precision": 0.99, "recall": 0.79, "false_reject_rate": 0.025}
 SEEN_HELDOUT13_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.86, "off_topic": 0.89,
-    "mismatched": 0.75, "shuffled": 0.4, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.25,
+    "mismatched": 0.75, "shuffled": 0.4, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout12 was measured once on the twelfth round's frozen scorer (36ade13; no judge, default
 # thresholds): precision 0.960, recall 0.823 (218/265), false-reject rate 0.1125 (9/80), docs/QUALITY.md
@@ -65,16 +66,21 @@ SEEN_HELDOUT13_KINDS = {
 # 0.025 (2/80). Shuffled (21/44 -> 17/44) and wrong audience (22/27 -> 20/27) are below the published
 # figures: variants "caught" only because their source was falsely rejected (a key concept ending "or
 # more", a contradiction read into "A, not B", a paycheck's two cases, an elementary outline's own terms).
-# Since the fourteenth round its floors are that round's figures.
+# Since the fourteenth round its floors are the latest round's figures.
 SEEN_HELDOUT12 = {"precision": 0.99, "recall": 0.81, "false_reject_rate": 0.025}
 SEEN_HELDOUT12_KINDS = {
     "refusal": 1.0, "wrong_language": 0.96, "truncated": 1.0, "wrong_audience": 0.74, "off_topic": 0.96,
     "mismatched": 0.87, "shuffled": 0.38, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
+# Since the fifteenth round (Spanish elementary text in a child's words; middle-school text too hard
+# from grade 11) the floors of every seen part are that round's figures. Below the earlier floors:
+# shuffled variants of the two sound sources it no longer rejects (heldout8, heldout14), and two
+# factually wrong documents (heldout11, heldout13) that had been "caught" only by the middle-school
+# margin, at grades 10-11: their facts are the judge's job.
 # Since the fourteenth round (years run backwards only within a paragraph; a relative clause without
 # "which" strands its preposition; single quotation marks show a quoted example; a text about something
 # else fails on weak coverage with its objectives untaught; French text screened for children) the
-# floors of every seen part are that round's figures; no seen part lost a figure to it except heldout13
+# floors of every seen part were that round's figures; no seen part lost a figure to it except heldout13
 # (above).
 # Since the thirteenth round (quantities left open and closing word lists end a text; an expletive "it";
 # "A, not B" and cases under conditions are no contradiction; an elementary text's own terms; a stricter
@@ -152,10 +158,10 @@ SEEN_HELDOUT7_KINDS = {
 # ninth round's figures: precision 0.964, recall 0.804, false-reject rate 0.1 (8/80). Mismatched
 # (43/51 -> 41/51) and shuffled (18/44 -> 16/44) are below the published figures: variants "caught" only
 # because their source was falsely rejected, and a card set whose swapped definitions only words saw.
-SEEN_HELDOUT8 = {"precision": 0.97, "recall": 0.8, "false_reject_rate": 0.0625}
+SEEN_HELDOUT8 = {"precision": 0.98, "recall": 0.79, "false_reject_rate": 0.05}
 SEEN_HELDOUT8_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.91, "off_topic": 0.9,
-    "mismatched": 0.78, "shuffled": 0.31, "generic_filler": 0.75, "contradictory": 0.5, "factually_wrong": 0.0,
+    "mismatched": 0.78, "shuffled": 0.29, "generic_filler": 0.75, "contradictory": 0.5, "factually_wrong": 0.0,
 }
 # heldout9 was measured once on the ninth round's frozen scorer (4d25b3d; no judge, default thresholds):
 # precision 0.952, recall 0.824, false-reject rate 0.1375 (11/80), docs/QUALITY.md "Held-out figures
@@ -186,10 +192,10 @@ SEEN_HELDOUT10_KINDS = {
 # the thirteenth's since.
 # Shuffled (20/44 -> 15/44) is below the published figure: variants "caught" only because their source
 # was falsely rejected.
-SEEN_HELDOUT11 = {"precision": 0.99, "recall": 0.82, "false_reject_rate": 0.0125}
+SEEN_HELDOUT11 = {"precision": 0.99, "recall": 0.81, "false_reject_rate": 0.0125}
 SEEN_HELDOUT11_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.84, "off_topic": 0.89,
-    "mismatched": 0.9, "shuffled": 0.34, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.75,
+    "mismatched": 0.9, "shuffled": 0.34, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.5,
 }
 # The thirteenth round's figures on tune + heldout1 + heldout2, which since the fourth round include 23 new
 # sound documents (ids "q4-") and their variants. Factually wrong is 0/10 since the ninth round: the one
@@ -254,7 +260,7 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
 
 
 @pytest.mark.parametrize("split, size, floors, kinds", [
-    ("heldout14", (80, 263), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
+    ("heldout14", (80, 263), SEEN_HELDOUT14, SEEN_HELDOUT14_KINDS),
     ("heldout13", (80, 262), SEEN_HELDOUT13, SEEN_HELDOUT13_KINDS),
     ("heldout12", (80, 265), SEEN_HELDOUT12, SEEN_HELDOUT12_KINDS),
     ("heldout11", (80, 266), SEEN_HELDOUT11, SEEN_HELDOUT11_KINDS),

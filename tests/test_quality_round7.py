@@ -14,7 +14,8 @@ from functions.generate.quality.text import analyse
 def test_middle_school_text_at_the_hard_end_passes_and_high_school_text_fails():
     band = (6.0, 8.0)
     assert discourse.audience_fit(9.9, band, "middle_school") == []
-    assert discourse.audience_fit(10.2, band, "middle_school")
+    # The margin was two grades (10.2 failed) until the fifteenth round moved it to three.
+    assert discourse.audience_fit(11.2, band, "middle_school")
     assert discourse.audience_fit(6.4, (3.0, 6.0), "elementary")  # young readers keep their margin
 
 
