@@ -36,8 +36,8 @@ from functools import lru_cache
 from typing import Any
 
 from functions.generate.quality import redundancy, semantic
-from functions.generate.quality.readability import SCREENED_LANGUAGES, grade_for
 from functions.generate.quality.language import FUNCTION_WORDS, detect
+from functions.generate.quality.readability import SCREENED_LANGUAGES, grade_for
 from functions.generate.quality.syllables import syllables_in
 from functions.generate.quality.text import (
     ELISION,
@@ -213,6 +213,8 @@ def _word_list_line(text: str) -> bool:
         return False
     items = _LIST_SEPARATOR.split(text.rsplit("\n", 1)[1])
     return len(items) >= 3 and all(0 < len(words(item)) <= MAX_LIST_ITEM_WORDS for item in items)
+
+
 # A text that ends in a code block (its last line indented like code) needs no full stop.
 _CODE_LAST_LINE = re.compile(r"\n(?: {4}|\t)[^\n]*\S[^\n]*$")
 
@@ -1220,7 +1222,7 @@ POLYSYLLABIC = 3
 # 10 % of words of three syllables or more (10 sound English elementary documents of heldout6-11 at
 # grades 6.4-7.4, all inside both). Too-hard text in that range breaks one of them: longer sentences or
 # a denser vocabulary (every English too-hard variant of the corpus at grades 6.4-7.5 does). From 1.5
-# grades above the band the grade alone decides. English only: the share counts English syllables.
+# grades above the band the grade alone decides. English only until the fifteenth round (below).
 # Since the thirteenth round the share leaves out the words of the request (its topic and objectives):
 # a unit on punctuation names "punctuation", "apostrophe" and "quotation" because it teaches them.
 # Fifteenth round, Spanish: (sentence length, share, syllables that make a word long). Spanish words run

@@ -6,6 +6,8 @@
 - Spanish: Fernández Huerta's reading ease (the Spanish recalibration of Flesch's), converted
   to a US grade with Flesch's own ease-to-grade table;
 - German: the first Wiener Sachtextformel (Bamberger and Vanecek), which gives a school grade.
+- French: Kandel and Moles' ease (Flesch recalibrated), for screening elementary requests only
+  (`SCREENED_LANGUAGES`): it does not score the readability dimension;
 - Any other language: not assessed (`score` returns None): English formulas on, say, Italian
   text measure nothing.
 Spanish and German syllables come from pyphen's bundled hyphenation patterns.
