@@ -37,20 +37,19 @@ MUST_FAIL = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "fail"]
 # not regress (docs/QUALITY.md "Tuning-data figures"). A part written after the scorer's freeze and
 # measured once is the honest figure; its floors are added with it.
 TUNING_SPLITS = ("tune", "heldout1", "heldout2")
-# heldout15, measured once on the fifteenth round's frozen scorer (3eb56b9; no judge, default
-# thresholds): precision 0.977, recall 0.820 (214/261), false-reject rate 0.0625 (5/80). On the same part,
-# the same hour: the fourteenth and thirteenth rounds' scorers (1c8a23b, f45cc59) 0.973, 0.820, 6/80; the
-# twelfth's (36ade13) 0.972, 0.808, 6/80; the seventh's (ec3e573) 0.952, 0.835, 11/80; the fifth's
-# (eed81d8) 0.943, 0.824, 13/80. Floors are the published figures rounded down.
-PUBLISHED_HELD_OUT = {"precision": 0.97, "recall": 0.81, "false_reject_rate": 0.0625}
-PUBLISHED_HELD_OUT_KINDS = {
+# heldout15 was measured once on the fifteenth round's frozen scorer (3eb56b9; no judge, default
+# thresholds): precision 0.977, recall 0.820 (214/261), false-reject rate 0.0625 (5/80), docs/QUALITY.md
+# "Held-out figures (heldout15)". The sixteenth round tuned on its false rejects, so it is seen data and
+# these floors are the sixteenth round's figures.
+SEEN_HELDOUT15 = {"precision": 0.99, "recall": 0.81, "false_reject_rate": 0.025}
+SEEN_HELDOUT15_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.81, "off_topic": 0.85,
     "mismatched": 0.8, "shuffled": 0.54, "generic_filler": 0.5, "contradictory": 0.0, "factually_wrong": 0.25,
 }
 # heldout14 was measured once on the fourteenth round's frozen scorer (1c8a23b; no judge, default
 # thresholds): precision 0.982, recall 0.817 (215/263), false-reject rate 0.05 (4/80), docs/QUALITY.md
 # "Held-out figures (heldout14)". The fifteenth round tuned on its false rejects, so it is seen data and
-# these floors are the fifteenth round's figures. Shuffled (20/44 -> 18/44) is below the published
+# these floors are the latest round's figures. Shuffled (20/44 -> 18/44) is below the published
 # figure: variants "caught" only because their source (a Spanish elementary reading, an English
 # middle-school reading) was falsely rejected.
 SEEN_HELDOUT14 = {"precision": 0.99, "recall": 0.8, "false_reject_rate": 0.025}
@@ -61,13 +60,13 @@ SEEN_HELDOUT14_KINDS = {
 # heldout13 was measured once on the thirteenth round's frozen scorer (f45cc59; no judge, default
 # thresholds): precision 0.977, recall 0.794 (208/262), false-reject rate 0.0625 (5/80), docs/QUALITY.md
 # "Held-out figures (heldout13)". The fourteenth round tuned on its false rejects and misses, so it is
-# seen data and these floors are the fifteenth round's figures. Mismatched (40/52 -> 39/52) and shuffled
+# seen data and these floors are the latest round's figures. Mismatched (40/52 -> 39/52) and shuffled
 # (19/44 -> 18/44) are below the published figures: variants "caught" only because their source (a key
 # concept ending "the thing you are saving for") was falsely rejected.
-SEEN_HELDOUT13 = {"precision": 0.99, "recall": 0.79, "false_reject_rate": 0.025}
+SEEN_HELDOUT13 = {"precision": 0.99, "recall": 0.79, "false_reject_rate": 0.0125}
 SEEN_HELDOUT13_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.86, "off_topic": 0.89,
-    "mismatched": 0.75, "shuffled": 0.4, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.75, "shuffled": 0.38, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout12 was measured once on the twelfth round's frozen scorer (36ade13; no judge, default
 # thresholds): precision 0.960, recall 0.823 (218/265), false-reject rate 0.1125 (9/80), docs/QUALITY.md
@@ -82,8 +81,14 @@ SEEN_HELDOUT12_KINDS = {
     "refusal": 1.0, "wrong_language": 0.96, "truncated": 1.0, "wrong_audience": 0.74, "off_topic": 0.96,
     "mismatched": 0.87, "shuffled": 0.38, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.0,
 }
+# Since the sixteenth round (a scenario the next sentence carries on is an example; "Zum Schluss" is a
+# weak closing; an elementary unit outline keeps the "child's words" excuse up to 2.5 grades past the
+# band) the floors of every seen part are that round's figures. Below the earlier floors: 5 shuffled
+# variants (heldout3, heldout10, heldout11, heldout13, the first corpus's good study guide) whose
+# misplaced scenario the next sentence happens to carry on, whose only strong marker was "Zum Schluss",
+# or whose source was falsely rejected.
 # Since the fifteenth round (Spanish elementary text in a child's words; middle-school text too hard
-# from grade 11) the floors of every seen part are that round's figures. Below the earlier floors:
+# from grade 11) the floors of every seen part were that round's figures. Below the earlier floors:
 # shuffled variants of the two sound sources it no longer rejects (heldout8, heldout14), and two
 # factually wrong documents (heldout11, heldout13) that had been "caught" only by the middle-school
 # margin, at grades 10-11: their facts are the judge's job.
@@ -111,10 +116,10 @@ SEEN_HELDOUT12_KINDS = {
 # causes, so since then it is seen data and these floors are the fifth round's figures on it. Raise
 # them when the gate improves. (The fourth round's recall fell from 0.804 to 0.780: 5 variants had been
 # "caught" only because their source, a sound document, was falsely rejected.)
-SEEN_HELDOUT3 = {"precision": 1.0, "recall": 0.81, "false_reject_rate": 0.0}
+SEEN_HELDOUT3 = {"precision": 1.0, "recall": 0.8, "false_reject_rate": 0.0}
 SEEN_HELDOUT3_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.88, "off_topic": 0.76,
-    "mismatched": 0.83, "shuffled": 0.45, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.66,
+    "mismatched": 0.83, "shuffled": 0.43, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.66,
 }
 # heldout4 was measured once on the fourth round's frozen scorer (891d964; no judge, default thresholds):
 # precision 0.951, recall 0.813, false-reject rate 0.138 (11/80), docs/QUALITY.md "Held-out figures
@@ -190,10 +195,10 @@ SEEN_HELDOUT9_KINDS = {
 # the eleventh round's figures: precision 0.967, recall 0.782, false-reject rate 0.0875 (7/80).
 # Mismatched (40/52 -> 39/52) is below the published figure: a variant "caught" only because its
 # source was falsely rejected.
-SEEN_HELDOUT10 = {"precision": 0.99, "recall": 0.79, "false_reject_rate": 0.0125}
+SEEN_HELDOUT10 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.0125}
 SEEN_HELDOUT10_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.82, "off_topic": 0.85,
-    "mismatched": 0.75, "shuffled": 0.47, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.75, "shuffled": 0.45, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout11 was measured once on the eleventh round's frozen scorer (24bfde3; no judge, default
 # thresholds): precision 0.956, recall 0.823, false-reject rate 0.125 (10/80), docs/QUALITY.md "Held-out
@@ -202,18 +207,19 @@ SEEN_HELDOUT10_KINDS = {
 # the thirteenth's since.
 # Shuffled (20/44 -> 15/44) is below the published figure: variants "caught" only because their source
 # was falsely rejected.
-SEEN_HELDOUT11 = {"precision": 0.99, "recall": 0.81, "false_reject_rate": 0.0125}
+SEEN_HELDOUT11 = {"precision": 1.0, "recall": 0.81, "false_reject_rate": 0.0}
 SEEN_HELDOUT11_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 0.98, "wrong_audience": 0.84, "off_topic": 0.89,
-    "mismatched": 0.9, "shuffled": 0.34, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.5,
+    "mismatched": 0.9, "shuffled": 0.31, "generic_filler": 1.0, "contradictory": 0.0, "factually_wrong": 0.5,
 }
-# The thirteenth round's figures on tune + heldout1 + heldout2, which since the fourth round include 23 new
+# The sixteenth round's figures (shuffled 0.32 -> 0.30, 22/71: a shuffle of the first corpus's good study guide
+# whose misplaced scenario the next sentence happens to carry on) on tune + heldout1 + heldout2, which since the fourth round include 23 new
 # sound documents (ids "q4-") and their variants. Factually wrong is 0/10 since the ninth round: the one
 # caught before (planet flashcards) was caught by the pairing check, not for its facts (the judge's job).
 PUBLISHED_TUNING = {"precision": 0.99, "recall": 0.81, "false_reject_rate": 0.018}
 PUBLISHED_TUNING_KINDS = {
     "off_topic": 0.91, "wrong_language": 1.0, "refusal": 1.0, "wrong_audience": 0.85, "truncated": 1.0,
-    "generic_filler": 1.0, "mismatched": 0.82, "shuffled": 0.32, "factually_wrong": 0.0,
+    "generic_filler": 1.0, "mismatched": 0.82, "shuffled": 0.3, "factually_wrong": 0.0,
 }
 
 
@@ -271,7 +277,7 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
 
 
 @pytest.mark.parametrize("split, size, floors, kinds", [
-    ("heldout15", (80, 261), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
+    ("heldout15", (80, 261), SEEN_HELDOUT15, SEEN_HELDOUT15_KINDS),
     ("heldout14", (80, 263), SEEN_HELDOUT14, SEEN_HELDOUT14_KINDS),
     ("heldout13", (80, 262), SEEN_HELDOUT13, SEEN_HELDOUT13_KINDS),
     ("heldout12", (80, 265), SEEN_HELDOUT12, SEEN_HELDOUT12_KINDS),

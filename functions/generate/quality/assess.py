@@ -117,7 +117,7 @@ def _defects(doc: Document, content_type: str, topic: str, audience: str, grade:
     """The confident defects: the discourse checks, the audience, a text about something else."""
     defects = discourse.review(doc, content_type, topic, FUNCTION_WORDS.get(doc.language, frozenset()))
     defects += discourse.audience_of(doc, grade, readability.band_for(audience), audience,
-                                     request=" ".join([topic, *(learning_objectives or [])]))
+                                     request=" ".join([topic, *(learning_objectives or [])]), content_type=content_type)
     if finding := coverage.elsewhere(doc, cover, topic):
         defects.append(discourse.Defect("off_topic", finding, 0.5))
     return defects

@@ -629,11 +629,12 @@ _OPENING_WEAK = re.compile(
 _CLOSING = re.compile(
     r"^\W*(?:in (?:conclusion|summary|sum)|to (?:sum up|summari[sz]e|conclude)|so,? the next time|"
     r"that'?s all|thanks? (?:you )?for (?:listening|reading)|en (?:resumen|conclusi[óo]n|r[ée]sum[ée])|"
-    r"gracias por (?:escuchar|leer|acompa[ñn]ar)|zusammenfassend|zum schluss|abschlie(?:ß|ss)end|"
+    r"gracias por (?:escuchar|leer|acompa[ñn]ar)|zusammenfassend|abschlie(?:ß|ss)end|"
     r"danke f[üu]rs|pour conclure|merci d'(?:avoir|[ée]couter))",
     re.IGNORECASE,
 )
-_CLOSING_WEAK = re.compile(r"^\W*(?:in short|finalmente|por [úu]ltimo|schlie(?:ß|ss)lich|pour finir|enfin,)",
+# "Zum Schluss" is "finally" (sixteenth round: "Zum Schluss noch ein Beispiel…" before the example), so weak.
+_CLOSING_WEAK = re.compile(r"^\W*(?:in short|finalmente|por [úu]ltimo|schlie(?:ß|ss)lich|zum schluss|pour finir|enfin,)",
                            re.IGNORECASE)
 # Spoken and narrative genres open on a scene or a question before their greeting (a cold open):
 # there a greeting late in the first passage is only a weak signal, and that passage may name its
@@ -777,6 +778,26 @@ def _refers_to_nothing(sentence: str, content_type: str, concluding: bool, headi
                 and not _points_at(sentence, heading))
 
 
+# Sentences that set up a scenario ("Imagine…", "Picture a concrete beam…", "Stellen Sie sich vor…")
+# also introduce an example mid-paragraph; the sentence after such an example carries it on (sixteenth
+# round), while after a shuffle it is any sentence of the passage.
+_SCENARIO = re.compile(r"^\W*(?:imagine\b|picture (?:this|a|an|yourself)|stell(?:en sie sich| dir) vor|imagin[ae]z?\b)",
+                       re.IGNORECASE)
+COMMON_SHARE = 1 / 2  # a stem in more than this share of a passage's sentences is its subject
+MIN_SCENARIO_SHARED = 1
+
+
+def _scenario_continued(sentences: list[str], k: int) -> bool:
+    """Whether sentence k sets up a scenario that sentence k + 1 carries on: they share a word that is
+    not the passage's subject (one used in more than half of its sentences)."""
+    if k + 1 >= len(sentences) or not _SCENARIO.match(sentences[k]):
+        return False
+    stems = [_stems(s) for s in sentences]
+    common = Counter(chain.from_iterable(stems))
+    shared = {w for w in stems[k] & stems[k + 1] if common[w] <= COMMON_SHARE * len(sentences)}
+    return len(shared) >= MIN_SCENARIO_SHARED
+
+
 def _misplaced(passage: str, sentences: list[str], content_type: str, *, first: bool = False,
                concluding: bool = False, heading: str = "") -> tuple[int, int]:
     """(strong, weak) misplaced markers: openings late, closings early, anaphora with nothing before it.
@@ -790,7 +811,7 @@ def _misplaced(passage: str, sentences: list[str], content_type: str, *, first: 
     n = len(sentences)
     for k, s in enumerate(sentences):
         # An opening is at home at the head of a paragraph ("Imagine..." starting the second one).
-        opening = k >= 3 and (_OPENING.match(s) is not None)
+        opening = k >= 3 and (_OPENING.match(s) is not None) and not _scenario_continued(sentences, k)
         if (opening or (k >= 3 and _OPENING_WEAK.match(s))) and not _starts_paragraph(passage, s):
             if opening and not (first and content_type in _COLD_OPEN):
                 strong += 1
@@ -1231,6 +1252,11 @@ POLYSYLLABIC = 3
 # elementary reading at grade 6.5 with 5.4 % such words; the too-hard variants in that range 6.8-16 %).
 _CHILDS_PARTS = {"en": (15.0, 0.10, POLYSYLLABIC), "es": (25.0, 0.06, 4)}
 _ELEMENTARY_GRADE_ALONE = 1.5
+# Sixteenth round: an elementary unit outline is written for the teacher who runs the unit, in a
+# teacher's terms, so its grade runs higher while its vocabulary stays a child's: there the excuse holds
+# up to 2.5 grades above the band (sound English outlines at grades 8.1-8.3 with 4.5-6.5 % long words
+# beyond the request's; every too-hard outline variant below grade 8.5 has 13 % or more).
+_CHILDS_WINDOW = {"master_content_outline": 2.5}
 
 
 def _polysyllables(doc: Document, language: str = "en", least: int = POLYSYLLABIC) -> list[tuple[str, int]]:
@@ -1246,17 +1272,19 @@ def polysyllabic_share(doc: Document, taught: frozenset[str] = frozenset(),
 
 
 def _childs_parts(audience: str, excess: float, polysyllabic: float | None, words_per_sentence: float | None,
-                  language: str) -> bool:
-    """Elementary text just past the band whose sentences and vocabulary are both a child's."""
+                  language: str, window: float = _ELEMENTARY_GRADE_ALONE) -> bool:
+    """Elementary text just past the band (less than `window` grades) whose sentences and vocabulary
+    are both a child's."""
     limits = _CHILDS_PARTS.get(language)
-    return (audience == "elementary" and excess < _ELEMENTARY_GRADE_ALONE and limits is not None
+    return (audience == "elementary" and excess < window and limits is not None
             and polysyllabic is not None and words_per_sentence is not None
             and words_per_sentence < limits[0] and polysyllabic < limits[1])
 
 
 def audience_fit(grade: float | None, band: tuple[float, float], audience: str, *,
                  polysyllabic: float | None = None, language: str = "en",
-                 words_per_sentence: float | None = None, untaught_polysyllabic: float | None = None) -> list[Defect]:
+                 words_per_sentence: float | None = None, untaught_polysyllabic: float | None = None,
+                 window: float = _ELEMENTARY_GRADE_ALONE) -> list[Defect]:
     """Too hard from the grade (for elementary text just past the band, only when its sentence length
     or its vocabulary beyond the words it was asked to teach, `untaught_polysyllabic`, agrees); too
     easy only when the vocabulary agrees (`polysyllabic`, the share of words of three syllables or more,
@@ -1267,7 +1295,7 @@ def audience_fit(grade: float | None, band: tuple[float, float], audience: str, 
     margin = _TOO_HARD_IN.get((language, audience), _TOO_HARD.get(audience, TOO_HARD_DEFAULT))
     child_vocabulary = polysyllabic if untaught_polysyllabic is None else untaught_polysyllabic
     if grade - band[1] >= margin and not _childs_parts(audience, grade - band[1], child_vocabulary,
-                                                       words_per_sentence, language):
+                                                       words_per_sentence, language, window):
         return [Defect("audience",
                        f"written for older readers: grade level {grade:.1f} is far above the {label} band "
                        f"({band[0]:g}-{band[1]:g}), so this audience cannot learn from it", 0.5)]
@@ -1283,9 +1311,9 @@ def audience_fit(grade: float | None, band: tuple[float, float], audience: str, 
 
 
 def audience_of(doc: Document, grade: float | None, band: tuple[float, float], audience: str, *,
-                request: str) -> list[Defect]:
+                request: str, content_type: str = "") -> list[Defect]:
     """`audience_fit` with the measures of `doc`: its vocabulary with and without the words of the
-    request (`request`: its topic and objectives), and its sentence length."""
+    request (`request`: its topic and objectives), its sentence length, and the window its type allows."""
     if grade is None and doc.language in SCREENED_LANGUAGES and audience == "elementary":
         # French text for children, screened only for text far beyond them: the corpus's sound French
         # elementary texts read as grades 4.0-5.2, French texts for adults requested for children 6.7-8.5.
@@ -1296,4 +1324,5 @@ def audience_of(doc: Document, grade: float | None, band: tuple[float, float], a
     long_words = found if doc.language == "en" or limits is None else _polysyllables(doc, doc.language, limits[2])
     return audience_fit(grade, band, audience, polysyllabic=polysyllabic_share(doc, polysyllables=found),
                         language=doc.language, words_per_sentence=doc.word_count / max(1, len(doc.sentences)),
-                        untaught_polysyllabic=polysyllabic_share(doc, taught, long_words))
+                        untaught_polysyllabic=polysyllabic_share(doc, taught, long_words),
+                        window=_CHILDS_WINDOW.get(content_type, _ELEMENTARY_GRADE_ALONE))
