@@ -151,10 +151,12 @@ SEEN_HELDOUT4_KINDS = {
 # seventh round's figures: precision 0.986, recall 0.777, false-reject rate 0.0375 (3/80). Shuffled
 # (25/47 -> 21/47) is below the published figure: 4 variants had been "caught" only because their
 # source, a sound document, was falsely rejected.
-SEEN_HELDOUT5 = {"precision": 0.99, "recall": 0.79, "false_reject_rate": 0.025}
+# Seventeenth round: recall 0.79 -> 0.78 and shuffled 0.42 -> 0.40 (19/47): a shuffle of a reading
+# whose moved "But..." happened to open a section, which a section may do against the one before it.
+SEEN_HELDOUT5 = {"precision": 0.99, "recall": 0.78, "false_reject_rate": 0.025}
 SEEN_HELDOUT5_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.74, "off_topic": 0.85,
-    "mismatched": 0.82, "shuffled": 0.42, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.82, "shuffled": 0.40, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout6 was measured once on the sixth round's frozen scorer (09a2ce0; no judge, default thresholds):
 # precision 0.948, recall 0.813, false-reject rate 0.15 (12/80), docs/QUALITY.md "Held-out figures
@@ -184,10 +186,12 @@ SEEN_HELDOUT7_KINDS = {
 # ninth round's figures: precision 0.964, recall 0.804, false-reject rate 0.1 (8/80). Mismatched
 # (43/51 -> 41/51) and shuffled (18/44 -> 16/44) are below the published figures: variants "caught" only
 # because their source was falsely rejected, and a card set whose swapped definitions only words saw.
+# Seventeenth round: shuffled 0.29 -> 0.27 (12/44), a shuffled French reading whose moved "Pourtant..."
+# happened to open a section.
 SEEN_HELDOUT8 = {"precision": 0.98, "recall": 0.79, "false_reject_rate": 0.05}
 SEEN_HELDOUT8_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.91, "off_topic": 0.9,
-    "mismatched": 0.78, "shuffled": 0.29, "generic_filler": 0.75, "contradictory": 0.5, "factually_wrong": 0.0,
+    "mismatched": 0.78, "shuffled": 0.27, "generic_filler": 0.75, "contradictory": 0.5, "factually_wrong": 0.0,
 }
 # heldout9 was measured once on the ninth round's frozen scorer (4d25b3d; no judge, default thresholds):
 # precision 0.952, recall 0.824, false-reject rate 0.1375 (11/80), docs/QUALITY.md "Held-out figures

@@ -197,10 +197,14 @@ _LIST_FIELDS = ("key_takeaways", "key_concepts", "practice_exercises", "assessme
 _PRONOUN_END = re.compile(r"\b(?:cada|ninguna|ninguno|alguna|alguno)\s+(?:una|uno)\W*$", re.IGNORECASE)
 # An infinitive left implied ends an English phrase ("more than it is used to", "if you want to", "as
 # often as you need to"; twelfth round), and so does a quantity left open ("usually 30 years or more",
-# "a list of three or more", "once more"; thirteenth round).
+# "a list of three or more", "once more"; thirteenth round), and so does "more" as the object of a
+# pronoun's verb ("when it goes down, they buy more", "to learn more"; seventeenth round), not after
+# a form of "be" ("it is more ...").
 _ELLIPTICAL_END = re.compile(r"\b(?:(?:used|want|wants|wanted|need|needs|needed|have|has|had|ought|going|able|supposed|"
                              r"meant|like|likes|love|loves|try|tries|tried|hope|hopes|plan|plans|decide|decides)\s+to|"
-                             r"(?:or|and|no|any|once|much|many|far|even|at)\s+(?:more|most))\W*$", re.IGNORECASE)
+                             r"(?:or|and|no|any|once|much|many|far|even|at)\s+(?:more|most)|"
+                             r"(?:i|you|we|they|he|she|it|people|to)\s+(?!(?:is|are|was|were|be|been|being|am|get|gets|"
+                             r"become|becomes|seem|seems)\b)[a-z]+\s+more)\W*$", re.IGNORECASE)
 # A closing line of short items set apart by dashes or dots is a word list, not a sentence ("Wichtige
 # Wörter:\nder Gleichstrom – der Wechselstrom – der Ertrag – einspeisen"; thirteenth round).
 _LIST_SEPARATOR = re.compile(r"\s[\u2013\u2014\u00b7|]\s")
@@ -683,7 +687,12 @@ _CLOSING_TITLE = re.compile(r"^\W*(?:(?:final|course|unit|module|last|lesson \d+
                             r"project|recap|wrap[- ]?up|assessment|reflection|bilanz|fazit|zusammenfassung|resumen|"
                             r"conclusi[óo]n|repaso|proyecto(?: final)?|r[ée]sum[ée]|bilan)\b\s*(?:$|[:\-\u2013(]|and\b|&|y\b|"
                             r"und\b|et\b)|\b(?:and|&|und|y|et)\s+(?:review|reflection|assessment|repaso|bilan)\W*$", re.IGNORECASE)
-_BACK_REFERENCE = re.compile(r"\b(?:having (?:built|learned|learnt|seen|studied|explored|covered)|building on|"
+# A first section that refers back to earlier lessons stands where a later one belongs; "building on"
+# counts only with what it builds on ("building on what you learned", not a history's "Lönnrot was
+# building on earlier collectors"; seventeenth round).
+_BACK_REFERENCE = re.compile(r"\b(?:having (?:built|learned|learnt|seen|studied|explored|covered)|"
+                             r"building on (?:what (?:you|we)|(?:the |our |your )?(?:previous|last|earlier) "
+                             r"(?:lesson|section|unit|week|module|chapter|class|session)s?)\b|"
                              r"(?:in|from) (?:the )?(?:previous|earlier|last) (?:lesson|section|week|unit)|so far|"
                              r"now that|weeks? \d+ (?:to|and) \d+|from lesson \d|everything (?:covered|learned)|"
                              r"combine everything|zum schluss|al final)", re.IGNORECASE)
@@ -769,13 +778,21 @@ def _points_at(sentence: str, heading: str) -> bool:
     return bool(m and heading and _stems(m.group(1)) & _stems(heading))
 
 
+# A section may open against the one before it ("Sin embargo, la mayoría de los pacientes humanos no
+# tiene mutaciones..." after a section on mutant dogs; seventeenth round): sections of one text are read
+# in turn, and a contrast names its own subject.
+_SECTION_CONTRAST = re.compile(r"^\W*(?:however|but|yet|still|even so|sin embargo|pero|no obstante|jedoch|aber|"
+                               r"dennoch|cependant|mais|pourtant|toutefois)\b", re.IGNORECASE)
+
+
 def _refers_to_nothing(sentence: str, content_type: str, concluding: bool, heading: str) -> bool:
     """A passage's first sentence that refers back ("It...", "However,...") with nothing before it: not
-    an answer's or a card's reference to its heading, a conclusion's "So, ...", or a section's "This
-    movement" under a heading that names it."""
+    an answer's or a card's reference to its heading, a conclusion's "So, ...", a section's "This
+    movement" under a heading that names it, or a section's "However, ..." against the one before."""
     return bool(_ANAPHORIC.match(sentence) and content_type not in _ANSWERS_HEADING
                 and not (concluding and _CONCLUDING_CONNECTIVE.match(sentence))
-                and not _points_at(sentence, heading))
+                and not _points_at(sentence, heading)
+                and not (heading and _SECTION_CONTRAST.match(sentence)))
 
 
 # Sentences that set up a scenario ("Imagine…", "Picture a concrete beam…", "Stellen Sie sich vor…")
