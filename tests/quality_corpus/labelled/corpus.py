@@ -6,7 +6,7 @@ Sources (all written by hand, none generated from the scorer's rules):
 - `labelled/written.json`: documents written for issue 20: sound ones in several languages and
   audiences, refusals and meta text, generic filler, factually wrong text, a neighbouring topic passed
   off as the one asked, the wrong audience;
-- `labelled/heldout2.json` to `heldout16.json` (second to sixteenth rounds):
+- `labelled/heldout2.json` to `heldout17.json` (second to seventeenth rounds):
   held-out parts written by hand after a round's tuning, each with its mechanical variants
   (`*_derived.json`).
 
@@ -117,6 +117,12 @@ HELDOUT15_DERIVED = HERE / "heldout15_derived.json"
 # on the sixteenth round's frozen scorer (c61d67f). Its ids start with "h16-".
 HELDOUT16 = HERE / "heldout16.json"
 HELDOUT16_DERIVED = HERE / "heldout16_derived.json"
+# The seventeenth held-out part (issue 20, seventeenth round): written by four more writers under the
+# same rules, told to avoid every subject of heldout2 to heldout16, while the seventeenth round tuned on
+# heldout16; committed (eff88d9) before that round's scorer and before it was ever scored, measured once
+# on the seventeenth round's frozen scorer (fe563c6). Its ids start with "h17-".
+HELDOUT17 = HERE / "heldout17.json"
+HELDOUT17_DERIVED = HERE / "heldout17_derived.json"
 # Held-out parts written by hand after a round's tuning: id prefix -> (part, hand-written, derived).
 HELD_OUT_PARTS = {"h2-": ("heldout2", HELDOUT2, HELDOUT2_DERIVED), "h3-": ("heldout3", HELDOUT3, HELDOUT3_DERIVED),
                   "h4-": ("heldout4", HELDOUT4, HELDOUT4_DERIVED), "h5-": ("heldout5", HELDOUT5, HELDOUT5_DERIVED),
@@ -125,7 +131,8 @@ HELD_OUT_PARTS = {"h2-": ("heldout2", HELDOUT2, HELDOUT2_DERIVED), "h3-": ("held
                   "h10-": ("heldout10", HELDOUT10, HELDOUT10_DERIVED), "h11-": ("heldout11", HELDOUT11, HELDOUT11_DERIVED),
                   "h12-": ("heldout12", HELDOUT12, HELDOUT12_DERIVED), "h13-": ("heldout13", HELDOUT13, HELDOUT13_DERIVED),
                   "h14-": ("heldout14", HELDOUT14, HELDOUT14_DERIVED), "h15-": ("heldout15", HELDOUT15, HELDOUT15_DERIVED),
-                  "h16-": ("heldout16", HELDOUT16, HELDOUT16_DERIVED)}
+                  "h16-": ("heldout16", HELDOUT16, HELDOUT16_DERIVED),
+                  "h17-": ("heldout17", HELDOUT17, HELDOUT17_DERIVED)}
 # The nine failure kinds of issue 20 (the first corpus's kinds are kept as they are).
 ISSUE_KINDS = ("off_topic", "wrong_language", "refusal", "wrong_audience", "truncated", "factually_wrong",
                "generic_filler", "mismatched", "shuffled")
@@ -304,7 +311,7 @@ def derive(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def split_of(entry_id: str) -> str:
-    """heldout2 to heldout16 for the hand-written held-out parts; else the first round's rule (its held-out
+    """heldout2 to heldout17 for the hand-written held-out parts; else the first round's rule (its held-out
     part, "heldout1", was seen once after tuning, so later rounds tune on it together with "tune")."""
     source = entry_id.split("~", 1)[0]
     for prefix, (part, _, _) in HELD_OUT_PARTS.items():
@@ -335,7 +342,8 @@ def main() -> None:
         ids += [e["id"] for e in part + part_derived]
     assert len(ids) == len(set(ids)), "duplicate corpus ids"
     manifest = {"held_out_share": HELD_OUT_SHARE,
-                "rule": "source id starting 'h16-' -> heldout16 (labelled/heldout16.json, the sixteenth held-out part); "
+                "rule": "source id starting 'h17-' -> heldout17 (labelled/heldout17.json, the seventeenth held-out part); "
+                        "'h16-' -> heldout16 (the sixteenth, seen since the seventeenth round); "
                         "'h15-' -> heldout15 (the fifteenth, seen since the sixteenth round); "
                         "'h14-' -> heldout14 (the fourteenth, seen since the fifteenth round); "
                         "'h13-' -> heldout13 (the thirteenth, seen since the fourteenth round); "
