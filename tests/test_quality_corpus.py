@@ -43,10 +43,12 @@ TUNING_SPLITS = ("tune", "heldout1", "heldout2")
 # thirteenth's (f45cc59) 0.967, 0.801, 7/80; the twelfth's (36ade13) 0.962, 0.797, 8/80; the seventh's
 # (ec3e573) 0.945, 0.805, 12/80; the fifth's (eed81d8) 0.941, 0.809, 13/80. Floors are the published
 # figures rounded down.
+# The eighteenth round tuned on its false rejects: shuffled 18/44 -> 17/44, a shuffle of a unit outline
+# "caught" only because its source, a sound outline, was falsely rejected.
 PUBLISHED_HELD_OUT = {"precision": 0.97, "recall": 0.80, "false_reject_rate": 0.075}
 PUBLISHED_HELD_OUT_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.75, "off_topic": 0.96,
-    "mismatched": 0.82, "shuffled": 0.4, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
+    "mismatched": 0.82, "shuffled": 0.38, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
 }
 # heldout16 was measured once on the sixteenth round's frozen scorer (c61d67f; no judge, default
 # thresholds): precision 0.977, recall 0.803 (212/264), false-reject rate 0.0625 (5/80), docs/QUALITY.md

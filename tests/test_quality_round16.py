@@ -51,7 +51,9 @@ BAND = (3.0, 6.0)
 def test_an_elementary_outline_keeps_a_childs_words_up_to_two_and_a_half_grades_past_the_band():
     assert discourse.audience_fit(8.1, BAND, "elementary", polysyllabic=0.085, words_per_sentence=13.6,
                                   untaught_polysyllabic=0.045, window=2.5) == []
-    assert dict(discourse._CHILDS_WINDOW) == {"master_content_outline": 2.5}
+    # 3 grades since the eighteenth round (tests/test_quality_round18.py).
+    assert set(discourse._CHILDS_WINDOW) == {"master_content_outline"}
+    assert discourse._CHILDS_WINDOW["master_content_outline"] >= 2.5
 
 
 def test_other_types_and_denser_outlines_past_one_and_a_half_grades_still_fail():
