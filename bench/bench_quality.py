@@ -84,11 +84,11 @@ def _print_figures(name: str, figures: dict) -> None:
 
 
 # The parts the gate was tuned on (heldout3 since the fourth round, heldout4 since the fifth, heldout5 to
-# heldout16 since the sixth to seventeenth); any other part in the manifest was written after the scorer's
+# heldout17 since the sixth to eighteenth); any other part in the manifest was written after the scorer's
 # freeze and is printed as held out.
 TUNING_SPLITS = ("tune", "heldout1", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7",
                  "heldout8", "heldout9", "heldout10", "heldout11", "heldout12", "heldout13", "heldout14",
-                 "heldout15", "heldout16")
+                 "heldout15", "heldout16", "heldout17")
 
 
 def corpus_report(docs: int = FULL["corpus_docs"]) -> None:

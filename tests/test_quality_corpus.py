@@ -1,6 +1,6 @@
 """The labelled corpus (tests/quality_corpus, assembled by tests/quality_corpus/labelled/corpus.py).
 
-5640 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
+5978 documents of the 8 types: sound ones in English, Spanish, German and French for every audience,
 and unsound ones of the nine failure kinds of issue 20 (off-topic, wrong language, refusal/meta,
 wrong audience, truncated, factually wrong, generic filler, mismatched pairs, shuffled order) plus
 the first corpus's kinds. Three parts: "tune" and "heldout1" (the first round's split) and "heldout2"
@@ -9,9 +9,9 @@ the third round, and these tests hold the gate to its tuning-data figures. "held
 people who never read the scorer, measured once after the third round's freeze, docs/QUALITY.md) was
 looked at by the fourth round, and "heldout4" (written by four other writers under the same rules while
 the fourth round tuned, measured once after its freeze) by the fifth: both are seen data now, and
-these tests hold the gate to the fifth round's figures on them; "heldout5" to "heldout16" (the fifth to
-sixteenth rounds' held-out parts) were looked at by the sixth to seventeenth rounds and are seen data too.
-"heldout17" (written by four more writers while the seventeenth round tuned, committed before that round's
+these tests hold the gate to the fifth round's figures on them; "heldout5" to "heldout17" (the fifth to
+seventeenth rounds' held-out parts) were looked at by the sixth to eighteenth rounds and are seen data too.
+"heldout18" (written by four more writers while the eighteenth round tuned, committed before that round's
 scorer and before it was ever scored, measured once on the frozen scorer) is the held-out part: its
 floors are the figures published in docs/QUALITY.md (`python -m bench quality` prints each part).
 """
@@ -37,16 +37,24 @@ MUST_FAIL = [{**e, "name": e["id"]} for e in ENTRIES if e["label"] == "fail"]
 # not regress (docs/QUALITY.md "Tuning-data figures"). A part written after the scorer's freeze and
 # measured once is the honest figure; its floors are added with it.
 TUNING_SPLITS = ("tune", "heldout1", "heldout2")
-# heldout17, measured once on the seventeenth round's frozen scorer (fe563c6; no judge, default
-# thresholds): precision 0.972, recall 0.805 (206/256), false-reject rate 0.075 (6/80). On the same part,
-# the same hour: the sixteenth and fifteenth rounds' scorers (c61d67f, 3eb56b9) the same figures; the
-# thirteenth's (f45cc59) 0.967, 0.801, 7/80; the twelfth's (36ade13) 0.962, 0.797, 8/80; the seventh's
-# (ec3e573) 0.945, 0.805, 12/80; the fifth's (eed81d8) 0.941, 0.809, 13/80. Floors are the published
-# figures rounded down.
-# The eighteenth round tuned on its false rejects: shuffled 18/44 -> 17/44, a shuffle of a unit outline
-# "caught" only because its source, a sound outline, was falsely rejected.
-PUBLISHED_HELD_OUT = {"precision": 0.97, "recall": 0.80, "false_reject_rate": 0.075}
+# heldout18, measured once on the eighteenth round's frozen scorer (c22983b; no judge, default
+# thresholds): precision 0.990, recall 0.802 (207/258), false-reject rate 0.025 (2/80). On the same part,
+# the same hour: the seventeenth, thirteenth and twelfth rounds' scorers (fe563c6, f45cc59, 36ade13) also
+# 2/80, the sixteenth's (c61d67f) 2/80 with recall 0.806; the seventh's (ec3e573) 3/80; the fifth's
+# (eed81d8) 6/80. An easier part than the ones before it, not a better scorer: see docs/QUALITY.md.
+# Floors are the published figures rounded down.
+PUBLISHED_HELD_OUT = {"precision": 0.99, "recall": 0.80, "false_reject_rate": 0.025}
 PUBLISHED_HELD_OUT_KINDS = {
+    "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.85, "off_topic": 0.96,
+    "mismatched": 0.76, "shuffled": 0.43, "generic_filler": 0.25, "contradictory": 0.25, "factually_wrong": 0.0,
+}
+# heldout17 was measured once on the seventeenth round's frozen scorer (fe563c6; no judge, default
+# thresholds): precision 0.972, recall 0.805 (206/256), false-reject rate 0.075 (6/80), docs/QUALITY.md
+# "Held-out figures (heldout17)". The eighteenth round tuned on its false rejects, so it is seen data and
+# these floors are the eighteenth round's figures. Shuffled (18/44 -> 17/44) is below the published
+# figure: a shuffle of a unit outline "caught" only because its source was falsely rejected.
+SEEN_HELDOUT17 = {"precision": 0.99, "recall": 0.80, "false_reject_rate": 0.025}
+SEEN_HELDOUT17_KINDS = {
     "refusal": 1.0, "wrong_language": 1.0, "truncated": 1.0, "wrong_audience": 0.75, "off_topic": 0.96,
     "mismatched": 0.82, "shuffled": 0.38, "generic_filler": 0.75, "contradictory": 0.0, "factually_wrong": 0.0,
 }
@@ -269,7 +277,7 @@ def test_corpus_size_spread_and_split():
                                               "adult_learning", "general"}
     for split in ("tune", "heldout1", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7",
                   "heldout8", "heldout9", "heldout10", "heldout11", "heldout12", "heldout13", "heldout14",
-                  "heldout15", "heldout16", "heldout17"):
+                  "heldout15", "heldout16", "heldout17", "heldout18"):
         part = [e for e in ENTRIES if e["split"] == split]
         assert {e["kind"] for e in part} >= set(corpus.ISSUE_KINDS), split
     # The split follows its rule and keeps every variant with its source document.
@@ -291,7 +299,7 @@ def test_every_corpus_document_is_schema_valid(entry):
     content_types.validate(entry["content_type"], entry["content"])
 
 
-@pytest.mark.parametrize("split", ["heldout17", "heldout16", "heldout15", "heldout14", "heldout13", "heldout12", "heldout11", "heldout10", "heldout9", "heldout8", "heldout7", "heldout6", "heldout5", "heldout4", "heldout3", "heldout2", "heldout1", "tune"])
+@pytest.mark.parametrize("split", ["heldout18", "heldout17", "heldout16", "heldout15", "heldout14", "heldout13", "heldout12", "heldout11", "heldout10", "heldout9", "heldout8", "heldout7", "heldout6", "heldout5", "heldout4", "heldout3", "heldout2", "heldout1", "tune"])
 def test_every_rejected_document_says_why_for_each_failing_dimension(split):
     for e_id, report in _reports(split).items():
         reasons = report.reasons()
@@ -303,7 +311,8 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
 
 
 @pytest.mark.parametrize("split, size, floors, kinds", [
-    ("heldout17", (80, 256), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
+    ("heldout18", (80, 258), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
+    ("heldout17", (80, 256), SEEN_HELDOUT17, SEEN_HELDOUT17_KINDS),
     ("heldout16", (80, 264), SEEN_HELDOUT16, SEEN_HELDOUT16_KINDS),
     ("heldout15", (80, 261), SEEN_HELDOUT15, SEEN_HELDOUT15_KINDS),
     ("heldout14", (80, 263), SEEN_HELDOUT14, SEEN_HELDOUT14_KINDS),

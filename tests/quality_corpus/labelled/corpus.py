@@ -6,7 +6,7 @@ Sources (all written by hand, none generated from the scorer's rules):
 - `labelled/written.json`: documents written for issue 20: sound ones in several languages and
   audiences, refusals and meta text, generic filler, factually wrong text, a neighbouring topic passed
   off as the one asked, the wrong audience;
-- `labelled/heldout2.json` to `heldout17.json` (second to seventeenth rounds):
+- `labelled/heldout2.json` to `heldout18.json` (second to eighteenth rounds):
   held-out parts written by hand after a round's tuning, each with its mechanical variants
   (`*_derived.json`).
 
@@ -123,6 +123,12 @@ HELDOUT16_DERIVED = HERE / "heldout16_derived.json"
 # on the seventeenth round's frozen scorer (fe563c6). Its ids start with "h17-".
 HELDOUT17 = HERE / "heldout17.json"
 HELDOUT17_DERIVED = HERE / "heldout17_derived.json"
+# The eighteenth held-out part (issue 20, eighteenth round): written by four more writers under the
+# same rules, told to avoid every subject of heldout2 to heldout17, while the eighteenth round tuned on
+# heldout17; committed (84ee192) before that round's scorer and before it was ever scored, measured once
+# on the eighteenth round's frozen scorer (c22983b). Its ids start with "h18-".
+HELDOUT18 = HERE / "heldout18.json"
+HELDOUT18_DERIVED = HERE / "heldout18_derived.json"
 # Held-out parts written by hand after a round's tuning: id prefix -> (part, hand-written, derived).
 HELD_OUT_PARTS = {"h2-": ("heldout2", HELDOUT2, HELDOUT2_DERIVED), "h3-": ("heldout3", HELDOUT3, HELDOUT3_DERIVED),
                   "h4-": ("heldout4", HELDOUT4, HELDOUT4_DERIVED), "h5-": ("heldout5", HELDOUT5, HELDOUT5_DERIVED),
@@ -132,7 +138,7 @@ HELD_OUT_PARTS = {"h2-": ("heldout2", HELDOUT2, HELDOUT2_DERIVED), "h3-": ("held
                   "h12-": ("heldout12", HELDOUT12, HELDOUT12_DERIVED), "h13-": ("heldout13", HELDOUT13, HELDOUT13_DERIVED),
                   "h14-": ("heldout14", HELDOUT14, HELDOUT14_DERIVED), "h15-": ("heldout15", HELDOUT15, HELDOUT15_DERIVED),
                   "h16-": ("heldout16", HELDOUT16, HELDOUT16_DERIVED),
-                  "h17-": ("heldout17", HELDOUT17, HELDOUT17_DERIVED)}
+                  "h17-": ("heldout17", HELDOUT17, HELDOUT17_DERIVED), "h18-": ("heldout18", HELDOUT18, HELDOUT18_DERIVED)}
 # The nine failure kinds of issue 20 (the first corpus's kinds are kept as they are).
 ISSUE_KINDS = ("off_topic", "wrong_language", "refusal", "wrong_audience", "truncated", "factually_wrong",
                "generic_filler", "mismatched", "shuffled")
@@ -311,7 +317,7 @@ def derive(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def split_of(entry_id: str) -> str:
-    """heldout2 to heldout17 for the hand-written held-out parts; else the first round's rule (its held-out
+    """heldout2 to heldout18 for the hand-written held-out parts; else the first round's rule (its held-out
     part, "heldout1", was seen once after tuning, so later rounds tune on it together with "tune")."""
     source = entry_id.split("~", 1)[0]
     for prefix, (part, _, _) in HELD_OUT_PARTS.items():
@@ -342,7 +348,8 @@ def main() -> None:
         ids += [e["id"] for e in part + part_derived]
     assert len(ids) == len(set(ids)), "duplicate corpus ids"
     manifest = {"held_out_share": HELD_OUT_SHARE,
-                "rule": "source id starting 'h17-' -> heldout17 (labelled/heldout17.json, the seventeenth held-out part); "
+                "rule": "source id starting 'h18-' -> heldout18 (labelled/heldout18.json, the eighteenth held-out part); "
+                        "'h17-' -> heldout17 (the seventeenth, seen since the eighteenth round); "
                         "'h16-' -> heldout16 (the sixteenth, seen since the seventeenth round); "
                         "'h15-' -> heldout15 (the fifteenth, seen since the sixteenth round); "
                         "'h14-' -> heldout14 (the fourteenth, seen since the fifteenth round); "
