@@ -19,9 +19,8 @@ floors are the figures published in docs/QUALITY.md (`python -m bench quality` p
 from __future__ import annotations
 
 import json
-from functools import cache
-
 import pytest
+from pydantic import ValidationError
 
 from functions.generate import content_types
 from functions.generate.quality import assess
@@ -257,13 +256,30 @@ PUBLISHED_TUNING_KINDS = {
 }
 
 
-@cache
+SPLITS = ("tune", "heldout1", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7", "heldout8",
+          "heldout9", "heldout10", "heldout11", "heldout12", "heldout13", "heldout14", "heldout15", "heldout16",
+          "heldout17", "heldout18")
+
+
 def _reports(split: str) -> dict[str, object]:
-    """One part's reports, once per process (per part: xdist workers each assess only the parts their
-    tests need)."""
-    return {e["id"]: assess(e["content_type"], e["content"], topic=e["topic"], audience=e["audience"],
-                            learning_objectives=e["learning_objectives"] or None, language=e["language"])
-            for e in ENTRIES if e["split"] == split}
+    """One part's reports, checked to say why for every failing dimension. Each part is assessed by
+    exactly one test (its floors, or the tuning data's), so xdist workers never assess a part twice."""
+    reports = {e["id"]: assess(e["content_type"], e["content"], topic=e["topic"], audience=e["audience"],
+                               learning_objectives=e["learning_objectives"] or None, language=e["language"])
+               for e in ENTRIES if e["split"] == split}
+    _assert_every_rejected_document_says_why(reports)
+    return reports
+
+
+def _assert_every_rejected_document_says_why(reports: dict[str, object]) -> None:
+    """Reasons for each failing dimension of every rejected document, and none for a passing one."""
+    for e_id, report in reports.items():
+        reasons = report.reasons()
+        if report.passed:
+            assert reasons == [], e_id
+            continue
+        assert {r["dimension"] for r in reasons} == set(report.failing_dimensions()), e_id
+        assert all(r["finding"] and not r["finding"].startswith(f"{r['dimension']}:") for r in reasons), e_id
 
 
 def test_corpus_size_spread_and_split():
@@ -275,9 +291,11 @@ def test_corpus_size_spread_and_split():
     assert {e["language"] for e in sound} >= {"en", "es", "de", "fr"}
     assert {e["audience"] for e in sound} >= {"elementary", "middle_school", "high_school", "college",
                                               "adult_learning", "general"}
-    for split in ("tune", "heldout1", "heldout2", "heldout3", "heldout4", "heldout5", "heldout6", "heldout7",
-                  "heldout8", "heldout9", "heldout10", "heldout11", "heldout12", "heldout13", "heldout14",
-                  "heldout15", "heldout16", "heldout17", "heldout18"):
+    assert {e["split"] for e in ENTRIES} == set(SPLITS)
+    # Every part is assessed (and its reasons checked) by exactly one test: its floors or the tuning data's.
+    held_out = [split for split, *_ in HELD_OUT_FLOORS]
+    assert sorted(held_out + list(TUNING_SPLITS)) == sorted(SPLITS)
+    for split in SPLITS:
         part = [e for e in ENTRIES if e["split"] == split]
         assert {e["kind"] for e in part} >= set(corpus.ISSUE_KINDS), split
     # The split follows its rule and keeps every variant with its source document.
@@ -293,24 +311,20 @@ def test_derived_variants_are_reproducible():
         assert corpus.derive(json.loads(written_path.read_text())) == json.loads(derived_path.read_text())
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=lambda e: e["id"])
-def test_every_corpus_document_is_schema_valid(entry):
-    # A must-fail document the schema already rejects would test nothing about the gate.
-    content_types.validate(entry["content_type"], entry["content"])
+@pytest.mark.parametrize("split", SPLITS)
+def test_every_corpus_document_is_schema_valid(split):
+    # A must-fail document the schema already rejects would test nothing about the gate. One test per
+    # part, naming every invalid document (one test per document cost more in pytest than in pydantic).
+    invalid = []
+    for entry in (e for e in ENTRIES if e["split"] == split):
+        try:
+            content_types.validate(entry["content_type"], entry["content"])
+        except ValidationError as exc:
+            invalid.append(f"{entry['id']}: {exc.error_count()} errors")
+    assert invalid == []
 
 
-@pytest.mark.parametrize("split", ["heldout18", "heldout17", "heldout16", "heldout15", "heldout14", "heldout13", "heldout12", "heldout11", "heldout10", "heldout9", "heldout8", "heldout7", "heldout6", "heldout5", "heldout4", "heldout3", "heldout2", "heldout1", "tune"])
-def test_every_rejected_document_says_why_for_each_failing_dimension(split):
-    for e_id, report in _reports(split).items():
-        reasons = report.reasons()
-        if report.passed:
-            assert reasons == [], e_id
-            continue
-        assert {r["dimension"] for r in reasons} == set(report.failing_dimensions()), e_id
-        assert all(r["finding"] and not r["finding"].startswith(f"{r['dimension']}:") for r in reasons), e_id
-
-
-@pytest.mark.parametrize("split, size, floors, kinds", [
+HELD_OUT_FLOORS = [
     ("heldout18", (80, 258), PUBLISHED_HELD_OUT, PUBLISHED_HELD_OUT_KINDS),
     ("heldout17", (80, 256), SEEN_HELDOUT17, SEEN_HELDOUT17_KINDS),
     ("heldout16", (80, 264), SEEN_HELDOUT16, SEEN_HELDOUT16_KINDS),
@@ -327,7 +341,10 @@ def test_every_rejected_document_says_why_for_each_failing_dimension(split):
     ("heldout5", (80, 264), SEEN_HELDOUT5, SEEN_HELDOUT5_KINDS),
     ("heldout4", (80, 262), SEEN_HELDOUT4, SEEN_HELDOUT4_KINDS),
     ("heldout3", (65, 214), SEEN_HELDOUT3, SEEN_HELDOUT3_KINDS),
-])
+]
+
+
+@pytest.mark.parametrize("split, size, floors, kinds", HELD_OUT_FLOORS)
 def test_held_out_parts_stay_at_or_above_their_floors(split, size, floors, kinds):
     reports = _reports(split)
     figures = corpus.evaluate([e for e in ENTRIES if e["split"] == split],
